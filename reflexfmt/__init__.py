@@ -1,0 +1,1 @@
+"""NEM1 .reflex format: reader, writer, validator, evaluator."""

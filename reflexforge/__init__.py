@@ -1,0 +1,1 @@
+"""The forge: telemetry -> feature windows -> oracle labels -> trees -> .reflex."""
