@@ -1,0 +1,1 @@
+"""``reflex-forge`` subcommands: one module per command, each exposing ``register(subparsers)``."""

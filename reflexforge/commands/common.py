@@ -1,0 +1,161 @@
+"""Options shared by the forge subcommands and their conversion to ``ForgeOptions``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+from reflexforge.errors import E_IO, ForgeError
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def incumbent(text: str) -> tuple[int, int]:
+    """argparse type: ``N,D`` such as ``16,1ms`` -> (N packets, D microseconds)."""
+    from reflexforge.config import parse_incumbent
+
+    try:
+        return parse_incumbent(text)
+    except (ValueError, ForgeError) as exc:
+        raise argparse.ArgumentTypeError(
+            exc.message if isinstance(exc, ForgeError) else str(exc)
+        ) from None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Add --lambda, --incumbent, --flush-cost-ns, --link-bps, --workers, --dask, --quiet."""
+    group = parser.add_argument_group("forge options")
+    group.add_argument(
+        "--lambda",
+        dest="lam",
+        type=non_negative_float,
+        default=None,
+        metavar="L",
+        help="weight of the batch overhead in J = p95_us + L * overhead_us (default 0.1)",
+    )
+    group.add_argument(
+        "--incumbent",
+        type=incumbent,
+        default=None,
+        metavar="N,D",
+        help="policy replayed for the features: N packets, delay D in us/ms (default 16,1ms)",
+    )
+    group.add_argument(
+        "--flush-cost-ns",
+        type=non_negative_int,
+        default=None,
+        metavar="NS",
+        help="fixed cost of one flush in ns (default 5000)",
+    )
+    group.add_argument(
+        "--link-bps",
+        type=positive_int,
+        default=None,
+        metavar="BPS",
+        help="link rate in bits per second (default 10000000000)",
+    )
+    group.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="local worker processes for labelling (default: all cores)",
+    )
+    group.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="label on a Dask distributed scheduler, e.g. tcp://127.0.0.1:8786",
+    )
+    add_quiet_option(parser)
+
+
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    """Add --quiet (no progress bars) unless the parser already has it."""
+    if any("--quiet" in action.option_strings for action in parser._actions):
+        return
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars (they are also off when stderr is not a terminal)",
+    )
+
+
+def options_from_args(args: argparse.Namespace):
+    """The ``ForgeOptions`` given on the command line; unset options keep their defaults."""
+    from reflexforge.config import ForgeOptions
+
+    given = {}
+    for name in ("lam", "incumbent", "flush_cost_ns", "link_bps", "workers", "dask"):
+        value = getattr(args, name, None)
+        if value is not None:
+            given[name] = value
+    return ForgeOptions(**given)
+
+
+def progress_enabled(args: argparse.Namespace) -> bool:
+    """True unless --quiet was given (the bars also need stderr to be a terminal)."""
+    return not getattr(args, "quiet", False)
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Fail early, before any work, if ``path`` cannot be written as a file (E_IO)."""
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise ForgeError(E_IO, "output path is a directory", path=target)
+    if not directory.is_dir():
+        raise ForgeError(E_IO, f"output directory {str(directory)!r} does not exist", path=target)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ForgeError(E_IO, f"output directory {str(directory)!r} is not writable", path=target)
+    return target

@@ -1,0 +1,394 @@
+"""Telemetry v1 reader (spec/telemetry.md): a UTF-8 CSV of packet arrivals -> ``Trace``.
+
+The file is streamed once through pyarrow's CSV reader in blocks, with the three columns
+typed int64, and is hashed (sha1 of the bytes as stored) as it is read. Memory stays bounded
+by the block size plus the compact result arrays. Bad input raises ``ForgeError`` naming the
+file, the physical line (header = line 1) and the column: pyarrow reports conversion errors
+without a row, so on that error path only the failing block is re-scanned in Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import os
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from reflexforge.errors import (
+    E_CSV_COLUMN,
+    E_CSV_EMPTY,
+    E_CSV_ENCODING,
+    E_CSV_ORDER,
+    E_CSV_VALUE,
+    E_IO,
+    E_TRACE_SHORT,
+    ForgeError,
+)
+
+TS = "ts_ns"
+BYTES = "bytes"
+RTT = "rtt_ns"
+REQUIRED = (TS, BYTES)
+OPTIONAL = (RTT,)
+BYTES_MIN = 1
+BYTES_MAX = 65535
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+NO_RTT = -1
+
+_RULE = {
+    TS: "ts_ns must be a 64-bit integer",
+    BYTES: f"bytes must be an integer in {BYTES_MIN}..{BYTES_MAX}",
+    RTT: "rtt_ns must be an integer >= 0 or empty",
+}
+
+BLOCK_SIZE = 16 << 20
+_INTEGER = re.compile(r"[ \t]*(-?[0-9]+)[ \t]*")  # what pyarrow's int64 conversion accepts
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """A packet trace: arrival times, sizes and RTT samples (-1 = no sample), as int64 arrays."""
+
+    ts_ns: np.ndarray
+    size: np.ndarray
+    rtt_ns: np.ndarray
+    sha1: str
+    path: str
+    rows: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", int(self.ts_ns.shape[0]))
+
+    def __len__(self) -> int:
+        return self.rows
+
+    @property
+    def duration_ns(self) -> int:
+        """Time from the first to the last arrival."""
+        return int(self.ts_ns[-1] - self.ts_ns[0]) if self.rows else 0
+
+
+def is_gzip_path(path: str | os.PathLike[str]) -> bool:
+    """True if the file name says gzip (``.gz``)."""
+    return os.fspath(path).lower().endswith(".gz")
+
+
+def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None) -> Trace:
+    """Read and validate a Telemetry v1 file (``.csv`` or ``.csv.gz``).
+
+    ``min_span_ns`` is the shortest allowed time from the first to the last ts_ns; by default
+    one feature window (``reflexforge.config.WINDOW_NS``), since a shorter trace has no window.
+    Raises ``ForgeError`` (E_CSV_*, E_TRACE_SHORT, E_IO) on any problem.
+    """
+    name = os.fspath(path)
+    if min_span_ns is None:
+        from reflexforge.config import WINDOW_NS
+
+        min_span_ns = WINDOW_NS
+    header, header_line = _read_header(name)
+    columns = _check_header(name, header, header_line)
+    try:
+        raw = open(name, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
+    with raw:
+        hashing = _HashingReader(raw)
+        trace_arrays = _stream(name, hashing, columns, header, header_line)
+        hashing.drain()
+    ts, size, rtt = trace_arrays
+    trace = Trace(ts_ns=ts, size=size, rtt_ns=rtt, sha1=hashing.hexdigest(), path=name)
+    if trace.rows == 0:
+        raise ForgeError(E_CSV_EMPTY, "no data rows (header only)", path=name)
+    if trace.duration_ns < min_span_ns:
+        raise ForgeError(
+            E_TRACE_SHORT,
+            f"trace spans {trace.duration_ns} ns from the first to the last ts_ns, shorter "
+            f"than one window ({min_span_ns} ns)",
+            path=name,
+        )
+    return trace
+
+
+class _HashingReader(io.RawIOBase):
+    """A read-only stream that feeds every byte it passes on into sha1."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._sha1 = hashlib.sha1()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._sha1.update(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        while self.read(BLOCK_SIZE):
+            pass
+
+    def hexdigest(self) -> str:
+        return self._sha1.hexdigest()
+
+
+def _open_text(name: str) -> IO[str]:
+    """The file as text with universal newlines (so line numbers match pyarrow's rows)."""
+    raw: IO[bytes] = gzip.open(name, "rb") if is_gzip_path(name) else open(name, "rb")  # noqa: SIM115
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline=None)
+
+
+def _read_header(name: str) -> tuple[list[str], int]:
+    """The header fields (first non-empty line) and its line number."""
+    try:
+        with _open_text(name) as text:
+            for number, line in enumerate(text, 1):
+                if line.strip("\n") == "":
+                    continue
+                _check_utf8(name, line, number, None)
+                fields = next(csv.reader([line.rstrip("\n")]))
+                if fields and fields[0].startswith("\ufeff"):
+                    fields[0] = fields[0][1:]
+                return fields, number
+    except OSError as exc:
+        if isinstance(exc, gzip.BadGzipFile) or exc.errno is None:
+            raise ForgeError(E_CSV_ENCODING, f"not a valid gzip file ({exc})", path=name) from None
+        raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
+    except (EOFError, zlib.error) as exc:
+        raise ForgeError(E_CSV_ENCODING, f"not a valid gzip file ({exc})", path=name) from None
+    except csv.Error as exc:
+        raise ForgeError(E_CSV_ENCODING, f"malformed CSV header ({exc})", path=name) from None
+    raise ForgeError(E_CSV_EMPTY, "empty file (no header row)", path=name)
+
+
+def _check_utf8(name: str, line: str, number: int, column: str | None) -> None:
+    if any("\udc80" <= ch <= "\udcff" for ch in line):
+        raise ForgeError(E_CSV_ENCODING, "not valid UTF-8", path=name, line=number, column=column)
+
+
+def _check_header(name: str, header: list[str], header_line: int) -> list[str]:
+    """The Telemetry v1 columns present, in reading order; checks required and duplicate names."""
+    seen: set[str] = set()
+    for column in header:
+        if column in (*REQUIRED, *OPTIONAL) and column in seen:
+            raise ForgeError(
+                E_CSV_COLUMN,
+                f"column {column!r} appears twice in the header",
+                path=name,
+                line=header_line,
+                column=column,
+            )
+        seen.add(column)
+    for column in REQUIRED:
+        if column not in seen:
+            raise ForgeError(
+                E_CSV_COLUMN,
+                f"missing required column {column!r} (header has: {', '.join(header)})",
+                path=name,
+                line=header_line,
+                column=column,
+            )
+    return [c for c in (*REQUIRED, *OPTIONAL) if c in seen]
+
+
+def _stream(
+    name: str, hashing: _HashingReader, columns: list[str], header: list[str], header_line: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stream the CSV through pyarrow, validating each block; return the compact int64 arrays."""
+    source: pa.NativeFile = pa.PythonFile(hashing, mode="r")
+    if is_gzip_path(name):
+        source = pa.CompressedInputStream(source, "gzip")
+    read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True)
+    parse_options = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True)
+    convert_options = pacsv.ConvertOptions(
+        column_types={c: pa.int64() for c in columns},
+        include_columns=columns,
+        null_values=[""],
+        strings_can_be_null=False,
+    )
+    ts_parts: list[np.ndarray] = []
+    size_parts: list[np.ndarray] = []
+    rtt_at: list[np.ndarray] = []
+    rtt_val: list[np.ndarray] = []
+    rows = 0
+    prev_ts: int | None = None
+    batches: Iterator[pa.RecordBatch] | None = None
+    try:
+        while True:
+            try:
+                if batches is None:
+                    batches = iter(
+                        pacsv.open_csv(source, read_options, parse_options, convert_options)
+                    )
+                batch = next(batches)
+            except StopIteration:
+                break
+            except (pa.ArrowInvalid, pa.ArrowKeyError, OSError) as exc:
+                raise _diagnose(name, header, header_line, rows, prev_ts, str(exc)) from None
+            n = batch.num_rows
+            if n == 0:
+                continue
+            ts_col = batch.column(TS)
+            size_col = batch.column(BYTES)
+            rtt_col = batch.column(RTT) if RTT in columns else None
+            ts = _ints_or_diagnose(ts_col, name, header, header_line, rows, prev_ts)
+            size = _ints_or_diagnose(size_col, name, header, header_line, rows, prev_ts)
+            bad = (
+                (size < BYTES_MIN).any()
+                or (size > BYTES_MAX).any()
+                or (prev_ts is not None and ts[0] < prev_ts)
+                or (n > 1 and bool((ts[1:] < ts[:-1]).any()))
+            )
+            if rtt_col is not None:
+                valid = rtt_col.is_valid().to_numpy(zero_copy_only=False)
+                rtt = rtt_col.fill_null(0).to_numpy(zero_copy_only=False)
+                bad = bad or bool((rtt < 0).any())
+                if valid.any():
+                    where = np.flatnonzero(valid)
+                    rtt_at.append(where + rows)
+                    rtt_val.append(rtt[where])
+            if bad:
+                raise _diagnose(name, header, header_line, rows, prev_ts, "value out of range")
+            ts_parts.append(ts)
+            size_parts.append(size.astype(np.uint16))
+            prev_ts = int(ts[-1])
+            rows += n
+    except OSError as exc:
+        raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
+    ts_all = _concat(ts_parts, np.int64)
+    del ts_parts
+    size_all = _concat(size_parts, np.uint16).astype(np.int64)
+    del size_parts
+    rtt_all = np.full(rows, NO_RTT, dtype=np.int64)
+    if rtt_at:
+        rtt_all[np.concatenate(rtt_at)] = np.concatenate(rtt_val)
+    return ts_all, size_all, rtt_all
+
+
+def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def _ints_or_diagnose(
+    column: pa.Array,
+    name: str,
+    header: list[str],
+    header_line: int,
+    rows: int,
+    prev_ts: int | None,
+) -> np.ndarray:
+    if column.null_count:
+        raise _diagnose(name, header, header_line, rows, prev_ts, "empty value")
+    return column.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+
+def _diagnose(
+    name: str,
+    header: list[str],
+    header_line: int,
+    start_row: int,
+    prev_ts: int | None,
+    arrow_message: str,
+) -> ForgeError:
+    """Find the first bad data row at or after ``start_row`` and describe it (error path only)."""
+    try:
+        return _scan_for_error(name, header, header_line, start_row, prev_ts) or ForgeError(
+            E_CSV_ENCODING, f"malformed CSV ({arrow_message})", path=name
+        )
+    except ForgeError as exc:
+        return exc
+    except (OSError, EOFError, zlib.error) as exc:
+        return ForgeError(E_CSV_ENCODING, f"unreadable data ({exc})", path=name)
+
+
+def _scan_for_error(
+    name: str, header: list[str], header_line: int, start_row: int, prev_ts: int | None
+) -> ForgeError | None:
+    index = {c: header.index(c) for c in (*REQUIRED, *OPTIONAL) if c in header}
+    row = -1
+    with _open_text(name) as text:
+        for number, line in enumerate(text, 1):
+            if number <= header_line or line.strip("\n") == "":
+                continue
+            row += 1
+            if row < start_row:
+                continue
+            error, prev_ts = _check_row(name, line, number, header, index, prev_ts)
+            if error is not None:
+                return error
+    return None
+
+
+def _check_row(
+    name: str,
+    line: str,
+    number: int,
+    header: list[str],
+    index: dict[str, int],
+    prev_ts: int | None,
+) -> tuple[ForgeError | None, int | None]:
+    """Validate one data line the way the fast path does; return (error or None, its ts)."""
+    _check_utf8(name, line, number, None)
+    try:
+        fields = next(csv.reader([line.rstrip("\n")]))
+    except csv.Error as exc:
+        return ForgeError(E_CSV_ENCODING, f"malformed CSV ({exc})", name, number), prev_ts
+    if len(fields) != len(header):
+        return ForgeError(
+            E_CSV_ENCODING,
+            f"expected {len(header)} fields like the header, got {len(fields)}",
+            name,
+            number,
+        ), prev_ts
+    values: dict[str, int | None] = {}
+    for column, position in index.items():
+        text = fields[position]
+        if text == "":
+            if column in REQUIRED:
+                return ForgeError(
+                    E_CSV_VALUE,
+                    f"{column} is empty; an integer is required",
+                    name,
+                    number,
+                    column,
+                ), prev_ts
+            values[column] = None
+            continue
+        match = _INTEGER.fullmatch(text)
+        value = int(match.group(1)) if match else None
+        if value is None or not INT64_MIN <= value <= INT64_MAX:
+            return ForgeError(
+                E_CSV_VALUE, f"{_RULE[column]}, got {text!r}", name, number, column
+            ), (prev_ts)
+        values[column] = value
+    ts, size, rtt = values[TS], values[BYTES], values.get(RTT)
+    if not BYTES_MIN <= size <= BYTES_MAX:
+        return ForgeError(E_CSV_VALUE, f"{_RULE[BYTES]}, got {size}", name, number, BYTES), prev_ts
+    if rtt is not None and rtt < 0:
+        return ForgeError(E_CSV_VALUE, f"{_RULE[RTT]}, got {rtt}", name, number, RTT), prev_ts
+    if prev_ts is not None and ts < prev_ts:
+        return ForgeError(
+            E_CSV_ORDER,
+            f"ts_ns decreases: {ts} after {prev_ts} (must be non-decreasing)",
+            name,
+            number,
+            TS,
+        ), prev_ts
+    return None, ts
