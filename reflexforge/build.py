@@ -1,0 +1,260 @@
+"""From a labelled trace to a ``Reflex``: split, scale, quantize, train, export, validate,
+and the metadata that records all of it (spec/training.md)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from reflexfmt import FeatureScale, OutputBounds, Reflex
+from reflexforge.config import GRID_D_US, GRID_N, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
+from reflexforge.errors import E_TRAINSET, E_USAGE, ForgeError
+from reflexforge.labels import count_switches, training_labels
+from reflexforge.oracle import OracleCosts, best_pairs
+from reflexforge.quantize import Q_SCALE, quantize_matrix, scaling_from_training
+from reflexforge.train import (
+    MAX_DEPTH,
+    RANDOM_STATE,
+    TrainOptions,
+    evaluate_tree,
+    export_tree,
+    fit_tree,
+    split_by_time,
+)
+
+FEATURE_SCHEMA = "v1"
+BOUNDS = ((min(GRID_N), max(GRID_N)), (min(GRID_D_US), max(GRID_D_US)))
+"""Output clamps: 1..64 packets and 50..4000 us, the ends of the oracle grid."""
+LEGAL = (GRID_N, GRID_D_US)
+"""The values a leaf may take, per output: the oracle grid."""
+_PAIR_N = np.array([n for n, _ in PAIRS], dtype=np.int64)
+_PAIR_D = np.array([d for _, d in PAIRS], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Exact-match rate against the oracle's labels and mean J regret (us) on some windows."""
+
+    exact_match: float | None
+    mean_regret_us: float | None
+
+    def as_metadata(self) -> dict[str, object]:
+        return {"exact_match": self.exact_match, "mean_regret_us": self.mean_regret_us}
+
+
+@dataclass
+class BuildReport:
+    """What a build did and how well the model does on the validation windows."""
+
+    windows: int
+    train_windows: int
+    validation_windows: int
+    model: Figures
+    static: Figures
+    static_pair: tuple[int, int]
+    model_train: Figures
+    oracle_mean_j_us: float | None
+    label_switches_plain: int
+    label_switches_trained: int
+    node_counts: tuple[int, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def pair_indices(n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Index into PAIRS of each (flush_threshold, max_batch_delay_us), -1 if not on the grid."""
+    out = np.full(len(n), -1, dtype=np.int64)
+    for i, (pn, pd) in enumerate(PAIRS):
+        out[(n == pn) & (d == pd)] = i
+    return out
+
+
+def figures(chosen: np.ndarray, costs: np.ndarray) -> Figures:
+    """Exact match against the per-window argmin and mean regret of the chosen pair indices."""
+    if len(chosen) == 0:
+        return Figures(None, None)
+    oracle = best_pairs(costs)
+    rows = np.arange(len(chosen))
+    regret = costs[rows, chosen] - costs[rows, oracle]
+    return Figures(float(np.mean(chosen == oracle)), float(np.mean(regret)))
+
+
+def reflex_from_costs(
+    starts: np.ndarray,
+    x: np.ndarray,
+    costs: OracleCosts,
+    telemetry_sha1: str,
+    opts: ForgeOptions,
+    train_opts: TrainOptions,
+) -> tuple[Reflex, BuildReport]:
+    """Train and quantize a reflex from the feature windows and the oracle's cost matrix."""
+    t_start = time.perf_counter()
+    starts = np.asarray(starts, dtype=np.int64)
+    x = np.asarray(x, dtype=np.float64)
+    j = np.asarray(costs.J, dtype=np.float64)
+    n = len(starts)
+    if n == 0 or x.shape != (n, 10) or j.shape != (n, len(PAIRS)):
+        raise ForgeError(E_TRAINSET, f"need at least one window with 10 features and "
+                         f"{len(PAIRS)} costs, got X {x.shape} and J {j.shape}")
+    if np.any(np.diff(starts) <= 0):
+        raise ForgeError(E_TRAINSET, "window starts are not strictly increasing")
+    n_train = split_by_time(n)
+    lo, hi = scaling_from_training(x[:n_train])
+    q = quantize_matrix(x, lo, hi, Q_SCALE)
+    labels = training_labels(j, starts, train_opts.label_target, train_opts.switch_cost_us)
+    trees = []
+    for o, column in enumerate((_PAIR_N, _PAIR_D)):
+        model = fit_tree(q[:n_train], column[labels[:n_train]], train_opts.target)
+        trees.append(export_tree(model, train_opts.target, LEGAL[o], BOUNDS[o]))
+    out_n = evaluate_tree(trees[0], q, BOUNDS[0])
+    out_d = evaluate_tree(trees[1], q, BOUNDS[1])
+    chosen = pair_indices(out_n, out_d)
+    val = slice(n_train, n)
+    # The best single static pair in hindsight: lowest mean J over the validation windows.
+    static = int(np.argmin(j[val].mean(axis=0) if n > n_train else j.mean(axis=0)))
+    report = BuildReport(
+        windows=n,
+        train_windows=n_train,
+        validation_windows=n - n_train,
+        model=figures(chosen[val], j[val]),
+        static=figures(np.full(n - n_train, static, dtype=np.int64), j[val]),
+        static_pair=PAIRS[static],
+        model_train=figures(chosen[:n_train], j[:n_train]),
+        oracle_mean_j_us=float(j[val].min(axis=1).mean()) if n > n_train else None,
+        label_switches_plain=count_switches(best_pairs(j)),
+        label_switches_trained=count_switches(labels),
+        node_counts=(len(trees[0]), len(trees[1])),
+    )
+    reflex = Reflex(
+        scaling=tuple(FeatureScale(float(a), float(b)) for a, b in zip(lo, hi, strict=True)),
+        trees=tuple(trees),
+        bounds=tuple(OutputBounds(a, b) for a, b in BOUNDS),
+        metadata=build_metadata(telemetry_sha1, opts, train_opts, report),
+        q_scale=Q_SCALE,
+        confirm_steps=train_opts.confirm_steps,
+        dwell_steps=train_opts.dwell_steps,
+    )
+    report.seconds["train"] = time.perf_counter() - t_start
+    return reflex, report
+
+
+def build_reflex(
+    trace,
+    opts: ForgeOptions,
+    train_opts: TrainOptions | None = None,
+    *,
+    progress=None,
+    training_set_path: str | os.PathLike[str] | None = None,
+) -> tuple[Reflex, BuildReport]:
+    """All stages after reading: features and oracle labels, then ``reflex_from_costs``.
+
+    ``progress`` is handed to ``make_training_set``; with ``training_set_path`` the plain
+    training set is also written there (atomically).
+    """
+    from reflexforge.trainset import make_training_set, write_training_set
+
+    train_opts = train_opts or TrainOptions()
+    t0 = time.perf_counter()
+    tset, costs = make_training_set(trace, opts, progress)
+    t1 = time.perf_counter()
+    if training_set_path is not None:
+        write_training_set(training_set_path, tset)
+    reflex, report = reflex_from_costs(tset.window_start_ns, tset.X, costs, trace.sha1, opts,
+                                       train_opts)
+    report.seconds["label"] = t1 - t0
+    return reflex, report
+
+
+def build_metadata(
+    telemetry_sha1: str, opts: ForgeOptions, train_opts: TrainOptions, report: BuildReport
+) -> dict[str, object]:
+    """The metadata of a forged reflex: required keys, oracle config, training, validation."""
+    return {
+        "created_at": created_at(),
+        "feature_schema": FEATURE_SCHEMA,
+        "lambda": float(opts.lam),
+        "telemetry_hash": telemetry_sha1,
+        "trainer_commit": trainer_commit(),
+        "oracle": {
+            "flush_cost_ns": int(opts.flush_cost_ns),
+            "grid_d_us": list(GRID_D_US),
+            "grid_n": list(GRID_N),
+            "incumbent": [int(opts.incumbent[0]), int(opts.incumbent[1])],
+            "lambda": float(opts.lam),
+            "link_bps": int(opts.link_bps),
+            "step_ns": STEP_NS,
+            "window_ns": WINDOW_NS,
+        },
+        "training": {
+            "leaf_snap": "log_nearest_ties_smaller",
+            "max_depth": MAX_DEPTH,
+            "model": "sklearn.tree.DecisionTreeRegressor",
+            "q_scale": Q_SCALE,
+            "random_state": RANDOM_STATE,
+            "split": "time_first_80_percent",
+            "stability": train_opts.as_metadata(),
+            "threshold": "floor",
+        },
+        "validation": {
+            "label_switches_plain": report.label_switches_plain,
+            "label_switches_trained": report.label_switches_trained,
+            "model": report.model.as_metadata(),
+            "model_train": report.model_train.as_metadata(),
+            "oracle_mean_j_us": report.oracle_mean_j_us,
+            "static": report.static.as_metadata(),
+            "static_pair": list(report.static_pair),
+        },
+        "windows": {
+            "total": report.windows,
+            "train": report.train_windows,
+            "validation": report.validation_windows,
+        },
+    }
+
+
+MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def created_at() -> str:
+    """UTC ``YYYY-MM-DDTHH:MM:SSZ`` of SOURCE_DATE_EPOCH when set, else of now."""
+    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if text:
+        try:
+            seconds = int(text, 10)
+        except ValueError:
+            seconds = -1
+        if not 0 <= seconds <= MAX_EPOCH:
+            raise ForgeError(E_USAGE, f"SOURCE_DATE_EPOCH must be an integer number of seconds "
+                             f"in 0..{MAX_EPOCH}, got {text!r}")
+    else:
+        seconds = int(time.time())
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@functools.cache
+def trainer_commit() -> str:
+    """``reflexforge@<version>``, plus ``+g<12-digit sha>`` when run from a git checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        text = f"reflexforge@{version('reflex-nem1')}"
+    except PackageNotFoundError:
+        text = "reflexforge@unknown"
+    root = Path(__file__).resolve().parent.parent
+    if (root / ".git").exists():
+        try:
+            sha = subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                capture_output=True, text=True, timeout=10, check=True,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            sha = ""
+        if sha and all(c in "0123456789abcdef" for c in sha):
+            text += f"+g{sha}"
+    return text

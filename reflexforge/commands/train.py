@@ -1,0 +1,148 @@
+"""``reflex-forge train TRAINING_SET --telemetry TELEMETRY -o MODEL``: trees from a training set.
+
+The telemetry is read for its SHA-1 (the model's ``telemetry_hash``) and for the oracle's
+full cost matrix, which the validation figures and the stability options need; the
+training set must be the one ``label`` makes from that telemetry under the same options.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from reflexforge.commands.common import (
+    add_common_options,
+    check_output_path,
+    non_negative_float,
+    options_from_args,
+    progress_enabled,
+)
+from reflexforge.errors import E_TRAINSET, ForgeError
+from reflexforge.train import PLAIN, TARGETS, TrainOptions
+
+_STABILITY = ("label_target", "switch_cost_us", "confirm_steps", "dwell_steps", "target")
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """Add the training and stability options (defaults: reflexforge.train.TrainOptions)."""
+    d = TrainOptions()
+    group = parser.add_argument_group("training and stability options")
+    group.add_argument(
+        "--plain", action="store_true",
+        help="no stability: plain per-window labels, confirm 1, dwell 0 (the flags below "
+        "still override)",
+    )
+    group.add_argument(
+        "--label-target", choices=("current", "next"), default=None,
+        help=f"label each window from its own costs or the next step's (default {d.label_target})",
+    )
+    group.add_argument(
+        "--switch-cost", dest="switch_cost_us", type=non_negative_float, default=None,
+        metavar="US", help="Viterbi label smoothing: J cost of one change of pair, in us; "
+        f"0 turns it off (default {d.switch_cost_us:g})",
+    )
+    group.add_argument(
+        "--confirm-steps", type=_int_range(1, 100), default=None, metavar="C",
+        help=f"runtime hysteresis: steps a new decision must persist (default {d.confirm_steps})",
+    )
+    group.add_argument(
+        "--dwell-steps", type=_int_range(0, 6000), default=None, metavar="W",
+        help=f"runtime hysteresis: minimum steps a policy stays active (default {d.dwell_steps})",
+    )
+    group.add_argument(
+        "--target", choices=TARGETS, default=None,
+        help=f"what the trees regress on: log2 of the labels or the labels (default {d.target})",
+    )
+
+
+def _int_range(lo: int, hi: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip(), 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer in {lo}..{hi}, got {text!r}")
+        return value
+
+    return parse
+
+
+def training_options_from_args(args: argparse.Namespace) -> TrainOptions:
+    """The ``TrainOptions`` given on the command line; unset ones keep the defaults."""
+    base = PLAIN if getattr(args, "plain", False) else TrainOptions()
+    given = {k: getattr(args, k) for k in _STABILITY if getattr(args, k, None) is not None}
+    fields = {k: getattr(base, k) for k in _STABILITY} | given
+    return TrainOptions(**fields)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a .reflex from a training set and its telemetry",
+        description=__doc__.split("\n\n")[0].strip("`"),
+    )
+    parser.add_argument("training_set", metavar="TRAINING_SET",
+                        help="training-set.csv written by `reflex-forge label`")
+    parser.add_argument("--telemetry", required=True, metavar="TELEMETRY",
+                        help="the telemetry.csv the training set was labelled from")
+    parser.add_argument("-o", "--output", required=True, metavar="MODEL",
+                        help="the .reflex file to write")
+    add_common_options(parser)
+    add_training_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reflexfmt import dump
+    from reflexforge.build import pair_indices, reflex_from_costs
+    from reflexforge.commands.build import print_report
+    from reflexforge.features import window_starts
+    from reflexforge.oracle import best_pairs, window_costs
+    from reflexforge.progress import progress_bar
+    from reflexforge.telemetry import read_telemetry
+    from reflexforge.trainset import read_training_set
+
+    opts = options_from_args(args)
+    train_opts = training_options_from_args(args)
+    output = check_output_path(args.output)
+    tset = read_training_set(args.training_set)
+    trace = read_telemetry(args.telemetry)
+    starts = window_starts(trace.ts_ns)
+    check_windows(args.training_set, tset.window_start_ns, starts)
+    with progress_bar(len(starts), "oracle", progress_enabled(args)) as bar:
+        costs = window_costs(trace.ts_ns, trace.size, starts, opts.lam, opts.flush_cost_ns,
+                             opts.link_bps, workers=opts.workers, dask=opts.dask, progress=bar)
+    labelled = pair_indices(np.asarray(tset.flush_threshold), np.asarray(tset.max_batch_delay_us))
+    check_labels(args.training_set, labelled, np.asarray(tset.J), best_pairs(costs.J), costs.J)
+    reflex, report = reflex_from_costs(starts, tset.X, costs, trace.sha1, opts, train_opts)
+    dump(reflex, output)
+    print_report(report, str(output))
+    return 0
+
+
+def check_windows(path: str, got: np.ndarray, want: np.ndarray) -> None:
+    """The training set must have exactly the telemetry's windows (E_TRAINSET)."""
+    got = np.asarray(got, dtype=np.int64)
+    if len(got) == len(want) and np.array_equal(got, want):
+        return
+    bad = next((i for i in range(min(len(got), len(want))) if got[i] != want[i]),
+               min(len(got), len(want)))
+    if bad < len(got):
+        raise ForgeError(E_TRAINSET, f"window_start_ns {int(got[bad])} is not the telemetry's "
+                         f"window {bad} (the training set was not labelled from this telemetry)",
+                         path=path, line=bad + 2, column="window_start_ns")
+    raise ForgeError(E_TRAINSET, f"{len(got)} windows, but the telemetry has {len(want)} "
+                     "(the training set was not labelled from this telemetry)", path=path)
+
+
+def check_labels(path: str, labelled: np.ndarray, j: np.ndarray, oracle: np.ndarray,
+                 costs: np.ndarray) -> None:
+    """The labels and J of the training set must be the oracle's under these options."""
+    best_j = costs[np.arange(len(oracle)), oracle]
+    for column, bad in (("flush_threshold", labelled != oracle), ("J", j != best_j)):
+        if bad.any():
+            i = int(np.nonzero(bad)[0][0])
+            raise ForgeError(E_TRAINSET, "label differs from the oracle's for this telemetry "
+                             "and these options (--lambda, --flush-cost-ns, --link-bps?)",
+                             path=path, line=i + 2, column=column)

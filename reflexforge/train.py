@@ -1,0 +1,176 @@
+"""Tree training on the integer grid and export to int16 NEM1 nodes (spec/training.md).
+
+The trees learn from the grid values the runtime will compute, so a split's float
+threshold ``t`` (a midpoint between neighbouring grid values) becomes the int16 threshold
+``T = floor(t)``: for every integer q, ``q <= T`` iff ``q <= t``, which is how sklearn
+routes (it compares the float32 cast of q, exact for 0..32767, with the float64 t).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from sklearn.tree import DecisionTreeRegressor
+
+from reflexfmt import Node
+from reflexforge.errors import E_USAGE, ForgeError
+from reflexforge.labels import LABEL_TARGETS
+from reflexforge.quantize import clamp, snap_log
+
+MAX_DEPTH = 4
+RANDOM_STATE = 0
+TRAIN_FRACTION = (4, 5)
+"""Training share of the windows, as a fraction: the first 4/5 by time."""
+TARGETS = ("log2", "linear")
+"""What the regressors fit: log2 of the labels (default) or the labels themselves."""
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Training and stability options. The defaults live here and only here.
+
+    ``label_target`` and ``switch_cost_us`` shape the labels (reflexforge/labels.py);
+    ``confirm_steps`` and ``dwell_steps`` go into the file header (runtime hysteresis,
+    spec/NEM1.md section 11); ``target`` is what the regressors fit.
+    """
+
+    label_target: str = "next"
+    switch_cost_us: float = 200.0
+    confirm_steps: int = 2
+    dwell_steps: int = 10
+    target: str = "log2"
+
+    def __post_init__(self) -> None:
+        if self.label_target not in LABEL_TARGETS:
+            raise ForgeError(E_USAGE, f"label target must be one of {LABEL_TARGETS}, "
+                             f"got {self.label_target!r}")
+        cost = self.switch_cost_us
+        if isinstance(cost, bool) or not isinstance(cost, int | float) \
+                or not math.isfinite(cost) or cost < 0:
+            raise ForgeError(E_USAGE, f"switch cost must be a finite number >= 0, got {cost!r}")
+        if not _int_in(self.confirm_steps, 1, 100):
+            raise ForgeError(E_USAGE, f"confirm steps must be an integer in 1..100, "
+                             f"got {self.confirm_steps!r}")
+        if not _int_in(self.dwell_steps, 0, 6000):
+            raise ForgeError(E_USAGE, f"dwell steps must be an integer in 0..6000, "
+                             f"got {self.dwell_steps!r}")
+        if self.target not in TARGETS:
+            raise ForgeError(E_USAGE, f"target must be one of {TARGETS}, got {self.target!r}")
+
+    def as_metadata(self) -> dict[str, object]:
+        """The options as canonical metadata values."""
+        out: dict[str, object] = asdict(self)
+        out["switch_cost_us"] = float(self.switch_cost_us)
+        return out
+
+
+def _int_in(value: object, lo: int, hi: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+PLAIN = TrainOptions(label_target="current", switch_cost_us=0.0, confirm_steps=1, dwell_steps=0)
+"""No stability at all: plain per-window labels and a runtime without hysteresis."""
+
+
+def split_by_time(n: int) -> int:
+    """Number of training windows: the first floor(4n/5) by time (at least 1)."""
+    num, den = TRAIN_FRACTION
+    return max(1, (num * n) // den) if n else 0
+
+
+def fit_tree(q_train: np.ndarray, labels: np.ndarray, target: str) -> DecisionTreeRegressor:
+    """One ``DecisionTreeRegressor(max_depth=4, random_state=0)`` on grid values."""
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    y = np.asarray(labels, dtype=np.float64)
+    if target == "log2":
+        y = np.log2(y)
+    model = DecisionTreeRegressor(max_depth=MAX_DEPTH, random_state=RANDOM_STATE)
+    model.fit(np.asarray(q_train, dtype=np.float32), y)
+    return model
+
+
+def grid_threshold(threshold: float) -> int:
+    """The int16 threshold of a float split: ``floor(t)`` (not round, not truncation)."""
+    return math.floor(threshold)
+
+
+def leaf_output(mean: float, target: str, legal: Sequence[int], bounds: tuple[int, int]) -> int:
+    """A leaf's mean prediction -> its output: back to units, log-snapped, clamped."""
+    y = 2.0**mean if target == "log2" else float(mean)
+    return clamp(snap_log(y, legal), bounds[0], bounds[1])
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    value: int
+
+
+@dataclass(frozen=True)
+class _Split:
+    feature: int
+    threshold: int
+    left: _Leaf | _Split
+    right: _Leaf | _Split
+
+
+def export_tree(
+    model: DecisionTreeRegressor,
+    target: str,
+    legal: Sequence[int],
+    bounds: tuple[int, int],
+) -> tuple[Node, ...]:
+    """The fitted tree as NEM1 nodes in preorder (children after parents).
+
+    A split whose two children are leaves with the same output collapses into that leaf;
+    this changes no output, only the node count.
+    """
+    tree = model.tree_
+
+    def walk(i: int) -> _Leaf | _Split:
+        left, right = int(tree.children_left[i]), int(tree.children_right[i])
+        if left == right:  # both -1: a leaf
+            return _Leaf(leaf_output(float(tree.value[i].ravel()[0]), target, legal, bounds))
+        lo, hi = walk(left), walk(right)
+        if isinstance(lo, _Leaf) and lo == hi:
+            return lo
+        return _Split(int(tree.feature[i]), grid_threshold(float(tree.threshold[i])), lo, hi)
+
+    nodes: list[Node] = []
+
+    def emit(n: _Leaf | _Split) -> int:
+        index = len(nodes)
+        nodes.append(Node.leaf(0))
+        if isinstance(n, _Leaf):
+            nodes[index] = Node.leaf(n.value)
+        else:
+            left = emit(n.left)
+            right = emit(n.right)
+            nodes[index] = Node.split(n.feature, n.threshold, left, right)
+        return index
+
+    emit(walk(0))
+    return tuple(nodes)
+
+
+def evaluate_tree(nodes: Sequence[Node], q: np.ndarray, bounds: tuple[int, int]) -> np.ndarray:
+    """Spec 10 steps 2 and 3 for every row of the grid matrix ``q`` [n, 10], vectorized."""
+    at = np.zeros(q.shape[0], dtype=np.int64)
+    feature = np.array([n.feature for n in nodes], dtype=np.int64)
+    threshold = np.array([n.threshold for n in nodes], dtype=np.int64)
+    left = np.array([n.left for n in nodes], dtype=np.int64)
+    right = np.array([n.right for n in nodes], dtype=np.int64)
+    value = np.array([n.value for n in nodes], dtype=np.int64)
+    is_leaf = np.array([n.is_leaf for n in nodes], dtype=bool)
+    rows = np.arange(q.shape[0])
+    for _ in range(len(nodes)):
+        inner = ~is_leaf[at]
+        if not inner.any():
+            break
+        f = np.where(inner, feature[at], 0)
+        go_left = q[rows, f] <= threshold[at]
+        at = np.where(inner, np.where(go_left, left[at], right[at]), at)
+    return np.clip(value[at], bounds[0], bounds[1])
