@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import sklearn
 
 from reflexfmt import FeatureScale, OutputBounds, Reflex
 from reflexforge.config import GRID_D_US, GRID_N, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
@@ -197,6 +198,7 @@ def build_metadata(
             "model": "sklearn.tree.DecisionTreeRegressor",
             "q_scale": Q_SCALE,
             "random_state": RANDOM_STATE,
+            "sklearn": sklearn.__version__,
             "split": "time_first_80_percent",
             "stability": train_opts.as_metadata(),
             "threshold": "floor",
