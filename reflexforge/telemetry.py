@@ -272,18 +272,25 @@ def _stream(
             rows += n
     except OSError as exc:
         raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
-    ts_all = _concat(ts_parts, np.int64)
-    del ts_parts
-    size_all = _concat(size_parts, np.uint16).astype(np.int64)
-    del size_parts
+    ts_all = _drain_into(ts_parts, rows)
+    size_all = _drain_into(size_parts, rows)
     rtt_all = np.full(rows, NO_RTT, dtype=np.int64)
     if rtt_at:
         rtt_all[np.concatenate(rtt_at)] = np.concatenate(rtt_val)
     return ts_all, size_all, rtt_all
 
 
-def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+def _drain_into(parts: list[np.ndarray], rows: int) -> np.ndarray:
+    """Concatenate ``parts`` into one int64 array, freeing each part as soon as it is copied."""
+    out = np.empty(rows, dtype=np.int64)
+    at = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        out[at : at + part.size] = part
+        at += part.size
+        del part
+    return out
 
 
 def _ints_or_diagnose(

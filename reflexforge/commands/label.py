@@ -1,0 +1,48 @@
+"""``reflex-forge label TELEMETRY -o TRAINING_SET``: features and oracle labels per window."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reflexforge.commands.common import (
+    add_common_options,
+    check_output_path,
+    options_from_args,
+    progress_enabled,
+)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "label",
+        help="telemetry -> training-set.csv (features + oracle labels per window)",
+        description="Replay the telemetry under the incumbent for the features of every "
+        "200 ms window, label each window with the oracle's best (threshold, delay) pair, and "
+        "write training-set.csv.",
+    )
+    parser.add_argument("telemetry", metavar="TELEMETRY", help="telemetry.csv (or .csv.gz)")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="TRAINING_SET", help="training-set.csv to write"
+    )
+    add_common_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reflexforge.progress import progress_bar
+    from reflexforge.telemetry import read_telemetry
+    from reflexforge.trainset import make_training_set, write_training_set
+
+    opts = options_from_args(args)
+    target = check_output_path(args.output)
+    trace = read_telemetry(args.telemetry)
+    with progress_bar(None, "label", progress_enabled(args)) as bar:
+        training_set, _costs = make_training_set(trace, opts, progress=bar)
+    write_training_set(target, training_set)
+    if not args.quiet:
+        print(
+            f"{args.output}: {len(training_set.J)} windows labelled from {trace.rows} packets",
+            file=sys.stderr,
+        )
+    return 0
