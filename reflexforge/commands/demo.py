@@ -2,12 +2,12 @@
 
 Synthesizes a 10-minute ``mixed`` trace, builds a reflex from it, shows it with
 reflex-inspect, then shadow-validates it on a second, held-out trace with another seed.
+Exit code: the shadow verdict's (0 promoted, 1 not promoted), 2 for bad input.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 
 from reflexforge.commands.common import (
@@ -86,12 +86,14 @@ def _inspect(model: Path) -> None:
 
 
 def _shadow(model: Path, heldout: Path, out: Path, args: argparse.Namespace, console) -> int:
-    """HOOK: the shadow verdict, via reflexforge/commands/shadow.py once it exists."""
-    try:
-        shadow = importlib.import_module("reflexforge.commands.shadow")
-    except ModuleNotFoundError:
-        console.print("shadow validation is not available yet (reflexforge/commands/shadow.py)")
-        return 0
+    """The shadow verdict on the held-out trace; its exit code (0 promoted, 1 not) is the demo's."""
+    from reflexforge.commands.shadow import demo_verdict
+
     argv = [str(model), str(heldout), "--report", str(out / "report.json"),
             "--plot", str(out / "report.png")]
-    return shadow.demo_verdict(argv, args) if hasattr(shadow, "demo_verdict") else 0
+    if args.duration < 600:
+        argv += ["--min-duration", f"{args.duration:g}"]
+    code = demo_verdict(argv, args)
+    console.print(f"report: {out / 'report.json'}, figure: {out / 'report.png'}",
+                  highlight=False)
+    return code

@@ -1,0 +1,182 @@
+"""End-to-end build and train on a short synthetic trace: bytes, metadata, determinism, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reflexfmt import dumps, load, loads
+from reflexforge.build import build_reflex, created_at, reflex_from_costs
+from reflexforge.cli import main
+from reflexforge.config import ForgeOptions
+from reflexforge.errors import ForgeError
+from reflexforge.oracle import OracleCosts
+from reflexforge.synth import synthesize
+from reflexforge.telemetry import read_telemetry
+from reflexforge.train import PLAIN, TrainOptions
+
+REQUIRED = ("created_at", "feature_schema", "lambda", "telemetry_hash", "trainer_commit")
+
+
+@pytest.fixture(scope="module")
+def trace_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("trace") / "telemetry.csv"
+    synthesize(path, "mixed", duration_s=8.0, seed=3)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "86400")
+
+
+@pytest.fixture(scope="module")
+def built(trace_path: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("built")
+    os.environ["SOURCE_DATE_EPOCH"] = "86400"
+    try:
+        code = main(["build", str(trace_path), "-o", str(out / "model.reflex"),
+                     "--training-set", str(out / "training-set.csv"), "--workers", "1",
+                     "--quiet"])
+    finally:
+        del os.environ["SOURCE_DATE_EPOCH"]
+    assert code == 0
+    return out / "model.reflex", out / "training-set.csv"
+
+
+def test_build_passes_reflex_inspect_verify(built: tuple[Path, Path]) -> None:
+    model, _ = built
+    done = subprocess.run([sys.executable, "-m", "reflexfmt.cli_inspect", "--verify",
+                           str(model)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_metadata_keys_and_values(built: tuple[Path, Path], trace_path: Path) -> None:
+    reflex = load(built[0])
+    meta = reflex.metadata
+    for key in REQUIRED + ("oracle", "training", "validation", "windows"):
+        assert key in meta
+    assert meta["created_at"] == "1970-01-02T00:00:00Z"
+    assert meta["telemetry_hash"] == hashlib.sha1(trace_path.read_bytes()).hexdigest()
+    assert meta["trainer_commit"].startswith("reflexforge@")
+    assert meta["feature_schema"] == "v1" and meta["lambda"] == 0.1
+    assert meta["oracle"] == {
+        "flush_cost_ns": 5000, "grid_d_us": [50, 200, 1000, 4000],
+        "grid_n": [1, 4, 8, 16, 32, 64], "incumbent": [16, 1000], "lambda": 0.1,
+        "link_bps": 10**10, "step_ns": 100_000_000, "window_ns": 200_000_000,
+    }
+    windows = meta["windows"]
+    assert windows["train"] + windows["validation"] == windows["total"]
+    assert windows["train"] == (4 * windows["total"]) // 5
+    stability = meta["training"]["stability"]
+    assert stability == TrainOptions().as_metadata()
+    assert (reflex.confirm_steps, reflex.dwell_steps) == (stability["confirm_steps"],
+                                                          stability["dwell_steps"])
+    for who in ("model", "static", "model_train"):
+        figures = meta["validation"][who]
+        assert 0 <= figures["exact_match"] <= 1 and figures["mean_regret_us"] >= 0
+    assert reflex.q_scale == 32767
+    assert [(b.min, b.max) for b in reflex.bounds] == [(1, 64), (50, 4000)]
+
+
+def test_same_bytes_whatever_the_workers(trace_path: Path) -> None:
+    trace = read_telemetry(trace_path)
+    one, _ = build_reflex(trace, ForgeOptions(workers=1))
+    two, _ = build_reflex(trace, ForgeOptions(workers=2))
+    assert dumps(one) == dumps(two)
+
+
+def test_train_from_training_set_gives_the_build_bytes(
+        built: tuple[Path, Path], trace_path: Path, tmp_path: Path) -> None:
+    model, training_set = built
+    out = tmp_path / "trained.reflex"
+    assert main(["train", str(training_set), "--telemetry", str(trace_path), "-o", str(out),
+                 "--workers", "1", "--quiet"]) == 0
+    assert out.read_bytes() == model.read_bytes()
+
+
+def test_stability_flags_reach_header_and_metadata(trace_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plain.reflex"
+    assert main(["build", str(trace_path), "-o", str(out), "--plain", "--dwell-steps", "3",
+                 "--workers", "1", "--quiet"]) == 0
+    reflex = load(out)
+    assert (reflex.confirm_steps, reflex.dwell_steps) == (1, 3)
+    stability = reflex.metadata["training"]["stability"]
+    assert stability["label_target"] == "current" and stability["switch_cost_us"] == 0.0
+    assert stability["dwell_steps"] == 3
+    assert reflex.metadata["validation"]["label_switches_trained"] == \
+        reflex.metadata["validation"]["label_switches_plain"]
+
+
+def test_constant_feature_is_written_as_lo_equal_hi() -> None:
+    rng = np.random.default_rng(0)
+    n = 200
+    x = rng.uniform(0, 100, (n, 10))
+    x[:, 3] = 42.0
+    costs = rng.uniform(10, 20, (n, 24))
+    costs[x[:, 0] > 50, 7] = 1.0
+    starts = np.arange(n, dtype=np.int64) * 100_000_000
+    reflex, report = reflex_from_costs(starts, x, OracleCosts(costs, costs, costs.astype(int)),
+                                       "0" * 40, ForgeOptions(), PLAIN)
+    assert (reflex.scaling[3].lo, reflex.scaling[3].hi) == (42.0, 42.0)
+    assert all(node.feature != 3 for tree in reflex.trees for node in tree)
+    assert loads(dumps(reflex)) == reflex
+    assert report.model.exact_match == 1.0
+
+
+def test_created_at_honours_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert created_at() == "2023-11-14T22:13:20Z"
+    for bad in ("soon", "-1", "253402300800"):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", bad)
+        with pytest.raises(ForgeError, match="SOURCE_DATE_EPOCH"):
+            created_at()
+
+
+def _fails(argv: list[str], capsys: pytest.CaptureFixture[str], code: str) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and code in err and "Traceback" not in err
+
+
+def test_unwritable_output_path(trace_path: Path, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "missing" / "model.reflex"
+    _fails(["build", str(trace_path), "-o", str(out), "--quiet"], capsys, "E_IO")
+    assert not out.exists()
+    _fails(["build", str(trace_path), "-o", str(tmp_path), "--quiet"], capsys, "E_IO")
+
+
+def test_bad_training_set(trace_path: Path, tmp_path: Path,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "training-set.csv"
+    bad.write_text("window_start_ns,queue_depth\n1,2\n")
+    out = tmp_path / "model.reflex"
+    _fails(["train", str(bad), "--telemetry", str(trace_path), "-o", str(out), "--quiet"],
+           capsys, "E_TRAINSET")
+    assert not out.exists()
+
+
+def test_training_set_of_other_telemetry(built: tuple[Path, Path], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "other.csv"
+    synthesize(other, "poisson", duration_s=3.0, seed=9)
+    out = tmp_path / "model.reflex"
+    _fails(["train", str(built[1]), "--telemetry", str(other), "-o", str(out), "--quiet",
+            "--workers", "1"], capsys, "E_TRAINSET")
+    assert not out.exists()
+
+
+def test_training_set_labelled_with_other_lambda(built: tuple[Path, Path], trace_path: Path,
+                                                 tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "model.reflex"
+    _fails(["train", str(built[1]), "--telemetry", str(trace_path), "-o", str(out),
+            "--lambda", "50", "--quiet", "--workers", "1"], capsys, "E_TRAINSET")
+    assert not out.exists()
