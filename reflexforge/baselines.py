@@ -1,0 +1,90 @@
+"""Baselines of the shadow report (spec/validation.md, "Baselines").
+
+- the incumbent: one static pair, the one the forge replays for its features;
+- the best static pairs in hindsight, by p95 over all packets and by mean window J;
+- a net_dim-style hill climber, the adaptive baseline a kernel would ship (Linux lib/dim);
+- the per-window oracle in hindsight: each window's best J, a non-causal bound.
+
+The hill climber follows the state machine of Linux ``lib/dim/net_dim.c`` on the ladder
+``LADDER`` = (1, 50us) -> (4, 200us) -> (8, 200us) -> (16, 1ms) -> (32, 1ms) -> (64, 4ms):
+
+- it measures one sample every other step boundary, over the last 200 ms window, which is
+  then exactly the tenure of its previous decision: the observed cost
+  ``p95 (us) of the packets completing in the window + lambda * batches * flush_cost_us``
+  (our objective in place of DIM's bytes/packets/interrupts per ms), no sample when nothing
+  completed;
+- a sample is *better* or *worse* than the previous one only beyond a 10% dead band
+  (DIM's ``IS_SIGNIFICANT_DIFF``), otherwise *same*;
+- going right or left (start: going right from the incumbent's rung, as DIM starts), it turns
+  unless the sample is better, parks *on top* when it has just turned back after a climb of
+  more than one rung (``dim_on_top``) or hits the end of the ladder, and parks *tired* after
+  2 x 6 moves without parking;
+- parked on top, it leaves (towards the left unless at rung 0) as soon as a sample differs
+  significantly from the one it parked with; parked tired, it waits as many samples as its
+  tired counter held.
+
+Its decisions apply at once (no hysteresis), to the batches that open during the next step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reflexforge.closedloop import (
+    LADDER,
+    MODE_CLIMB,
+    LoopResult,
+    run_loop,
+    schedule_window_costs,
+)
+from reflexforge.config import PAIRS, ForgeOptions
+from reflexforge.simulate import nearest_rank, simulate
+
+
+def p95_ns(ts: np.ndarray, completion: np.ndarray) -> int:
+    """Nearest-rank p95 latency in ns over all packets."""
+    lat = completion - ts
+    rank = nearest_rank(lat.shape[0], 95)
+    return int(np.partition(lat, rank - 1)[rank - 1])
+
+
+@dataclass(frozen=True)
+class StaticPairs:
+    """p95 over all packets (ns) and mean window J of each of the 24 PAIRS."""
+
+    p95_ns: np.ndarray  # int64[24]
+    mean_J: np.ndarray  # float64[24]
+
+    def best_by_p95(self) -> int:
+        return int(np.argmin(self.p95_ns))
+
+    def best_by_J(self) -> int:
+        return int(np.argmin(self.mean_J))
+
+
+def static_pairs(ts: np.ndarray, size: np.ndarray, oracle_J: np.ndarray,
+                 opts: ForgeOptions) -> StaticPairs:
+    """Replay the whole trace under each pair; mean J per pair from the oracle's matrix."""
+    p95 = np.empty(len(PAIRS), dtype=np.int64)
+    for p, (n, d_us) in enumerate(PAIRS):
+        completion, _ = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns, opts.link_bps)
+        p95[p] = p95_ns(ts, completion)
+    mean_J = oracle_J.mean(axis=0) if oracle_J.shape[0] else np.zeros(len(PAIRS))
+    return StaticPairs(p95_ns=p95, mean_J=mean_J)
+
+
+def hill_climber(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray,
+                 opts: ForgeOptions) -> LoopResult:
+    """Closed-loop replay under the net_dim-style hill climber."""
+    return run_loop(ts, size, rtt, opts.incumbent, opts.flush_cost_ns, opts.link_bps,
+                    MODE_CLIMB, lam=opts.lam, ladder=LADDER)
+
+
+def mean_schedule_J(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, loop: LoopResult,
+                    opts: ForgeOptions) -> tuple[float, np.ndarray]:
+    """(mean J over the windows, J per window) of the schedule a replay had in force."""
+    costs = schedule_window_costs(ts, size, starts, loop.schedule_n, loop.schedule_d_us,
+                                  opts.lam, opts.flush_cost_ns, opts.link_bps)
+    return (float(costs.J.mean()) if costs.J.shape[0] else 0.0), costs.J

@@ -1,0 +1,140 @@
+"""``reflex-forge shadow MODEL TELEMETRY``: shadow-validate a reflex and apply the promotion gate.
+
+Replays the telemetry under the incumbent (open loop) and with the reflex in control (closed
+loop), compares with the baselines and promotes only if ∆p95 <= -10% in both loops, at most one
+oscillation in any 30 s, and the trace covers at least 10 minutes (spec/validation.md).
+Exit code 0: promoted; 1: not promoted; 2: bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from reflexforge.commands.common import (
+    add_common_options,
+    check_output_path,
+    non_negative_float,
+    options_from_args,
+    progress_enabled,
+)
+from reflexforge.errors import E_IO, ForgeError
+
+EXIT_PROMOTED = 0
+EXIT_NOT_PROMOTED = 1
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "shadow", help="shadow-validate a reflex on telemetry and apply the promotion gate",
+        description=__doc__.split("\n\n")[0].strip("`"),
+        epilog="exit codes: 0 promoted, 1 not promoted, 2 bad input or usage",
+    )
+    add_shadow_arguments(parser)
+    add_common_options(parser)
+    parser.set_defaults(func=run)
+
+
+def add_shadow_arguments(parser: argparse.ArgumentParser) -> None:
+    """The positional arguments and the shadow-only options."""
+    parser.add_argument("model", metavar="MODEL", help="the .reflex file to validate")
+    parser.add_argument("telemetry", metavar="TELEMETRY",
+                        help="held-out telemetry.csv (or .csv.gz), at least 10 minutes")
+    parser.add_argument("--report", default=None, metavar="PATH",
+                        help="write report.json (spec/validation.md) to PATH")
+    parser.add_argument("--plot", default=None, metavar="PATH",
+                        help="write the PNG figure (load, policy, p95 over time) to PATH")
+    parser.add_argument("--promote-to", default=None, metavar="DIR",
+                        help="when promoted, copy the model and its report into DIR atomically")
+    parser.add_argument("--min-duration", type=non_negative_float, default=600.0,
+                        metavar="SECONDS",
+                        help="shortest trace accepted (default 600); a trace shorter than "
+                        "600 s is never promotable")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from reflexfmt import load
+    from reflexforge.report import render_table, report_json, write_plot
+    from reflexforge.shadow import run_shadow
+    from reflexforge.telemetry import read_telemetry
+
+    opts = options_from_args(args)
+    for path in (args.report, args.plot):
+        if path is not None:
+            check_output_path(path)
+    promote_dir = _check_promote_dir(args.promote_to) if args.promote_to else None
+    reflex = load(args.model)
+    model_bytes = _read_bytes(args.model)
+    trace = read_telemetry(args.telemetry)
+    report = run_shadow(reflex, trace, opts, min_duration_s=args.min_duration,
+                        progress=progress_enabled(args))
+    report.model["path"] = os.fspath(args.model)
+    data = report_json(report)
+    if args.report is not None:
+        _write(args.report, data)
+    if args.plot is not None:
+        write_plot(report, args.plot)
+    console = Console()
+    if getattr(args, "quiet", False):
+        console.print(f"{args.model}: {'PROMOTED' if report.promoted else 'NOT PROMOTED'}",
+                      highlight=False)
+    else:
+        render_table(report, console)
+    if report.promoted and promote_dir is not None:
+        name = Path(args.model).name
+        _make_dir(promote_dir)
+        _write(promote_dir / f"{name}.shadow.json", data)
+        _write(promote_dir / name, model_bytes)
+        console.print(f"promoted to {promote_dir / name}", highlight=False)
+    return EXIT_PROMOTED if report.promoted else EXIT_NOT_PROMOTED
+
+
+def demo_verdict(argv: list[str], args: argparse.Namespace) -> int:
+    """Run the shadow command from ``reflex-forge demo`` with the demo's forge options."""
+    parser = argparse.ArgumentParser(prog="reflex-forge shadow", add_help=False)
+    add_shadow_arguments(parser)
+    shadow_args = parser.parse_args(argv)
+    for name in ("lam", "incumbent", "flush_cost_ns", "link_bps", "workers", "dask", "quiet"):
+        setattr(shadow_args, name, getattr(args, name, None))
+    return run(shadow_args)
+
+
+def _check_promote_dir(text: str) -> Path:
+    """Fail before any work if DIR cannot be created or written (created on promotion)."""
+    directory = Path(text)
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ForgeError(E_IO, "the promotion directory is not a directory", path=directory)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ForgeError(E_IO, "the promotion directory is not writable", path=directory)
+    return directory
+
+
+def _make_dir(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ForgeError(E_IO, f"cannot create the promotion directory: {exc.strerror}",
+                         path=directory) from None
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ForgeError(E_IO, exc.strerror or str(exc), path=path) from None
+
+
+def _write(path: str | os.PathLike[str], data: bytes) -> None:
+    from reflexfmt.atomic import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise ForgeError(E_IO, exc.strerror or str(exc), path=path) from None

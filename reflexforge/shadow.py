@@ -1,0 +1,263 @@
+"""Shadow validation and the promotion gate (spec/validation.md).
+
+``run_shadow`` replays a trace three ways: under the incumbent while logging the reflex's
+decisions (open loop), under that logged schedule, and with the reflex in control (closed
+loop); it adds the baselines and applies the gate: promote iff ∆p95 <= -10% in the worse loop,
+at most one oscillation in any 30 s, and a trace of at least 10 minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reflexforge.baselines import hill_climber, mean_schedule_J, p95_ns, static_pairs
+from reflexforge.closedloop import (
+    MODE_CLOSED,
+    MODE_OPEN,
+    MODE_SCHEDULE,
+    LoopResult,
+    decision_count,
+    flatten,
+    run_loop,
+    step_count,
+    window_p95_us,
+)
+from reflexforge.config import PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
+from reflexforge.errors import E_TRACE_SHORT, ForgeError
+from reflexforge.oscillation import OscillationStats, oscillation_stats
+
+PROMOTION_MIN_DURATION_S = 600
+"""The seed's 10 minutes: a shorter trace can be shadowed (with --min-duration) but never
+promoted."""
+DELTA_P95_MAX_PERCENT = -10
+"""Gate: ∆p95 <= -10%."""
+OSCILLATIONS_MAX_PER_30S = 1
+"""Gate: at most one oscillation in any 30 s (300 steps)."""
+REPORT_SCHEMA = "reflex-shadow-report/1"
+
+
+def delta_p95_passes(p95_reflex_ns: int, p95_incumbent_ns: int,
+                     limit_percent: int = DELTA_P95_MAX_PERCENT) -> bool:
+    """p95_reflex / p95_incumbent - 1 <= limit, decided exactly in integers (no float rounding)."""
+    if p95_incumbent_ns <= 0:
+        return False
+    return p95_reflex_ns * 100 <= p95_incumbent_ns * (100 + limit_percent)
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """The gate's decision: every check, the verdict without and with the duration rule."""
+
+    checks: dict[str, bool]
+    reasons: list[str]
+    gate_passed: bool
+    promoted: bool
+
+
+def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillations_max: int,
+         promotable: bool, duration_s: float = float(PROMOTION_MIN_DURATION_S)) -> GateVerdict:
+    """Apply the promotion gate; ``reasons`` explains each failed check, empty when promoted."""
+    reasons = []
+    checks = {
+        "delta_p95_open_loop": delta_p95_passes(p95_open_ns, p95_incumbent_ns),
+        "delta_p95_closed_loop": delta_p95_passes(p95_closed_ns, p95_incumbent_ns),
+        "oscillations": oscillations_max <= OSCILLATIONS_MAX_PER_30S,
+        "duration": promotable,
+    }
+    for loop, p95 in (("open", p95_open_ns), ("closed", p95_closed_ns)):
+        if not checks[f"delta_p95_{loop}_loop"]:
+            delta = _delta(p95, p95_incumbent_ns)
+            shown = "undefined" if delta is None else f"{delta:+.2%}"
+            reasons.append(f"{loop}-loop ∆p95 {shown} is above {DELTA_P95_MAX_PERCENT}%")
+    if not checks["oscillations"]:
+        reasons.append(f"{oscillations_max} oscillations in a 30 s window "
+                       f"(at most {OSCILLATIONS_MAX_PER_30S} allowed)")
+    if not promotable:
+        reasons.append(f"the trace covers {duration_s:.1f} s, less than "
+                       f"{PROMOTION_MIN_DURATION_S} s: not promotable")
+    gate_passed = checks["delta_p95_open_loop"] and checks["delta_p95_closed_loop"] \
+        and checks["oscillations"]
+    return GateVerdict(checks=checks, reasons=reasons, gate_passed=gate_passed,
+                       promoted=gate_passed and promotable)
+
+
+def _delta(p95: int, p95_incumbent: int) -> float | None:
+    return None if p95_incumbent <= 0 else p95 / p95_incumbent - 1.0
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    """One policy (sequence) replayed over the whole trace."""
+
+    name: str
+    p95_ns: int
+    mean_J: float
+    flushes: int
+    stats: OscillationStats | None = None
+    pair: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class ShadowReport:
+    """Everything the report, the table and the figure show (spec/validation.md)."""
+
+    options: ForgeOptions
+    trace: dict
+    model: dict
+    min_duration_s: float
+    duration_s: float
+    promotable: bool
+    incumbent: PolicyResult
+    open_loop: PolicyResult
+    closed_loop: PolicyResult
+    raw_stats_open: OscillationStats
+    raw_stats_closed: OscillationStats
+    static_p95: PolicyResult
+    static_J: PolicyResult
+    climber: PolicyResult
+    oracle_mean_J: float
+    verdict: GateVerdict
+    series: dict[str, np.ndarray] = field(repr=False)
+
+    @property
+    def promoted(self) -> bool:
+        return self.verdict.promoted
+
+    def delta_p95(self, result: PolicyResult) -> float | None:
+        return _delta(result.p95_ns, self.incumbent.p95_ns)
+
+    def gap_closed(self, result: PolicyResult) -> float | None:
+        """(J_incumbent - J) / (J_incumbent - J_oracle); None when the oracle gains nothing."""
+        room = self.incumbent.mean_J - self.oracle_mean_J
+        if not room > 0:
+            return None
+        return (self.incumbent.mean_J - result.mean_J) / room
+
+
+def _result(name: str, ts: np.ndarray, size: np.ndarray, starts: np.ndarray, loop: LoopResult,
+            opts: ForgeOptions) -> PolicyResult:
+    mean_J, _ = mean_schedule_J(ts, size, starts, loop, opts)
+    return PolicyResult(name=name, p95_ns=p95_ns(ts, loop.completion), mean_J=mean_J,
+                        flushes=loop.flushes,
+                        stats=oscillation_stats(loop.schedule_n, loop.schedule_d_us))
+
+
+def window_starts(ts: np.ndarray) -> np.ndarray:
+    """Starts of the non-empty 200 ms windows that end at or before the last arrival."""
+    n_dec = decision_count(ts)
+    starts = int(ts[0]) + np.arange(n_dec, dtype=np.int64) * STEP_NS
+    first = np.searchsorted(ts, starts, side="left")
+    last = np.searchsorted(ts, starts + WINDOW_NS, side="left")
+    return starts[last > first]
+
+
+def _raw_stats(loop: LoopResult, incumbent: tuple[int, int]) -> OscillationStats:
+    n = np.concatenate(([incumbent[0]] * 2, loop.raw[:, 0]))
+    d = np.concatenate(([incumbent[1]] * 2, loop.raw[:, 1]))
+    return oscillation_stats(n, d)
+
+
+def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
+               progress: bool = False, workers: int | None = None) -> ShadowReport:
+    """Shadow-validate ``reflex`` (a ``reflexfmt.Reflex``) on ``trace`` (a telemetry Trace).
+
+    Raises ForgeError(E_TRACE_SHORT) when the trace covers less than ``min_duration_s`` or has
+    no full 200 ms window. The verdict is in ``report.promoted``.
+    """
+    from reflexforge.oracle import window_costs
+    from reflexforge.progress import progress_bar
+
+    ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
+    size = np.ascontiguousarray(trace.size, dtype=np.int64)
+    rtt = np.ascontiguousarray(trace.rtt_ns, dtype=np.int64)
+    steps = step_count(ts)
+    duration_s = steps * STEP_NS / 1e9
+    if steps * STEP_NS < min_duration_s * 1e9 or decision_count(ts) == 0:
+        raise ForgeError(
+            E_TRACE_SHORT,
+            f"the trace covers {duration_s:.1f} s ({steps} steps of 100 ms), less than the "
+            f"{min_duration_s:g} s of --min-duration"
+            + ("" if decision_count(ts) else " and less than one 200 ms window"),
+            path=getattr(trace, "path", None))
+    promotable = steps * STEP_NS >= PROMOTION_MIN_DURATION_S * 10**9
+    flat = flatten(reflex)
+    inc = opts.incumbent
+    args = (ts, size, rtt, inc, opts.flush_cost_ns, opts.link_bps)
+    starts = window_starts(ts)
+    with progress_bar(8, "shadow", progress) as bar:
+        logged = run_loop(*args, MODE_OPEN, flat=flat)
+        bar.advance()
+        open_loop = run_loop(*args, MODE_SCHEDULE,
+                             schedule=(logged.schedule_n, logged.schedule_d_us))
+        bar.advance()
+        closed = run_loop(*args, MODE_CLOSED, flat=flat)
+        bar.advance()
+        costs = window_costs(ts, size, starts, opts.lam, opts.flush_cost_ns, opts.link_bps,
+                             workers=workers if workers is not None else opts.workers,
+                             dask=opts.dask)
+        bar.advance()
+        statics = static_pairs(ts, size, costs.J, opts)
+        bar.advance()
+        climb = hill_climber(ts, size, rtt, opts)
+        bar.advance()
+        incumbent = _result("incumbent", ts, size, starts, logged, opts)
+        incumbent = PolicyResult("incumbent", incumbent.p95_ns, incumbent.mean_J,
+                                 incumbent.flushes, incumbent.stats, inc)
+        open_res = _result("reflex (open loop)", ts, size, starts, open_loop, opts)
+        closed_res = _result("reflex (closed loop)", ts, size, starts, closed, opts)
+        climb_res = _result("net_dim hill climber", ts, size, starts, climb, opts)
+        bar.advance()
+        best_p95 = statics.best_by_p95()
+        best_J = statics.best_by_J()
+        static_p95 = PolicyResult("best static pair by p95", int(statics.p95_ns[best_p95]),
+                                  float(statics.mean_J[best_p95]), 0, None, PAIRS[best_p95])
+        static_J = PolicyResult("best static pair by mean J", int(statics.p95_ns[best_J]),
+                                float(statics.mean_J[best_J]), 0, None, PAIRS[best_J])
+        oracle_J = float(costs.J.min(axis=1).mean()) if costs.J.shape[0] else 0.0
+        osc_max = max(open_res.stats.oscillations_max_per_30s,
+                      closed_res.stats.oscillations_max_per_30s)
+        verdict = gate(incumbent.p95_ns, open_res.p95_ns, closed_res.p95_ns, osc_max,
+                       promotable, duration_s)
+        n_dec = decision_count(ts)
+        decision_starts = int(ts[0]) + np.arange(n_dec, dtype=np.int64) * STEP_NS
+        series = {
+            "step_start_s": (np.arange(steps, dtype=np.float64) * STEP_NS) / 1e9,
+            "offered_bps": _offered_bps(ts, size, steps),
+            "reflex_n": closed.schedule_n,
+            "reflex_d_us": closed.schedule_d_us,
+            "window_end_s": (decision_starts - int(ts[0]) + WINDOW_NS) / 1e9,
+            "p95_incumbent_us": window_p95_us(ts, logged.completion, decision_starts),
+            "p95_reflex_us": window_p95_us(ts, closed.completion, decision_starts),
+        }
+        bar.advance()
+    metadata = dict(reflex.metadata)
+    model = {
+        "telemetry_hash": metadata.get("telemetry_hash"),
+        "trainer_commit": metadata.get("trainer_commit"),
+        "lambda": metadata.get("lambda"),
+        "confirm_steps": reflex.confirm_steps,
+        "dwell_steps": reflex.dwell_steps,
+        "nodes": [len(tree) for tree in reflex.trees],
+    }
+    trace_info = {
+        "path": getattr(trace, "path", None),
+        "sha1": getattr(trace, "sha1", None),
+        "packets": int(ts.shape[0]),
+        "steps": steps,
+        "windows": int(starts.shape[0]),
+    }
+    return ShadowReport(
+        options=opts, trace=trace_info, model=model, min_duration_s=float(min_duration_s),
+        duration_s=duration_s, promotable=promotable, incumbent=incumbent, open_loop=open_res,
+        closed_loop=closed_res, raw_stats_open=_raw_stats(logged, inc),
+        raw_stats_closed=_raw_stats(closed, inc), static_p95=static_p95, static_J=static_J,
+        climber=climb_res, oracle_mean_J=oracle_J, verdict=verdict, series=series)
+
+
+def _offered_bps(ts: np.ndarray, size: np.ndarray, steps: int) -> np.ndarray:
+    """Offered load of each 100 ms step, bits per second."""
+    k = (ts - ts[0]) // STEP_NS
+    per_step = np.bincount(k, weights=size.astype(np.float64), minlength=steps)[:steps]
+    return per_step * 8.0 / (STEP_NS / 1e9)
