@@ -4,7 +4,8 @@
  *   nem1check FILE            print "OK", or "E_CODE OFFSET", for one file
  *   nem1check --batch         the same for each path read from stdin, one line each
  *   nem1check --eval FILE     for each stdin line of ten raw features, print
- *                             "q0 .. q9 y0 y1" (grid values, clamped outputs)
+ *                             "q0 .. q9 y0 y1" (grid values, clamped outputs);
+ *                             a rejected FILE prints its verdict instead
  *   nem1check --runtime FILE  for each stdin line, print the runtime's pair "y0 y1"
  *
  * Raw features are parsed with strtod: decimal, C99 hex floats, inf, nan.
@@ -35,8 +36,8 @@ static int read_file(const char *path, size_t *size)
     return 1;
 }
 
-/* Print the verdict for one file; returns 0 accepted, 1 rejected, 2 unreadable. */
-static int check(const char *path)
+/* Print the verdict for one file (not "OK" if quiet); 0 accepted, 1 rejected, 2 unreadable. */
+static int check(const char *path, int quiet)
 {
     size_t size;
     uint32_t offset = 0;
@@ -47,7 +48,9 @@ static int check(const char *path)
     }
     err = nem1_read(buffer, size, 0, &reflex, &offset);
     if (err == NEM1_OK) {
-        printf("OK\n");
+        if (!quiet) {
+            printf("OK\n");
+        }
         return 0;
     }
     printf("%s %lu\n", nem1_error_name(err), (unsigned long)offset);
@@ -76,7 +79,7 @@ static int evaluate_lines(const char *path, int runtime)
     int32_t q[NEM1_FEATURES];
     int16_t y[NEM1_OUTPUTS];
     nem1_runtime rt;
-    int status = check(path), i;
+    int status = check(path, 1), i;
     if (status != 0) {
         return status;
     }
@@ -106,7 +109,7 @@ int main(int argc, char **argv)
         char path[4096];
         while (fgets(path, sizeof path, stdin) != NULL) {
             path[strcspn(path, "\n")] = '\0';
-            check(path);
+            check(path, 0);
         }
         return 0;
     }
@@ -117,7 +120,7 @@ int main(int argc, char **argv)
         return evaluate_lines(argv[2], 1);
     }
     if (argc == 2 && argv[1][0] != '-') {
-        return check(argv[1]);
+        return check(argv[1], 0);
     }
     fprintf(stderr, "usage: nem1check FILE | --batch | --eval FILE | --runtime FILE\n");
     return 2;
