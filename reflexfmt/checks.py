@@ -1,0 +1,232 @@
+"""Phase 3 of spec 9: the semantic checks, in the spec's order, on decoded field values.
+
+Both the validating path (offsets from the schema walker) and the fast path of ``loads``
+call ``semantic_findings``, so they apply the very same rules.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from reflexfmt import _fastlayout
+from reflexfmt.errors import Finding
+from reflexfmt.limits import (
+    CONFIRM_STEPS_RANGE,
+    DWELL_STEPS_RANGE,
+    FEATURE_COUNT,
+    LEAF,
+    MAX_DEPTH,
+    OUTPUT_MIN_FLOOR,
+    OUTPUT_NAMES,
+    Q_SCALE_RANGE,
+)
+from reflexfmt.metadata import MetadataError, parse, required_key_problems
+
+# The node tuples below are unpacked in this order; the generated layout must agree.
+NODE_FIELDS = ("feature", "reserved", "threshold", "left", "right", "value")
+if _fastlayout.NODE_FIELDS != NODE_FIELDS:
+    raise ImportError("reflexfmt._fastlayout is stale: run python -m reflexfmt.layout")
+
+
+@dataclass
+class Decoded:
+    """The field values of a framed file, in schema terms."""
+
+    header: dict[str, Any]
+    scaling: list[tuple[float, float]]
+    trees: list[list[tuple[int, int, int, int, int, int]]]
+    bounds: list[tuple[int, int]]
+    yaml: bytes
+
+
+OffsetOf = Callable[[str], int]
+
+
+def semantic_findings(
+    d: Decoded, offset_of: OffsetOf, first_only: bool = False
+) -> tuple[list[Finding], dict[str, Any] | None]:
+    """Every phase-3 finding in spec order (or just the first), and the parsed metadata."""
+    out: list[Finding] = []
+
+    def add(code: str, path: str, message: str) -> bool:
+        out.append(Finding(code, offset_of(path), path, message))
+        return first_only
+
+    h = d.header
+    # Spec 9.3 step 9: header.
+    if not _header_is_valid(h):
+        for name in ("flags", "reserved"):
+            if h[name] != 0 and add(
+                "E_RESERVED", f"header.{name}", f"{name} must be 0, got {h[name]}"
+            ):
+                return out, None
+        for name, (low, high) in (
+            ("q_scale", Q_SCALE_RANGE),
+            ("confirm_steps", CONFIRM_STEPS_RANGE),
+            ("dwell_steps", DWELL_STEPS_RANGE),
+        ):
+            if not low <= h[name] <= high and add(
+                "E_HEADER", f"header.{name}", f"{name} must be {low}..{high}, got {h[name]}"
+            ):
+                return out, None
+    # Step 10: scaling.
+    for i, (lo, hi) in enumerate(d.scaling):
+        if not (lo <= hi and _isfinite(hi - lo)):
+            if add("E_SCALING", f"scaling[{i}].lo", _scaling_problem(lo, hi)):
+                return out, None
+    # Step 11: trees.
+    for o, nodes in enumerate(d.trees):
+        if not _tree_is_valid(nodes) and _tree_findings(o, nodes, add):
+            return out, None
+    # Step 12: bounds.
+    for o, (low, high) in enumerate(d.bounds):
+        floor = OUTPUT_MIN_FLOOR[o]
+        if low > high or low < floor:
+            message = (
+                f"min {low} > max {high}"
+                if low > high
+                else f"{OUTPUT_NAMES[o]} min must be >= {floor}, got {low}"
+            )
+            if add("E_BOUNDS", f"bounds[{o}].min", message):
+                return out, None
+    # Step 13: metadata.
+    try:
+        metadata = parse(d.yaml)
+    except MetadataError as exc:
+        out.append(
+            Finding(exc.code, offset_of("metadata.yaml") + exc.offset, "metadata.yaml", exc.message)
+        )
+        return out, None
+    for key, message in required_key_problems(metadata):
+        path = f"metadata.yaml.{key}"
+        offset = offset_of("metadata.yaml") + _key_offset(d.yaml, key)
+        out.append(Finding("E_METADATA_KEY", offset, path, message))
+        if first_only:
+            return out, None
+    return out, metadata
+
+
+_isfinite = math.isfinite
+
+
+def _header_is_valid(h: dict[str, Any]) -> bool:
+    return (
+        h["flags"] == 0
+        and h["reserved"] == 0
+        and Q_SCALE_RANGE[0] <= h["q_scale"] <= Q_SCALE_RANGE[1]
+        and CONFIRM_STEPS_RANGE[0] <= h["confirm_steps"] <= CONFIRM_STEPS_RANGE[1]
+        and DWELL_STEPS_RANGE[0] <= h["dwell_steps"] <= DWELL_STEPS_RANGE[1]
+    )
+
+
+def _scaling_problem(lo: float, hi: float) -> str:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"lo and hi must be finite, got lo={lo!r} hi={hi!r}"
+    if lo > hi:
+        return f"lo {lo!r} > hi {hi!r}"
+    return f"hi - lo overflows (lo={lo!r}, hi={hi!r})"
+
+
+def _key_offset(yaml: bytes, key: str) -> int:
+    """Byte offset of the top-level entry ``key`` in the metadata, or 0 if it is missing."""
+    token = key.encode() + b":"
+    if yaml.startswith(token):
+        return 0
+    at = yaml.find(b"\n" + token)
+    return at + 1 if at >= 0 else 0
+
+
+def _tree_is_valid(nodes: list[tuple[int, ...]]) -> bool:
+    """True iff spec 4.1 rules 1-6 all hold (one quick pass; the findings come from below).
+
+    With every child index in ``i+1..n-1`` and no node claimed twice, ``2 * internal == n - 1``
+    means every non-root node has exactly one parent, so each depth is set before it is read.
+    """
+    n = len(nodes)
+    depth = [0] * n
+    claimed = bytearray(n)
+    children = 0
+    for i, (feature, reserved, threshold, left, right, value) in enumerate(nodes):
+        if feature == LEAF:
+            if reserved or threshold or left or right:
+                return False
+            continue
+        if reserved or value or feature >= FEATURE_COUNT or not (i < left < n and i < right < n):
+            return False
+        if claimed[left] or claimed[right] or left == right:
+            return False
+        claimed[left] = claimed[right] = 1
+        d = depth[i] + 1
+        if d > MAX_DEPTH:
+            return False
+        depth[left] = depth[right] = d
+        children += 2
+    return children == n - 1
+
+
+def _tree_findings(o: int, nodes: list[tuple[int, ...]], add: Callable[..., bool]) -> bool:
+    """Spec 4.1 rules 1-6 for tree ``o``; True when ``add`` asks to stop."""
+    n = len(nodes)
+    base = f"trees[{o}]"
+    for i, (feature, reserved, threshold, left, right, value) in enumerate(nodes):
+        leaf = feature == LEAF
+        if reserved or (value if not leaf else threshold or left or right):
+            zero = ("reserved", "value") if not leaf else ("reserved", "threshold", "left", "right")
+            fields = dict(zip(NODE_FIELDS, nodes[i], strict=True))
+            for name in zero:
+                if fields[name] and add(
+                    "E_RESERVED",
+                    f"{base}.nodes[{i}].{name}",
+                    f"{name} must be 0 in {'a leaf' if leaf else 'an internal node'}",
+                ):
+                    return True
+        if leaf:
+            continue
+        if feature >= FEATURE_COUNT and add(
+            "E_FEATURE_INDEX",
+            f"{base}.nodes[{i}].feature",
+            f"feature {feature} does not exist (feature_count {FEATURE_COUNT}, leaf {LEAF})",
+        ):
+            return True
+        for name, child in (("left", left), ("right", right)):
+            if child >= n:
+                if add(
+                    "E_NODE_INDEX",
+                    f"{base}.nodes[{i}].{name}",
+                    f"{name} child {child} is not below node_count {n}",
+                ):
+                    return True
+            elif child <= i and add(
+                "E_NODE_ORDER",
+                f"{base}.nodes[{i}].{name}",
+                f"{name} child {child} is not greater than the node's index {i}",
+            ):
+                return True
+    parents = [0] * n
+    depth = [-1] * n
+    depth[0] = 0
+    deepest = 0
+    for i, (feature, _, _, left, right, _) in enumerate(nodes):
+        if feature == LEAF:
+            continue
+        for child in (left, right):
+            if i < child < n:
+                parents[child] += 1
+                if depth[i] >= 0 and depth[i] + 1 > depth[child]:
+                    depth[child] = depth[i] + 1
+                    deepest = max(deepest, depth[child])
+    for i in range(1, n):
+        if parents[i] != 1 and add(
+            "E_NODE_ORPHAN",
+            f"{base}.nodes[{i}].feature",
+            f"node {i} is the child of {parents[i]} nodes, must be exactly 1",
+        ):
+            return True
+    if deepest > MAX_DEPTH and add(
+        "E_DEPTH", f"{base}.node_count", f"tree depth {deepest} is above {MAX_DEPTH}"
+    ):
+        return True
+    return False

@@ -1,0 +1,147 @@
+"""The plain typed model of a reflex (spec sections 2 to 6) and its evaluation (section 10)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, NamedTuple
+
+from reflexfmt.limits import LEAF, VERSION_MINOR
+
+
+class Node(NamedTuple):
+    """One tree node (spec 4.1). A leaf has ``feature == LEAF`` and carries ``value``.
+
+    Immutable and typed; a NamedTuple rather than a dataclass because ``loads`` creates
+    hundreds of them and must stay within its time budget.
+    """
+
+    feature: int
+    threshold: int = 0
+    left: int = 0
+    right: int = 0
+    value: int = 0
+
+    @classmethod
+    def leaf(cls, value: int) -> Node:
+        return cls(LEAF, 0, 0, 0, value)
+
+    @classmethod
+    def split(cls, feature: int, threshold: int, left: int, right: int) -> Node:
+        return cls(feature, threshold, left, right, 0)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.feature == LEAF
+
+
+class FeatureScale(NamedTuple):
+    """Raw values mapped to grid 0 (``lo``) and Q (``hi``) (spec 3)."""
+
+    lo: float
+    hi: float
+
+
+class OutputBounds(NamedTuple):
+    """Clamp range of one output (spec 5)."""
+
+    min: int
+    max: int
+
+
+@dataclass(frozen=True)
+class Reflex:
+    """A complete NEM1 file's content; ``loads``/``dumps`` convert it to and from bytes."""
+
+    scaling: tuple[FeatureScale, ...]
+    trees: tuple[tuple[Node, ...], ...]
+    bounds: tuple[OutputBounds, ...]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    q_scale: int = 32767
+    confirm_steps: int = 1
+    dwell_steps: int = 0
+    version_minor: int = VERSION_MINOR
+
+    def quantize(self, raw: Sequence[float]) -> tuple[int, ...]:
+        """Spec 10 step 1: raw feature values to grid values in 0..q_scale."""
+        if len(raw) != len(self.scaling):
+            raise ValueError(f"expected {len(self.scaling)} feature values, got {len(raw)}")
+        q_scale = self.q_scale
+        return tuple(
+            quantize_value(float(x), s.lo, s.hi, q_scale)
+            for x, s in zip(raw, self.scaling, strict=True)
+        )
+
+    def evaluate(self, raw: Sequence[float]) -> tuple[int, ...]:
+        """Spec 10: quantize, walk each tree, clamp to the bounds."""
+        q = self.quantize(raw)
+        out = []
+        for (features, thresholds, lefts, rights, values), b in zip(
+            self._flat, self.bounds, strict=True
+        ):
+            i = 0
+            f = features[0]
+            while f != LEAF:
+                i = lefts[i] if q[f] <= thresholds[i] else rights[i]
+                f = features[i]
+            out.append(min(max(values[i], b.min), b.max))
+        return tuple(out)
+
+    @cached_property
+    def _flat(self) -> tuple[tuple[tuple[int, ...], ...], ...]:
+        for o, tree in enumerate(self.trees):
+            for i, n in enumerate(tree):
+                if n.feature != LEAF and not (i < n.left < len(tree) and i < n.right < len(tree)):
+                    raise ValueError(f"trees[{o}].nodes[{i}]: children must follow their parent")
+        return tuple(
+            tuple(tuple(getattr(n, name) for n in tree) for name in _NODE_ATTRS)
+            for tree in self.trees
+        )
+
+
+_NODE_ATTRS = ("feature", "threshold", "left", "right", "value")
+
+
+def quantize_value(x: float, lo: float, hi: float, q_scale: int) -> int:
+    """Spec 10 step 1 for one value, binary64 throughout."""
+    if x != x or x <= lo:  # NaN or at/below lo
+        return 0
+    if x >= hi:
+        return q_scale
+    r = ((x - lo) * q_scale) / (hi - lo)
+    if r >= q_scale:
+        return q_scale
+    return math.floor(r)
+
+
+class Runtime:
+    """Spec 11: confirm/dwell hysteresis over the evaluator, one instance per live replay."""
+
+    def __init__(self, reflex: Reflex) -> None:
+        self.reflex = reflex
+        self.active: tuple[int, ...] | None = None
+        self.held = 0
+        self.candidate: tuple[int, ...] | None = None
+        self.streak = 0
+
+    def step(self, raw: Sequence[float]) -> tuple[int, ...]:
+        """Evaluate one 100 ms step and return the pair the runtime applies."""
+        d = self.reflex.evaluate(raw)
+        if self.active is None:
+            self.active, self.held, self.candidate, self.streak = d, 1, None, 0
+            return d
+        if d == self.active:
+            self.candidate, self.streak = None, 0
+            self.held += 1
+            return self.active
+        if d == self.candidate:
+            self.streak += 1
+        else:
+            self.candidate, self.streak = d, 1
+        if self.streak >= self.reflex.confirm_steps and self.held >= self.reflex.dwell_steps:
+            self.active, self.held, self.candidate, self.streak = d, 1, None, 0
+        else:
+            self.held += 1
+        return self.active
