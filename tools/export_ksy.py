@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from construct.core import KsyGen, Path as ConstructPath
+from construct.core import KsyGen
+from construct.core import Path as ConstructPath
 
 from reflexfmt import schema
 
