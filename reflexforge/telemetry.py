@@ -352,7 +352,6 @@ def _check_row(
     prev_ts: int | None,
 ) -> tuple[ForgeError | None, int | None]:
     """Validate one data line the way the fast path does; return (error or None, its ts)."""
-    _check_utf8(name, line, number, None)
     try:
         fields = next(csv.reader([line.rstrip("\n")]))
     except csv.Error as exc:
@@ -367,6 +366,7 @@ def _check_row(
     values: dict[str, int | None] = {}
     for column, position in index.items():
         text = fields[position]
+        _check_utf8(name, text, number, column)
         if text == "":
             if column in REQUIRED:
                 return ForgeError(

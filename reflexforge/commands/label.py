@@ -32,11 +32,12 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from reflexforge.progress import progress_bar
     from reflexforge.telemetry import read_telemetry
-    from reflexforge.trainset import make_training_set, write_training_set
 
     opts = options_from_args(args)
     target = check_output_path(args.output)
     trace = read_telemetry(args.telemetry)
+    from reflexforge.trainset import make_training_set, write_training_set
+
     with progress_bar(None, "label", progress_enabled(args)) as bar:
         training_set, _costs = make_training_set(trace, opts, progress=bar)
     write_training_set(target, training_set)

@@ -1,0 +1,180 @@
+"""reflex-forge synth/label and the common error handling: one line, exit 2, no output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reflexforge.cli import main
+from reflexforge.errors import ForgeError
+from reflexforge.progress import progress_bar
+
+FORGE = Path(sys.executable).with_name("reflex-forge")
+
+BAD_TELEMETRY = {
+    "missing column": (b"ts,bytes\n0,1\n", "E_CSV_COLUMN"),
+    "non-integer": (b"ts_ns,bytes\n0,1\n5,abc\n", "E_CSV_VALUE"),
+    "decreasing ts": (b"ts_ns,bytes\n10,1\n9,1\n", "E_CSV_ORDER"),
+    "bytes zero": (b"ts_ns,bytes\n0,0\n", "E_CSV_VALUE"),
+    "bytes too big": (b"ts_ns,bytes\n0,70000\n", "E_CSV_VALUE"),
+    "empty file": (b"", "E_CSV_EMPTY"),
+    "header only": (b"ts_ns,bytes\n", "E_CSV_EMPTY"),
+    "shorter than one window": (b"ts_ns,bytes\n0,1\n100,1\n", "E_TRACE_SHORT"),
+}
+
+
+def _one_error_line(stderr: str, code: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert f"{code}: " in lines[0]
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TELEMETRY))
+def test_label_bad_telemetry(tmp_path, capsys, case):
+    data, code = BAD_TELEMETRY[case]
+    src = tmp_path / "telemetry.csv"
+    src.write_bytes(data)
+    out = tmp_path / "training-set.csv"
+    assert main(["label", str(src), "-o", str(out), "--quiet"]) == 2
+    line = _one_error_line(capsys.readouterr().err, code)
+    assert line.startswith(str(src))
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["telemetry.csv"]
+
+
+def test_synth_writes_and_reports(tmp_path, capsys):
+    out = tmp_path / "t.csv"
+    assert (
+        main(
+            [
+                "synth",
+                "--profile",
+                "poisson",
+                "--duration",
+                "1",
+                "--seed",
+                "1",
+                "--rate",
+                "1000",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert out.read_bytes().startswith(b"ts_ns,bytes,rtt_ns\n")
+    assert "packets" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["missing-dir/t.csv", "."])
+def test_unwritable_output(tmp_path, capsys, where):
+    out = tmp_path / where
+    assert main(["synth", "--duration", "1", "-o", str(out), "--quiet"]) == 2
+    _one_error_line(capsys.readouterr().err, "E_IO")
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_label_unwritable_output(tmp_path, capsys):
+    src = tmp_path / "t.csv"
+    src.write_bytes(b"ts_ns,bytes\n0,1\n300000000,1\n")
+    out = tmp_path / "no" / "training-set.csv"
+    assert main(["label", str(src), "-o", str(out), "--quiet"]) == 2
+    _one_error_line(capsys.readouterr().err, "E_IO")
+    assert not out.parent.exists()
+
+
+def test_missing_telemetry_is_e_io(tmp_path, capsys):
+    assert main(["label", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "o.csv")]) == 2
+    _one_error_line(capsys.readouterr().err, "E_IO")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["synth", "--profile", "nope", "-o", "x.csv"],
+        ["synth", "--duration", "-1", "-o", "x.csv"],
+        ["synth", "--seed", "x", "-o", "x.csv"],
+        ["synth"],
+        ["label", "t.csv", "-o", "o.csv", "--incumbent", "3"],
+        ["label", "t.csv", "-o", "o.csv", "--incumbent", "0,1ms"],
+        ["label", "t.csv", "-o", "o.csv", "--lambda", "nan"],
+        ["label", "t.csv", "-o", "o.csv", "--workers", "0"],
+        ["nope"],
+        [],
+    ],
+)
+def test_usage_errors_one_line_exit_2(tmp_path, capsys, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    _one_error_line(capsys.readouterr().err, "E_USAGE")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_common_options_to_forge_options():
+    from reflexforge.cli import build_parser
+    from reflexforge.commands.common import options_from_args
+    from reflexforge.config import ForgeOptions
+
+    args = build_parser().parse_args(
+        [
+            "label",
+            "t.csv",
+            "-o",
+            "o.csv",
+            "--lambda",
+            "0.5",
+            "--incumbent",
+            "8,200us",
+            "--flush-cost-ns",
+            "4000",
+            "--link-bps",
+            "25000000000",
+            "--workers",
+            "2",
+        ]
+    )
+    assert options_from_args(args) == ForgeOptions(
+        lam=0.5, incumbent=(8, 200), flush_cost_ns=4000, link_bps=25 * 10**9, workers=2
+    )
+    defaults = build_parser().parse_args(["label", "t.csv", "-o", "o.csv"])
+    assert options_from_args(defaults) == ForgeOptions()
+
+
+def test_real_console_script_bad_input(tmp_path):
+    src = tmp_path / "t.csv"
+    src.write_bytes(b"ts_ns,bytes\n0,1\n5,99999\n")
+    out = tmp_path / "o.csv"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [str(FORGE), "label", str(src), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 2
+    line = _one_error_line(proc.stderr, "E_CSV_VALUE")
+    assert line == f"{src}:3:bytes: E_CSV_VALUE: bytes must be an integer in 1..65535, got 99999"
+    assert not out.exists()
+
+
+def test_forge_error_one_line_format():
+    err = ForgeError("E_CSV_VALUE", "bad\nvalue", path="t.csv", line=17, column="bytes")
+    assert str(err) == "t.csv:17:bytes: E_CSV_VALUE: bad\\nvalue"
+    assert str(ForgeError("E_USAGE", "no")) == "E_USAGE: no"
+    assert str(ForgeError("E_IO", "x", path="p")) == "p: E_IO: x"
+
+
+def test_progress_bar_silent_without_tty():
+    with progress_bar(3, "work", enabled=True) as bar:
+        bar.advance(2)
+        bar.advance()
+    assert bar.completed == 3

@@ -1,0 +1,143 @@
+"""Telemetry v1 reader: good files, every bad-input case, line numbers across blocks."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+
+import numpy as np
+import pytest
+
+from reflexforge import telemetry
+from reflexforge.errors import ForgeError
+from reflexforge.telemetry import read_telemetry
+
+SPAN = 300_000_000  # > one 200 ms window
+
+
+def write(tmp_path, name: str, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_columns_any_order_unknown_ignored_rtt_empty_crlf_bom(tmp_path):
+    data = (
+        b"\xef\xbb\xbfbytes,note,rtt_ns,ts_ns\r\n"
+        b"100,a,,0\r\n"
+        b'1500,"b,c",300,5\r\n'
+        b"\r\n"
+        b"64,d,,%d\r\n" % SPAN
+    )
+    path = write(tmp_path, "t.csv", data)
+    trace = read_telemetry(path)
+    assert trace.ts_ns.tolist() == [0, 5, SPAN]
+    assert trace.size.tolist() == [100, 1500, 64]
+    assert trace.rtt_ns.tolist() == [-1, 300, -1]
+    assert all(a.dtype == np.int64 for a in (trace.ts_ns, trace.size, trace.rtt_ns))
+    assert trace.sha1 == hashlib.sha1(data).hexdigest()
+    assert trace.path == str(path)
+
+
+def test_rtt_column_optional(tmp_path):
+    trace = read_telemetry(write(tmp_path, "t.csv", b"ts_ns,bytes\n0,1\n%d,65535\n" % SPAN))
+    assert trace.rtt_ns.tolist() == [-1, -1]
+    assert trace.size.tolist() == [1, 65535]
+
+
+def test_gzip_read_transparently_and_hash_of_stored_bytes(tmp_path):
+    plain = b"ts_ns,bytes,rtt_ns\n0,100,50000\n%d,1500,\n" % SPAN
+    packed = gzip.compress(plain, mtime=0)
+    trace = read_telemetry(write(tmp_path, "t.csv.gz", packed))
+    assert trace.ts_ns.tolist() == [0, SPAN]
+    assert trace.rtt_ns.tolist() == [50000, -1]
+    assert trace.sha1 == hashlib.sha1(packed).hexdigest()
+
+
+BAD = [
+    ("missing column", b"ts,bytes\n0,1\n", "E_CSV_COLUMN", 1, "ts_ns"),
+    ("missing bytes", b"ts_ns,size\n0,1\n", "E_CSV_COLUMN", 1, "bytes"),
+    ("duplicate column", b"ts_ns,bytes,ts_ns\n0,1,0\n", "E_CSV_COLUMN", 1, "ts_ns"),
+    ("non-integer", b"ts_ns,bytes\n0,1\n5,1.5\n", "E_CSV_VALUE", 3, "bytes"),
+    ("non-integer ts", b"ts_ns,bytes\n0,1\nabc,1\n", "E_CSV_VALUE", 3, "ts_ns"),
+    ("plus sign", b"ts_ns,bytes\n0,1\n5,+2\n", "E_CSV_VALUE", 3, "bytes"),
+    ("empty required", b"ts_ns,bytes\n0,1\n5,\n", "E_CSV_VALUE", 3, "bytes"),
+    ("decreasing ts", b"ts_ns,bytes\n10,1\n9,1\n", "E_CSV_ORDER", 3, "ts_ns"),
+    ("bytes zero", b"ts_ns,bytes\n0,1\n\n5,0\n", "E_CSV_VALUE", 4, "bytes"),
+    ("bytes negative", b"ts_ns,bytes\n0,-3\n", "E_CSV_VALUE", 2, "bytes"),
+    ("bytes too big", b"ts_ns,bytes\n0,1\n5,65536\n", "E_CSV_VALUE", 3, "bytes"),
+    ("rtt negative", b"ts_ns,bytes,rtt_ns\n0,1,\n5,1,-1\n", "E_CSV_VALUE", 3, "rtt_ns"),
+    ("rtt NA", b"ts_ns,bytes,rtt_ns\n0,1,NA\n", "E_CSV_VALUE", 2, "rtt_ns"),
+    ("int64 overflow", b"ts_ns,bytes\n99999999999999999999,1\n", "E_CSV_VALUE", 2, "ts_ns"),
+    ("short row", b"ts_ns,bytes,rtt_ns\n0,1,\n5,1\n", "E_CSV_ENCODING", 3, None),
+    ("not utf-8", b"ts_ns,bytes,x\n0,1,\xff\n5,\xfe,a\n", "E_CSV_ENCODING", 3, "bytes"),
+    ("empty file", b"", "E_CSV_EMPTY", None, None),
+    ("header only", b"ts_ns,bytes,rtt_ns\n", "E_CSV_EMPTY", None, None),
+    ("too short", b"ts_ns,bytes\n0,1\n199999999,1\n", "E_TRACE_SHORT", None, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "line", "column"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
+)
+def test_bad_input(tmp_path, data, code, line, column):
+    path = write(tmp_path, "bad.csv", data)
+    with pytest.raises(ForgeError) as info:
+        read_telemetry(path)
+    err = info.value
+    assert (err.code, err.line, err.column, err.path) == (code, line, column, str(path))
+    text = str(err)
+    assert "\n" not in text
+    assert text.startswith(str(path) + ":")
+    assert f" {code}: " in text
+
+
+def test_missing_file_is_e_io(tmp_path):
+    with pytest.raises(ForgeError) as info:
+        read_telemetry(tmp_path / "nope.csv")
+    assert info.value.code == "E_IO"
+
+
+def test_corrupt_gzip(tmp_path):
+    path = write(tmp_path, "t.csv.gz", b"ts_ns,bytes\n0,1\n")
+    with pytest.raises(ForgeError) as info:
+        read_telemetry(path)
+    assert info.value.code == "E_CSV_ENCODING"
+
+
+def _rows(n: int) -> list[bytes]:
+    return [b"%d,%d,\n" % (i * 10_000, 64 + i % 1400) for i in range(n)]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize(
+    ("bad_row", "code", "column"),
+    [
+        (b"x,100,\n", "E_CSV_VALUE", "ts_ns"),
+        (b"5,100,\n", "E_CSV_ORDER", "ts_ns"),
+        (b"99999999999,0,\n", "E_CSV_VALUE", "bytes"),
+    ],
+)
+def test_bad_row_beyond_first_block_reports_its_line(
+    tmp_path, monkeypatch, gz, bad_row, code, column
+):
+    monkeypatch.setattr(telemetry, "BLOCK_SIZE", 1 << 14)  # many blocks in a small file
+    rows = _rows(20_000)
+    rows.insert(5000, b"\n")  # a blank line: skipped, but it still counts as a line
+    rows[15_000] = bad_row
+    data = b"ts_ns,bytes,rtt_ns\n" + b"".join(rows)
+    path = write(
+        tmp_path, "t.csv.gz" if gz else "t.csv", gzip.compress(data, mtime=0) if gz else data
+    )
+    with pytest.raises(ForgeError) as info:
+        read_telemetry(path)
+    assert (info.value.code, info.value.line, info.value.column) == (code, 15_002, column)
+
+
+def test_many_blocks_read_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(telemetry, "BLOCK_SIZE", 1 << 14)
+    data = b"ts_ns,bytes,rtt_ns\n" + b"".join(_rows(50_000))
+    trace = read_telemetry(write(tmp_path, "t.csv", data))
+    assert trace.rows == 50_000
+    assert np.array_equal(trace.ts_ns, np.arange(50_000) * 10_000)
+    assert trace.sha1 == hashlib.sha1(data).hexdigest()
