@@ -24,7 +24,6 @@ import numpy as np
 from numba import njit
 
 from reflexforge.config import STEP_NS, WINDOW_NS
-from reflexforge.simulate import _INT64_MIN, service_ns
 
 MODE_OPEN = 0
 MODE_CLOSED = 1
@@ -34,6 +33,8 @@ MODE_SCHEDULE = 3
 LEAF = 0xFF
 MAX_NODES = 255
 _INT64_MAX = np.iinfo(np.int64).max
+_INT64_MIN = np.iinfo(np.int64).min
+_BITS_PER_BYTE_NS = 8 * 10**9
 
 # Hill-climber tune states, as in Linux lib/dim.
 GOING_RIGHT = 0
@@ -91,6 +92,12 @@ def constant_flat(n: int, d_us: int) -> FlatReflex:
     return FlatReflex(feature, zeros, zeros, zeros, value, np.zeros(10), np.ones(10), 32767,
                       np.array([n, d_us], dtype=np.int64), np.array([n, d_us], dtype=np.int64),
                       1, 0)
+
+
+@njit(cache=True, inline="always")
+def service_ns(batch_bytes, flush_cost_ns, link_bps):
+    """flush_cost_ns + ceil(8 * batch_bytes * 10^9 / link_bps) in exact integers (spec/forge.md)."""
+    return flush_cost_ns + (batch_bytes * _BITS_PER_BYTE_NS + link_bps - 1) // link_bps
 
 
 @njit(cache=True)
@@ -266,7 +273,6 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
     ``feats[j]`` and ``raw_dec[j]`` receive the features and the raw (pre-hysteresis) decision
     of window j.
     """
-    inv_link = 1.0 / link_bps
     m = ts.shape[0]
     n_steps = n_dec + 2
     for x in range(m):
@@ -310,7 +316,7 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
         t = ts[i] if i < m else _INT64_MAX
         if is_open and t > b_deadline:
             start = b_deadline if b_deadline > free else free
-            done = start + service_ns(b_bytes, flush_cost_ns, link_bps, inv_link)
+            done = start + service_ns(b_bytes, flush_cost_ns, link_bps)
             for x in range(b_first, b_first + b_count):
                 completion[x] = done
             free = done
@@ -422,7 +428,7 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
         b_bytes += size[i]
         if b_count == b_limit:
             start = t if t > free else free
-            done = start + service_ns(b_bytes, flush_cost_ns, link_bps, inv_link)
+            done = start + service_ns(b_bytes, flush_cost_ns, link_bps)
             for x in range(b_first, b_first + b_count):
                 completion[x] = done
             free = done
@@ -534,7 +540,6 @@ def run_loop(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray, incumbent: tuple
 def _schedule_windows(ts, size, first, last, t0, sched_n, sched_d_ns, flush_cost_ns, link_bps,
                       p95_ns, flushes):
     """Per window [first[w], last[w]): isolated replay under the step schedule; p95 and flushes."""
-    inv_link = 1.0 / link_bps
     n_last = sched_n.shape[0] - 1
     longest = 1
     for w in range(first.shape[0]):
@@ -560,7 +565,7 @@ def _schedule_windows(ts, size, first, last, t0, sched_n, sched_d_ns, flush_cost
                 j += 1
             flush = ts[j - 1] if j - i == n else deadline
             start = flush if flush > free else free
-            done = start + service_ns(batch_bytes, flush_cost_ns, link_bps, inv_link)
+            done = start + service_ns(batch_bytes, flush_cost_ns, link_bps)
             for x in range(i, j):
                 lat[x - lo] = done - ts[x]
             free = done

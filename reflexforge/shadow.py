@@ -24,8 +24,8 @@ from reflexforge.closedloop import (
     step_count,
     window_p95_us,
 )
-from reflexforge.config import PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
-from reflexforge.errors import E_TRACE_SHORT, ForgeError
+from reflexforge.config import MAX_THRESHOLD, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
+from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.oscillation import OscillationStats, oscillation_stats
 
 PROMOTION_MIN_DURATION_S = 600
@@ -182,6 +182,7 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
             + ("" if decision_count(ts) else " and less than one 200 ms window"),
             path=getattr(trace, "path", None))
     promotable = steps * STEP_NS >= PROMOTION_MIN_DURATION_S * 10**9
+    _check_reachable_outputs(reflex)
     flat = flatten(reflex)
     inc = opts.incumbent
     args = (ts, size, rtt, inc, opts.flush_cost_ns, opts.link_bps)
@@ -254,6 +255,15 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
         closed_loop=closed_res, raw_stats_open=_raw_stats(logged, inc),
         raw_stats_closed=_raw_stats(closed, inc), static_p95=static_p95, static_J=static_J,
         climber=climb_res, oracle_mean_J=oracle_J, verdict=verdict, series=series)
+
+
+def _check_reachable_outputs(reflex) -> None:
+    """The simulator's integers stay exact only up to MAX_THRESHOLD packets per batch."""
+    top = max(min(max(node.value, reflex.bounds[0].min), reflex.bounds[0].max)
+              for node in reflex.trees[0] if node.is_leaf)
+    if top > MAX_THRESHOLD:
+        raise ForgeError(E_USAGE, f"the reflex can choose flush_threshold {top}, above the "
+                         f"simulator's limit of {MAX_THRESHOLD} packets")
 
 
 def _offered_bps(ts: np.ndarray, size: np.ndarray, steps: int) -> np.ndarray:
