@@ -40,7 +40,10 @@ FEATURE_NAMES = (
     "packet_size_var",
     "rtt_ewma",
 )
+# Units in the short display form of the reflex-inspect --json shape.
+FEATURE_UNITS = ("pkt", "pkt/s", "pkt/s", "µs", "µs", "B/s", "B/s", "B", "B²", "µs")
 OUTPUT_NAMES = ("flush_threshold", "max_batch_delay")
+OUTPUT_UNITS = ("pkt", "µs")
 HEADER_FIELDS = (  # spec 2: name, offset, struct format
     ("magic", 0, "4s"),
     ("version_major", 4, "B"),
@@ -517,28 +520,23 @@ def expected_outputs(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def decoding(doc: dict[str, Any], data: bytes) -> dict[str, Any]:
-    """What a reader must decode from an accepted vector, in the reflex-inspect --json shape."""
-    h = doc["header"]
-    meta = metadata_bytes(doc)
+    """What a reader decodes from an accepted vector, in the reflex-inspect --json shape."""
     return {
-        "version": f"{h['version_major']}.{h['version_minor']}",
-        "header": {
-            "version_major": h["version_major"],
-            "version_minor": h["version_minor"],
-            "feature_count": h["feature_count"],
-            "output_count": h["output_count"],
-            "q_scale": h["q_scale"],
-            "confirm_steps": h["confirm_steps"],
-            "dwell_steps": h["dwell_steps"],
-        },
-        "scaling": [
-            {"feature": FEATURE_NAMES[i], "lo": to_float(lo), "hi": to_float(hi)}
+        "header": dict(doc["header"]),
+        "features": [
+            {
+                "index": i,
+                "name": FEATURE_NAMES[i],
+                "unit": FEATURE_UNITS[i],
+                "lo": to_float(lo),
+                "hi": to_float(hi),
+            }
             for i, (lo, hi) in enumerate(doc["scaling"])
         ],
         "trees": [
             {
-                "output": OUTPUT_NAMES[o],
-                "node_count": len(tree),
+                "output": o,
+                "name": OUTPUT_NAMES[o],
                 "nodes": [
                     {"feature": f, "threshold": t, "left": left, "right": right, "value": v}
                     for f, t, left, right, v in tree
@@ -547,17 +545,20 @@ def decoding(doc: dict[str, Any], data: bytes) -> dict[str, Any]:
             for o, tree in enumerate(doc["trees"])
         ],
         "bounds": [
-            {"output": OUTPUT_NAMES[o], "min": lo, "max": hi}
+            {"output": o, "name": OUTPUT_NAMES[o], "unit": OUTPUT_UNITS[o], "min": lo, "max": hi}
             for o, (lo, hi) in enumerate(doc["bounds"])
         ],
-        "metadata": doc.get("metadata"),
-        "metadata_length": len(meta),
-        "crc32": f"{struct.unpack('<I', data[-4:])[0]:08x}",
-        "size": len(data),
+        "metadata": doc["metadata"],
+        "crc32": f"0x{zlib.crc32(data[:-4]):08x}",
     }
 
 
 # ---- Driver ----------------------------------------------------------------------------------
+
+
+def dump_json(doc: Any) -> bytes:
+    """UTF-8 JSON with one item per line where short: stable for diffs and drift checks."""
+    return (json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
 def build(source: Path = SOURCE) -> dict[str, bytes]:
@@ -575,9 +576,7 @@ def build(source: Path = SOURCE) -> dict[str, bytes]:
         entry: dict[str, Any] = {"id": vid, "file": f"{vid}.reflex"}
         if vid.startswith("y_"):
             expected = {"decoding": decoding(doc, data), **expected_outputs(doc)}
-            files[f"{vid}.json"] = (
-                json.dumps(expected, indent=1, ensure_ascii=False) + "\n"
-            ).encode()
+            files[f"{vid}.json"] = dump_json(expected)
             entry.update(result="accept", code=None, offset=None, expected=f"{vid}.json")
         else:
             at = case.get("at")
@@ -589,7 +588,7 @@ def build(source: Path = SOURCE) -> dict[str, bytes]:
         entry["comment"] = case["comment"]
         manifest.append(entry)
     doc = {"format": "NEM1", "spec": "spec/NEM1.md", "version": "1.0", "vectors": manifest}
-    files["manifest.json"] = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode()
+    files["manifest.json"] = dump_json(doc)
     return files
 
 

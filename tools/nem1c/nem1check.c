@@ -3,6 +3,7 @@
  *
  *   nem1check FILE            print "OK", or "E_CODE OFFSET", for one file
  *   nem1check --batch         the same for each path read from stdin, one line each
+ *                             (flushed after each line, so a caller can stream)
  *   nem1check --eval FILE     for each stdin line of ten raw features, print
  *                             "q0 .. q9 y0 y1" (grid values, clamped outputs);
  *                             a rejected FILE prints its verdict instead
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
         while (fgets(path, sizeof path, stdin) != NULL) {
             path[strcspn(path, "\n")] = '\0';
             check(path, 0);
+            fflush(stdout);
         }
         return 0;
     }
