@@ -125,11 +125,12 @@ def render_table(report: ShadowReport, console=None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    table = Table(title="shadow validation", show_lines=False)
-    for name, justify in (("policy", "left"), ("pair", "left"), ("p95 µs", "right"),
-                          ("∆p95", "right"), ("mean J", "right"), ("gap closed", "right"),
-                          ("switch/min", "right"), ("osc/30s max", "right")):
-        table.add_column(name, justify=justify)
+    if not console.is_terminal:
+        console.width = max(console.width, 104)
+    table = Table(title="shadow validation")
+    for name in ("policy", "pair", "p95 µs", "∆p95", "mean J", "gap", "sw/min", "osc/30s"):
+        table.add_column(name, justify="left" if name in ("policy", "pair") else "right",
+                         no_wrap=True)
     rows = [report.incumbent, report.open_loop, report.closed_loop, report.static_p95,
             report.static_J, report.climber]
     for result in rows:
@@ -140,8 +141,8 @@ def render_table(report: ShadowReport, console=None) -> None:
                       _pct(report.gap_closed(result)),
                       "—" if stats is None else f"{stats.switches_per_min:.1f}",
                       "—" if stats is None else str(stats.oscillations_max_per_30s))
-    table.add_row("per-window oracle", "hindsight", "—", "—", f"{report.oracle_mean_J:.1f}",
-                  "+100.0%", "—", "—")
+    table.add_row("oracle", "hindsight", "—", "—", f"{report.oracle_mean_J:.1f}", "+100.0%",
+                  "—", "—")
     console.print(table)
     verdict = "[bold green]PROMOTED[/]" if report.promoted else "[bold red]NOT PROMOTED[/]"
     console.print(f"verdict: {verdict}")

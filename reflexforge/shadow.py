@@ -203,18 +203,22 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
         bar.advance()
         climb = hill_climber(ts, size, rtt, opts)
         bar.advance()
-        incumbent = _result("incumbent", ts, size, starts, logged, opts)
+        steps_n = np.full(steps, inc[0], dtype=np.int64)
+        steps_d = np.full(steps, inc[1], dtype=np.int64)
+        as_incumbent = LoopResult(logged.completion, logged.flushes, logged.features,
+                                  logged.raw, steps_n, steps_d)
+        incumbent = _result("incumbent", ts, size, starts, as_incumbent, opts)
         incumbent = PolicyResult("incumbent", incumbent.p95_ns, incumbent.mean_J,
                                  incumbent.flushes, incumbent.stats, inc)
-        open_res = _result("reflex (open loop)", ts, size, starts, open_loop, opts)
-        closed_res = _result("reflex (closed loop)", ts, size, starts, closed, opts)
-        climb_res = _result("net_dim hill climber", ts, size, starts, climb, opts)
+        open_res = _result("reflex, open loop", ts, size, starts, open_loop, opts)
+        closed_res = _result("reflex, closed loop", ts, size, starts, closed, opts)
+        climb_res = _result("net_dim climber", ts, size, starts, climb, opts)
         bar.advance()
         best_p95 = statics.best_by_p95()
         best_J = statics.best_by_J()
-        static_p95 = PolicyResult("best static pair by p95", int(statics.p95_ns[best_p95]),
+        static_p95 = PolicyResult("best static, p95", int(statics.p95_ns[best_p95]),
                                   float(statics.mean_J[best_p95]), 0, None, PAIRS[best_p95])
-        static_J = PolicyResult("best static pair by mean J", int(statics.p95_ns[best_J]),
+        static_J = PolicyResult("best static, J", int(statics.p95_ns[best_J]),
                                 float(statics.mean_J[best_J]), 0, None, PAIRS[best_J])
         oracle_J = float(costs.J.min(axis=1).mean()) if costs.J.shape[0] else 0.0
         osc_max = max(open_res.stats.oscillations_max_per_30s,
