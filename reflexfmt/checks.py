@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from reflexfmt import _fastlayout
 from reflexfmt.errors import Finding
@@ -35,7 +34,7 @@ if _fastlayout.NODE_FIELDS != NODE_FIELDS:
 class Decoded:
     """The field values of a framed file, in schema terms."""
 
-    header: dict[str, Any]
+    header: dict[str, object]
     scaling: list[tuple[float, float]]
     trees: list[list[tuple[int, int, int, int, int, int]]]
     bounds: list[tuple[int, int]]
@@ -47,7 +46,7 @@ OffsetOf = Callable[[str], int]
 
 def semantic_findings(
     d: Decoded, offset_of: OffsetOf, first_only: bool = False
-) -> tuple[list[Finding], dict[str, Any] | None]:
+) -> tuple[list[Finding], dict[str, object] | None]:
     """Every phase-3 finding in spec order (or just the first), and the parsed metadata."""
     out: list[Finding] = []
 
@@ -112,7 +111,7 @@ def semantic_findings(
 _isfinite = math.isfinite
 
 
-def _header_is_valid(h: dict[str, Any]) -> bool:
+def _header_is_valid(h: dict[str, object]) -> bool:
     return (
         h["flags"] == 0
         and h["reserved"] == 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import math
 import re
-from typing import Any
 
 from reflexfmt.limits import (
     FEATURE_SCHEMA,
@@ -61,7 +60,7 @@ def canonical_float(x: float) -> str:
 
 
 # --- emitter ----------------------------------------------------------------------------------
-def emit(metadata: dict[str, Any]) -> bytes:
+def emit(metadata: dict[str, object]) -> bytes:
     """Return the canonical bytes of ``metadata``; ValueError names the first unwritable value."""
     if not isinstance(metadata, dict) or not metadata:
         raise ValueError("metadata: must be a non-empty dict")
@@ -70,7 +69,7 @@ def emit(metadata: dict[str, Any]) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-def _emit_block(mapping: dict[str, Any], level: int, path: str, out: list[str]) -> None:
+def _emit_block(mapping: dict[str, object], level: int, path: str, out: list[str]) -> None:
     for key in sorted(mapping, key=_key_order(path)):
         value = mapping[key]
         here = f"{path}.{key}"
@@ -97,7 +96,7 @@ def _key_order(path: str):
     return check
 
 
-def _emit_inline(value: Any, path: str) -> str:
+def _emit_inline(value: object, path: str) -> str:
     if isinstance(value, dict):
         return "{}"
     if isinstance(value, list | tuple):
@@ -105,7 +104,7 @@ def _emit_inline(value: Any, path: str) -> str:
     return _emit_scalar(value, path)
 
 
-def _emit_scalar(value: Any, path: str) -> str:
+def _emit_scalar(value: object, path: str) -> str:
     if value is None or isinstance(value, bool):
         return {None: "null", True: "true", False: "false"}[value]
     if isinstance(value, int):
@@ -129,7 +128,7 @@ def _emit_scalar(value: Any, path: str) -> str:
 
 
 # --- parser -----------------------------------------------------------------------------------
-def parse(data: bytes) -> dict[str, Any]:
+def parse(data: bytes) -> dict[str, object]:
     """Parse canonical metadata bytes (spec 6.1 items 1-5); raises MetadataError."""
     try:
         text = data.decode("utf-8")
@@ -137,8 +136,8 @@ def parse(data: bytes) -> dict[str, Any]:
         raise MetadataError("E_METADATA_UTF8", exc.start, f"invalid UTF-8 ({exc.reason})") from None
     if not text:
         raise MetadataError("E_METADATA_YAML", 0, "empty document: the top level needs an entry")
-    root: dict[str, Any] = {}
-    stack: list[dict[str, Any]] = [root]
+    root: dict[str, object] = {}
+    stack: list[dict[str, object]] = [root]
     last: list[str] = [""]
     expect_block = False
     pos = 0
@@ -175,7 +174,7 @@ def parse(data: bytes) -> dict[str, Any]:
         if kind is None:
             if level + 1 >= MAX_METADATA_LEVELS:
                 raise _error(text, pos, f"nested deeper than {MAX_METADATA_LEVELS} levels")
-            child: dict[str, Any] = {}
+            child: dict[str, object] = {}
             stack[level][key] = child
             stack.append(child)
             last.append("")
@@ -183,7 +182,7 @@ def parse(data: bytes) -> dict[str, Any]:
         else:
             token = m.group(kind)
             if kind == "s":
-                value: Any = token[1:-1]
+                value: object = token[1:-1]
                 if "\\" in value:
                     value = _UNESCAPE.sub(_unescape, value)
             elif kind == "k":
@@ -249,7 +248,7 @@ def _line_problem(line: str) -> str:
     return "expected a single space after ':' and a value, or the end of the line"
 
 
-def _parse_inline(text: str) -> Any:
+def _parse_inline(text: str) -> object:
     if text == "{}":
         return {}
     if text.startswith("["):
@@ -272,7 +271,7 @@ def _parse_inline(text: str) -> Any:
     return value
 
 
-def _parse_scalar(text: str, i: int) -> tuple[Any, int]:
+def _parse_scalar(text: str, i: int) -> tuple[object, int]:
     m = _TOKEN.match(text, i)
     if m is None:
         raise _At(i, "expected a canonical scalar (quoted string, number, true, false, null)")
@@ -309,7 +308,7 @@ _DATETIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):
 _SHA1 = re.compile(r"[0-9a-f]{40}\Z")
 
 
-def required_key_problems(metadata: dict[str, Any]) -> list[tuple[str, str]]:
+def required_key_problems(metadata: dict[str, object]) -> list[tuple[str, str]]:
     """Every broken rule of the required-keys table, as (key, message), in table order."""
     problems: list[tuple[str, str]] = []
     for key, check in _REQUIRED:
@@ -322,7 +321,7 @@ def required_key_problems(metadata: dict[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
-def _check_created_at(v: Any) -> str | None:
+def _check_created_at(v: object) -> str | None:
     m = _DATETIME.match(v) if isinstance(v, str) else None
     if m is None:
         return "must be a string YYYY-MM-DDTHH:MM:SSZ"
@@ -336,22 +335,22 @@ def _check_created_at(v: Any) -> str | None:
     return None
 
 
-def _check_hash(v: Any) -> str | None:
+def _check_hash(v: object) -> str | None:
     ok = isinstance(v, str) and _SHA1.match(v)
     return None if ok else "must be 40 lowercase hex characters"
 
 
-def _check_commit(v: Any) -> str | None:
+def _check_commit(v: object) -> str | None:
     ok = isinstance(v, str) and 1 <= len(v) <= 200
     return None if ok else "must be a string of 1..200 characters"
 
 
-def _check_lambda(v: Any) -> str | None:
+def _check_lambda(v: object) -> str | None:
     ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
     return None if ok else "must be a finite number >= 0"
 
 
-def _check_schema(v: Any) -> str | None:
+def _check_schema(v: object) -> str | None:
     return None if v == FEATURE_SCHEMA and isinstance(v, str) else f"must be {FEATURE_SCHEMA!r}"
 
 

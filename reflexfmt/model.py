@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, NamedTuple
 
 from reflexfmt.limits import LEAF, VERSION_MINOR
 
 
-class Node(NamedTuple):
+class Node(namedtuple("Node", "feature threshold left right value", defaults=(0, 0, 0, 0))):
     """One tree node (spec 4.1). A leaf has ``feature == LEAF`` and carries ``value``.
 
-    Immutable and typed; a NamedTuple rather than a dataclass because ``loads`` creates
-    hundreds of them and must stay within its time budget.
+    Immutable; a named tuple rather than a dataclass because ``loads`` creates hundreds of
+    them and must stay within its time budget (and ``typing`` is not imported on that path).
     """
 
+    __slots__ = ()
     feature: int
-    threshold: int = 0
-    left: int = 0
-    right: int = 0
-    value: int = 0
+    threshold: int
+    left: int
+    right: int
+    value: int
 
     @classmethod
     def leaf(cls, value: int) -> Node:
@@ -37,16 +38,18 @@ class Node(NamedTuple):
         return self.feature == LEAF
 
 
-class FeatureScale(NamedTuple):
+class FeatureScale(namedtuple("FeatureScale", "lo hi")):
     """Raw values mapped to grid 0 (``lo``) and Q (``hi``) (spec 3)."""
 
+    __slots__ = ()
     lo: float
     hi: float
 
 
-class OutputBounds(NamedTuple):
+class OutputBounds(namedtuple("OutputBounds", "min max")):
     """Clamp range of one output (spec 5)."""
 
+    __slots__ = ()
     min: int
     max: int
 
@@ -58,7 +61,7 @@ class Reflex:
     scaling: tuple[FeatureScale, ...]
     trees: tuple[tuple[Node, ...], ...]
     bounds: tuple[OutputBounds, ...]
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, object] = field(default_factory=dict)
     q_scale: int = 32767
     confirm_steps: int = 1
     dwell_steps: int = 0

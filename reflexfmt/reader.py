@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import zlib
-from typing import Any
 
 from reflexfmt import fastpath
 from reflexfmt.checks import NODE_FIELDS, Decoded, semantic_findings
@@ -78,7 +77,7 @@ def _no_offset(path: str) -> int:
     return -1
 
 
-def _frame(data: bytes) -> tuple[Any, Decoded | None]:
+def _frame(data: bytes) -> tuple[object, Decoded | None]:
     from reflexfmt.layout import walk
 
     w = walk(data)
@@ -95,7 +94,7 @@ def _frame(data: bytes) -> tuple[Any, Decoded | None]:
     return w, decoded
 
 
-def _crc_finding(walk: Any, data: bytes) -> Finding | None:
+def _crc_finding(walk: object, data: bytes) -> Finding | None:
     offset = walk.offset("crc32")
     stored = walk.value.crc32
     actual = zlib.crc32(data[:offset])
@@ -115,7 +114,7 @@ def _tree(nodes: list[tuple[int, ...]]) -> tuple[Node, ...]:
     return tuple([_new(Node, (f, t, lt, rt, v)) for f, _, t, lt, rt, v in nodes])
 
 
-def _to_reflex(d: Decoded, metadata: dict[str, Any]) -> Reflex:
+def _to_reflex(d: Decoded, metadata: dict[str, object]) -> Reflex:
     h = d.header
     return Reflex(
         scaling=tuple([_new(FeatureScale, s) for s in d.scaling]),

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
 
-from reflexfmt.atomic import atomic_write_bytes
 from reflexfmt.limits import FEATURE_COUNT, INT16_RANGE, MAGIC, OUTPUT_COUNT, VERSION_MAJOR
 from reflexfmt.metadata import emit
 from reflexfmt.model import Reflex
@@ -35,10 +33,12 @@ def dumps(reflex: Reflex) -> bytes:
 
 def dump(reflex: Reflex, path: str | os.PathLike[str]) -> None:
     """Write ``reflex`` to ``path`` atomically (temporary file, fsync, rename)."""
+    from reflexfmt.atomic import atomic_write_bytes
+
     atomic_write_bytes(path, dumps(reflex))
 
 
-def _body(r: Reflex) -> dict[str, Any]:
+def _body(r: Reflex) -> dict[str, object]:
     header = {
         "magic": MAGIC,
         "version_major": VERSION_MAJOR,
@@ -72,7 +72,7 @@ def _body(r: Reflex) -> dict[str, Any]:
     }
 
 
-def _nodes(tree: Any, o: int) -> list[dict[str, int]]:
+def _nodes(tree: object, o: int) -> list[dict[str, int]]:
     if not isinstance(tree, tuple | list) or not 1 <= len(tree) <= _U16[1]:
         raise ValueError(f"trees[{o}]: must be a sequence of 1..255 nodes")
     out = []
@@ -91,13 +91,13 @@ def _nodes(tree: Any, o: int) -> list[dict[str, int]]:
     return out
 
 
-def _items(seq: Any, count: int, path: str) -> tuple[Any, ...]:
+def _items(seq: object, count: int, path: str) -> tuple[object, ...]:
     if not isinstance(seq, tuple | list) or len(seq) != count:
         raise ValueError(f"{path}: must be a sequence of exactly {count} entries")
     return tuple(seq)
 
 
-def _int(value: Any, bounds: tuple[int, int], path: str) -> int:
+def _int(value: object, bounds: tuple[int, int], path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{path}: expected an integer, got {value!r} ({type(value).__name__})")
     if not bounds[0] <= value <= bounds[1]:
@@ -105,7 +105,7 @@ def _int(value: Any, bounds: tuple[int, int], path: str) -> int:
     return int(value)
 
 
-def _float(value: Any, path: str) -> float:
+def _float(value: object, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{path}: expected a number, got {value!r} ({type(value).__name__})")
     if isinstance(value, int):

@@ -1,0 +1,95 @@
+"""``reflex-build DESC -o OUT``: write a .reflex file from a description in the --json shape.
+
+DESC is JSON or YAML (``-`` reads stdin). The output is written atomically. Exit status: 0
+written, 1 the description cannot make a valid file, 2 usage or I/O error (E_IO).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reflexfmt.describe import escape_control
+
+OK, INVALID, USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reflex-build",
+        description="Build a NEM1 .reflex file from a JSON or YAML description in the shape "
+        "printed by 'reflex-inspect --json' (spec/NEM1.md appendix A).",
+        epilog="Exit status: 0 written, 1 invalid description, 2 usage or I/O error.",
+    )
+    parser.add_argument("description", metavar="DESC", help="JSON or YAML file, '-' for stdin")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="output .reflex file ('-': stdout)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args.description, args.output)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: still one line, never a traceback
+        print(f"reflex-build: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return USAGE
+
+
+def _run(source: str, output: str) -> int:
+    from reflexfmt.errors import ReflexFormatError
+    from reflexfmt.jsonshape import DescriptionError, from_document, parse_description
+    from reflexfmt.writer import dumps
+
+    shown = escape_control(source)
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else _read(source)
+    except OSError as exc:
+        return _fail(f"{shown}: E_IO: {exc.strerror or exc}", USAGE)
+    try:
+        text = raw.decode("utf-8")
+        reflex, crc = from_document(parse_description(text))
+        data = dumps(reflex)
+    except UnicodeDecodeError as exc:
+        return _fail(f"{shown}: not UTF-8 text (byte {exc.start})", INVALID)
+    except DescriptionError as exc:
+        return _fail(f"{shown}: {exc}", INVALID)
+    except ReflexFormatError as exc:
+        return _fail(f"{shown}: the description makes an invalid file: {exc}", INVALID)
+    except (ValueError, TypeError) as exc:
+        return _fail(f"{shown}: cannot write: {exc}", INVALID)
+    actual = int.from_bytes(data[-4:], "little")
+    if crc is not None and crc != actual:
+        return _fail(
+            f"{shown}: E_CRC: the description states crc32 0x{crc:08x}, the built file has "
+            f"0x{actual:08x} (remove crc32 from an edited description)",
+            INVALID,
+        )
+    try:
+        if output == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            from reflexfmt.atomic import atomic_write_bytes
+
+            atomic_write_bytes(output, data)
+    except OSError as exc:
+        return _fail(f"{escape_control(output)}: E_IO: {exc.strerror or exc}", USAGE)
+    return OK
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(16 * 1024 * 1024 + 1)
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"reflex-build: {escape_control(message)}", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

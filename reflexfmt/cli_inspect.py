@@ -1,0 +1,101 @@
+"""``reflex-inspect FILE...``: show, verify, dump or export NEM1 files.
+
+Exit status: 0 every file is valid, 1 some file is invalid, 2 usage or I/O error (E_IO).
+Bad input never produces a traceback: one line names the file, the place and the problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reflexfmt.describe import escape_control
+from reflexfmt.errors import ReflexFormatError
+from reflexfmt.reader import loads, read_file
+
+OK, INVALID, USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reflex-inspect",
+        description="Show NEM1 .reflex files (spec/NEM1.md): header, features with scaling, "
+        "trees (splits as int16 and raw units), bounds, metadata, CRC.",
+        epilog="Exit status: 0 all files valid, 1 any file invalid, 2 usage or I/O error.",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--json", action="store_true", help="one canonical JSON document per file (appendix A)"
+    )
+    mode.add_argument(
+        "--verify", action="store_true", help="one line per file: 'FILE: OK' or 'FILE: E_CODE ...'"
+    )
+    mode.add_argument(
+        "--hexdump", action="store_true", help="every byte annotated with its field path"
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help=".reflex file(s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return INVALID
+    except Exception as exc:  # a bug: still one line, never a traceback
+        print(f"reflex-inspect: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    status = OK
+    console = None
+    for name in args.files:
+        shown = escape_control(name)
+        try:
+            data = read_file(name)
+        except OSError as exc:
+            print(f"{shown}: E_IO: {escape_control(exc.strerror or str(exc))}", file=sys.stderr)
+            status = USAGE
+            continue
+        try:
+            reflex = loads(data)
+            error = None
+        except ReflexFormatError as exc:
+            reflex, error = None, exc
+            status = max(status, INVALID)
+        line = f"{shown}: {escape_control(str(error))}" if error else f"{shown}: OK"
+        if args.verify:
+            print(line)
+        elif args.hexdump:
+            from reflexfmt.hexdump import render
+
+            print(f"# {shown}")
+            sys.stdout.write(render(data))
+        elif args.json:
+            if error:
+                print(line, file=sys.stderr)
+                continue
+            from reflexfmt.jsonshape import dump_document, to_document
+
+            sys.stdout.write(dump_document(to_document(reflex, data)))
+        else:
+            from rich.console import Console
+
+            console = console or Console(highlight=False)
+            if error:
+                console.print(line, style="bold red", markup=False)
+                continue
+            from reflexfmt.pretty import render as pretty
+
+            pretty(console, name, data, reflex)
+    sys.stdout.flush()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
