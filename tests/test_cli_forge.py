@@ -178,3 +178,32 @@ def test_progress_bar_silent_without_tty():
         bar.advance(2)
         bar.advance()
     assert bar.completed == 3
+
+
+def test_synth_then_label_end_to_end(tmp_path, capsys):
+    trace = tmp_path / "t.csv.gz"
+    out = tmp_path / "training-set.csv"
+    assert (
+        main(
+            [
+                "synth",
+                "--profile",
+                "onoff",
+                "--duration",
+                "1.5",
+                "--rate",
+                "2000",
+                "--seed",
+                "3",
+                "-o",
+                str(trace),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert main(["label", str(trace), "-o", str(out), "--workers", "1", "--quiet"]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("window_start_ns,queue_depth,")
+    assert len(lines) == 1 + 13  # windows start every 100 ms and end by the last packet
+    assert capsys.readouterr().err == ""

@@ -36,14 +36,16 @@ def run(args: argparse.Namespace) -> int:
     opts = options_from_args(args)
     target = check_output_path(args.output)
     trace = read_telemetry(args.telemetry)
+    from reflexforge.features import window_starts
     from reflexforge.trainset import make_training_set, write_training_set
 
-    with progress_bar(None, "label", progress_enabled(args)) as bar:
+    windows = len(window_starts(trace.ts_ns))
+    with progress_bar(windows, "label", progress_enabled(args)) as bar:
         training_set, _costs = make_training_set(trace, opts, progress=bar)
     write_training_set(target, training_set)
     if not args.quiet:
         print(
-            f"{args.output}: {len(training_set.J)} windows labelled from {trace.rows} packets",
+            f"{args.output}: {len(training_set)} windows labelled from {trace.rows} packets",
             file=sys.stderr,
         )
     return 0
