@@ -18,6 +18,7 @@ Steps 0 and 1 (before the first full 200 ms window) always run the incumbent.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ MAX_NODES = 255
 _INT64_MAX = np.iinfo(np.int64).max
 _INT64_MIN = np.iinfo(np.int64).min
 _BITS_PER_BYTE_NS = 8 * 10**9
+PER_SECOND = 10**9 / WINDOW_NS
 
 # Hill-climber tune states, as in Linux lib/dim.
 GOING_RIGHT = 0
@@ -184,15 +186,69 @@ def _nearest_rank(sorted_vals, count, percent):
 
 
 @njit(cache=True)
+def _bit_length(x):
+    n = 0
+    while x > 0:
+        x >>= 1
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def exact_ratio(u, f, den):
+    """u + f / den correctly rounded to binary64 (ties to even); 0 <= u < 2**53, 0 <= f < den.
+
+    Long division yields the significand, a guard bit and a sticky bit in exact integers, so
+    the result equals Python's exact ``int / int`` (one rounding of the true quotient).
+    """
+    if u == 0 and f == 0:
+        return 0.0
+    mant = u
+    r = f
+    shift = 0
+    while _bit_length(mant) < 54:
+        r *= 2
+        mant *= 2
+        if r >= den:
+            r -= den
+            mant += 1
+        shift += 1
+    guard = mant & 1
+    mant >>= 1
+    shift -= 1
+    if guard == 1 and (r != 0 or (mant & 1) == 1):
+        mant += 1
+    return math.ldexp(float(mant), -shift)
+
+
+@njit(cache=True)
+def size_variance(n, total, squares):
+    """(n * squares - total**2) / n**2, exactly rounded, without overflowing int64.
+
+    With total = a*n + b, c = squares - a*a*n - 2*a*b = sum((x - a)**2) and c = u*n + w, the
+    value is u + (w*n - b*b) / n**2.
+    """
+    a = total // n
+    b = total % n
+    c = squares - a * a * n - 2 * a * b
+    u = c // n
+    w = c % n
+    den = n * n
+    f = w * n - b * b
+    if f < 0:
+        u -= 1
+        f += den
+    return exact_ratio(u, f, den)
+
+
+@njit(cache=True)
 def _window_features(ts, size, comp, s, e, a_lo, a_hi, q_lo, c_lo, c_hi, ewma, has_ewma,
                      lat_buf, out):
-    """The ten features of window [s, e) (spec/forge.md), from the packets seen so far.
+    """The ten features of window [s, e), bit for bit as ``reflexforge.features`` computes them.
 
     [a_lo, a_hi): arrivals in [s, e); [q_lo, a_hi): packets in the system during the window;
     [c_lo, c_hi): completions in [s, e). ``comp`` is INT64_MAX for packets not completed yet.
     """
-    width = e - s
-    seconds = width / 1e9
     in_system = 0
     for x in range(q_lo, a_hi):
         end = comp[x] if comp[x] < e else e
@@ -201,33 +257,30 @@ def _window_features(ts, size, comp, s, e, a_lo, a_hi, q_lo, c_lo, c_hi, ewma, h
             in_system += end - begin
     n_in = a_hi - a_lo
     bytes_in = 0
+    squares = 0
     for x in range(a_lo, a_hi):
         bytes_in += size[x]
+        squares += size[x] * size[x]
     n_out = c_hi - c_lo
     bytes_out = 0
     for x in range(c_lo, c_hi):
         bytes_out += size[x]
         lat_buf[x - c_lo] = comp[x] - ts[x]
-    out[0] = in_system / width
-    out[1] = n_in / seconds
-    out[2] = n_out / seconds
+    out[0] = np.float64(in_system) / np.float64(e - s)
+    out[1] = np.float64(n_in) * PER_SECOND
+    out[2] = np.float64(n_out) * PER_SECOND
     if n_out > 0:
         lat = np.sort(lat_buf[:n_out])
-        out[3] = _nearest_rank(lat, n_out, 50) / 1000.0
-        out[4] = _nearest_rank(lat, n_out, 95) / 1000.0
+        out[3] = np.float64(_nearest_rank(lat, n_out, 50)) / 1000.0
+        out[4] = np.float64(_nearest_rank(lat, n_out, 95)) / 1000.0
     else:
         out[3] = 0.0
         out[4] = 0.0
-    out[5] = bytes_in / seconds
-    out[6] = bytes_out / seconds
+    out[5] = np.float64(bytes_in) * PER_SECOND
+    out[6] = np.float64(bytes_out) * PER_SECOND
     if n_in > 0:
-        mean = bytes_in / n_in
-        acc = 0.0
-        for x in range(a_lo, a_hi):
-            dev = size[x] - mean
-            acc += dev * dev
-        out[7] = mean
-        out[8] = acc / n_in
+        out[7] = np.float64(bytes_in) / np.float64(n_in)
+        out[8] = size_variance(n_in, bytes_in, squares)
     else:
         out[7] = 0.0
         out[8] = 0.0
@@ -436,7 +489,7 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
             is_open = False
         if rtt[i] >= 0:
             if has_ewma:
-                ewma = ewma + (rtt[i] - ewma) / 8.0
+                ewma = ewma + (np.float64(rtt[i]) - ewma) * 0.125
             else:
                 ewma = float(rtt[i])
                 has_ewma = True

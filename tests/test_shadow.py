@@ -357,3 +357,22 @@ def test_bad_model_is_exit_2(tmp_path) -> None:
     ts, size, rtt = make_trace(5, 2.0, 1000)
     write_csv(tmp_path / "t.csv", ts, size, rtt)
     assert main(["shadow", str(tmp_path / "m.reflex"), str(tmp_path / "t.csv")]) == 2
+
+
+def test_size_variance_is_the_exactly_rounded_rational() -> None:
+    from fractions import Fraction
+
+    from reflexforge.closedloop import size_variance
+
+    rng = random.Random(5)
+    cases = [(1, 64, 64 * 64), (2, 65535 + 1, 65535**2 + 1), (3, 3, 3)]
+    for _ in range(3000):
+        n = rng.choice([1, 2, 3, 7, rng.randint(1, 300), rng.randint(1, 300_000)])
+        sizes = [rng.choice([1, 64, 1500, 65535, rng.randint(1, 65535)]) for _ in range(min(n, 5))]
+        total = sum(sizes) * (n // len(sizes)) + sum(sizes[: n % len(sizes)])
+        squares = sum(x * x for x in sizes) * (n // len(sizes)) \
+            + sum(x * x for x in sizes[: n % len(sizes)])
+        cases.append((n, total, squares))
+    for n, total, squares in cases:
+        want = float(Fraction(n * squares - total * total, n * n))
+        assert size_variance(n, total, squares) == want, (n, total, squares)
