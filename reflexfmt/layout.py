@@ -8,9 +8,10 @@ use its output; offsets and paths are never written by hand.
 
 from __future__ import annotations
 
-import re
 import struct
+from collections import namedtuple
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from construct import Array, Bytes, Const, Container, FormatField, Rebuild, Renamed, Struct
@@ -21,10 +22,10 @@ from reflexfmt.errors import Finding
 from reflexfmt.limits import MAX_FILE_SIZE
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(namedtuple("Field", "path offset size value doc")):
     """One leaf field of a file: where it is, what it holds, what the schema says about it."""
 
+    __slots__ = ()
     path: str
     offset: int
     size: int
@@ -57,9 +58,6 @@ class _Stop(Exception):
         self.finding = finding
 
 
-_INDEX = re.compile(r"\[\d+\]")
-
-
 def walk(data: bytes, construct: Any = None) -> Walk:
     """Walk ``data`` with ``construct`` (default: ``schema.NEM1``) and the framing rules."""
     result = Walk()
@@ -71,7 +69,7 @@ def walk(data: bytes, construct: Any = None) -> Walk:
     top = schema.NEM1 if construct is None else construct
     walker = _Walker(bytes(data), result.fields)
     try:
-        result.value = walker.struct(top, "", None)
+        result.value = walker.struct(top, "", "", None)
     except _Stop as stop:
         result.error = stop.finding
         result.end = walker.pos
@@ -93,55 +91,110 @@ class _Walker:
         self.pos = 0
         self.fields = fields
 
-    def struct(self, st: Struct, path: str, parent: Container | None) -> Container:
+    def struct(self, st: Struct, path: str, pattern: str, parent: Container | None) -> Container:
+        plan = _flat_plan(st)
+        if plan is not None and self.pos + plan[0].size <= len(self.data):
+            return self.record(plan, path, pattern)
         ctx = Container()
         ctx._ = parent
-        for sub in st.subcons:
-            name, doc, inner = _unwrap(sub)
+        for name, doc, inner in _members(st):
             here = f"{path}.{name}" if path else name
-            ctx[name] = self.any(inner, here, ctx, doc)
+            kind = f"{pattern}.{name}" if pattern else name
+            ctx[name] = self.any(inner, here, kind, ctx, doc)
         del ctx["_"]
         return ctx
 
-    def any(self, con: Any, path: str, ctx: Container, doc: str) -> Any:
+    def any(self, con: Any, path: str, pattern: str, ctx: Container, doc: str) -> Any:
         if isinstance(con, Struct):
-            return self.struct(con, path, ctx)
+            return self.struct(con, path, pattern, ctx)
         if isinstance(con, Array):
             count = evaluate(con.count, ctx)
-            name, sub_doc, inner = _unwrap(con.subcon)
-            return [self.any(inner, f"{path}[{i}]", ctx, sub_doc or doc) for i in range(count)]
+            _, sub_doc, inner = _unwrap(con.subcon)
+            return [
+                self.any(inner, f"{path}[{i}]", pattern, ctx, sub_doc or doc) for i in range(count)
+            ]
         if isinstance(con, Const):
-            return self.leaf(con.subcon, path, ctx, doc)
-        return self.leaf(con, path, ctx, doc)
-
-    def leaf(self, con: Any, path: str, ctx: Container, doc: str) -> Any:
+            con = con.subcon
         if isinstance(con, FormatField):
-            size = con.length
+            unpack, size = _format(con.fmtstr)
         elif isinstance(con, Bytes):
-            size = evaluate(con.length, ctx)
+            unpack, size = None, evaluate(con.length, ctx)
         else:
             raise TypeError(f"schema walker does not handle {type(con).__name__} at {path}")
         offset = self.pos
-        if offset + size > len(self.data):
+        end = offset + size
+        if end > len(self.data):
             raise _Stop(
                 Finding(
                     "E_TRUNCATED",
                     offset,
                     path,
-                    f"{size}-byte field needs bytes {offset}..{offset + size - 1}, "
-                    f"file has {len(self.data)}",
+                    f"{size}-byte field needs bytes {offset}..{end - 1}, file has {len(self.data)}",
                 )
             )
-        if isinstance(con, FormatField):
-            value = struct.unpack_from(con.fmtstr, self.data, offset)[0]
-        else:
-            value = self.data[offset : offset + size]
-        self.pos = offset + size
+        value = unpack(self.data, offset)[0] if unpack else self.data[offset:end]
+        self.pos = end
         self.fields.append(Field(path, offset, size, value, doc))
-        rule = schema.FRAMING.get(_INDEX.sub("", path))
+        rule = schema.FRAMING.get(pattern)
         if rule is not None and not rule[1](value):
             raise _Stop(Finding(rule[0], offset, path, f"{rule[2]}, got {_show(value)}"))
         return value
+
+    def record(self, plan: tuple[Any, list[tuple[str, str, int, int]]], path: str, pattern: str):
+        """A fixed-size record that fits: one unpack, then the same fields and checks."""
+        unpack, members = plan
+        base = self.pos
+        ctx = Container()
+        fields = self.fields
+        values = unpack.unpack_from(self.data, base)
+        for (name, doc, size, rel), value in zip(members, values, strict=True):
+            here = f"{path}.{name}" if path else name
+            fields.append(_new(Field, (here, base + rel, size, value, doc)))
+            ctx[name] = value
+            rule = schema.FRAMING.get(f"{pattern}.{name}" if pattern else name)
+            if rule is not None and not rule[1](value):
+                self.pos = base + rel + size
+                raise _Stop(Finding(rule[0], base + rel, here, f"{rule[2]}, got {_show(value)}"))
+        self.pos = base + unpack.size
+        return ctx
+
+
+_new = tuple.__new__
+
+
+@cache
+def _format(fmt: str) -> tuple[Any, int]:
+    compiled = struct.Struct(fmt)
+    return compiled.unpack_from, compiled.size
+
+
+_MEMBERS: dict[int, list[tuple[str, str, Any]]] = {}
+_PLANS: dict[int, Any] = {}
+
+
+def _flat_plan(st: Struct) -> tuple[struct.Struct, list[tuple[str, str, int, int]]] | None:
+    """For a record of fixed-size leaf fields: its struct and (name, doc, size, offset)."""
+    if id(st) not in _PLANS:
+        try:
+            fields = leaf_fields(st)
+        except TypeError:
+            _PLANS[id(st)] = None
+        else:
+            members, rel = [], 0
+            for name, fmt, doc in fields:
+                size = struct.calcsize("<" + fmt)
+                members.append((name, doc, size, rel))
+                rel += size
+            _PLANS[id(st)] = (struct.Struct("<" + "".join(f for _, f, _ in fields)), members)
+    return _PLANS[id(st)]
+
+
+def _members(st: Struct) -> list[tuple[str, str, Any]]:
+    """(name, doc, inner construct) of each member of ``st``, computed once per struct."""
+    members = _MEMBERS.get(id(st))
+    if members is None:
+        members = _MEMBERS[id(st)] = [_unwrap(sub) for sub in st.subcons]
+    return members
 
 
 def _unwrap(con: Any) -> tuple[str, str, Any]:
