@@ -1,0 +1,110 @@
+"""The forge's fixed constants (policy grid, windows) and its options (spec/forge.md)."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from reflexforge.errors import E_USAGE, ForgeError
+
+GRID_N: tuple[int, ...] = (1, 4, 8, 16, 32, 64)
+"""Oracle flush thresholds, packets."""
+GRID_D_US: tuple[int, ...] = (50, 200, 1000, 4000)
+"""Oracle maximum batch delays, microseconds."""
+PAIRS: tuple[tuple[int, int], ...] = tuple((n, d) for n in GRID_N for d in GRID_D_US)
+"""The 24 (flush_threshold, max_batch_delay_us) pairs; index order is the tie-break order."""
+
+WINDOW_NS = 200_000_000
+"""Feature and oracle window length: 200 ms."""
+STEP_NS = 100_000_000
+"""Distance between window starts (and the runtime's decision period): 100 ms."""
+
+# Limits that keep every integer of the simulator inside int64 (spec/forge.md, "Limits").
+MAX_THRESHOLD = 16_384
+"""Largest flush threshold N accepted anywhere (incumbent, schedules)."""
+MAX_DELAY_US = 10_000_000
+"""Largest maximum batch delay D accepted anywhere: 10 s."""
+MIN_LINK_BPS = 10**6
+MAX_LINK_BPS = 10**15
+MAX_FLUSH_COST_NS = 10**9
+
+
+@dataclass(frozen=True)
+class ForgeOptions:
+    """Options shared by labelling, training, build and shadow replays."""
+
+    lam: float = 0.1
+    incumbent: tuple[int, int] = (16, 1000)  # (N packets, D microseconds)
+    flush_cost_ns: int = 5000
+    link_bps: int = 10**10
+    workers: int | None = None
+    dask: str | None = None
+
+    def __post_init__(self) -> None:
+        check_options(self)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_options(opts: ForgeOptions) -> None:
+    """Raise ForgeError(E_USAGE) unless every option is inside the limits of spec/forge.md."""
+    lam = opts.lam
+    if isinstance(lam, bool) or not isinstance(lam, int | float) or not math.isfinite(lam) \
+            or lam < 0:
+        raise ForgeError(E_USAGE, f"lambda must be a finite number >= 0, got {lam!r}")
+    inc = opts.incumbent
+    if not (isinstance(inc, tuple) and len(inc) == 2 and all(_is_int(v) for v in inc)):
+        raise ForgeError(E_USAGE, f"incumbent must be a pair of integers (N, D_us), got {inc!r}")
+    check_policy(inc[0], inc[1])
+    if not _is_int(opts.flush_cost_ns) or not 0 <= opts.flush_cost_ns <= MAX_FLUSH_COST_NS:
+        raise ForgeError(
+            E_USAGE, f"flush_cost_ns must be an integer in 0..{MAX_FLUSH_COST_NS}, "
+            f"got {opts.flush_cost_ns!r}")
+    if not _is_int(opts.link_bps) or not MIN_LINK_BPS <= opts.link_bps <= MAX_LINK_BPS:
+        raise ForgeError(
+            E_USAGE, f"link_bps must be an integer in {MIN_LINK_BPS}..{MAX_LINK_BPS}, "
+            f"got {opts.link_bps!r}")
+    if opts.workers is not None and (not _is_int(opts.workers) or opts.workers < 1):
+        raise ForgeError(E_USAGE, f"workers must be an integer >= 1, got {opts.workers!r}")
+    if opts.dask is not None and (not isinstance(opts.dask, str) or not opts.dask.strip()):
+        raise ForgeError(E_USAGE, f"dask must be a scheduler address, got {opts.dask!r}")
+
+
+def check_policy(n: int, d_us: int) -> None:
+    """Raise ForgeError(E_USAGE) unless 1 <= N <= MAX_THRESHOLD and 1 <= D <= MAX_DELAY_US."""
+    if not 1 <= n <= MAX_THRESHOLD:
+        raise ForgeError(E_USAGE, f"flush threshold N must be in 1..{MAX_THRESHOLD}, got {n}")
+    if not 1 <= d_us <= MAX_DELAY_US:
+        raise ForgeError(E_USAGE, f"batch delay D must be in 1..{MAX_DELAY_US} us, got {d_us}")
+
+
+_DELAY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(us|µs|μs|ms)?$")
+
+
+def parse_delay_us(text: str) -> int:
+    """``"1ms"`` -> 1000, ``"250us"``/``"250µs"``/``"250"`` -> 250; must be a whole number of us."""
+    match = _DELAY.match(text.strip())
+    if not match:
+        raise ForgeError(E_USAGE, f"bad delay {text!r}: expected a number with us, µs or ms")
+    number, unit = match.groups()
+    whole, _, frac = number.partition(".")
+    scale = 1000 if unit == "ms" else 1
+    frac_digits = len(frac)
+    value = int(whole + frac) * scale  # exact: number * 10**frac_digits * scale
+    if value % 10**frac_digits:
+        raise ForgeError(E_USAGE, f"bad delay {text!r}: not a whole number of microseconds")
+    return value // 10**frac_digits
+
+
+def parse_incumbent(text: str) -> tuple[int, int]:
+    """``"16,1ms"`` -> (16, 1000): N packets, D in microseconds (``us``, ``µs``, ``ms``, bare)."""
+    parts = text.split(",")
+    if len(parts) != 2 or not re.fullmatch(r"\s*[0-9]+\s*", parts[0]):
+        raise ForgeError(E_USAGE, f"bad incumbent {text!r}: expected N,D such as 16,1ms")
+    n = int(parts[0])
+    d_us = parse_delay_us(parts[1])
+    check_policy(n, d_us)
+    return n, d_us

@@ -1,0 +1,165 @@
+"""Feature windows and the ten features of schema v1 (spec/forge.md sections 2 and 4).
+
+Integer aggregates are computed exactly; each float64 feature is then formed by the few
+IEEE-754 operations spec/forge.md lists, so other implementations reproduce it bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from reflexforge.config import STEP_NS, WINDOW_NS
+from reflexforge.simulate import kth_smallest
+
+FEATURE_COUNT = 10
+PER_SECOND = 10**9 / WINDOW_NS  # 5.0 exactly: a count per window times 5 is a rate per second
+
+
+def window_starts(ts: np.ndarray) -> np.ndarray:
+    """Starts of the windows [t0 + k*100 ms, +200 ms) that end at or before the last ts and
+    hold at least one arrival, ascending (t0 = ts[0])."""
+    ts = np.asarray(ts, dtype=np.int64)
+    if ts.shape[0] == 0 or int(ts[-1]) - int(ts[0]) < WINDOW_NS:
+        return np.empty(0, dtype=np.int64)
+    count = (int(ts[-1]) - int(ts[0]) - WINDOW_NS) // STEP_NS + 1
+    starts = ts[0] + np.arange(count, dtype=np.int64) * STEP_NS
+    first = np.searchsorted(ts, starts, side="left")
+    last = np.searchsorted(ts, starts + WINDOW_NS, side="left")
+    return starts[last > first]
+
+
+@njit(cache=True)
+def _window_aggregates(ts, size, completion, starts, window_ns, ints, lat_ns):
+    """Exact integer aggregates of each window [s, s + window_ns).
+
+    ints[w] = (arrivals, completions, sum of time in system within the window, bytes in,
+    bytes out, sum of squared bytes in); lat_ns[w] = (p50, p95) latency in ns of the packets
+    completing in the window, -1 if none.
+    """
+    m = ts.shape[0]
+    longest = 1
+    a0 = 0
+    a1 = 0
+    c0 = 0
+    c1 = 0
+    q0 = 0
+    for w in range(starts.shape[0]):
+        s = starts[w]
+        e = s + window_ns
+        while a0 < m and ts[a0] < s:
+            a0 += 1
+        a1 = max(a1, a0)
+        while a1 < m and ts[a1] < e:
+            a1 += 1
+        while c0 < m and completion[c0] < s:
+            c0 += 1
+        c1 = max(c1, c0)
+        while c1 < m and completion[c1] < e:
+            c1 += 1
+        longest = max(longest, c1 - c0)
+    buf = np.empty(longest, dtype=np.int64)
+    counts = np.empty(2048, dtype=np.int64)
+    a0 = 0
+    a1 = 0
+    c0 = 0
+    c1 = 0
+    for w in range(starts.shape[0]):
+        s = starts[w]
+        e = s + window_ns
+        while a0 < m and ts[a0] < s:
+            a0 += 1
+        a1 = max(a1, a0)
+        while a1 < m and ts[a1] < e:
+            a1 += 1
+        while c0 < m and completion[c0] < s:
+            c0 += 1
+        c1 = max(c1, c0)
+        while c1 < m and completion[c1] < e:
+            c1 += 1
+        while q0 < m and completion[q0] <= s:
+            q0 += 1
+        in_system = 0
+        for x in range(q0, a1):  # arrival < e and completion > s
+            in_system += min(completion[x], e) - max(ts[x], s)
+        bytes_in = 0
+        squares = 0
+        for x in range(a0, a1):
+            bytes_in += size[x]
+            squares += size[x] * size[x]
+        bytes_out = 0
+        for x in range(c0, c1):
+            bytes_out += size[x]
+        ints[w, 0] = a1 - a0
+        ints[w, 1] = c1 - c0
+        ints[w, 2] = in_system
+        ints[w, 3] = bytes_in
+        ints[w, 4] = bytes_out
+        ints[w, 5] = squares
+        n = c1 - c0
+        if n == 0:
+            lat_ns[w, 0] = -1
+            lat_ns[w, 1] = -1
+            continue
+        lo = completion[c0] - ts[c0]
+        hi = lo
+        for x in range(c0, c1):
+            v = completion[x] - ts[x]
+            lo = min(lo, v)
+            hi = max(hi, v)
+        for rank_col in range(2):
+            percent = 50 if rank_col == 0 else 95
+            for x in range(c0, c1):
+                buf[x - c0] = completion[x] - ts[x]
+            lat_ns[w, rank_col] = kth_smallest(buf, n, (percent * n + 99) // 100, lo, hi, counts)
+
+
+@njit(cache=True)
+def _rtt_ewma_ns(rtt):
+    """EWMA (alpha = 1/8) in ns after each sample: e1 = x1, e = e + (x - e) * 0.125."""
+    out = np.empty(rtt.shape[0], dtype=np.float64)
+    e = 0.0
+    for i in range(rtt.shape[0]):
+        x = np.float64(rtt[i])
+        e = x if i == 0 else e + (x - e) * 0.125
+        out[i] = e
+    return out
+
+
+def window_features(ts: np.ndarray, size: np.ndarray, rtt_ns: np.ndarray,
+                    completion_ns: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """float64[len(starts), 10] features in schema v1 order, from one replay of the whole trace
+    (``completion_ns``, e.g. under the incumbent policy) and the raw packets."""
+    ts = np.ascontiguousarray(ts, dtype=np.int64)
+    size = np.ascontiguousarray(size, dtype=np.int64)
+    completion = np.ascontiguousarray(completion_ns, dtype=np.int64)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    n_win = starts.shape[0]
+    ints = np.zeros((n_win, 6), dtype=np.int64)
+    lat_ns = np.zeros((n_win, 2), dtype=np.int64)
+    if n_win:
+        _window_aggregates(ts, size, completion, starts, WINDOW_NS, ints, lat_ns)
+    arrivals = ints[:, 0]
+    X = np.zeros((n_win, FEATURE_COUNT), dtype=np.float64)
+    X[:, 0] = ints[:, 2].astype(np.float64) / np.float64(WINDOW_NS)
+    X[:, 1] = arrivals.astype(np.float64) * PER_SECOND
+    X[:, 2] = ints[:, 1].astype(np.float64) * PER_SECOND
+    has_lat = lat_ns[:, 0] >= 0
+    X[has_lat, 3] = lat_ns[has_lat, 0].astype(np.float64) / 1000.0
+    X[has_lat, 4] = lat_ns[has_lat, 1].astype(np.float64) / 1000.0
+    X[:, 5] = ints[:, 3].astype(np.float64) * PER_SECOND
+    X[:, 6] = ints[:, 4].astype(np.float64) * PER_SECOND
+    nonempty = arrivals > 0
+    X[nonempty, 7] = ints[nonempty, 3].astype(np.float64) / arrivals[nonempty].astype(np.float64)
+    for w in np.flatnonzero(nonempty).tolist():
+        n, total, squares = int(arrivals[w]), int(ints[w, 3]), int(ints[w, 5])
+        X[w, 8] = (n * squares - total * total) / (n * n)  # exact rational, rounded once
+    rtt = np.asarray(rtt_ns, dtype=np.int64)
+    has_rtt = rtt >= 0
+    if n_win and has_rtt.any():
+        sample_ts = ts[has_rtt]
+        ewma = _rtt_ewma_ns(np.ascontiguousarray(rtt[has_rtt]))
+        last = np.searchsorted(sample_ts, starts + WINDOW_NS, side="left") - 1
+        seen = last >= 0
+        X[seen, 9] = ewma[last[seen]] / 1000.0
+    return X

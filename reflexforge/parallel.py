@@ -1,0 +1,157 @@
+"""Oracle labelling spread over windows: in this process, local worker processes, or Dask.
+
+Every window is labelled on its own by the same compiled kernel, so neither the chunking nor
+the backend can change a result; chunks are put back in window order.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+
+import numpy as np
+
+from reflexforge.errors import E_USAGE, ForgeError
+from reflexforge.oracle import label_chunk
+
+_INLINE_WORK = 2_000_000  # below this many packet-windows, automatic mode stays in-process
+_CHUNKS_PER_WORKER = 8  # chunks per worker: balances load and keeps progress moving
+_MAX_CHUNK_PACKETS = 4_000_000  # bounds a chunk's scratch memory
+
+_shared: dict[str, np.ndarray] = {}
+
+
+def default_workers() -> int:
+    """All cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def plan_chunks(first: np.ndarray, last: np.ndarray, parts: int) -> list[tuple[int, int]]:
+    """Split windows into about ``parts`` contiguous [w0, w1) ranges of similar packet counts."""
+    n = first.shape[0]
+    if n == 0:
+        return []
+    work = np.cumsum(last - first)
+    total = int(work[-1])
+    target = max(1, min(-(-total // max(1, parts)), _MAX_CHUNK_PACKETS))
+    chunks = []
+    w0 = 0
+    while w0 < n:
+        done = int(work[w0 - 1]) if w0 else 0
+        w1 = int(np.searchsorted(work, done + target, side="left")) + 1
+        w1 = min(max(w1, w0 + 1), n)
+        chunks.append((w0, w1))
+        w0 = w1
+    return chunks
+
+
+def _run_chunk(ts, size, first, last, flush_cost_ns, link_bps):
+    return label_chunk(ts, size, first, last, flush_cost_ns, link_bps)
+
+
+def _attach(ts_path: str, size_path: str) -> None:
+    """Map the packet files; copy-on-write views keep the compiled kernel's (writable) types."""
+    _shared["ts"] = np.load(ts_path, mmap_mode="c")
+    _shared["size"] = np.load(size_path, mmap_mode="c")
+
+
+def _pool_task(first, last, flush_cost_ns, link_bps):
+    return _run_chunk(_shared["ts"], _shared["size"], first, last, flush_cost_ns, link_bps)
+
+
+def _dask_task(bounds, ts, size, flush_cost_ns, link_bps):
+    first, last = bounds
+    return _run_chunk(ts, size, first, last, flush_cost_ns, link_bps)
+
+
+def label_windows(ts: np.ndarray, size: np.ndarray, first: np.ndarray, last: np.ndarray,
+                  flush_cost_ns: int, link_bps: int, workers: int | None = None,
+                  dask: str | None = None, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """(p95_ns int64[n, 24], flushes int64[n, 24]) of the windows [first[w], last[w])."""
+    n = first.shape[0]
+    p95_ns = np.empty((n, 24), dtype=np.int64)
+    flushes = np.empty((n, 24), dtype=np.int64)
+    if n == 0:
+        return p95_ns, flushes
+    size = np.ascontiguousarray(size, dtype=np.int32)  # bytes are 1..65535
+    work = int((last - first).sum())
+    auto = workers is None
+    workers = default_workers() if auto else workers
+    inline = dask is None and (workers == 1 or (auto and work < _INLINE_WORK))
+    chunks = plan_chunks(first, last, _CHUNKS_PER_WORKER * (1 if inline else workers))
+
+    def store(index: int, result: tuple[np.ndarray, np.ndarray]) -> None:
+        w0, w1 = chunks[index]
+        p95_ns[w0:w1], flushes[w0:w1] = result
+        if progress is not None:
+            progress.advance(w1 - w0)
+
+    args = (ts, size, first, last, chunks, int(flush_cost_ns), int(link_bps), store)
+    if dask is not None:
+        _label_dask(*args, address=dask)
+    elif inline:
+        _label_inline(*args)
+    else:
+        _label_pool(*args, workers=workers)
+    return p95_ns, flushes
+
+
+def _label_inline(ts, size, first, last, chunks, flush_cost_ns, link_bps, store) -> None:
+    for index, (w0, w1) in enumerate(chunks):
+        store(index, _run_chunk(ts, size, first[w0:w1], last[w0:w1], flush_cost_ns, link_bps))
+
+
+def _label_pool(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *,
+                workers: int) -> None:
+    """Worker processes (spawned, so safe beside threads) share the packets via mapped files."""
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="reflexforge-", dir=shm) as tmp:
+        ts_path = os.path.join(tmp, "ts.npy")
+        size_path = os.path.join(tmp, "size.npy")
+        np.save(ts_path, np.ascontiguousarray(ts, dtype=np.int64))
+        np.save(size_path, size)
+        context = get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context,
+                                 initializer=_attach, initargs=(ts_path, size_path)) as pool:
+            pending = {}
+            try:
+                for index, (w0, w1) in enumerate(chunks):
+                    future = pool.submit(_pool_task, first[w0:w1], last[w0:w1],
+                                         flush_cost_ns, link_bps)
+                    pending[future] = index
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        store(pending.pop(future), future.result())
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+
+
+def _label_dask(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *,
+                address: str) -> None:
+    """Scatter the packets to every worker of the cluster, map over chunks, gather in order."""
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(address, set_as_default=False, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ForgeError(E_USAGE, f"cannot reach the Dask scheduler at {address!r}: {exc}",
+                         column="--dask") from None
+    with client:
+        ts_future, size_future = client.scatter(
+            [np.ascontiguousarray(ts, dtype=np.int64), size], broadcast=True)
+        bounds = [(first[w0:w1], last[w0:w1]) for w0, w1 in chunks]
+        futures = client.map(_dask_task, bounds, ts=ts_future, size=size_future,
+                             flush_cost_ns=flush_cost_ns, link_bps=link_bps, pure=False)
+        index_of = {future.key: index for index, future in enumerate(futures)}
+        try:
+            for future in as_completed(futures):
+                store(index_of[future.key], future.result())
+        finally:
+            client.cancel(futures)

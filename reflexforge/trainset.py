@@ -1,0 +1,180 @@
+"""training-set.csv (spec/forge.md section 6): the labelled windows, and how to make them."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from reflexfmt import FEATURE_NAMES
+from reflexfmt.atomic import atomic_open
+from reflexforge.config import GRID_D_US, GRID_N, PAIRS, ForgeOptions
+from reflexforge.errors import E_CSV_VALUE, E_TRACE_SHORT, E_TRAINSET, ForgeError
+from reflexforge.features import window_features, window_starts
+from reflexforge.oracle import OracleCosts, best_pairs, window_costs
+from reflexforge.simulate import simulate
+
+COLUMNS: tuple[str, ...] = (
+    "window_start_ns", *FEATURE_NAMES, "flush_threshold", "max_batch_delay_us", "J",
+)
+HEADER = ",".join(COLUMNS)
+MAX_TS_NS = 2**62  # spec/forge.md, "Limits"
+
+_INT = re.compile(r"-?[0-9]+")
+_FLOAT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """One row per labelled window, in window order."""
+
+    window_start_ns: np.ndarray  # int64[n]
+    X: np.ndarray  # float64[n, 10], feature schema v1 order, raw units
+    flush_threshold: np.ndarray  # int64[n], packets
+    max_batch_delay_us: np.ndarray  # int64[n]
+    J: np.ndarray  # float64[n], the oracle's J of the chosen pair
+
+    def __len__(self) -> int:
+        return int(self.window_start_ns.shape[0])
+
+
+def make_training_set(trace, opts: ForgeOptions, progress=None) -> tuple[TrainingSet, OracleCosts]:
+    """Features (one incumbent replay of the whole trace) and oracle labels of every window.
+
+    ``trace`` has int64 arrays ts_ns, size, rtt_ns and a path. ``progress``, if given, is
+    advanced by the number of windows labelled (``len(window_starts(trace.ts_ns))`` in all).
+    Raises ForgeError(E_TRACE_SHORT) when the trace holds no complete window.
+    """
+    ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
+    size = np.ascontiguousarray(trace.size, dtype=np.int64)
+    path = getattr(trace, "path", None)
+    if ts.shape[0] and (int(ts[0]) < 0 or int(ts[-1]) > MAX_TS_NS):
+        raise ForgeError(E_CSV_VALUE, f"ts_ns must lie in 0..2^62 for the forge, got "
+                         f"{int(ts[0])}..{int(ts[-1])}", path=path, column="ts_ns")
+    starts = window_starts(ts)
+    if starts.shape[0] == 0:
+        span = int(ts[-1]) - int(ts[0]) if ts.shape[0] else 0
+        raise ForgeError(E_TRACE_SHORT, f"the trace spans {span} ns; at least one 200 ms window "
+                         "(200000000 ns from the first to the last ts_ns) is needed", path=path)
+    n_inc, d_inc_us = opts.incumbent
+    completion, _ = simulate(ts, size, n_inc, d_inc_us * 1000, opts.flush_cost_ns, opts.link_bps)
+    X = window_features(ts, size, trace.rtt_ns, completion, starts)
+    del completion
+    costs = window_costs(ts, size, starts, opts.lam, opts.flush_cost_ns, opts.link_bps,
+                         workers=opts.workers, dask=opts.dask, progress=progress)
+    best = best_pairs(costs.J)
+    pairs = np.array(PAIRS, dtype=np.int64)
+    rows = np.arange(best.shape[0])
+    return TrainingSet(window_start_ns=starts, X=X, flush_threshold=pairs[best, 0],
+                       max_batch_delay_us=pairs[best, 1], J=costs.J[rows, best]), costs
+
+
+def format_training_set(ts: TrainingSet) -> bytes:
+    """The exact bytes of training-set.csv: header, one row per window, LF line ends."""
+    lines = [HEADER]
+    for start, x, n, d, j in zip(ts.window_start_ns.tolist(), ts.X.tolist(),
+                                 ts.flush_threshold.tolist(), ts.max_batch_delay_us.tolist(),
+                                 ts.J.tolist(), strict=True):
+        lines.append(",".join([str(start), *map(repr, x), str(n), str(d), repr(j)]))
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+def write_training_set(path: str | os.PathLike[str], ts: TrainingSet) -> None:
+    """Write training-set.csv atomically (no partial file is ever left at ``path``)."""
+    data = format_training_set(ts)
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
+def read_training_set(path: str | os.PathLike[str]) -> TrainingSet:
+    """Read and check training-set.csv; any problem is ForgeError(E_TRAINSET) naming the line
+    and column."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise ForgeError("E_IO", f"cannot read: {exc.strerror or exc}", path=path) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ForgeError(E_TRAINSET, "not valid UTF-8", path=path, line=line) from None
+    return parse_training_set(text, path)
+
+
+def _fail(path, line: int, column: str | None, message: str) -> ForgeError:
+    return ForgeError(E_TRAINSET, message, path=path, line=line, column=column)
+
+
+def parse_training_set(text: str, path: str | os.PathLike[str] = "training-set.csv") -> TrainingSet:
+    """Parse the text of a training-set.csv (see read_training_set)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+    if not lines:
+        raise _fail(path, 1, None, "empty file: expected the header " + HEADER)
+    header = lines[0].lstrip("\ufeff").split(",")
+    if tuple(header) != COLUMNS:
+        for index, name in enumerate(COLUMNS):
+            if index >= len(header) or header[index] != name:
+                got = repr(header[index]) if index < len(header) else "nothing"
+                raise _fail(path, 1, index + 1, f"column {index + 1} must be {name!r}, got {got}")
+        raise _fail(path, 1, len(COLUMNS) + 1,
+                    f"unexpected extra column {header[len(COLUMNS)]!r}")
+    if len(lines) == 1:
+        raise _fail(path, 2, None, "no rows: the training set holds no windows")
+    n = len(lines) - 1
+    starts = np.empty(n, dtype=np.int64)
+    X = np.empty((n, 10), dtype=np.float64)
+    thresholds = np.empty(n, dtype=np.int64)
+    delays = np.empty(n, dtype=np.int64)
+    J = np.empty(n, dtype=np.float64)
+    previous = None
+    for row, line in enumerate(lines[1:]):
+        number = row + 2
+        fields = line.split(",")
+        if len(fields) != len(COLUMNS):
+            raise _fail(path, number, None,
+                        f"expected {len(COLUMNS)} fields, got {len(fields)}")
+        start = _parse_int(fields[0], path, number, COLUMNS[0])
+        if not 0 <= start <= 2**62:
+            raise _fail(path, number, COLUMNS[0], f"must be in 0..2^62, got {fields[0]!r}")
+        if previous is not None and start <= previous:
+            raise _fail(path, number, COLUMNS[0],
+                        f"window starts must increase, got {start} after {previous}")
+        previous = start
+        starts[row] = start
+        for col in range(10):
+            X[row, col] = _parse_float(fields[1 + col], path, number, COLUMNS[1 + col])
+        thresholds[row] = _parse_choice(fields[11], path, number, COLUMNS[11], GRID_N)
+        delays[row] = _parse_choice(fields[12], path, number, COLUMNS[12], GRID_D_US)
+        J[row] = _parse_float(fields[13], path, number, COLUMNS[13])
+    return TrainingSet(window_start_ns=starts, X=X, flush_threshold=thresholds,
+                       max_batch_delay_us=delays, J=J)
+
+
+def _parse_int(text: str, path, line: int, column: str) -> int:
+    if not _INT.fullmatch(text):
+        raise _fail(path, line, column, f"expected an integer, got {text!r}")
+    return int(text)
+
+
+def _parse_float(text: str, path, line: int, column: str) -> float:
+    if not _FLOAT.fullmatch(text):
+        raise _fail(path, line, column, f"expected a finite number, got {text!r}")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _fail(path, line, column, f"expected a finite number, got {text!r}")
+    return value
+
+
+def _parse_choice(text: str, path, line: int, column: str, allowed: tuple[int, ...]) -> int:
+    value = _parse_int(text, path, line, column)
+    if value not in allowed:
+        raise _fail(path, line, column,
+                    f"must be one of {', '.join(map(str, allowed))}, got {text!r}")
+    return value
