@@ -40,7 +40,7 @@ class TrainOptions:
     label_target: str = "next"
     switch_cost_us: float = 200.0
     confirm_steps: int = 2
-    dwell_steps: int = 10
+    dwell_steps: int = 11
     target: str = "log2"
 
     def __post_init__(self) -> None:
