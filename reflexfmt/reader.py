@@ -36,12 +36,15 @@ def fast_loads(data: bytes) -> Reflex | None:
 
 def validating_loads(data: bytes) -> Reflex:
     """The validating path: walk the schema, report the first error with offset and path."""
-    walk, decoded = _frame(data)
+    from reflexfmt.layout import walk as walk_schema
+
+    walk = walk_schema(data)
     if walk.error is not None:
         raise ReflexFormatError.from_finding(walk.error)
     crc = _crc_finding(walk, data)
     if crc is not None:
         raise ReflexFormatError.from_finding(crc)
+    decoded = _decoded(walk)
     findings, metadata = semantic_findings(decoded, walk.offset, first_only=True)
     if findings:
         raise ReflexFormatError.from_finding(findings[0])
@@ -81,17 +84,18 @@ def _frame(data: bytes) -> tuple[object, Decoded | None]:
     from reflexfmt.layout import walk
 
     w = walk(data)
-    if w.error is not None:
-        return w, None
+    return w, None if w.error is not None else _decoded(w)
+
+
+def _decoded(w: object) -> Decoded:
     v = w.value
-    decoded = Decoded(
+    return Decoded(
         header=dict(v.header),
-        scaling=[(s.lo, s.hi) for s in v.scaling],
+        scaling=[(s["lo"], s["hi"]) for s in v.scaling],
         trees=[[tuple(n[f] for f in NODE_FIELDS) for n in t.nodes] for t in v.trees],
-        bounds=[(b.min, b.max) for b in v.bounds],
+        bounds=[(b["min"], b["max"]) for b in v.bounds],
         yaml=v.metadata.yaml,
     )
-    return w, decoded
 
 
 def _crc_finding(walk: object, data: bytes) -> Finding | None:
