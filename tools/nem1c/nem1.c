@@ -920,9 +920,18 @@ void nem1_evaluate(const nem1_reflex *r, const double x[NEM1_FEATURES], int16_t 
     for (o = 0; o < NEM1_OUTPUTS; o++) {
         const nem1_node *n = &r->nodes[o][0];
         int16_t v;
-        /* Validated trees reach a leaf within NEM1_MAX_DEPTH steps. */
+        /* A validated tree reaches a leaf within NEM1_MAX_DEPTH steps; the bounds checks
+         * only keep a caller's unvalidated struct from reading out of bounds. */
         for (steps = 0; n->feature != NEM1_LEAF && steps <= NEM1_MAX_DEPTH; steps++) {
-            n = &r->nodes[o][q[n->feature] <= n->threshold ? n->left : n->right];
+            uint16_t next;
+            if (n->feature >= NEM1_FEATURES) {
+                break;
+            }
+            next = q[n->feature] <= n->threshold ? n->left : n->right;
+            if (next >= NEM1_MAX_NODES) {
+                break;
+            }
+            n = &r->nodes[o][next];
         }
         v = n->value;
         if (v < r->bound_min[o]) {

@@ -6,7 +6,9 @@
  * `nem1_reflex` is about 5 KB; its `metadata` pointer points into the
  * caller's input buffer, which must outlive it. No undefined behaviour on any
  * input. Build with -std=c99 -ffp-contract=off (spec section 10 forbids fused
- * multiply-add) and without -ffast-math.
+ * multiply-add) and without -ffast-math. The metadata float check (spec 6.1 rule 5) uses
+ * strtod and snprintf("%.*e"), so LC_NUMERIC must be "C" (the default) and the C library
+ * must round correctly (glibc, musl and the BSDs do).
  */
 #ifndef NEM1_H
 #define NEM1_H
