@@ -121,6 +121,7 @@ def test_constant_feature_is_written_as_lo_equal_hi() -> None:
     x[:, 3] = 42.0
     costs = rng.uniform(10, 20, (n, 24))
     costs[x[:, 0] > 50, 7] = 1.0
+    costs[x[:, 0] <= 50, 0] = 1.0
     starts = np.arange(n, dtype=np.int64) * 100_000_000
     reflex, report = reflex_from_costs(starts, x, OracleCosts(costs, costs, costs.astype(int)),
                                        "0" * 40, ForgeOptions(), PLAIN)
