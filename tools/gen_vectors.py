@@ -44,6 +44,12 @@ FEATURE_NAMES = (
 FEATURE_UNITS = ("pkt", "pkt/s", "pkt/s", "µs", "µs", "B/s", "B/s", "B", "B²", "µs")
 OUTPUT_NAMES = ("flush_threshold", "max_batch_delay")
 OUTPUT_UNITS = ("pkt", "µs")
+# Spec 9: the phase of each error code (framing stops a validator; E_METADATA_* is the part a
+# non-validating runtime reader MAY skip, spec 6.1).
+PHASES = dict.fromkeys(
+    ("E_LIMIT", "E_TRUNCATED", "E_MAGIC", "E_VERSION", "E_COUNT", "E_TRAILING"), "framing"
+)
+PHASES["E_CRC"] = "integrity"
 HEADER_FIELDS = (  # spec 2: name, offset, struct format
     ("magic", 0, "4s"),
     ("version_major", 4, "B"),
@@ -584,6 +590,7 @@ def build(source: Path = SOURCE) -> dict[str, bytes]:
                 result="reject",
                 code=case["code"],
                 offset=None if at is None else resolve(at, fields),
+                phase=PHASES.get(case["code"], "semantics"),
             )
         entry["comment"] = case["comment"]
         manifest.append(entry)
