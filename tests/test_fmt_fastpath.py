@@ -1,0 +1,67 @@
+"""The fast path of ``loads`` accepts exactly what the validating path accepts, equal results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import valid_files
+
+from reflexfmt import ReflexFormatError
+from reflexfmt.layout import fast_layout_source
+from reflexfmt.reader import fast_loads, validating_loads
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_generated_layout_is_fresh():
+    generated = (ROOT / "reflexfmt" / "_fastlayout.py").read_text(encoding="utf-8")
+    assert generated == fast_layout_source(), "run: python -m reflexfmt.layout"
+
+
+def _agree(data: bytes) -> None:
+    fast = fast_loads(data)
+    try:
+        slow = validating_loads(data)
+    except ReflexFormatError:
+        assert fast is None
+    else:
+        assert fast == slow
+
+
+@settings(max_examples=60, deadline=None)
+@given(valid_files())
+def test_valid_files_take_the_fast_path(data):
+    assert fast_loads(data) is not None
+    _agree(data)
+
+
+@st.composite
+def corrupted(draw: st.DrawFn) -> bytes:
+    """A valid file with a few bytes changed, and (usually) its CRC recomputed, so that the
+    framing and semantic checks are reached, not only the CRC."""
+    from fmt_helpers import with_crc
+
+    data = bytearray(draw(valid_files(max_nodes=15)))
+    for _ in range(draw(st.integers(1, 4))):
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    if draw(st.integers(0, 9)) < 8:
+        return with_crc(bytes(data[:-4]))
+    return bytes(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(corrupted())
+def test_corrupted_files_agree(data):
+    _agree(data)
+
+
+def test_example_corruptions_agree(typical_bytes):
+    from fmt_helpers import with_crc
+
+    for offset in range(len(typical_bytes) - 4):
+        for value in (0x00, 0xFF):
+            bad = bytearray(typical_bytes)
+            bad[offset] = value
+            _agree(with_crc(bytes(bad[:-4])))
