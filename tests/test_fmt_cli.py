@@ -1,0 +1,205 @@
+"""reflex-inspect and reflex-build as a user runs them: exit codes, lines, no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fmt_helpers import patch
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "spec" / "examples"
+TYPICAL = EXAMPLES / "typical.reflex"
+MINIMAL = EXAMPLES / "minimal.reflex"
+
+
+def run(tool: str, *args: str, stdin: bytes | None = None, flags: tuple[str, ...] = ()):
+    module = {"inspect": "reflexfmt.cli_inspect", "build": "reflexfmt.cli_build"}[tool]
+    result = subprocess.run(
+        [sys.executable, *flags, "-m", module, *args],
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert b"Traceback" not in result.stderr + result.stdout
+    return result
+
+
+def test_verify_valid_files():
+    r = run("inspect", "--verify", str(TYPICAL), str(MINIMAL))
+    assert r.returncode == 0
+    assert r.stdout.decode().splitlines() == [f"{TYPICAL}: OK", f"{MINIMAL}: OK"]
+
+
+def test_verify_invalid_file(tmp_path, typical_bytes):
+    bad = tmp_path / "bad.reflex"
+    bad.write_bytes(patch(typical_bytes, "trees[0].nodes[1].left", "<H", 0))
+    r = run("inspect", "--verify", str(TYPICAL), str(bad))
+    assert r.returncode == 1
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == f"{TYPICAL}: OK"
+    assert lines[1].startswith(f"{bad}: E_NODE_ORDER at offset ")
+    assert "(trees[0].nodes[1].left): " in lines[1]
+
+
+@pytest.mark.parametrize("mode", ["--verify", "--json", "--hexdump", None])
+def test_missing_and_garbage_files(tmp_path, mode):
+    garbage = tmp_path / "garbage.reflex"
+    garbage.write_bytes(b"\x1b[31mNEM1 garbage\n" * 3)
+    args = [a for a in (mode, str(garbage)) if a]
+    r = run("inspect", *args)
+    assert r.returncode == 1 and r.stderr + r.stdout
+    assert b"\x1b" not in r.stdout + r.stderr
+    r = run("inspect", *[a for a in (mode, str(tmp_path / "missing.reflex")) if a])
+    assert r.returncode == 2 and b"E_IO" in r.stderr
+    r = run("inspect", *[a for a in (mode, str(tmp_path)) if a])
+    assert r.returncode == 2 and b"E_IO" in r.stderr
+
+
+def test_usage_error():
+    assert run("inspect").returncode == 2
+    assert run("inspect", "--json", "--verify", str(TYPICAL)).returncode == 2
+    assert run("build", str(TYPICAL)).returncode == 2
+
+
+def test_json_then_build_reproduces_the_file(tmp_path):
+    for source in (TYPICAL, MINIMAL):
+        r = run("inspect", "--json", str(source))
+        assert r.returncode == 0
+        doc = json.loads(r.stdout)
+        assert set(doc) == {"header", "features", "trees", "bounds", "metadata", "crc32"}
+        out = tmp_path / "rebuilt.reflex"
+        b = run("build", "-", "-o", str(out), stdin=r.stdout)
+        assert b.returncode == 0, b.stderr
+        assert out.read_bytes() == source.read_bytes()
+        assert r.stdout == (EXAMPLES / f"{source.stem}.json").read_bytes()
+
+
+def test_build_from_yaml(tmp_path):
+    import yaml
+
+    doc = json.loads((EXAMPLES / "typical.json").read_text())
+    desc = tmp_path / "typical.yaml"
+    desc.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    out = tmp_path / "out.reflex"
+    assert run("build", str(desc), "-o", str(out)).returncode == 0
+    assert out.read_bytes() == TYPICAL.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d["header"].update(q_scale=True), "$.header.q_scale"),
+        (lambda d: d["features"].pop(), "$.features"),
+        (lambda d: d["trees"][0]["nodes"][0].update(left=0), "E_NODE_ORDER"),
+        (lambda d: d.update(crc32="0x00000000"), "E_CRC"),
+        (lambda d: d["metadata"].update(lambda_=1), "lambda_"),
+        (lambda d: d["metadata"].pop("created_at"), "E_METADATA_KEY"),
+    ],
+)
+def test_build_rejects_bad_descriptions(tmp_path, edit, message):
+    doc = json.loads((EXAMPLES / "typical.json").read_text())
+    edit(doc)
+    if "lambda_" in doc["metadata"]:
+        doc["metadata"]["Lambda"] = doc["metadata"].pop("lambda_")
+        message = "Lambda"
+    out = tmp_path / "out.reflex"
+    r = run("build", "-", "-o", str(out), stdin=json.dumps(doc).encode())
+    assert r.returncode == 1, r.stderr
+    assert message in r.stderr.decode()
+    assert len(r.stderr.decode().strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_build_garbage_and_missing(tmp_path):
+    r = run("build", "-", "-o", str(tmp_path / "x"), stdin=b"\xff\xfe[[[")
+    assert r.returncode == 1 and not (tmp_path / "x").exists()
+    r = run("build", "-", "-o", str(tmp_path / "x"), stdin=b"[" * 100000)
+    assert r.returncode == 1
+    r = run("build", str(tmp_path / "missing.json"), "-o", str(tmp_path / "x"))
+    assert r.returncode == 2 and b"E_IO" in r.stderr
+    r = run("build", str(EXAMPLES / "typical.json"), "-o", str(tmp_path / "no" / "dir" / "x"))
+    assert r.returncode == 2 and b"E_IO" in r.stderr
+
+
+def test_hexdump_annotates_every_byte():
+    data = TYPICAL.read_bytes()
+    r = run("inspect", "--hexdump", str(TYPICAL))
+    assert r.returncode == 0
+    covered = []
+    for line in r.stdout.decode().splitlines()[2:]:
+        offset, rest = line.split("  ", 1)
+        hexed = rest[:47].split()
+        path = rest[47:].strip().split(" = ")[0]
+        assert path
+        covered.extend(range(int(offset, 16), int(offset, 16) + len(hexed)))
+        assert bytes.fromhex("".join(hexed)) == data[int(offset, 16) : int(offset, 16) + len(hexed)]
+    assert covered == list(range(len(data)))
+
+
+def test_hexdump_of_a_truncated_file_covers_every_byte(tmp_path, typical_bytes):
+    from reflexfmt.hexdump import rows
+
+    for data in (typical_bytes[:500], typical_bytes + b"junk", b"NEM2" + typical_bytes[4:]):
+        covered = [i for r in rows(data) for i in range(r.offset, r.offset + len(r.raw))]
+        assert covered == list(range(len(data)))
+
+
+def test_pretty_view(tmp_path):
+    r = run("inspect", str(TYPICAL))
+    assert r.returncode == 0
+    text = r.stdout.decode()
+    for expected in (
+        "Header",
+        "q_scale",
+        "enqueue_rate <= ",
+        "pkt/s  (q <= ",
+        "Bounds",
+        "telemetry_hash",
+        "good",
+    ):
+        assert expected in text, expected
+
+
+def test_pretty_view_escapes_control_characters(tmp_path, typical_bytes):
+    import dataclasses
+
+    from reflexfmt import dumps, loads
+
+    reflex = loads(typical_bytes)
+    evil = dataclasses.replace(reflex, metadata={**reflex.metadata, "note": "\u202eevil\x1b[2J"})
+    path = tmp_path / "evil.reflex"
+    path.write_bytes(dumps(evil))
+    r = run("inspect", str(path))
+    assert r.returncode == 0
+    assert b"\x1b[2J" not in r.stdout and "\u202e".encode() not in r.stdout
+    assert b"\\u202e" in r.stdout
+
+
+def test_python_O_behaves_the_same(tmp_path, typical_bytes):
+    bad = tmp_path / "bad.reflex"
+    bad.write_bytes(patch(typical_bytes, "header.dwell_steps", "<H", 9999))
+    plain = run("inspect", "--verify", str(bad))
+    optimized = run("inspect", "--verify", str(bad), flags=("-O",))
+    assert plain.returncode == optimized.returncode == 1
+    assert plain.stdout == optimized.stdout
+    assert b"E_HEADER" in plain.stdout
+
+
+def test_no_numpy_or_sklearn_imported():
+    code = (
+        "import sys, reflexfmt, reflexfmt.cli_inspect, reflexfmt.cli_build\n"
+        "from reflexfmt.cli_inspect import main\n"
+        f"main(['--verify', {str(TYPICAL)!r}])\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('numpy', 'sklearn', 'scipy')]\n"
+        "assert not bad, bad\n"
+        "print('construct' in sys.modules, 'rich' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    # the verify path of a valid file needs neither construct nor rich
+    assert r.stdout.split()[-2:] == [b"False", b"False"]
