@@ -20,6 +20,8 @@ _INLINE_WORK = 2_000_000  # below this many packet-windows, automatic mode stays
 _CHUNKS_PER_WORKER = 8  # chunks per worker: balances load and keeps progress moving
 _MAX_CHUNK_PACKETS = 4_000_000  # bounds a chunk's scratch memory
 
+DASK_CONNECT_TIMEOUT = "20s"  # how long to wait for the scheduler at --dask
+
 _shared: dict[str, np.ndarray] = {}
 
 
@@ -139,7 +141,7 @@ def _label_dask(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *
     from distributed import Client, as_completed
 
     try:
-        client = Client(address, set_as_default=False, timeout="20s")
+        client = Client(address, set_as_default=False, timeout=DASK_CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ForgeError(E_USAGE, f"cannot reach the Dask scheduler at {address!r}: {exc}",
                          column="--dask") from None
@@ -151,7 +153,7 @@ def _label_dask(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *
                              flush_cost_ns=flush_cost_ns, link_bps=link_bps, pure=False)
         index_of = {future.key: index for index, future in enumerate(futures)}
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 store(index_of[future.key], future.result())
         finally:
             client.cancel(futures)

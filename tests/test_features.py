@@ -1,0 +1,102 @@
+"""Windows and features against hand-computed values (spec/forge.md sections 2 and 4)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reflexfmt import FEATURE_NAMES
+from reflexforge.features import window_features, window_starts
+from reflexforge.simulate import simulate
+from reflexforge.trainset import COLUMNS
+
+MS = 1_000_000
+BYTE_NS_LINK = 8 * 10**9  # one byte = 1 ns on the wire
+
+
+def test_window_enumeration_keeps_end_equal_to_last_ts_and_skips_empty():
+    ts = np.array([0, 10 * MS, 500 * MS, 700 * MS])
+    # Candidates k = 0..5 end at 200..700 ms <= 700 ms; [100, 300), [200, 400) and [300, 500)
+    # hold no arrival (500 ms is outside [300, 500)); [500, 700) ends at the last ts and stays.
+    assert window_starts(ts).tolist() == [0, 400 * MS, 500 * MS]
+
+
+def test_window_enumeration_short_and_offset_traces():
+    assert window_starts(np.array([5, 5 + 200 * MS - 1])).tolist() == []
+    assert window_starts(np.array([5, 5 + 200 * MS])).tolist() == [5]
+    assert window_starts(np.array([], dtype=np.int64)).tolist() == []
+    ts = np.array([1000, 1000 + 150 * MS, 1000 + 299 * MS])
+    assert window_starts(ts).tolist() == [1000]
+
+
+def hand_trace():
+    ts = np.array([0, 50 * MS, 150 * MS, 199_999_000, 250 * MS, 300 * MS])
+    size = np.array([100, 200, 300, 100, 400, 500])
+    rtt = np.array([-1, 80_000, -1, -1, 40_000, 120_000])
+    return ts, size, rtt
+
+
+def test_features_of_hand_computed_windows():
+    ts, size, rtt = hand_trace()
+    # Incumbent N=2, D=1 ms, flush cost 5000 ns, 1 byte = 1 ns: every packet is alone in its
+    # batch (gaps > 1 ms), flushed at arrival + 1 ms and done 5000 + bytes ns later.
+    completion, flushes = simulate(ts, size, 2, 1 * MS, 5000, BYTE_NS_LINK)
+    assert completion.tolist() == [1_005_100, 51_005_200, 151_005_300, 201_004_100,
+                                   251_005_400, 301_005_500]
+    assert flushes == 6
+    starts = window_starts(ts)
+    assert starts.tolist() == [0, 100 * MS]
+    X = window_features(ts, size, rtt, completion, starts)
+    # Window [0, 200 ms): arrivals 0, 50, 150, 199.999 ms; completions of the first three.
+    # Time in system: three whole latencies + 1000 ns of the packet arriving at 199.999 ms.
+    expected0 = [
+        (1_005_100 + 1_005_200 + 1_005_300 + 1000) / 200_000_000,
+        4 * 5.0, 3 * 5.0,
+        1005.2, 1005.3,  # ranks ceil(1.5) = 2 and ceil(2.85) = 3 of three latencies
+        700 * 5.0, 600 * 5.0,
+        175.0, (4 * 150_000 - 700 * 700) / 16,
+        80.0,  # one RTT sample (80 us) before 200 ms
+    ]
+    # Window [100, 300 ms): arrivals 150, 199.999, 250 ms (300 ms is outside);
+    # completions at 151.0053, 201.0041, 251.0054 ms.
+    expected1 = [
+        (1_005_300 + 1_005_100 + 1_005_400) / 200_000_000,
+        3 * 5.0, 3 * 5.0,
+        1005.3, 1005.4,  # ranks 2 and 3 of 1005.1, 1005.3, 1005.4 us
+        800 * 5.0, 800 * 5.0,
+        800 / 3, (3 * 260_000 - 800 * 800) / 9,
+        75.0,  # 80 + (40 - 80) / 8; the sample at 300 ms is not before the window's end
+    ]
+    assert X.tolist() == [expected0, expected1]
+
+
+def test_features_without_completions_or_rtt():
+    ts = np.array([0, 100 * MS, 200 * MS, 400 * MS])
+    size = np.array([64, 64, 64, 64])
+    rtt = np.full(4, -1)
+    completion, _ = simulate(ts, size, 16, 1000 * MS, 5000, 10**10)  # D = 1 s: nothing done
+    starts = window_starts(ts)
+    X = window_features(ts, size, rtt, completion, starts)
+    assert (X[:, [2, 3, 4, 6, 9]] == 0.0).all()
+    assert X[0, 8] == 0.0  # constant size: zero variance
+
+
+def test_rtt_ewma_matches_python_floats():
+    rng = np.random.default_rng(11)
+    ts = np.cumsum(rng.integers(1, 2 * MS, 2000))
+    rtt = np.where(rng.random(2000) < 0.3, rng.integers(0, 10**9, 2000), -1)
+    size = np.full(2000, 100)
+    completion, _ = simulate(ts, size, 4, 200_000, 5000, 10**10)
+    starts = window_starts(ts)
+    X = window_features(ts, size, rtt, completion, starts)
+    for w, start in enumerate(starts.tolist()):
+        e = None
+        for t, x in zip(ts.tolist(), rtt.tolist(), strict=True):
+            if t >= start + 200 * MS:
+                break
+            if x >= 0:
+                e = float(x) if e is None else e + (float(x) - e) * 0.125
+        assert X[w, 9] == (0.0 if e is None else e / 1000.0)
+
+
+def test_training_columns_follow_feature_schema():
+    assert COLUMNS[1:11] == tuple(FEATURE_NAMES)
