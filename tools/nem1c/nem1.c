@@ -103,7 +103,7 @@ nem1_error nem1_read(const uint8_t *data, size_t size, unsigned flags, nem1_refl
 {
     cursor c;
     uint32_t v;
-    size_t tree_off[NEM1_OUTPUTS];
+    size_t tree_off[NEM1_OUTPUTS] = {0, 0};
     size_t bounds_off, meta_off, crc_off;
     int i, o;
     nem1_error err;
