@@ -44,6 +44,7 @@ FEATURE_NAMES = (
 FEATURE_UNITS = ("pkt", "pkt/s", "pkt/s", "µs", "µs", "B/s", "B/s", "B", "B²", "µs")
 OUTPUT_NAMES = ("flush_threshold", "max_batch_delay")
 OUTPUT_UNITS = ("pkt", "µs")
+REQUIRED_KEYS = ("created_at", "telemetry_hash", "trainer_commit", "lambda", "feature_schema")
 # Spec 9: the phase of each error code (framing stops a validator; E_METADATA_* is the part a
 # non-validating runtime reader MAY skip, spec 6.1).
 PHASES = dict.fromkeys(
@@ -247,6 +248,15 @@ def _padded(metadata: dict[str, Any], size: int) -> dict[str, Any]:
     return {**metadata, "zz_padding": "x" * (size - base)}
 
 
+def _key_line(meta: bytes, key: str) -> int:
+    """Spec appendix B: offset of a top-level key's line, or 0 (the metadata's first byte)."""
+    head = key.encode() + b":"
+    if meta.startswith(head):
+        return 0
+    at = meta.find(b"\n" + head)
+    return at + 1 if at >= 0 else 0
+
+
 def layout(doc: dict[str, Any]) -> dict[str, tuple[int, str]]:
     """Field path -> (offset, struct format) for an expanded document."""
     fields: dict[str, tuple[int, str]] = {}
@@ -275,6 +285,9 @@ def layout(doc: dict[str, Any]) -> dict[str, tuple[int, str]]:
     fields["metadata.length"] = (pos, "I")
     meta_len = len(metadata_bytes(doc))
     fields["metadata.yaml"] = (pos + 4, "s")
+    meta = metadata_bytes(doc)
+    for key in REQUIRED_KEYS:
+        fields[f"metadata.yaml.{key}"] = (pos + 4 + _key_line(meta, key), "s")
     fields["crc"] = (pos + 4 + meta_len, "I")
     fields["end"] = (pos + 8 + meta_len, "s")
     return fields
@@ -567,6 +580,12 @@ def dump_json(doc: Any) -> bytes:
     return (json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
+def dump_expected(doc: Any) -> bytes:
+    """A y_*.json: keys sorted and ASCII only, as in spec appendix A."""
+    text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=True, allow_nan=False)
+    return (text + "\n").encode()
+
+
 def build(source: Path = SOURCE) -> dict[str, bytes]:
     """Every output file name -> bytes, manifest included."""
     spec = json.loads(source.read_text(encoding="utf-8"))
@@ -582,7 +601,7 @@ def build(source: Path = SOURCE) -> dict[str, bytes]:
         entry: dict[str, Any] = {"id": vid, "file": f"{vid}.reflex"}
         if vid.startswith("y_"):
             expected = {"decoding": decoding(doc, data), **expected_outputs(doc)}
-            files[f"{vid}.json"] = dump_json(expected)
+            files[f"{vid}.json"] = dump_expected(expected)
             entry.update(result="accept", code=None, offset=None, expected=f"{vid}.json")
         else:
             at = case.get("at")
