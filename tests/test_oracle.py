@@ -108,3 +108,14 @@ def test_best_pairs_lowest_index_on_ties():
     J[1, [22, 21]] = 2.0  # (64, 1000) and (64, 200): smaller delay wins
     J[2, :] = 3.0  # all equal: (1, 50)
     assert best_pairs(J).tolist() == [9, 21, 0]
+
+
+def test_worked_example_of_the_spec():
+    # spec/forge.md section 8.3.
+    ts = np.array([0, 10_000, 20_000, 30_000, 500_000, 200 * MS])
+    size = np.full(6, 1250)
+    costs = window_costs(ts, size, window_starts(ts), 0.1, 5000, 10**10, workers=1)
+    expected = [8.5] * 4 + [57.0, 207.0, 1007.0, 4007.0] + [60.0, 210.0, 1010.5, 4010.5] * 4
+    assert costs.J[0].tolist() == expected
+    assert costs.flushes[0].tolist() == [5] * 4 + [2] * 4 + [2, 2, 1, 1] * 4
+    assert PAIRS[int(best_pairs(costs.J)[0])] == (1, 50)
