@@ -130,4 +130,6 @@ def test_c_reader_agrees_with_reflexfmt_on_mutated_files(
     c_line = batch.stdout.readline().strip()
     assert c_line, f"nem1check died (exit {batch.poll()})"
     py_line = _python_verdict(data)
-    assert c_line.split()[0] == py_line.split()[0], (c_line, py_line)
+    if py_line.startswith("E_METADATA_YAML"):  # the spec leaves the position inside open
+        c_line, py_line = c_line.split()[0], py_line.split()[0]
+    assert c_line == py_line
