@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_label.py            # both figures
     .venv/bin/python benchmarks/bench_label.py --quick    # one-core figure only
 
-The traces are the synthesizer's ``mixed`` profile at 50,000 packets/s (numpy arrays in
+The traces are the synthesizer's ``mixed`` (and, for one core, ``poisson``) profile at a mean
+of 50,000 packets/s (numpy arrays in
 memory; reading the CSV is measured by bench_read.py). A packet x policy is one packet of
 one window replayed under one of the 24 pairs: every packet sits in two windows.
 """
@@ -27,14 +28,14 @@ from reflexforge.trainset import make_training_set
 RATE = 50_000
 
 
-def trace(seconds: float, seed: int = 1) -> Trace:
-    parts = list(generate("mixed", seconds, seed, rate=RATE))
+def trace(seconds: float, seed: int = 1, profile: str = "mixed") -> Trace:
+    parts = list(generate(profile, seconds, seed, rate=RATE))
     ts, size, rtt = (np.concatenate([p[i] for p in parts]) for i in range(3))
     return Trace(ts_ns=ts, size=size, rtt_ns=rtt, sha1="", path="<synth>")
 
 
-def one_core(seconds: float, repeats: int) -> None:
-    tr = trace(seconds)
+def one_core(seconds: float, repeats: int, profile: str) -> None:
+    tr = trace(seconds, profile=profile)
     starts = window_starts(tr.ts_ns)
     first, last = window_bounds(tr.ts_ns, starts)
     label_windows(tr.ts_ns, tr.size, first[:2], last[:2], 5000, 10**10, workers=1)  # compile
@@ -44,7 +45,7 @@ def one_core(seconds: float, repeats: int) -> None:
         label_windows(tr.ts_ns, tr.size, first, last, 5000, 10**10, workers=1)
         best = min(best, time.perf_counter() - t)
     work = int((last - first).sum()) * 24
-    print(f"one core: {tr.ts_ns.shape[0]:,} packets, {starts.shape[0]} windows, "
+    print(f"one core, {profile}: {tr.ts_ns.shape[0]:,} packets, {starts.shape[0]} windows, "
           f"{work:,} packet x policy in {best:.2f} s = {best / work * 1e9:.2f} ns per packet x "
           f"policy (best of {repeats})")
 
@@ -74,7 +75,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one-core figure only")
     parser.add_argument("--seconds", type=float, default=600.0, help="2-core trace length")
     args = parser.parse_args()
-    one_core(60.0, 3)
+    one_core(60.0, 3, "mixed")
+    one_core(30.0, 3, "poisson")
     if not args.quick:
         two_cores(args.seconds)
 
