@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import reflexfmt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fuzz"))
 from mutations import mutated  # noqa: E402
+from strategies import raw_features, reflexes  # noqa: E402  (tests/strategies.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "tools" / "nem1c"
@@ -133,3 +135,22 @@ def test_c_reader_agrees_with_reflexfmt_on_mutated_files(
     if py_line.startswith("E_METADATA_YAML"):  # the spec leaves the position inside open
         c_line, py_line = c_line.split()[0], py_line.split()[0]
     assert c_line == py_line
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(reflex=reflexes(), xs=st.lists(raw_features, min_size=1, max_size=8))
+def test_c_reader_accepts_and_evaluates_random_valid_files(
+    nem1check: Path, tmp_path: Path, reflex: reflexfmt.Reflex, xs: list[list[float]]
+) -> None:
+    """Files reflexfmt writes: the C reader accepts them and evaluates bit-identically."""
+    path = tmp_path / "random.reflex"
+    path.write_bytes(reflexfmt.dumps(reflex))
+    lines = "".join(" ".join(float.hex(v) for v in x) + "\n" for x in xs)
+    out = _run(nem1check, "--eval", str(path), stdin=lines).splitlines()
+    expected = [[*reflex.quantize(x), *reflex.evaluate(x)] for x in xs]
+    assert [[int(v) for v in line.split()] for line in out] == expected
