@@ -87,6 +87,15 @@ def test_c_reader_agrees_with_the_manifest(nem1check: Path) -> None:
     assert wrong == []
 
 
+def test_c_runtime_reader_skips_only_the_metadata_profile(nem1check: Path) -> None:
+    """Spec 6.1: a reader that skips the profile accepts E_METADATA_* vectors, nothing else."""
+    paths = "".join(f"{VECTORS / v['file']}\n" for v in MANIFEST)
+    strict = _run(nem1check, "--batch", stdin=paths).splitlines()
+    lenient = _run(nem1check, "--skip-metadata", "--batch", stdin=paths).splitlines()
+    for entry, a, b in zip(MANIFEST, strict, lenient, strict=True):
+        assert b == ("OK" if (entry["code"] or "").startswith("E_METADATA_") else a), entry["id"]
+
+
 @pytest.mark.parametrize("entry", ACCEPT, ids=[v["id"] for v in ACCEPT])
 def test_c_evaluator_is_bit_identical(nem1check: Path, entry: dict[str, Any]) -> None:
     expected = json.loads((VECTORS / entry["expected"]).read_text(encoding="utf-8"))

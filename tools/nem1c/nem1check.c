@@ -9,6 +9,8 @@
  *                             a rejected FILE prints its verdict instead
  *   nem1check --runtime FILE  for each stdin line, print the runtime's pair "y0 y1"
  *
+ * --skip-metadata first reads as a runtime that skips the metadata profile (spec 6.1).
+ *
  * Raw features are parsed with strtod: decimal, C99 hex floats, inf, nan.
  * Exit status: 0 accepted, 1 rejected, 2 usage or I/O error.
  */
@@ -20,6 +22,7 @@
 
 static uint8_t buffer[NEM1_MAX_FILE + 1];
 static nem1_reflex reflex;
+static unsigned read_flags; /* NEM1_SKIP_METADATA_PROFILE with --skip-metadata */
 
 /* Read up to NEM1_MAX_FILE + 1 bytes: enough to tell that a file is too big. */
 static int read_file(const char *path, size_t *size)
@@ -47,7 +50,7 @@ static int check(const char *path, int quiet)
         printf("E_IO 0\n");
         return 2;
     }
-    err = nem1_read(buffer, size, 0, &reflex, &offset);
+    err = nem1_read(buffer, size, read_flags, &reflex, &offset);
     if (err == NEM1_OK) {
         if (!quiet) {
             printf("OK\n");
@@ -106,6 +109,11 @@ static int evaluate_lines(const char *path, int runtime)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "--skip-metadata") == 0) {
+        read_flags = NEM1_SKIP_METADATA_PROFILE;
+        argc--;
+        argv++;
+    }
     if (argc == 2 && strcmp(argv[1], "--batch") == 0) {
         char path[4096];
         while (fgets(path, sizeof path, stdin) != NULL) {
@@ -124,6 +132,7 @@ int main(int argc, char **argv)
     if (argc == 2 && argv[1][0] != '-') {
         return check(argv[1], 0);
     }
-    fprintf(stderr, "usage: nem1check FILE | --batch | --eval FILE | --runtime FILE\n");
+    fprintf(stderr, "usage: nem1check [--skip-metadata] FILE | --batch | --eval FILE | "
+                    "--runtime FILE\n");
     return 2;
 }
