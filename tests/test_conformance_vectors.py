@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import reflexfmt
+from reflexfmt import cli_inspect
 from reflexfmt.errors import ERROR_CODES
 from reflexfmt.jsonshape import to_document
 
@@ -89,3 +90,12 @@ def test_reflexfmt_accepts_y_vector(entry: dict[str, Any]) -> None:
     runtime = reflexfmt.Runtime(reflex)
     for step in expected["runtime"]:
         assert list(runtime.step([float(v) for v in step["x"]])) == step["y"]
+
+
+@pytest.mark.parametrize("entry", ACCEPT, ids=_ids(ACCEPT))
+def test_reflex_inspect_json_prints_the_expected_decoding(
+    entry: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_inspect.main(["--json", str(VECTORS / entry["file"])]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert _canonical_json(printed) == _canonical_json(_expected(entry)["decoding"])
