@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ruff check .
+python fuzz/run_bounded.py --seconds "${REFLEX_FUZZ_SECONDS:-120}"
 python -m pytest -q "$@"
