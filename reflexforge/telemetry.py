@@ -44,10 +44,13 @@ BYTES_MIN = 1
 BYTES_MAX = 65535
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+TS_MIN = 0
+TS_MAX = 2**62
+"""ts_ns range: keeps every simulator intermediate inside int64 (spec/forge.md, "Limits")."""
 NO_RTT = -1
 
 _RULE = {
-    TS: "ts_ns must be a 64-bit integer",
+    TS: "ts_ns must be an integer in 0..2^62",
     BYTES: f"bytes must be an integer in {BYTES_MIN}..{BYTES_MAX}",
     RTT: "rtt_ns must be an integer >= 0 or empty",
 }
@@ -251,7 +254,9 @@ def _stream(
             ts = _ints_or_diagnose(ts_col, name, header, header_line, rows, prev_ts)
             size = _ints_or_diagnose(size_col, name, header, header_line, rows, prev_ts)
             bad = (
-                (size < BYTES_MIN).any()
+                (ts < TS_MIN).any()
+                or (ts > TS_MAX).any()
+                or (size < BYTES_MIN).any()
                 or (size > BYTES_MAX).any()
                 or (prev_ts is not None and ts[0] < prev_ts)
                 or (n > 1 and bool((ts[1:] < ts[:-1]).any()))
@@ -386,6 +391,8 @@ def _check_row(
             ), (prev_ts)
         values[column] = value
     ts, size, rtt = values[TS], values[BYTES], values.get(RTT)
+    if not TS_MIN <= ts <= TS_MAX:
+        return ForgeError(E_CSV_VALUE, f"{_RULE[TS]}, got {ts}", name, number, TS), prev_ts
     if not BYTES_MIN <= size <= BYTES_MAX:
         return ForgeError(E_CSV_VALUE, f"{_RULE[BYTES]}, got {size}", name, number, BYTES), prev_ts
     if rtt is not None and rtt < 0:

@@ -68,6 +68,8 @@ BAD = [
     ("bytes too big", b"ts_ns,bytes\n0,1\n5,65536\n", "E_CSV_VALUE", 3, "bytes"),
     ("rtt negative", b"ts_ns,bytes,rtt_ns\n0,1,\n5,1,-1\n", "E_CSV_VALUE", 3, "rtt_ns"),
     ("rtt NA", b"ts_ns,bytes,rtt_ns\n0,1,NA\n", "E_CSV_VALUE", 2, "rtt_ns"),
+    ("ts negative", b"ts_ns,bytes\n-5,1\n0,1\n", "E_CSV_VALUE", 2, "ts_ns"),
+    ("ts above 2^62", b"ts_ns,bytes\n0,1\n\n4611686018427387905,1\n", "E_CSV_VALUE", 4, "ts_ns"),
     ("int64 overflow", b"ts_ns,bytes\n99999999999999999999,1\n", "E_CSV_VALUE", 2, "ts_ns"),
     ("short row", b"ts_ns,bytes,rtt_ns\n0,1,\n5,1\n", "E_CSV_ENCODING", 3, None),
     ("not utf-8", b"ts_ns,bytes,x\n0,1,\xff\n5,\xfe,a\n", "E_CSV_ENCODING", 3, "bytes"),
@@ -141,3 +143,11 @@ def test_many_blocks_read_whole(tmp_path, monkeypatch):
     assert trace.rows == 50_000
     assert np.array_equal(trace.ts_ns, np.arange(50_000) * 10_000)
     assert trace.sha1 == hashlib.sha1(data).hexdigest()
+
+
+def test_ts_range_ends_are_accepted(tmp_path):
+    path = write(tmp_path, "ends.csv", b"ts_ns,bytes\n4611686018227387904,1\n4611686018427387904,1\n")
+    trace = read_telemetry(path)
+    assert int(trace.ts_ns[-1]) == 2**62
+    path = write(tmp_path, "zero.csv", b"ts_ns,bytes\n0,1\n200000000,1\n")
+    assert int(read_telemetry(path).ts_ns[0]) == 0
