@@ -146,7 +146,8 @@ def test_many_blocks_read_whole(tmp_path, monkeypatch):
 
 
 def test_ts_range_ends_are_accepted(tmp_path):
-    path = write(tmp_path, "ends.csv", b"ts_ns,bytes\n4611686018227387904,1\n4611686018427387904,1\n")
+    data = b"ts_ns,bytes\n4611686018227387904,1\n4611686018427387904,1\n"
+    path = write(tmp_path, "ends.csv", data)
     trace = read_telemetry(path)
     assert int(trace.ts_ns[-1]) == 2**62
     path = write(tmp_path, "zero.csv", b"ts_ns,bytes\n0,1\n200000000,1\n")
