@@ -105,6 +105,12 @@ def reflex_from_costs(
                          f"{len(PAIRS)} costs, got X {x.shape} and J {j.shape}")
     if np.any(np.diff(starts) <= 0):
         raise ForgeError(E_TRAINSET, "window starts are not strictly increasing")
+    for name, values in (("X", x), ("J", j)):
+        bad = np.argwhere(~np.isfinite(values))
+        if bad.shape[0]:
+            w, col = (int(v) for v in bad[0])
+            raise ForgeError(E_TRAINSET, f"non-finite {name}[{w}, {col}] = {values[w, col]!r} "
+                             f"(window starting at {int(starts[w])} ns)")
     n_train = split_by_time(n)
     lo, hi = scaling_from_training(x[:n_train])
     q = quantize_matrix(x, lo, hi, Q_SCALE)

@@ -28,6 +28,10 @@ MAX_DELAY_US = 10_000_000
 MIN_LINK_BPS = 10**6
 MAX_LINK_BPS = 10**15
 MAX_FLUSH_COST_NS = 10**9
+MAX_LAMBDA = 1e6
+"""Largest --lambda: keeps J = p95_us + lambda * overhead_us far from overflow."""
+MAX_WORKERS = 256
+"""Largest --workers accepted."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,9 @@ def check_options(opts: ForgeOptions) -> None:
     """Raise ForgeError(E_USAGE) unless every option is inside the limits of spec/forge.md."""
     lam = opts.lam
     if isinstance(lam, bool) or not isinstance(lam, int | float) or not math.isfinite(lam) \
-            or lam < 0:
-        raise ForgeError(E_USAGE, f"lambda must be a finite number >= 0, got {lam!r}")
+            or not 0 <= lam <= MAX_LAMBDA:
+        raise ForgeError(E_USAGE, f"lambda must be a finite number in 0..{MAX_LAMBDA:g}, "
+                         f"got {lam!r}")
     inc = opts.incumbent
     if not (isinstance(inc, tuple) and len(inc) == 2 and all(_is_int(v) for v in inc)):
         raise ForgeError(E_USAGE, f"incumbent must be a pair of integers (N, D_us), got {inc!r}")
@@ -67,8 +72,10 @@ def check_options(opts: ForgeOptions) -> None:
         raise ForgeError(
             E_USAGE, f"link_bps must be an integer in {MIN_LINK_BPS}..{MAX_LINK_BPS}, "
             f"got {opts.link_bps!r}")
-    if opts.workers is not None and (not _is_int(opts.workers) or opts.workers < 1):
-        raise ForgeError(E_USAGE, f"workers must be an integer >= 1, got {opts.workers!r}")
+    if opts.workers is not None and (
+            not _is_int(opts.workers) or not 1 <= opts.workers <= MAX_WORKERS):
+        raise ForgeError(E_USAGE, f"workers must be an integer in 1..{MAX_WORKERS}, "
+                         f"got {opts.workers!r}")
     if opts.dask is not None and (not isinstance(opts.dask, str) or not opts.dask.strip()):
         raise ForgeError(E_USAGE, f"dask must be a scheduler address, got {opts.dask!r}")
 

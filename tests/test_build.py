@@ -181,3 +181,24 @@ def test_training_set_labelled_with_other_lambda(built: tuple[Path, Path], trace
     _fails(["train", str(built[1]), "--telemetry", str(trace_path), "-o", str(out),
             "--lambda", "50", "--quiet", "--workers", "1"], capsys, "E_TRAINSET")
     assert not out.exists()
+
+
+def test_non_finite_costs_are_a_training_set_error() -> None:
+    rng = np.random.default_rng(1)
+    n = 20
+    x = rng.uniform(0, 100, (n, 10))
+    costs = rng.uniform(10, 20, (n, 24))
+    costs[5, 3] = np.inf
+    starts = np.arange(n, dtype=np.int64) * 100_000_000
+    with pytest.raises(ForgeError, match=r"non-finite J\[5, 3\]") as info:
+        reflex_from_costs(starts, x, OracleCosts(costs, costs, costs.astype(int)), "0" * 40,
+                          ForgeOptions(), PLAIN)
+    assert info.value.code == "E_TRAINSET"
+
+
+@pytest.mark.parametrize("lam", [-1.0, 1e6 + 1, float("inf"), float("nan")])
+def test_lambda_out_of_range_is_usage(lam: float) -> None:
+    with pytest.raises(ForgeError) as info:
+        ForgeOptions(lam=lam)
+    assert info.value.code == "E_USAGE"
+    assert ForgeOptions(lam=1e6).lam == 1e6

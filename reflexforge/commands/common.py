@@ -34,6 +34,28 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def lambda_value(text: str) -> float:
+    """argparse type: --lambda, a finite number in 0..MAX_LAMBDA."""
+    from reflexforge.config import MAX_LAMBDA
+
+    value = _float(text)
+    if not 0 <= value <= MAX_LAMBDA:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number in 0..{MAX_LAMBDA:g}, got {text!r}")
+    return value
+
+
+def workers_value(text: str) -> int:
+    """argparse type: --workers, an integer in 1..MAX_WORKERS."""
+    from reflexforge.config import MAX_WORKERS
+
+    value = _int(text)
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer in 1..{MAX_WORKERS}, got {text!r}")
+    return value
+
+
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
     value = _float(text)
@@ -77,10 +99,11 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--lambda",
         dest="lam",
-        type=non_negative_float,
+        type=lambda_value,
         default=None,
         metavar="L",
-        help="weight of the batch overhead in J = p95_us + L * overhead_us (default 0.1)",
+        help="weight of the batch overhead in J = p95_us + L * overhead_us, 0..1e6 "
+        "(default 0.1)",
     )
     group.add_argument(
         "--incumbent",
@@ -105,10 +128,11 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--workers",
-        type=positive_int,
+        type=workers_value,
         default=None,
         metavar="N",
-        help="local worker processes for labelling (default: all cores)",
+        help="local worker processes for labelling, 1..256 (default: all cores; never more "
+        "than the windows or 4 x the cores)",
     )
     group.add_argument(
         "--dask",
