@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit
 
 from reflexforge.config import STEP_NS, WINDOW_NS
+from reflexforge.errors import E_USAGE, ForgeError
 
 MODE_OPEN = 0
 MODE_CLOSED = 1
@@ -33,6 +34,9 @@ MODE_SCHEDULE = 3
 
 LEAF = 0xFF
 MAX_NODES = 255
+MAX_STEPS = 10**7
+"""Most 100 ms steps a replay handles (about 11.6 days): its arrays hold a few hundred bytes
+per step, so a trace spanning more is refused instead of exhausting memory."""
 _INT64_MAX = np.iinfo(np.int64).max
 _INT64_MIN = np.iinfo(np.int64).min
 _BITS_PER_BYTE_NS = 8 * 10**9
@@ -561,6 +565,9 @@ def run_loop(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray, incumbent: tuple
     rtt = np.ascontiguousarray(rtt, dtype=np.int64)
     n_dec = decision_count(ts)
     n_steps = n_dec + 2
+    if step_count(ts) > MAX_STEPS:
+        raise ForgeError(E_USAGE, f"the trace spans {step_count(ts)} steps of 100 ms, more than "
+                         f"the replay's limit of {MAX_STEPS}")
     if mode == MODE_SCHEDULE:
         if schedule is None:
             raise ValueError("MODE_SCHEDULE needs a schedule")

@@ -18,15 +18,21 @@ PER_SECOND = 10**9 / WINDOW_NS  # 5.0 exactly: a count per window times 5 is a r
 
 def window_starts(ts: np.ndarray) -> np.ndarray:
     """Starts of the windows [t0 + k*100 ms, +200 ms) that end at or before the last ts and
-    hold at least one arrival, ascending (t0 = ts[0])."""
+    hold at least one arrival, ascending (t0 = ts[0]).
+
+    The candidates come from the packets, not from the span: the windows holding a packet at
+    ``ts`` are k = (ts - t0) // 100 ms and k - 1, so memory is O(packets) however far apart
+    the packets are.
+    """
     ts = np.asarray(ts, dtype=np.int64)
     if ts.shape[0] == 0 or int(ts[-1]) - int(ts[0]) < WINDOW_NS:
         return np.empty(0, dtype=np.int64)
-    count = (int(ts[-1]) - int(ts[0]) - WINDOW_NS) // STEP_NS + 1
-    starts = ts[0] + np.arange(count, dtype=np.int64) * STEP_NS
-    first = np.searchsorted(ts, starts, side="left")
-    last = np.searchsorted(ts, starts + WINDOW_NS, side="left")
-    return starts[last > first]
+    last_k = (int(ts[-1]) - int(ts[0]) - WINDOW_NS) // STEP_NS
+    k = (ts - ts[0]) // STEP_NS  # non-decreasing
+    k = k[np.concatenate(([True], k[1:] != k[:-1]))]
+    k = np.union1d(k, k - 1)
+    k = k[(k >= 0) & (k <= last_k)]
+    return ts[0] + k * STEP_NS
 
 
 @njit(cache=True)

@@ -14,6 +14,7 @@ import numpy as np
 
 from reflexforge.baselines import hill_climber, mean_schedule_J, p95_ns, static_pairs
 from reflexforge.closedloop import (
+    MAX_STEPS,
     MODE_CLOSED,
     MODE_OPEN,
     MODE_SCHEDULE,
@@ -26,6 +27,7 @@ from reflexforge.closedloop import (
 )
 from reflexforge.config import MAX_THRESHOLD, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
 from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
+from reflexforge.features import window_starts
 from reflexforge.oscillation import OscillationStats, oscillation_stats
 
 PROMOTION_MIN_DURATION_S = 600
@@ -144,15 +146,6 @@ def _result(name: str, ts: np.ndarray, size: np.ndarray, starts: np.ndarray, loo
                         stats=oscillation_stats(loop.schedule_n, loop.schedule_d_us))
 
 
-def window_starts(ts: np.ndarray) -> np.ndarray:
-    """Starts of the non-empty 200 ms windows that end at or before the last arrival."""
-    n_dec = decision_count(ts)
-    starts = int(ts[0]) + np.arange(n_dec, dtype=np.int64) * STEP_NS
-    first = np.searchsorted(ts, starts, side="left")
-    last = np.searchsorted(ts, starts + WINDOW_NS, side="left")
-    return starts[last > first]
-
-
 def _raw_stats(loop: LoopResult, incumbent: tuple[int, int]) -> OscillationStats:
     n = np.concatenate(([incumbent[0]] * 2, loop.raw[:, 0]))
     d = np.concatenate(([incumbent[1]] * 2, loop.raw[:, 1]))
@@ -160,11 +153,14 @@ def _raw_stats(loop: LoopResult, incumbent: tuple[int, int]) -> OscillationStats
 
 
 def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
-               progress: bool = False, workers: int | None = None) -> ShadowReport:
+               progress: bool = False, workers: int | None = None,
+               model_path: str | None = None) -> ShadowReport:
     """Shadow-validate ``reflex`` (a ``reflexfmt.Reflex``) on ``trace`` (a telemetry Trace).
 
     Raises ForgeError(E_TRACE_SHORT) when the trace covers less than ``min_duration_s`` or has
-    no full 200 ms window. The verdict is in ``report.promoted``.
+    no full 200 ms window, ForgeError(E_USAGE) when it spans more than MAX_STEPS steps or the
+    reflex (read from ``model_path``, named in the error) can choose a flush threshold above
+    the simulator's limit. The verdict is in ``report.promoted``.
     """
     from reflexforge.oracle import window_costs
     from reflexforge.progress import progress_bar
@@ -174,6 +170,12 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
     rtt = np.ascontiguousarray(trace.rtt_ns, dtype=np.int64)
     steps = step_count(ts)
     duration_s = steps * STEP_NS / 1e9
+    if steps > MAX_STEPS:
+        raise ForgeError(
+            E_USAGE,
+            f"the trace spans {steps} steps of 100 ms ({duration_s:.1f} s), more than the "
+            f"shadow replay's limit of {MAX_STEPS} steps ({MAX_STEPS * STEP_NS / 1e9:.0f} s)",
+            path=getattr(trace, "path", None))
     if steps * STEP_NS < min_duration_s * 1e9 or decision_count(ts) == 0:
         raise ForgeError(
             E_TRACE_SHORT,
@@ -182,7 +184,7 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
             + ("" if decision_count(ts) else " and less than one 200 ms window"),
             path=getattr(trace, "path", None))
     promotable = steps * STEP_NS >= PROMOTION_MIN_DURATION_S * 10**9
-    _check_reachable_outputs(reflex)
+    _check_reachable_outputs(reflex, model_path)
     flat = flatten(reflex)
     inc = opts.incumbent
     args = (ts, size, rtt, inc, opts.flush_cost_ns, opts.link_bps)
@@ -261,13 +263,14 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
         climber=climb_res, oracle_mean_J=oracle_J, verdict=verdict, series=series)
 
 
-def _check_reachable_outputs(reflex) -> None:
+def _check_reachable_outputs(reflex, model_path: str | None = None) -> None:
     """The simulator's integers stay exact only up to MAX_THRESHOLD packets per batch."""
     top = max(min(max(node.value, reflex.bounds[0].min), reflex.bounds[0].max)
               for node in reflex.trees[0] if node.is_leaf)
     if top > MAX_THRESHOLD:
-        raise ForgeError(E_USAGE, f"the reflex can choose flush_threshold {top}, above the "
-                         f"simulator's limit of {MAX_THRESHOLD} packets")
+        raise ForgeError(E_USAGE, f"the model can choose flush_threshold {top} (its bounds "
+                         f"allow up to {reflex.bounds[0].max}), above the shadow simulator's "
+                         f"limit of {MAX_THRESHOLD} packets per batch", path=model_path)
 
 
 def _offered_bps(ts: np.ndarray, size: np.ndarray, steps: int) -> np.ndarray:

@@ -28,6 +28,16 @@ def test_window_enumeration_short_and_offset_traces():
     assert window_starts(ts).tolist() == [1000]
 
 
+def test_window_enumeration_of_packets_far_apart():
+    # Packets 2^62 ns apart: the windows come from the packets, not from the span.
+    far = 2**62 - 150 * MS
+    ts = np.array([0, 150 * MS, far, far + 150 * MS])  # the last ts is 2^62
+    k = far // (100 * MS)  # windows k - 1 and k hold ``far``; k + 1 would end after 2^62
+    assert (k + 1) * 100 * MS + 200 * MS > 2**62 >= k * 100 * MS + 200 * MS
+    assert window_starts(ts).tolist() == [0, 100 * MS, (k - 1) * 100 * MS, k * 100 * MS]
+    assert window_starts(np.array([7, 2**62])).tolist() == [7]
+
+
 def hand_trace():
     ts = np.array([0, 50 * MS, 150 * MS, 199_999_000, 250 * MS, 300 * MS])
     size = np.array([100, 200, 300, 100, 400, 500])

@@ -295,6 +295,37 @@ def test_trace_shorter_than_min_duration_is_an_error() -> None:
     assert err.value.code == E_TRACE_SHORT
 
 
+def test_trace_spanning_too_many_steps_is_refused() -> None:
+    from reflexforge.closedloop import MAX_STEPS
+    from reflexforge.errors import E_USAGE, ForgeError
+
+    ts = np.array([0, 1, 2**62], dtype=np.int64)
+    size = np.full(3, 100, dtype=np.int64)
+    rtt = np.full(3, -1, dtype=np.int64)
+    with pytest.raises(ForgeError) as err:
+        run_shadow(constant_reflex(16, 1000), FakePath(ts, size, rtt, "far.csv"), ForgeOptions())
+    assert err.value.code == E_USAGE
+    assert str(err.value).startswith("far.csv: E_USAGE:") and str(MAX_STEPS) in str(err.value)
+    with pytest.raises(ForgeError) as err:
+        run_loop(ts, size, rtt, (16, 1000), FLUSH_COST, LINK, MODE_CLOSED)
+    assert err.value.code == E_USAGE
+
+
+def test_flush_threshold_above_the_simulator_limit_names_the_model() -> None:
+    from reflexforge.errors import E_USAGE, ForgeError
+
+    scaling = tuple(FeatureScale(0.0, 1.0) for _ in range(10))
+    reflex = Reflex(scaling, ((Node.leaf(20000),), (Node.leaf(1000),)),
+                    (OutputBounds(1, 30000), OutputBounds(0, 4000)), dict(META))
+    ts, size, rtt = make_trace(3, 5.0, 2_000)
+    with pytest.raises(ForgeError) as err:
+        run_shadow(reflex, FakePath(ts, size, rtt), ForgeOptions(), min_duration_s=1,
+                   model_path="big.reflex")
+    assert err.value.code == E_USAGE
+    assert str(err.value).startswith("big.reflex: E_USAGE:")
+    assert "20000" in str(err.value) and "16384" in str(err.value)
+
+
 def write_csv(path, ts, size, rtt) -> None:
     with open(path, "w") as handle:
         handle.write("ts_ns,bytes,rtt_ns\n")
@@ -348,6 +379,16 @@ def test_promote_to_copies_only_when_promoted(tmp_path) -> None:
         (tmp_path / "good.reflex").read_bytes()
     report = json.loads((tmp_path / "live" / "good.reflex.shadow.json").read_text())
     assert report["promoted"] is True and report["reasons"] == []
+
+
+def test_trace_spanning_too_many_steps_is_exit_2(tmp_path, capsys) -> None:
+    from reflexforge.cli import main
+
+    write_csv(tmp_path / "far.csv", np.array([0, 1, 2**62]), np.full(3, 100), np.full(3, -1))
+    dump(constant_reflex(16, 1000), tmp_path / "m.reflex")
+    assert main(["shadow", str(tmp_path / "m.reflex"), str(tmp_path / "far.csv"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "far.csv" in err and "E_USAGE" in err and len(err.splitlines()) == 1
 
 
 def test_bad_model_is_exit_2(tmp_path) -> None:
