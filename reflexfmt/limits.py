@@ -61,4 +61,6 @@ REQUIRED_METADATA_KEYS: tuple[str, ...] = (
     "lambda",
     "feature_schema",
 )
-RESERVED_WORDS = frozenset({"yes", "no", "on", "off", "true", "false", "null"})  # section 6.1
+RESERVED_WORDS = frozenset(  # section 6.1: YAML 1.1 booleans and null
+    {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+)

@@ -6,11 +6,16 @@ first report, no FMA contraction); any sanitizer report fails the run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
+import random
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import reflexfmt
+from reflexfmt.metadata import canonical_float
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fuzz"))
 from mutations import mutated  # noqa: E402
@@ -163,3 +169,80 @@ def test_c_reader_accepts_and_evaluates_random_valid_files(
     out = _run(nem1check, "--eval", str(path), stdin=lines).splitlines()
     expected = [[*reflex.quantize(x), *reflex.evaluate(x)] for x in xs]
     assert [[int(v) for v in line.split()] for line in out] == expected
+
+
+# ---- Spec 6.1 rule 5: the C float check against Python repr ---------------------------------
+
+POWERS_OF_TWO = [math.ldexp(1.0, k) for k in range(-1074, 1024)]
+
+
+def _loop_spelling(x: float) -> str:
+    """The superseded rule: the first correctly rounded p-digit %.*e that reads back."""
+    text = next(t for p in range(1, 18) if float(t := f"{x:.{p - 1}e}") == x)
+    mantissa, exp = text.split("e")
+    return f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exp[0]}{exp[1:].zfill(2)}"
+
+
+def _digits(text: str) -> str:
+    return text.split("e")[0].replace(".", "").replace("-", "").strip("0")
+
+
+def _files_with_metadata(tmp_path: Path, metadatas: list[dict[str, Any]]) -> list[Path]:
+    base = reflexfmt.loads((VECTORS / "y_typical.reflex").read_bytes())
+    paths = []
+    for i, metadata in enumerate(metadatas):
+        path = tmp_path / f"m{i}.reflex"
+        path.write_bytes(reflexfmt.dumps(dataclasses.replace(base, metadata=metadata)))
+        paths.append(path)
+    return paths
+
+
+def _verdicts(exe: Path, paths: list[Path]) -> list[str]:
+    return _run(exe, "--batch", stdin="".join(f"{p}\n" for p in paths)).splitlines()
+
+
+def test_c_accepts_the_repr_spelling_of_every_power_of_two(nem1check: Path, tmp_path: Path) -> None:
+    """lambda = 2**k for k = -1074..1023, written by reflexfmt (repr): C accepts each."""
+    typical = reflexfmt.loads((VECTORS / "y_typical.reflex").read_bytes()).metadata
+    paths = _files_with_metadata(tmp_path, [{**typical, "lambda": x} for x in POWERS_OF_TWO])
+    for path, x in zip(paths, POWERS_OF_TWO, strict=True):
+        assert f"lambda: {canonical_float(x)}\n".encode() in path.read_bytes()
+    verdicts = _verdicts(nem1check, paths)
+    assert [x for x, v in zip(POWERS_OF_TWO, verdicts, strict=True) if v != "OK"] == []
+
+
+def test_c_rejects_the_correctly_rounded_spelling_where_repr_is_shorter(
+    nem1check: Path, tmp_path: Path
+) -> None:
+    """The 46 powers of two where the %.*e loop needs one digit more than repr."""
+    differ = [x for x in POWERS_OF_TWO if _digits(_loop_spelling(x)) != _digits(repr(x))]
+    assert len(differ) == 46
+    typical = reflexfmt.loads((VECTORS / "y_typical.reflex").read_bytes()).metadata
+    good = _files_with_metadata(tmp_path, [{**typical, "lambda": x} for x in differ])
+    paths = []
+    for path, x in zip(good, differ, strict=True):
+        data = path.read_bytes()
+        canon = f"lambda: {canonical_float(x)}\n".encode()
+        loop = f"lambda: {_loop_spelling(x)}\n".encode()
+        at = data.index(canon)
+        yaml_start = data.index(b"created_at: ")
+        yaml = data[yaml_start:at] + loop + data[at + len(canon) : -4]
+        body = data[: yaml_start - 4] + struct.pack("<I", len(yaml)) + yaml
+        path.write_bytes(body + struct.pack("<I", zlib.crc32(body)))
+        paths.append(path)
+    verdicts = _verdicts(nem1check, paths)
+    assert [v.split()[0] for v in verdicts] == ["E_METADATA_YAML"] * len(differ)
+
+
+def test_c_float_check_agrees_with_repr_on_random_doubles(nem1check: Path, tmp_path: Path) -> None:
+    """Random bit patterns of both signs and exact decimal ties, 500 floats per file."""
+    rng = random.Random(20251006)
+    xs = [2.0**50 + 0.25, 2.0**50 + 0.75, 5e-324, 1.7976931348623157e308, 2.0**-24]
+    while len(xs) < 20000:
+        x = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+        if math.isfinite(x):
+            xs.append(x)
+    typical = reflexfmt.loads((VECTORS / "y_typical.reflex").read_bytes()).metadata
+    chunks = [xs[i : i + 500] for i in range(0, len(xs), 500)]
+    paths = _files_with_metadata(tmp_path, [{**typical, "zz": c} for c in chunks])
+    assert _verdicts(nem1check, paths) == ["OK"] * len(chunks)

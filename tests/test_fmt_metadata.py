@@ -105,7 +105,10 @@ def test_long_strings_do_not_backtrack():
 
 
 def test_key_rules():
-    for bad in ({"Yes": 1}, {"yes": 1}, {"a-b": 1}, {"k" * 65: 1}, {1: 2}):
+    for bad in ({"Yes": 1}, {"yes": 1}, {"y": 1}, {"n": 1}, {"a-b": 1}, {"k" * 65: 1}, {1: 2}):
         with pytest.raises(ValueError):
             emit(bad)
+    for word in ("y", "n", "yes", "no", "on", "off", "true", "false", "null"):
+        with pytest.raises(MetadataError):
+            parse(f"a:\n  {word}: 1\n".encode())
     assert parse(emit({"k" * 64: 1})) == {"k" * 64: 1}

@@ -44,6 +44,9 @@ FEATURE_NAMES = (
 FEATURE_UNITS = ("pkt", "pkt/s", "pkt/s", "µs", "µs", "B/s", "B/s", "B", "B²", "µs")
 OUTPUT_NAMES = ("flush_threshold", "max_batch_delay")
 OUTPUT_UNITS = ("pkt", "µs")
+# Spec 6.1 rule 2: the key grammar, and the keys YAML 1.1 reads as booleans or null.
+KEY = re.compile(r"[a-z_][a-z0-9_]{0,63}")
+FORBIDDEN_KEYS = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null"))
 REQUIRED_KEYS = ("created_at", "telemetry_hash", "trainer_commit", "lambda", "feature_schema")
 # Spec 9: the phase of each error code (framing stops a validator; E_METADATA_* is the part a
 # non-validating runtime reader MAY skip, spec 6.1).
@@ -100,18 +103,39 @@ def float_text(x: float) -> str:
     return repr(float(x))
 
 
+def _neighbour(digits: str, exp: int, step: int) -> tuple[str, int]:
+    """The next decimal of len(digits) digits above (step 1) or below (step -1)."""
+    p = len(digits)
+    n = int(digits) + step
+    if n == 10**p:  # 99..9 + 1 = 10..0, one decade up
+        return "1" + "0" * (p - 1), exp + 1
+    if n < 10 ** (p - 1):  # 10..0 - 1 = 99..9 on the finer grid one decade down
+        return "9" * p, exp - 1
+    return str(n), exp
+
+
+def shortest_digits(ax: float) -> tuple[str, int]:
+    """Spec 6.1 rule 5: the shortest digits D and exponent E that read back as ax > 0, nearest
+    to ax among those of that length, found as the spec's hint says: for p = 1..17, the
+    correctly rounded p-digit value, else its neighbour on the other side of ax."""
+    for p in range(1, 18):
+        mantissa, exp_text = f"{ax:.{p - 1}e}".split("e")
+        digits, exp = mantissa.replace(".", ""), int(exp_text)
+        rounded = float(f"{digits}e{exp - p + 1}")
+        if rounded == ax:
+            return digits, exp
+        alt, alt_exp = _neighbour(digits, exp, 1 if rounded < ax else -1)
+        if float(f"{alt}e{alt_exp - p + 1}") == ax:
+            return alt, alt_exp
+    raise AssertionError(f"17 digits always read back: {ax!r}")
+
+
 def canonical_float(x: float) -> str:
-    """Spec 6.1 rule 5, literally: the shortest correctly rounded %.*e that reads back."""
+    """Spec 6.1 rule 5: the shortest nearest digits, in positional or scientific layout."""
     if x == 0.0:
         return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
     sign = "-" if x < 0 else ""
-    ax = abs(x)
-    for p in range(1, 18):
-        text = f"{ax:.{p - 1}e}"
-        if float(text) == ax:
-            break
-    mantissa, exp_text = text.split("e")
-    digits, exp = mantissa.replace(".", ""), int(exp_text)
+    digits, exp = shortest_digits(abs(x))
     if -4 <= exp < 16:
         if exp < 0:
             return f"{sign}0.{'0' * (-exp - 1)}{digits}"
@@ -159,6 +183,8 @@ def emit_yaml(mapping: dict[str, Any], level: int = 0) -> str:
     """The canonical NEM1 YAML of a mapping (keys sorted by bytes)."""
     lines = []
     for key in sorted(mapping, key=lambda k: k.encode()):
+        if not KEY.fullmatch(key) or key in FORBIDDEN_KEYS:
+            raise ValueError(f"not a canonical metadata key: {key!r}")
         value = mapping[key]
         pad = "  " * level
         if isinstance(value, dict) and value:

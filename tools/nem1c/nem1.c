@@ -467,31 +467,94 @@ static int parse_string(yaml_state *st, uint32_t *vat, uint32_t *vlen)
     return 0;
 }
 
+/* Reads back `digits` (nd of them) x 10^(e - nd + 1): does it give `ax`? */
+static int reads_back(const char *digits, int nd, int e, double ax)
+{
+    char tmp[40];
+    int i, len = 0;
+    tmp[len++] = digits[0];
+    tmp[len++] = '.';
+    for (i = 1; i < nd; i++) {
+        tmp[len++] = digits[i];
+    }
+    snprintf(tmp + len, sizeof tmp - (size_t)len, "e%d", e);
+    return strtod(tmp, NULL) == ax;
+}
+
+/* The next `nd`-digit decimal above (step 1) or below (step -1) digits x 10^(e - nd + 1). */
+static void step_digits(char *digits, int nd, int *e, int step)
+{
+    int i = nd - 1;
+    if (step > 0) {
+        while (i >= 0 && digits[i] == '9') {
+            digits[i--] = '0';
+        }
+        if (i < 0) { /* 99..9 + 1 = 10..0 x 10 */
+            digits[0] = '1';
+            *e += 1;
+        } else {
+            digits[i]++;
+        }
+    } else {
+        while (i > 0 && digits[i] == '0') {
+            digits[i--] = '9';
+        }
+        digits[i]--; /* the leading digit is never '0' */
+        if (digits[0] == '0') { /* 10..0 - 1 = 99..9 on the finer grid below */
+            memset(digits, '9', (size_t)nd);
+            *e -= 1;
+        }
+    }
+}
+
+/* Rule 5 digits: the shortest digit string that reads back as ax, nearest to ax among
+ * those of its length (ties to an even last digit). For p = 1..17, the correctly rounded
+ * p-digit "%.*e" is the nearest p-digit decimal (glibc breaks exact ties to even); if it
+ * does not read back, the only other p-digit decimal that may is its neighbour on the
+ * other side of ax (the rounding interval of ax is convex and contains ax). */
+static int shortest_digits(double ax, char *digits, int *e)
+{
+    char tmp[40];
+    int p, nd = 0;
+    for (p = 1; p <= 17; p++) {
+        const char *q;
+        char alt[20];
+        int alt_e, step;
+        snprintf(tmp, sizeof tmp, "%.*e", p - 1, ax);
+        nd = 0;
+        for (q = tmp; *q != 'e'; q++) {
+            if (*q != '.') {
+                digits[nd++] = *q;
+            }
+        }
+        *e = atoi(q + 1);
+        if (strtod(tmp, NULL) == ax) {
+            return nd;
+        }
+        step = strtod(tmp, NULL) < ax ? 1 : -1;
+        memcpy(alt, digits, (size_t)nd);
+        alt_e = *e;
+        step_digits(alt, nd, &alt_e, step);
+        if (reads_back(alt, nd, alt_e, ax)) {
+            memcpy(digits, alt, (size_t)nd);
+            *e = alt_e;
+            return nd;
+        }
+    }
+    return nd; /* not reached: 17 correctly rounded digits always read back */
+}
+
 /* The canonical spelling of a finite binary64 value (rule 5); returns its length. */
 static size_t canonical_float(double x, char *out, size_t cap)
 {
-    char tmp[40];
     char digits[20];
-    size_t nd = 0, len = 0;
-    int p, e, i;
-    const char *q;
-    double ax = fabs(x);
+    size_t nd, len = 0;
+    int e, i;
 
     if (x == 0.0) {
         return (size_t)snprintf(out, cap, "%s", signbit(x) ? "-0.0" : "0.0");
     }
-    for (p = 1; p <= 17; p++) {
-        snprintf(tmp, sizeof tmp, "%.*e", p - 1, ax);
-        if (strtod(tmp, NULL) == ax) {
-            break;
-        }
-    }
-    for (q = tmp; *q != 'e'; q++) {
-        if (*q != '.') {
-            digits[nd++] = *q;
-        }
-    }
-    e = atoi(q + 1);
+    nd = (size_t)shortest_digits(fabs(x), digits, &e);
     if (signbit(x)) {
         out[len++] = '-';
     }
@@ -666,7 +729,8 @@ static int key_char(uint8_t b, int first)
 
 static int forbidden_key(const uint8_t *k, uint32_t len)
 {
-    static const char *const words[] = {"yes", "no", "on", "off", "true", "false", "null"};
+    static const char *const words[] = {"y",   "n",    "yes",   "no",  "on",
+                                        "off", "true", "false", "null"};
     size_t i;
     for (i = 0; i < sizeof words / sizeof words[0]; i++) {
         if (token_is(k, len, words[i])) {
