@@ -1,4 +1,5 @@
-"""Drift: the error codes in spec/NEM1.md section 13 and in reflexfmt are the same set."""
+"""Drift between spec/NEM1.md and reflexfmt: the error codes of section 13, the forbidden
+metadata keys of section 6.1 and the unit strings of appendix A."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import re
 import zlib
 from pathlib import Path
 
-from reflexfmt import dumps, loads
+from reflexfmt import FEATURE_NAMES, FEATURE_UNITS, OUTPUT_NAMES, OUTPUT_UNITS, dumps, loads
 from reflexfmt.errors import ERROR_CODES, TOOL_CODES
+from reflexfmt.limits import RESERVED_WORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,6 +22,28 @@ def _spec_table_codes() -> set[str]:
 
 def test_spec_table_equals_code():
     assert _spec_table_codes() == ERROR_CODES
+
+
+def _spec_text() -> str:
+    return (ROOT / "spec" / "NEM1.md").read_text(encoding="utf-8")
+
+
+def test_spec_unit_table_equals_code():
+    """Appendix A lists the exact `unit` string of every feature and output."""
+    section = _spec_text().split("## Appendix A.", 1)[1].split("\n## ", 1)[0]
+    units = {}
+    for names, unit in re.findall(r"^\| ([^|]*`[a-z_0-9]+`[^|]*) \| `([^`]+)` \|", section, re.M):
+        for index, name in re.findall(r"(\d+) `([a-z_0-9]+)`", names):
+            units["output" if "output" in names else "feature", int(index), name] = unit
+    expected = {("feature", i, n): FEATURE_UNITS[i] for i, n in enumerate(FEATURE_NAMES)}
+    expected |= {("output", o, n): OUTPUT_UNITS[o] for o, n in enumerate(OUTPUT_NAMES)}
+    assert units == expected
+
+
+def test_spec_forbidden_keys_equal_code():
+    section = _spec_text().split("### 6.1", 1)[1].split("3. A `string`", 1)[0]
+    listed = section.split("MUST NOT be one of", 1)[1].split("(", 1)[0]
+    assert set(re.findall(r"`([a-z]+)`", listed)) == RESERVED_WORDS
 
 
 def test_code_uses_only_spec_codes_and_every_one():
