@@ -6,21 +6,24 @@ the backend can change a result; chunks are put back in window order.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
+import socket
 import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 
 import numpy as np
 
-from reflexforge.errors import E_USAGE, ForgeError
+from reflexforge.errors import E_IO, E_USAGE, ForgeError
 from reflexforge.oracle import label_chunk
 
 _INLINE_WORK = 2_000_000  # below this many packet-windows, automatic mode stays in-process
 _CHUNKS_PER_WORKER = 8  # chunks per worker: balances load and keeps progress moving
 _MAX_CHUNK_PACKETS = 4_000_000  # bounds a chunk's scratch memory
 
-DASK_CONNECT_TIMEOUT = "20s"  # how long to wait for the scheduler at --dask
+DASK_CONNECT_TIMEOUT = 10.0  # seconds to wait for the scheduler at --dask
 
 _shared: dict[str, np.ndarray] = {}
 
@@ -31,6 +34,11 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def pool_size(workers: int, chunks: int) -> int:
+    """Processes to start: never more than the chunks (so the windows) or 4 x the cores."""
+    return max(1, min(workers, chunks, 4 * default_workers()))
 
 
 def plan_chunks(first: np.ndarray, last: np.ndarray, parts: int) -> list[tuple[int, int]]:
@@ -118,7 +126,7 @@ def _label_pool(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *
         np.save(ts_path, np.ascontiguousarray(ts, dtype=np.int64))
         np.save(size_path, size)
         context = get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context,
+        with ProcessPoolExecutor(max_workers=pool_size(workers, len(chunks)), mp_context=context,
                                  initializer=_attach, initargs=(ts_path, size_path)) as pool:
             pending = {}
             try:
@@ -138,13 +146,9 @@ def _label_pool(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *
 def _label_dask(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *,
                 address: str) -> None:
     """Scatter the packets to every worker of the cluster, map over chunks, gather in order."""
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
-    try:
-        client = Client(address, set_as_default=False, timeout=DASK_CONNECT_TIMEOUT)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ForgeError(E_USAGE, f"cannot reach the Dask scheduler at {address!r}: {exc}",
-                         column="--dask") from None
+    client = connect_dask(address, DASK_CONNECT_TIMEOUT)
     with client:
         ts_future, size_future = client.scatter(
             [np.ascontiguousarray(ts, dtype=np.int64), size], broadcast=True)
@@ -157,3 +161,101 @@ def _label_dask(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *
                 store(index_of[future.key], future.result())
         finally:
             client.cancel(futures)
+
+
+def check_dask_address(address: str) -> tuple[str, str]:
+    """(scheme, location) of a scheduler address; E_USAGE unless it is well formed.
+
+    A bare ``host:port`` means ``tcp://host:port``; tcp and tls need a host and a port.
+    """
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+    from distributed.comm.registry import backends
+
+    def bad(reason: str) -> ForgeError:
+        return ForgeError(E_USAGE, f"bad Dask scheduler address {address!r}: {reason}",
+                          column="--dask")
+
+    try:
+        scheme, location = parse_address(address.strip())
+    except (ValueError, TypeError) as exc:
+        raise bad(str(exc)) from None
+    if scheme not in backends:
+        raise bad(f"unknown scheme {scheme!r} (expected one of {', '.join(sorted(backends))})")
+    if scheme in ("tcp", "tls"):
+        try:
+            host, port = parse_host_port(location)
+        except (ValueError, TypeError) as exc:
+            raise bad(f"{exc} (expected tcp://HOST:PORT)") from None
+        if not host or not 0 < int(port) < 65536:
+            raise bad("expected tcp://HOST:PORT with a port in 1..65535")
+    return scheme, location
+
+
+def connect_dask(address: str, timeout: float):
+    """A ``distributed.Client`` on ``address``, or one E_USAGE / E_IO error within ``timeout``.
+
+    tcp and tls addresses are first probed with a plain socket, so a refused address fails
+    at once; then the scheduler must answer an ``identity`` request within ``timeout`` (a
+    silent or foreign server fails); a client that fails half-way is closed without waiting.
+    """
+    scheme, location = check_dask_address(address)
+    if scheme in ("tcp", "tls"):
+        from distributed.comm.addressing import parse_host_port
+
+        host, port = parse_host_port(location)
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise ForgeError(E_IO, f"cannot reach the Dask scheduler at {address!r}: {reason}",
+                             column="--dask") from None
+    try:
+        identity = asyncio.run(asyncio.wait_for(_identity(address.strip(), timeout), timeout))
+    except Exception as exc:  # noqa: BLE001 - whatever answers there is not a Dask scheduler
+        reason = "no answer" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+        raise ForgeError(E_IO, f"cannot connect to the Dask scheduler at {address!r}: "
+                         f"{reason} within {timeout:g} s", column="--dask") from None
+    if not isinstance(identity, dict) or identity.get("type") != "Scheduler":
+        raise ForgeError(E_IO, f"{address!r} is not a Dask scheduler", column="--dask")
+    try:
+        return _closing_client_class()(address.strip(), set_as_default=False, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - whatever answers there is not a Dask scheduler
+        raise ForgeError(E_IO, f"cannot connect to the Dask scheduler at {address!r}: "
+                         f"{type(exc).__name__}: {exc}", column="--dask") from None
+
+
+async def _identity(address: str, timeout: float) -> object:
+    """The scheduler's answer to an ``identity`` request (its type is ``"Scheduler"``)."""
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=timeout)
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
+@functools.cache
+def _closing_client_class() -> type:
+    from distributed import Client
+
+    class ClosingClient(Client):
+        """A Client that, when its constructor fails, stops its loop thread at once (instead
+        of a 2 x timeout wait and a traceback from ``__del__`` at exit)."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            try:
+                super().__init__(*args, **kwargs)
+            except BaseException:
+                self.status = "closed"
+                runner = getattr(self, "_loop_runner", None)
+                if runner is not None:
+                    try:
+                        runner.stop()
+                    except Exception:  # noqa: BLE001 - best effort on an already failed client
+                        pass
+                raise
+
+    return ClosingClient

@@ -67,9 +67,62 @@ def test_dask_local_cluster_matches_one(inline):
     assert same(one, on_dask)
 
 
-def test_unreachable_scheduler_is_a_clean_error(inline, monkeypatch):
-    monkeypatch.setattr(parallel, "DASK_CONNECT_TIMEOUT", "2s")
+def test_unreachable_scheduler_is_a_clean_error(inline):
     ts, size, starts, _ = inline
+    with pytest.raises(ForgeError) as err:  # nothing listens on port 1: refused at once
+        window_costs(ts, size, starts[:2], 0.1, 5000, 10**10, dask="tcp://127.0.0.1:1")
+    assert err.value.code == "E_IO"
+    assert "--dask" in str(err.value)
+
+
+@pytest.mark.parametrize("address", ["garbage", "foo://x:1", "tcp://host", "tcp://:80",
+                                     "tcp://h:99999", "tcp://h:x", ""])
+def test_malformed_scheduler_address_is_usage(address):
     with pytest.raises(ForgeError) as err:
-        window_costs(ts, size, starts[:2], 0.1, 5000, 10**10, dask="tcp://127.0.0.1:9")
+        parallel.check_dask_address(address)
     assert err.value.code == "E_USAGE"
+
+
+def test_well_formed_scheduler_addresses():
+    assert parallel.check_dask_address("tcp://127.0.0.1:8786") == ("tcp", "127.0.0.1:8786")
+    assert parallel.check_dask_address("10.0.0.1:8786") == ("tcp", "10.0.0.1:8786")
+    assert parallel.check_dask_address("inproc://x")[0] == "inproc"
+
+
+def test_pool_never_exceeds_windows_or_four_per_core():
+    cores = parallel.default_workers()
+    assert parallel.pool_size(256, 3) == 3
+    assert parallel.pool_size(256, 10**6) == min(256, 4 * cores)
+    assert parallel.pool_size(1, 10**6) == 1
+
+
+SILENT_SERVER_SCRIPT = """
+import socket, sys, threading
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen()
+held = []
+threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()
+import reflexforge.parallel as parallel
+parallel.DASK_CONNECT_TIMEOUT = 1.0
+from reflexforge.cli import main
+port = server.getsockname()[1]
+sys.exit(main(["label", sys.argv[1], "-o", sys.argv[2], "-q", "--dask", f"tcp://127.0.0.1:{port}"]))
+"""
+
+
+def test_silent_scheduler_fails_in_one_line_without_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    from reflexforge.synth import synthesize
+
+    trace = tmp_path / "t.csv"
+    synthesize(trace, "poisson", duration_s=1.0, seed=3, rate=500.0)
+    out = tmp_path / "ts.csv"
+    done = subprocess.run([sys.executable, "-c", SILENT_SERVER_SCRIPT, str(trace), str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "E_IO" in lines[0] and "Traceback" not in done.stderr, done.stderr
+    assert not out.exists()

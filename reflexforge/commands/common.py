@@ -164,6 +164,10 @@ def options_from_args(args: argparse.Namespace):
         value = getattr(args, name, None)
         if value is not None:
             given[name] = value
+    if "dask" in given:
+        from reflexforge.parallel import check_dask_address
+
+        check_dask_address(given["dask"])
     return ForgeOptions(**given)
 
 
