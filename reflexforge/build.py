@@ -15,8 +15,16 @@ import numpy as np
 import sklearn
 
 from reflexfmt import FeatureScale, OutputBounds, Reflex
-from reflexforge.config import GRID_D_US, GRID_N, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
-from reflexforge.errors import E_TRAINSET, E_USAGE, ForgeError
+from reflexforge.config import (
+    GRID_D_US,
+    GRID_N,
+    PAIRS,
+    STEP_NS,
+    WINDOW_NS,
+    ForgeOptions,
+    source_date_epoch,
+)
+from reflexforge.errors import E_TRAINSET, ForgeError
 from reflexforge.labels import count_switches, training_labels
 from reflexforge.oracle import OracleCosts, best_pairs
 from reflexforge.quantize import Q_SCALE, quantize_matrix, scaling_from_training
@@ -226,21 +234,10 @@ def build_metadata(
     }
 
 
-MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
-
-
 def created_at() -> str:
     """UTC ``YYYY-MM-DDTHH:MM:SSZ`` of SOURCE_DATE_EPOCH when set, else of now."""
-    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if text:
-        try:
-            seconds = int(text, 10)
-        except ValueError:
-            seconds = -1
-        if not 0 <= seconds <= MAX_EPOCH:
-            raise ForgeError(E_USAGE, f"SOURCE_DATE_EPOCH must be an integer number of seconds "
-                             f"in 0..{MAX_EPOCH}, got {text!r}")
-    else:
+    seconds = source_date_epoch()
+    if seconds is None:
         seconds = int(time.time())
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

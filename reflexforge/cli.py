@@ -18,8 +18,8 @@ from reflexforge.errors import E_IO, E_USAGE, ForgeError, _one_line
 COMMANDS = ("synth", "label", "train", "build", "demo", "shadow")
 
 EXIT_OK = 0
-EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3  # not 1: shadow and demo exit 1 for "not promoted"
 EXIT_INTERRUPTED = 130
 
 PROG = "reflex-forge"
@@ -95,6 +95,13 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run, and turn every failure into one stderr line and an exit code."""
+    from reflexforge.config import source_date_epoch
+
+    try:  # first, before numpy (which reads SOURCE_DATE_EPOCH) is imported
+        source_date_epoch()
+    except ForgeError as exc:
+        _report(f"{PROG}: {exc}")
+        return EXIT_BAD_INPUT
     format_error = _reflex_format_error()
     try:
         return run(argv)

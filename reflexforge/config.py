@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 
@@ -115,3 +116,19 @@ def parse_incumbent(text: str) -> tuple[int, int]:
     d_us = parse_delay_us(parts[1])
     check_policy(n, d_us)
     return n, d_us
+
+
+MAX_EPOCH = 253402300799
+"""Largest SOURCE_DATE_EPOCH: 9999-12-31T23:59:59Z."""
+
+
+def source_date_epoch() -> int | None:
+    """SOURCE_DATE_EPOCH as seconds (None when unset or empty); E_USAGE unless 0..MAX_EPOCH."""
+    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return None
+    seconds = int(text, 10) if re.fullmatch(r"[0-9]{1,20}", text) else -1
+    if not 0 <= seconds <= MAX_EPOCH:
+        raise ForgeError(E_USAGE, f"SOURCE_DATE_EPOCH must be an integer number of seconds "
+                         f"in 0..{MAX_EPOCH}, got {text!r}")
+    return seconds

@@ -211,3 +211,30 @@ def test_synth_then_label_end_to_end(tmp_path, capsys):
     assert lines[0].startswith("window_start_ns,queue_depth,")
     assert len(lines) == 1 + 13  # windows start every 100 ms and end by the last packet
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("epoch", ["abc", "-1", "253402300800", "1e9", "99999999999999999999999"])
+def test_bad_source_date_epoch_is_one_usage_line(tmp_path, epoch):
+    src = tmp_path / "t.csv"
+    src.write_bytes(b"ts_ns,bytes\n0,1\n300000000,1\n")
+    out = tmp_path / "m.reflex"
+    env = {**os.environ, "SOURCE_DATE_EPOCH": epoch}
+    proc = subprocess.run([str(FORGE), "build", str(src), "-o", str(out), "-q"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 2, proc.stderr
+    line = _one_error_line(proc.stderr, "E_USAGE")
+    assert "SOURCE_DATE_EPOCH" in line
+    assert not out.exists()
+
+
+def test_internal_error_exit_code_is_3_not_shadows_1(monkeypatch, capsys):
+    import reflexforge.cli as cli
+
+    def broken(argv):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "run", broken)
+    monkeypatch.delenv("REFLEX_FORGE_DEBUG", raising=False)
+    assert cli.main(["label"]) == 3 == cli.EXIT_INTERNAL
+    line = _one_error_line(capsys.readouterr().err, "E_INTERNAL")
+    assert line.startswith("reflex-forge: E_INTERNAL: RuntimeError: boom")
