@@ -75,7 +75,9 @@ def _report(message: str) -> None:
 
 
 def _format_error_line(exc: BaseException) -> str:
-    return _one_line(str(exc))
+    """A reflexfmt error, prefixed with the file it concerns when the command named it."""
+    name = getattr(exc, "file", None)
+    return _one_line(f"{name}: {exc}" if name else str(exc))
 
 
 def _reflex_format_error() -> type[BaseException] | None:

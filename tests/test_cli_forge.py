@@ -30,7 +30,7 @@ BAD_TELEMETRY = {
 def _one_error_line(stderr: str, code: str) -> str:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
-    assert f"{code}: " in lines[0]
+    assert f"{code}: " in lines[0] or f"{code} " in lines[0]
     assert "Traceback" not in stderr
     return lines[0]
 
@@ -238,3 +238,13 @@ def test_internal_error_exit_code_is_3_not_shadows_1(monkeypatch, capsys):
     assert cli.main(["label"]) == 3 == cli.EXIT_INTERNAL
     line = _one_error_line(capsys.readouterr().err, "E_INTERNAL")
     assert line.startswith("reflex-forge: E_INTERNAL: RuntimeError: boom")
+
+
+def test_format_error_names_the_model_file(tmp_path, capsys):
+    model = tmp_path / "empty.reflex"
+    model.write_bytes(b"")
+    src = tmp_path / "good.csv"
+    src.write_bytes(b"ts_ns,bytes\n0,1\n300000000,1\n")
+    assert main(["shadow", str(model), str(src), "--min-duration", "1", "-q"]) == 2
+    line = _one_error_line(capsys.readouterr().err, "E_TRUNCATED at offset 0")
+    assert line.startswith(f"{model}: E_TRUNCATED at offset 0 (header.magic): ")

@@ -12,6 +12,7 @@ import time
 from reflexforge.commands.common import (
     add_common_options,
     check_output_path,
+    dump_model,
     options_from_args,
     progress_enabled,
 )
@@ -41,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
 def build_file(telemetry: str, output: str, args: argparse.Namespace,
                training_set: str | None = None):
     """Build ``output`` from ``telemetry`` with the options in ``args``; print the figures."""
-    from reflexfmt import dump
     from reflexforge.build import build_reflex
     from reflexforge.progress import progress_bar
     from reflexforge.telemetry import read_telemetry
@@ -57,7 +57,7 @@ def build_file(telemetry: str, output: str, args: argparse.Namespace,
     with progress_bar(None, "features and oracle", progress_enabled(args)) as bar:
         reflex, report = build_reflex(trace, opts, train_opts, progress=bar,
                                       training_set_path=training_set)
-    dump(reflex, target)
+    dump_model(reflex, target)
     report.seconds["read"] = t1 - t0
     report.seconds["total"] = time.perf_counter() - t0
     print_report(report, str(target))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from reflexforge.errors import E_IO, ForgeError
@@ -187,3 +189,33 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     if not os.access(directory, os.W_OK | os.X_OK):
         raise ForgeError(E_IO, f"output directory {str(directory)!r} is not writable", path=target)
     return target
+
+
+@contextmanager
+def naming_file(path: str | os.PathLike[str]) -> Iterator[None]:
+    """A reflexfmt error raised inside is tagged with ``path``, so the command line reports
+    ``PATH: CODE at offset ...`` (reflexforge.cli)."""
+    from reflexfmt import ReflexFormatError
+
+    try:
+        yield
+    except ReflexFormatError as exc:
+        if getattr(exc, "file", None) is None:
+            exc.file = os.fspath(path)
+        raise
+
+
+def load_model(path: str | os.PathLike[str]):
+    """``reflexfmt.load`` with the file named in any format error."""
+    from reflexfmt import load
+
+    with naming_file(path):
+        return load(path)
+
+
+def dump_model(reflex, path: str | os.PathLike[str]) -> None:
+    """``reflexfmt.dump`` (atomic) with the file named in any format error."""
+    from reflexfmt import dump
+
+    with naming_file(path):
+        dump(reflex, path)

@@ -15,6 +15,7 @@ from pathlib import Path
 from reflexforge.commands.common import (
     add_common_options,
     check_output_path,
+    load_model,
     non_negative_float,
     options_from_args,
     progress_enabled,
@@ -56,7 +57,6 @@ def add_shadow_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from reflexfmt import load
     from reflexforge.report import render_table, report_json, write_plot
     from reflexforge.shadow import run_shadow
     from reflexforge.telemetry import read_telemetry
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         if path is not None:
             check_output_path(path)
     promote_dir = _check_promote_dir(args.promote_to) if args.promote_to else None
-    reflex = load(args.model)
+    reflex = load_model(args.model)
     model_bytes = _read_bytes(args.model)
     trace = read_telemetry(args.telemetry)
     report = run_shadow(reflex, trace, opts, min_duration_s=args.min_duration,

@@ -14,6 +14,7 @@ import numpy as np
 from reflexforge.commands.common import (
     add_common_options,
     check_output_path,
+    dump_model,
     non_negative_float,
     options_from_args,
     progress_enabled,
@@ -94,7 +95,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reflexfmt import dump
     from reflexforge.build import pair_indices, reflex_from_costs
     from reflexforge.commands.build import print_report
     from reflexforge.features import window_starts
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     labelled = pair_indices(np.asarray(tset.flush_threshold), np.asarray(tset.max_batch_delay_us))
     check_labels(args.training_set, labelled, np.asarray(tset.J), best_pairs(costs.J), costs.J)
     reflex, report = reflex_from_costs(starts, tset.X, costs, trace.sha1, opts, train_opts)
-    dump(reflex, output)
+    dump_model(reflex, output)
     print_report(report, str(output))
     return 0
 
