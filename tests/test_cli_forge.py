@@ -248,3 +248,11 @@ def test_format_error_names_the_model_file(tmp_path, capsys):
     assert main(["shadow", str(model), str(src), "--min-duration", "1", "-q"]) == 2
     line = _one_error_line(capsys.readouterr().err, "E_TRUNCATED at offset 0")
     assert line.startswith(f"{model}: E_TRUNCATED at offset 0 (header.magic): ")
+
+
+@pytest.mark.parametrize("command", ["synth", "label", "train", "build", "demo", "shadow"])
+def test_help_has_no_rst_quotes(capsys, command):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "``" not in capsys.readouterr().out

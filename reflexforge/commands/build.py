@@ -12,6 +12,7 @@ import time
 from reflexforge.commands.common import (
     add_common_options,
     check_output_path,
+    description,
     dump_model,
     options_from_args,
     progress_enabled,
@@ -22,7 +23,7 @@ from reflexforge.commands.train import add_training_options, training_options_fr
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "build", help="telemetry -> features -> oracle labels -> trees -> .reflex",
-        description=__doc__.split("\n\n")[0].strip("`"),
+        description=description(__doc__),
     )
     parser.add_argument("telemetry", metavar="TELEMETRY", help="telemetry.csv (or .csv.gz)")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL",

@@ -12,6 +12,13 @@ from pathlib import Path
 from reflexforge.errors import E_IO, ForgeError
 
 
+def description(doc: str | None) -> str:
+    """A command's --help description: the first paragraph of its docstring, without the
+    reStructuredText literal quotes and line breaks."""
+    first = (doc or "").split("\n\n")[0]
+    return " ".join(first.replace("``", "").split())
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     value = _int(text)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reflexforge.commands.common import (
     add_common_options,
+    description,
     non_negative_int,
     positive_float,
     progress_enabled,
@@ -26,7 +27,7 @@ HELDOUT_SEED = 2
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="synthesize, build, inspect and shadow-validate a reflex",
-        description=__doc__.split("\n\n")[0].strip("`"),
+        description=description(__doc__),
     )
     parser.add_argument("--out", default="reflex-demo", metavar="DIR",
                         help="directory for the traces, the model and the reports "

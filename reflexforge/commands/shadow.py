@@ -15,6 +15,7 @@ from pathlib import Path
 from reflexforge.commands.common import (
     add_common_options,
     check_output_path,
+    description,
     load_model,
     non_negative_float,
     options_from_args,
@@ -29,7 +30,7 @@ EXIT_NOT_PROMOTED = 1
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "shadow", help="shadow-validate a reflex on telemetry and apply the promotion gate",
-        description=__doc__.split("\n\n")[0].strip("`"),
+        description=description(__doc__),
         epilog="exit codes: 0 promoted, 1 not promoted, 2 bad input or usage",
     )
     add_shadow_arguments(parser)

@@ -14,6 +14,7 @@ import numpy as np
 from reflexforge.commands.common import (
     add_common_options,
     check_output_path,
+    description,
     dump_model,
     non_negative_float,
     options_from_args,
@@ -81,7 +82,7 @@ def training_options_from_args(args: argparse.Namespace) -> TrainOptions:
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train a .reflex from a training set and its telemetry",
-        description=__doc__.split("\n\n")[0].strip("`"),
+        description=description(__doc__),
     )
     parser.add_argument("training_set", metavar="TRAINING_SET",
                         help="training-set.csv written by `reflex-forge label`")
