@@ -77,6 +77,22 @@ def _python_verdict(data: bytes) -> str:
     return "OK"
 
 
+def _metadata_span(data: bytes) -> tuple[int, int]:
+    """The first metadata byte and the offset just after the last, of a well-framed file."""
+    at = 176
+    for _ in range(2):
+        at += 2 + 10 * int.from_bytes(data[at : at + 2], "little")
+    at += 8
+    start = at + 4
+    return start, start + int.from_bytes(data[at:start], "little")
+
+
+def _yaml_offset_in_span(data: bytes, verdict: str) -> bool:
+    """Spec 9.3 step 13: an E_METADATA_YAML offset lies within the metadata bytes."""
+    start, end = _metadata_span(data)
+    return start <= int(verdict.split()[1]) <= end
+
+
 def test_c_reader_agrees_with_the_manifest(nem1check: Path) -> None:
     paths = "".join(f"{VECTORS / v['file']}\n" for v in MANIFEST)
     lines = _run(nem1check, "--batch", stdin=paths).splitlines()
@@ -85,6 +101,10 @@ def test_c_reader_agrees_with_the_manifest(nem1check: Path) -> None:
         if entry["result"] == "accept":
             expected = "OK"
         elif entry["offset"] is None:
+            assert entry["code"] == "E_METADATA_YAML", entry["id"]
+            data = (VECTORS / entry["file"]).read_bytes()
+            assert not line.startswith("E_METADATA_YAML") or _yaml_offset_in_span(data, line)
+            assert _yaml_offset_in_span(data, _python_verdict(data)), entry["id"]
             expected, line = entry["code"], line.split()[0]
         else:
             expected = f"{entry['code']} {entry['offset']}"
@@ -147,7 +167,10 @@ def test_c_reader_agrees_with_reflexfmt_on_mutated_files(
     c_line = batch.stdout.readline().strip()
     assert c_line, f"nem1check died (exit {batch.poll()})"
     py_line = _python_verdict(data)
-    if py_line.startswith("E_METADATA_YAML"):  # the spec leaves the position inside open
+    if py_line.startswith("E_METADATA_YAML"):  # implementation-defined within the metadata
+        assert _yaml_offset_in_span(data, py_line)
+        if c_line.startswith("E_METADATA_YAML"):
+            assert _yaml_offset_in_span(data, c_line)
         c_line, py_line = c_line.split()[0], py_line.split()[0]
     assert c_line == py_line
 
