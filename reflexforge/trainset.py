@@ -59,10 +59,7 @@ def make_training_set(trace, opts: ForgeOptions, progress=None) -> tuple[Trainin
         span = int(ts[-1]) - int(ts[0]) if ts.shape[0] else 0
         raise ForgeError(E_TRACE_SHORT, f"the trace spans {span} ns; at least one 200 ms window "
                          "(200000000 ns from the first to the last ts_ns) is needed", path=path)
-    n_inc, d_inc_us = opts.incumbent
-    completion, _ = simulate(ts, size, n_inc, d_inc_us * 1000, opts.flush_cost_ns, opts.link_bps)
-    X = window_features(ts, size, trace.rtt_ns, completion, starts)
-    del completion
+    X = incumbent_features(trace, opts, starts)
     costs = window_costs(ts, size, starts, opts.lam, opts.flush_cost_ns, opts.link_bps,
                          workers=opts.workers, dask=opts.dask, progress=progress)
     best = best_pairs(costs.J)
@@ -70,6 +67,33 @@ def make_training_set(trace, opts: ForgeOptions, progress=None) -> tuple[Trainin
     rows = np.arange(best.shape[0])
     return TrainingSet(window_start_ns=starts, X=X, flush_threshold=pairs[best, 0],
                        max_batch_delay_us=pairs[best, 1], J=costs.J[rows, best]), costs
+
+
+def incumbent_features(trace, opts: ForgeOptions, starts: np.ndarray) -> np.ndarray:
+    """The features (float64[n, 10]) of the windows at ``starts``, from one replay of the whole
+    trace under ``opts.incumbent`` (spec/forge.md section 4)."""
+    ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
+    size = np.ascontiguousarray(trace.size, dtype=np.int64)
+    n_inc, d_inc_us = opts.incumbent
+    completion, _ = simulate(ts, size, n_inc, d_inc_us * 1000, opts.flush_cost_ns, opts.link_bps)
+    return window_features(ts, size, trace.rtt_ns, completion, starts)
+
+
+def check_features(path: str | os.PathLike[str], got: np.ndarray, want: np.ndarray) -> None:
+    """``got`` (the training set's X) must equal ``want`` (recomputed) bit for bit, else
+    E_TRAINSET naming the first differing line and column."""
+    got = np.ascontiguousarray(got, dtype=np.float64)
+    want = np.ascontiguousarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        raise ForgeError(E_TRAINSET, f"features of shape {got.shape}, the telemetry gives "
+                         f"{want.shape}", path=path)
+    differ = np.argwhere(got.view(np.uint64) != want.view(np.uint64))
+    if differ.shape[0]:
+        row, col = (int(v) for v in differ[0])
+        raise ForgeError(E_TRAINSET, f"{got[row, col]!r} is not the feature the telemetry "
+                         f"gives under these options ({want[row, col]!r}; labelled with "
+                         "another --incumbent, --flush-cost-ns or --link-bps, or edited?)",
+                         path=path, line=row + 2, column=FEATURE_NAMES[col])
 
 
 def format_training_set(ts: TrainingSet) -> bytes:

@@ -202,3 +202,32 @@ def test_lambda_out_of_range_is_usage(lam: float) -> None:
         ForgeOptions(lam=lam)
     assert info.value.code == "E_USAGE"
     assert ForgeOptions(lam=1e6).lam == 1e6
+
+
+def test_training_set_labelled_with_other_incumbent(built: tuple[Path, Path], trace_path: Path,
+                                                    tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "model.reflex"
+    assert main(["train", str(built[1]), "--telemetry", str(trace_path), "-o", str(out),
+                 "--incumbent", "4,200us", "--quiet", "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "E_TRAINSET" in err
+    assert f"{built[1]}:2:" in err  # the first window already differs
+    assert not out.exists()
+
+
+def test_edited_feature_is_rejected_with_line_and_column(
+        built: tuple[Path, Path], trace_path: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    lines = built[1].read_text().split("\n")
+    fields = lines[5].split(",")
+    fields[4] = repr(float(fields[4]) + 1.0)  # latency_p50 of the 4th window
+    lines[5] = ",".join(fields)
+    edited = tmp_path / "edited.csv"
+    edited.write_text("\n".join(lines))
+    out = tmp_path / "model.reflex"
+    assert main(["train", str(edited), "--telemetry", str(trace_path), "-o", str(out),
+                 "--quiet", "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{edited}:6:latency_p50: E_TRAINSET" in err
+    assert not out.exists()

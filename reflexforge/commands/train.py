@@ -2,7 +2,9 @@
 
 The telemetry is read for its SHA-1 (the model's ``telemetry_hash``) and for the oracle's
 full cost matrix, which the validation figures and the stability options need; the
-training set must be the one ``label`` makes from that telemetry under the same options.
+training set must be the one ``label`` makes from that telemetry under the same options:
+its windows, its features (recomputed by one incumbent replay, compared bit for bit), its
+labels and J are checked.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from reflexforge.oracle import best_pairs, window_costs
     from reflexforge.progress import progress_bar
     from reflexforge.telemetry import read_telemetry
-    from reflexforge.trainset import read_training_set
+    from reflexforge.trainset import check_features, incumbent_features, read_training_set
 
     opts = options_from_args(args)
     train_opts = training_options_from_args(args)
@@ -111,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     trace = read_telemetry(args.telemetry)
     starts = window_starts(trace.ts_ns)
     check_windows(args.training_set, tset.window_start_ns, starts)
+    check_features(args.training_set, tset.X, incumbent_features(trace, opts, starts))
     with progress_bar(len(starts), "oracle", progress_enabled(args)) as bar:
         costs = window_costs(trace.ts_ns, trace.size, starts, opts.lam, opts.flush_cost_ns,
                              opts.link_bps, workers=opts.workers, dask=opts.dask, progress=bar)
