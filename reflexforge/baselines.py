@@ -33,9 +33,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from reflexforge.closedloop import (
+    DEAD_BAND_PERCENT,
+    GOING_RIGHT,
     LADDER,
     MODE_CLIMB,
     LoopResult,
+    climb_sample,
     run_loop,
     schedule_window_costs,
 )
@@ -80,6 +83,22 @@ def hill_climber(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray,
     """Closed-loop replay under the net_dim-style hill climber."""
     return run_loop(ts, size, rtt, opts.incumbent, opts.flush_cost_ns, opts.link_bps,
                     MODE_CLIMB, lam=opts.lam, ladder=LADDER)
+
+
+def climber_states(samples: list[float], start: int, rungs: int = len(LADDER),
+                   band: float = DEAD_BAND_PERCENT) -> list[tuple[int, int, int]]:
+    """(tune state, rung, tired counter) after each sample of the hill climber's state machine,
+    starting going right from rung ``start``; a negative sample means "nothing completed".
+
+    The replay (``hill_climber``) runs this same compiled step on the costs it observes.
+    """
+    tune, ix, left, right, tired, prev = GOING_RIGHT, start, 0, 0, 0, -1.0
+    out = []
+    for cost in samples:
+        tune, ix, left, right, tired, prev = climb_sample(float(cost), tune, ix, left, right,
+                                                          tired, prev, rungs, float(band))
+        out.append((int(tune), int(ix), int(tired)))
+    return out
 
 
 def mean_schedule_J(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, loop: LoopResult,

@@ -26,6 +26,7 @@ from numba import njit
 
 from reflexforge.config import STEP_NS, WINDOW_NS
 from reflexforge.errors import E_USAGE, ForgeError
+from reflexforge.simulate import replay_schedule
 
 MODE_OPEN = 0
 MODE_CLOSED = 1
@@ -108,7 +109,9 @@ def service_ns(batch_bytes, flush_cost_ns, link_bps):
 
 @njit(cache=True)
 def quantize_value(x, lo, hi, q_scale):
-    """Spec NEM1 section 10 step 1, binary64 throughout."""
+    """Spec NEM1 section 10 step 1, binary64 throughout: the compiled twin of
+    ``reflexfmt.model.quantize_value`` (reflexfmt stays free of numba), the forge's only one;
+    tests/test_shadow.py proves the two equal."""
     if x != x or x <= lo:
         return 0
     if x >= hi:
@@ -150,34 +153,42 @@ def evaluate_batch(raw, feature, threshold, left, right, value, lo, hi, q_scale,
     return out
 
 
+@njit(cache=True, inline="always")
+def hysteresis_step(first, d0, d1, a0, a1, held, c0, c1, has_c, streak, confirm, dwell):
+    """One step of spec NEM1 section 11 on the raw decision (d0, d1).
+
+    State: the applied pair (a0, a1), the steps it has been held, the candidate (c0, c1) if
+    ``has_c`` and how many consecutive steps it has been seen. ``first`` marks the first step,
+    which applies its decision at once. Returns the new (a0, a1, held, c0, c1, has_c, streak).
+    """
+    if first:
+        return d0, d1, 1, c0, c1, False, 0
+    if d0 == a0 and d1 == a1:
+        return a0, a1, held + 1, c0, c1, False, 0
+    if has_c and d0 == c0 and d1 == c1:
+        streak += 1
+    else:
+        c0, c1, has_c, streak = d0, d1, True, 1
+    if streak >= confirm and held >= dwell:
+        return d0, d1, 1, c0, c1, False, 0
+    return a0, a1, held + 1, c0, c1, has_c, streak
+
+
 @njit(cache=True)
 def runtime_steps(decisions, confirm, dwell):
     """Spec NEM1 section 11 over a sequence of raw decisions int64[n, 2]; returns int64[n, 2]."""
     out = np.empty_like(decisions)
-    a0 = 0
-    a1 = 0
+    a0 = np.int64(0)
+    a1 = np.int64(0)
     held = 0
-    c0 = -1
-    c1 = -1
+    c0 = np.int64(-1)
+    c1 = np.int64(-1)
     has_c = False
     streak = 0
     for k in range(decisions.shape[0]):
-        d0 = decisions[k, 0]
-        d1 = decisions[k, 1]
-        if k == 0:
-            a0, a1, held, has_c, streak = d0, d1, 1, False, 0
-        elif d0 == a0 and d1 == a1:
-            has_c, streak = False, 0
-            held += 1
-        else:
-            if has_c and d0 == c0 and d1 == c1:
-                streak += 1
-            else:
-                c0, c1, has_c, streak = d0, d1, True, 1
-            if streak >= confirm and held >= dwell:
-                a0, a1, held, has_c, streak = d0, d1, 1, False, 0
-            else:
-                held += 1
+        a0, a1, held, c0, c1, has_c, streak = hysteresis_step(
+            k == 0, decisions[k, 0], decisions[k, 1], a0, a1, held, c0, c1, has_c, streak,
+            confirm, dwell)
         out[k, 0] = a0
         out[k, 1] = a1
     return out
@@ -406,60 +417,16 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
                                    q_scale, bmin, bmax)
                 raw_dec[j, 0] = d0
                 raw_dec[j, 1] = d1
-                if j == 0:
-                    a0, a1, held, has_c, streak = d0, d1, 1, False, 0
-                elif d0 == a0 and d1 == a1:
-                    has_c, streak = False, 0
-                    held += 1
-                else:
-                    if has_c and d0 == c0 and d1 == c1:
-                        streak += 1
-                    else:
-                        c0, c1, has_c, streak = d0, d1, True, 1
-                    if streak >= confirm and held >= dwell:
-                        a0, a1, held, has_c, streak = d0, d1, 1, False, 0
-                    else:
-                        held += 1
+                a0, a1, held, c0, c1, has_c, streak = hysteresis_step(
+                    j == 0, d0, d1, a0, a1, held, c0, c1, has_c, streak, confirm, dwell)
                 sched_n[j + 2] = a0
                 sched_d_ns[j + 2] = a1 * 1000
             elif mode == MODE_CLIMB:
                 if j % 2 == 0:
                     cost = _climb_cost(completion, c_lo, c_hi, ts, lat_buf, lam, flush_cost_ns)
-                    if cost >= 0.0:
-                        prev_tune = tune
-                        if tune == PARKING_ON_TOP:
-                            if _compare(cost, prev_cost, band) != 0:
-                                tune = GOING_LEFT if ix > 0 else GOING_RIGHT
-                                ix, steps_left, steps_right, tired = _climb_step(
-                                    tune, ix, steps_left, steps_right, tired, n_ladder)
-                        elif tune == PARKING_TIRED:
-                            tired -= 1
-                            if tired == 0:
-                                tune = GOING_LEFT if ix > 0 else GOING_RIGHT
-                                ix, steps_left, steps_right, tired = _climb_step(
-                                    tune, ix, steps_left, steps_right, tired, n_ladder)
-                        else:
-                            if _compare(cost, prev_cost, band) != 1:
-                                if tune == GOING_RIGHT:
-                                    tune = GOING_LEFT
-                                    steps_left = 0
-                                else:
-                                    tune = GOING_RIGHT
-                                    steps_right = 0
-                            on_top = (steps_left > 1 and steps_right == 1) if tune == GOING_RIGHT \
-                                else (steps_right > 1 and steps_left == 1)
-                            if on_top:
-                                tune, steps_left, steps_right, tired = PARKING_ON_TOP, 0, 0, 0
-                            elif tired == 2 * n_ladder:
-                                tune, steps_left, steps_right = PARKING_TIRED, 0, 0
-                            elif (tune == GOING_RIGHT and ix == n_ladder - 1) or \
-                                    (tune == GOING_LEFT and ix == 0):
-                                tune, steps_left, steps_right, tired = PARKING_ON_TOP, 0, 0, 0
-                            else:
-                                ix, steps_left, steps_right, tired = _climb_step(
-                                    tune, ix, steps_left, steps_right, tired, n_ladder)
-                        if prev_tune != PARKING_ON_TOP or tune != PARKING_ON_TOP:
-                            prev_cost = cost
+                    tune, ix, steps_left, steps_right, tired, prev_cost = climb_sample(
+                        cost, tune, ix, steps_left, steps_right, tired, prev_cost, n_ladder,
+                        band)
                 raw_dec[j, 0] = ladder_n[ix]
                 raw_dec[j, 1] = ladder_d_ns[ix] // 1000
                 sched_n[j + 2] = ladder_n[ix]
@@ -498,6 +465,53 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
                 ewma = float(rtt[i])
                 has_ewma = True
     return flushes
+
+
+@njit(cache=True)
+def climb_sample(cost, tune, ix, steps_left, steps_right, tired, prev_cost, n_ladder, band):
+    """The hill climber's reaction to one sample (spec/validation.md section 8).
+
+    ``cost`` < 0 means no sample (nothing completed): no change. ``ix`` is the rung, ``tune``
+    the DIM state, ``prev_cost`` the reference sample (-1 before the first). Returns the new
+    (tune, ix, steps_left, steps_right, tired, prev_cost).
+    """
+    if cost < 0.0:
+        return tune, ix, steps_left, steps_right, tired, prev_cost
+    prev_tune = tune
+    if tune == PARKING_ON_TOP:
+        if _compare(cost, prev_cost, band) != 0:
+            tune = GOING_LEFT if ix > 0 else GOING_RIGHT
+            ix, steps_left, steps_right, tired = _climb_step(
+                tune, ix, steps_left, steps_right, tired, n_ladder)
+    elif tune == PARKING_TIRED:
+        tired -= 1
+        if tired == 0:
+            tune = GOING_LEFT if ix > 0 else GOING_RIGHT
+            ix, steps_left, steps_right, tired = _climb_step(
+                tune, ix, steps_left, steps_right, tired, n_ladder)
+    else:
+        if _compare(cost, prev_cost, band) != 1:
+            if tune == GOING_RIGHT:
+                tune = GOING_LEFT
+                steps_left = 0
+            else:
+                tune = GOING_RIGHT
+                steps_right = 0
+        on_top = (steps_left > 1 and steps_right == 1) if tune == GOING_RIGHT \
+            else (steps_right > 1 and steps_left == 1)
+        if on_top:
+            tune, steps_left, steps_right, tired = PARKING_ON_TOP, 0, 0, 0
+        elif tired == 2 * n_ladder:
+            tune, steps_left, steps_right = PARKING_TIRED, 0, 0
+        elif (tune == GOING_RIGHT and ix == n_ladder - 1) or \
+                (tune == GOING_LEFT and ix == 0):
+            tune, steps_left, steps_right, tired = PARKING_ON_TOP, 0, 0, 0
+        else:
+            ix, steps_left, steps_right, tired = _climb_step(
+                tune, ix, steps_left, steps_right, tired, n_ladder)
+    if prev_tune != PARKING_ON_TOP or tune != PARKING_ON_TOP:
+        prev_cost = cost
+    return tune, ix, steps_left, steps_right, tired, prev_cost
 
 
 @njit(cache=True)
@@ -600,40 +614,20 @@ def run_loop(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray, incumbent: tuple
 def _schedule_windows(ts, size, first, last, t0, sched_n, sched_d_ns, flush_cost_ns, link_bps,
                       p95_ns, flushes):
     """Per window [first[w], last[w]): isolated replay under the step schedule; p95 and flushes."""
-    n_last = sched_n.shape[0] - 1
     longest = 1
     for w in range(first.shape[0]):
         longest = max(longest, last[w] - first[w])
-    lat = np.empty(longest, dtype=np.int64)
+    done = np.empty(longest, dtype=np.int64)
     for w in range(first.shape[0]):
         lo = first[w]
         hi = last[w]
-        free = _INT64_MIN
-        count = 0
-        i = lo
-        while i < hi:
-            k = (ts[i] - t0) // STEP_NS
-            if k > n_last:
-                k = n_last
-            n = sched_n[k]
-            deadline = ts[i] + sched_d_ns[k]
-            stop = min(hi, i + n)
-            j = i
-            batch_bytes = 0
-            while j < stop and ts[j] <= deadline:
-                batch_bytes += size[j]
-                j += 1
-            flush = ts[j - 1] if j - i == n else deadline
-            start = flush if flush > free else free
-            done = start + service_ns(batch_bytes, flush_cost_ns, link_bps)
-            for x in range(i, j):
-                lat[x - lo] = done - ts[x]
-            free = done
-            count += 1
-            i = j
-        srt = np.sort(lat[:hi - lo])
-        p95_ns[w] = srt[(95 * (hi - lo) + 99) // 100 - 1]
-        flushes[w] = count
+        flushes[w] = replay_schedule(ts[lo:hi], size[lo:hi], t0, STEP_NS, sched_n, sched_d_ns,
+                                     flush_cost_ns, link_bps, done[:hi - lo])
+        lat = done[:hi - lo]
+        for x in range(hi - lo):
+            lat[x] -= ts[lo + x]
+        lat.sort()
+        p95_ns[w] = lat[(95 * (hi - lo) + 99) // 100 - 1]
 
 
 def schedule_window_costs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray,

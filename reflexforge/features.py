@@ -35,6 +35,25 @@ def window_starts(ts: np.ndarray) -> np.ndarray:
     return ts[0] + k * STEP_NS
 
 
+@njit(cache=True, inline="always")
+def _advance(ts, completion, s, e, a0, a1, c0, c1):
+    """Move the two-pointer ranges to window [s, e): arrivals [a0, a1) with s <= ts < e and
+    completions [c0, c1) with s <= completion < e (both arrays non-decreasing, windows in
+    increasing order)."""
+    m = ts.shape[0]
+    while a0 < m and ts[a0] < s:
+        a0 += 1
+    a1 = max(a1, a0)
+    while a1 < m and ts[a1] < e:
+        a1 += 1
+    while c0 < m and completion[c0] < s:
+        c0 += 1
+    c1 = max(c1, c0)
+    while c1 < m and completion[c1] < e:
+        c1 += 1
+    return a0, a1, c0, c1
+
+
 @njit(cache=True)
 def _window_aggregates(ts, size, completion, starts, window_ns, ints, lat_ns):
     """Exact integer aggregates of each window [s, s + window_ns).
@@ -53,16 +72,7 @@ def _window_aggregates(ts, size, completion, starts, window_ns, ints, lat_ns):
     for w in range(starts.shape[0]):
         s = starts[w]
         e = s + window_ns
-        while a0 < m and ts[a0] < s:
-            a0 += 1
-        a1 = max(a1, a0)
-        while a1 < m and ts[a1] < e:
-            a1 += 1
-        while c0 < m and completion[c0] < s:
-            c0 += 1
-        c1 = max(c1, c0)
-        while c1 < m and completion[c1] < e:
-            c1 += 1
+        a0, a1, c0, c1 = _advance(ts, completion, s, e, a0, a1, c0, c1)
         longest = max(longest, c1 - c0)
     buf = np.empty(longest, dtype=np.int64)
     counts = np.empty(2048, dtype=np.int64)
@@ -73,16 +83,7 @@ def _window_aggregates(ts, size, completion, starts, window_ns, ints, lat_ns):
     for w in range(starts.shape[0]):
         s = starts[w]
         e = s + window_ns
-        while a0 < m and ts[a0] < s:
-            a0 += 1
-        a1 = max(a1, a0)
-        while a1 < m and ts[a1] < e:
-            a1 += 1
-        while c0 < m and completion[c0] < s:
-            c0 += 1
-        c1 = max(c1, c0)
-        while c1 < m and completion[c1] < e:
-            c1 += 1
+        a0, a1, c0, c1 = _advance(ts, completion, s, e, a0, a1, c0, c1)
         while q0 < m and completion[q0] <= s:
             q0 += 1
         in_system = 0

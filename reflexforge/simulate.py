@@ -23,56 +23,45 @@ def service_ns(batch_bytes: int, flush_cost_ns: int, link_bps: int) -> int:
     return flush_cost_ns + (batch_bytes * _BITS_PER_BYTE_NS + link_bps - 1) // link_bps
 
 
+@njit(cache=True, inline="always")
+def close_batch(ts, size, i, m, n, deadline, free, flush_cost_ns, link_bps):
+    """The batching rule of spec/forge.md section 3 for the batch opening at packet i.
+
+    Packets i.. join while fewer than ``n`` have joined, ``ts <= deadline`` and the index is
+    below ``m``; the batch flushes at its n-th arrival or at ``deadline`` and is sent by the
+    FIFO transmitter free from ``free``. Returns (one past its last packet, its completion).
+    """
+    stop = min(m, i + n)
+    j = i
+    batch_bytes = 0
+    while j < stop and ts[j] <= deadline:
+        batch_bytes += size[j]
+        j += 1
+    flush = ts[j - 1] if j - i == n else deadline
+    start = flush if flush > free else free
+    return j, start + service_ns(batch_bytes, flush_cost_ns, link_bps)
+
+
 @njit(cache=True)
-def _replay(ts, size, n, d_ns, flush_cost_ns, link_bps, completion):
+def replay_schedule(ts, size, t0, step_ns, n_steps, d_steps, flush_cost_ns, link_bps,
+                    completion):
+    """Replay all of ``ts`` from an empty, idle system; a batch uses the policy of the step in
+    which it opens (clamped to the first and last entries). Fills ``completion``; returns the
+    number of flushes. A one-entry schedule is a constant policy."""
     m = ts.shape[0]
+    last = n_steps.shape[0] - 1
     free = _INT64_MIN  # the transmitter is idle until the first flush
     flushes = 0
     i = 0
     while i < m:
-        deadline = ts[i] + d_ns
-        stop = min(m, i + n)
-        j = i
-        batch_bytes = 0
-        while j < stop and ts[j] <= deadline:
-            batch_bytes += size[j]
-            j += 1
-        flush = ts[j - 1] if j - i == n else deadline
-        start = flush if flush > free else free
-        done = start + service_ns(batch_bytes, flush_cost_ns, link_bps)
-        for x in range(i, j):
-            completion[x] = done
-        free = done
-        flushes += 1
-        i = j
-    return flushes
-
-
-@njit(cache=True)
-def _replay_schedule(ts, size, t0, step_ns, n_steps, d_steps, flush_cost_ns, link_bps,
-                     completion):
-    m = ts.shape[0]
-    last = n_steps.shape[0] - 1
-    free = _INT64_MIN
-    flushes = 0
-    i = 0
-    while i < m:
         t_open = ts[i]
-        if t_open < t0:
+        if last == 0 or t_open < t0:
             k = 0
         else:
             k = min((t_open - t0) // step_ns, last)
         n = n_steps[k]
-        deadline = t_open + d_steps[k]
-        stop = min(m, i + n)
-        j = i
-        batch_bytes = 0
-        while j < stop and ts[j] <= deadline:
-            batch_bytes += size[j]
-            j += 1
-        flush = ts[j - 1] if j - i == n else deadline
-        start = flush if flush > free else free
-        done = start + service_ns(batch_bytes, flush_cost_ns, link_bps)
+        j, done = close_batch(ts, size, i, m, n, t_open + d_steps[k], free, flush_cost_ns,
+                              link_bps)
         for x in range(i, j):
             completion[x] = done
         free = done
@@ -99,8 +88,9 @@ def simulate(ts: np.ndarray, size: np.ndarray, n: int, d_ns: int, flush_cost_ns:
     if not 1 <= n <= MAX_THRESHOLD or not 0 <= d_ns <= MAX_DELAY_US * 1000:
         raise ForgeError(E_USAGE, f"policy ({n}, {d_ns} ns) is outside the simulator's limits")
     completion = np.empty(ts.shape[0], dtype=np.int64)
-    flushes = _replay(ts, size, int(n), int(d_ns), int(flush_cost_ns), int(link_bps),
-                      completion)
+    flushes = replay_schedule(ts, size, 0, 1, np.array([n], dtype=np.int64),
+                              np.array([d_ns], dtype=np.int64), int(flush_cost_ns),
+                              int(link_bps), completion)
     return completion, int(flushes)
 
 
@@ -124,8 +114,8 @@ def simulate_schedule(ts: np.ndarray, size: np.ndarray, t0: int, step_ns: int,
             or d_steps.max() > MAX_DELAY_US * 1000:
         raise ForgeError(E_USAGE, "a scheduled policy is outside the simulator's limits")
     completion = np.empty(ts.shape[0], dtype=np.int64)
-    flushes = _replay_schedule(ts, size, int(t0), int(step_ns), n_steps, d_steps,
-                               int(flush_cost_ns), int(link_bps), completion)
+    flushes = replay_schedule(ts, size, int(t0), int(step_ns), n_steps, d_steps,
+                              int(flush_cost_ns), int(link_bps), completion)
     return completion, int(flushes)
 
 

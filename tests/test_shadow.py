@@ -109,6 +109,19 @@ def test_compiled_evaluator_equals_reflexfmt(seed: int) -> None:
     assert [tuple(r) for r in got.tolist()] == want
 
 
+def test_compiled_quantize_equals_reflexfmt() -> None:
+    from reflexfmt.model import quantize_value as reference
+    from reflexforge.closedloop import quantize_value
+
+    rng = random.Random(17)
+    for _ in range(400):
+        reflex = random_reflex(rng)
+        for row in random_inputs(rng, reflex, 3):
+            for x, s in zip(row.tolist(), reflex.scaling, strict=True):
+                assert quantize_value(x, s.lo, s.hi, reflex.q_scale) == \
+                    reference(x, s.lo, s.hi, reflex.q_scale), (x, s, reflex.q_scale)
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_compiled_runtime_equals_reflexfmt(seed: int) -> None:
     rng = random.Random(1000 + seed)
