@@ -256,3 +256,27 @@ def test_help_has_no_rst_quotes(capsys, command):
         main([command, "--help"])
     assert info.value.code == 0
     assert "``" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["build", "t.csv", "-o", "t.csv"],
+        ["build", "t.csv", "-o", "X", "--training-set", "./X"],
+        ["build", "t.csv", "-o", "m.reflex", "--training-set", "sub/../t.csv"],
+        ["label", "t.csv", "-o", "./t.csv"],
+        ["train", "ts.csv", "--telemetry", "t.csv", "-o", "ts.csv"],
+        ["train", "ts.csv", "--telemetry", "t.csv", "-o", "t.csv"],
+        ["shadow", "m.reflex", "t.csv", "--report", "m.reflex"],
+        ["shadow", "m.reflex", "t.csv", "--report", "r", "--plot", "r"],
+    ],
+)
+def test_output_same_as_input_or_other_output_is_usage(tmp_path, capsys, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    for name in ("t.csv", "ts.csv", "m.reflex"):
+        (tmp_path / name).write_bytes(b"keep")
+    assert main([*argv, "-q"]) == 2
+    _one_error_line(capsys.readouterr().err, "E_USAGE")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.reflex", "sub", "t.csv", "ts.csv"]
+    assert all((tmp_path / n).read_bytes() == b"keep" for n in ("t.csv", "ts.csv", "m.reflex"))

@@ -11,6 +11,7 @@ import time
 
 from reflexforge.commands.common import (
     add_common_options,
+    check_distinct_paths,
     check_output_path,
     description,
     dump_model,
@@ -49,6 +50,8 @@ def build_file(telemetry: str, output: str, args: argparse.Namespace,
 
     opts = options_from_args(args)
     train_opts = training_options_from_args(args)
+    check_distinct_paths({"TELEMETRY": telemetry},
+                         {"-o": output, "--training-set": training_set})
     target = check_output_path(output)
     if training_set is not None:
         check_output_path(training_set)

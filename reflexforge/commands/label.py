@@ -7,6 +7,7 @@ import sys
 
 from reflexforge.commands.common import (
     add_common_options,
+    check_distinct_paths,
     check_output_path,
     options_from_args,
     progress_enabled,
@@ -34,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from reflexforge.telemetry import read_telemetry
 
     opts = options_from_args(args)
+    check_distinct_paths({"TELEMETRY": args.telemetry}, {"-o": args.output})
     target = check_output_path(args.output)
     trace = read_telemetry(args.telemetry)
     from reflexforge.features import window_starts

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reflexforge.commands.common import (
     add_common_options,
+    check_distinct_paths,
     check_output_path,
     description,
     load_model,
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from reflexforge.telemetry import read_telemetry
 
     opts = options_from_args(args)
+    check_distinct_paths({"MODEL": args.model, "TELEMETRY": args.telemetry},
+                         {"--report": args.report, "--plot": args.plot})
     for path in (args.report, args.plot):
         if path is not None:
             check_output_path(path)

@@ -15,6 +15,7 @@ import numpy as np
 
 from reflexforge.commands.common import (
     add_common_options,
+    check_distinct_paths,
     check_output_path,
     description,
     dump_model,
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
     opts = options_from_args(args)
     train_opts = training_options_from_args(args)
+    check_distinct_paths({"TRAINING_SET": args.training_set, "--telemetry": args.telemetry},
+                         {"-o": args.output})
     output = check_output_path(args.output)
     tset = read_training_set(args.training_set)
     trace = read_telemetry(args.telemetry)
