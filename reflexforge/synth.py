@@ -89,14 +89,19 @@ FLOW_WORKLOADS = {"web_search": WEB_SEARCH_CDF, "data_mining": DATA_MINING_CDF}
 FLOW_MEAN_BYTES = {k: _cdf_mean_segments(v) * MSS for k, v in FLOW_WORKLOADS.items()}
 
 
+MIN_DURATION_S = 0.2
+"""Shortest trace synth writes: one 200 ms feature window."""
+
+
 def check_args(profile: str, duration_s: float, rate: float) -> None:
     """Raise ForgeError(E_USAGE) unless the profile, duration and rate are usable."""
     if profile not in PROFILES:
         raise ForgeError(
             E_USAGE, f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})"
         )
-    if not math.isfinite(duration_s) or duration_s <= 0:
-        raise ForgeError(E_USAGE, f"duration must be a number of seconds > 0, got {duration_s}")
+    if not math.isfinite(duration_s) or duration_s < MIN_DURATION_S:
+        raise ForgeError(E_USAGE, f"duration must be a number of seconds >= {MIN_DURATION_S:g} "
+                         f"(one feature window), got {duration_s}")
     if not math.isfinite(rate) or rate <= 0:
         raise ForgeError(E_USAGE, f"rate must be packets per second > 0, got {rate}")
     if duration_s * rate > MAX_ROWS:
@@ -361,6 +366,9 @@ def synthesize(
         writer.close()
         if sink is not raw:
             sink.close()
+        if rows == 0:  # raised inside atomic_open: nothing is left at path
+            raise ForgeError(E_USAGE, f"no packet in {duration_s:g} s at this rate: raise "
+                             "--rate or --duration", path=path)
     duration_ns = int(round(duration_s * SECOND))
     segments = plan(
         profile,

@@ -30,3 +30,19 @@ def test_demo_into_a_file_is_bad_input(tmp_path: Path,
     assert main(["demo", "--out", str(blocker / "x"), "--duration", "6", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "E_IO" in err
+
+
+def test_failed_demo_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    # 0.2 s of traffic: synth writes it, but its packets span less than one window
+    assert main(["demo", "--out", str(out), "--duration", "0.2", "--workers", "1",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "E_TRACE_SHORT" in err
+    assert list(tmp_path.iterdir()) == []
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "mine.txt").write_text("x")
+    assert main(["demo", "--out", str(kept), "--duration", "0.2", "--workers", "1",
+                 "--quiet"]) == 2
+    assert [p.name for p in kept.iterdir()] == ["mine.txt"]

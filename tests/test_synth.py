@@ -129,3 +129,16 @@ def test_bad_arguments():
 
 def test_command_lists_the_same_profiles():
     assert synth_command.PROFILES == synth.PROFILES
+
+
+def test_too_short_or_empty_run_is_usage_and_writes_nothing(tmp_path, capsys):
+    from reflexforge.cli import main
+
+    out = tmp_path / "t.csv"
+    assert main(["synth", "--duration", "0.1", "-o", str(out), "-q"]) == 2
+    assert "E_USAGE" in capsys.readouterr().err
+    assert main(["synth", "--profile", "poisson", "--duration", "1", "--rate", "0.001",
+                 "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "E_USAGE" in err and str(out) in err
+    assert list(tmp_path.iterdir()) == []

@@ -2,7 +2,9 @@
 
 Synthesizes a 10-minute ``mixed`` trace, builds a reflex from it, shows it with
 reflex-inspect, then shadow-validates it on a second, held-out trace with another seed.
-Exit code: the shadow verdict's (0 promoted, 1 not promoted), 2 for bad input.
+Exit code: the shadow verdict's (0 promoted, 1 not promoted), 2 for bad input. Files:
+telemetry.csv, training-set.csv, model.reflex, heldout.csv, report.json, report.png in DIR;
+when a step fails, the demo deletes those it wrote (and DIR, if it made it).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console()
     out = Path(args.out)
+    made_dir = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -56,17 +59,33 @@ def run(args: argparse.Namespace) -> int:
                          path=out) from None
     telemetry = out / "telemetry.csv"
     model = out / "model.reflex"
-    console.rule(f"1. synthesize {args.duration:g} s of mixed traffic (seed {args.seed})")
-    _synthesize(telemetry, args.duration, args.seed, progress_enabled(args), console)
-    console.rule("2. build: features, oracle labels, trees, int16, .reflex")
-    reflex, _ = build_file(str(telemetry), str(model), args,
-                           training_set=str(out / "training-set.csv"))
-    console.rule("3. inspect")
-    _inspect(model)
-    console.rule(f"4. shadow on a held-out trace (seed {args.seed + 1})")
     heldout = out / "heldout.csv"
-    _synthesize(heldout, args.duration, args.seed + 1, progress_enabled(args), console)
-    return _shadow(model, heldout, out, args, console)
+    written = [telemetry, out / "training-set.csv", model, heldout, out / "report.json",
+               out / "report.png"]
+    try:
+        console.rule(f"1. synthesize {args.duration:g} s of mixed traffic (seed {args.seed})")
+        _synthesize(telemetry, args.duration, args.seed, progress_enabled(args), console)
+        console.rule("2. build: features, oracle labels, trees, int16, .reflex")
+        build_file(str(telemetry), str(model), args, training_set=str(written[1]))
+        console.rule("3. inspect")
+        _inspect(model)
+        console.rule(f"4. shadow on a held-out trace (seed {args.seed + 1})")
+        _synthesize(heldout, args.duration, args.seed + 1, progress_enabled(args), console)
+        return _shadow(model, heldout, out, args, console)
+    except BaseException:
+        _remove(written, out if made_dir else None)
+        raise
+
+
+def _remove(files: list[Path], directory: Path | None) -> None:
+    """After a failed step: delete the demo's files, and its directory if this run made it."""
+    for path in files:
+        path.unlink(missing_ok=True)
+    if directory is not None:
+        try:
+            directory.rmdir()
+        except OSError:
+            pass  # not empty: something else was put there meanwhile
 
 
 def _synthesize(path: Path, duration: float, seed: int, progress: bool, console) -> None:
