@@ -280,3 +280,34 @@ def test_output_same_as_input_or_other_output_is_usage(tmp_path, capsys, monkeyp
     _one_error_line(capsys.readouterr().err, "E_USAGE")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.reflex", "sub", "t.csv", "ts.csv"]
     assert all((tmp_path / n).read_bytes() == b"keep" for n in ("t.csv", "ts.csv", "m.reflex"))
+
+
+def _constant_model(path, incumbent):
+    from reflexfmt import FeatureScale, Node, OutputBounds, Reflex, dump
+
+    meta = {"created_at": "2025-01-01T00:00:00Z", "feature_schema": "v1", "lambda": 0.1,
+            "telemetry_hash": "0" * 40, "trainer_commit": "tests",
+            "oracle": {"incumbent": list(incumbent)}}
+    dump(Reflex(tuple(FeatureScale(0.0, 1.0) for _ in range(10)),
+                ((Node.leaf(16),), (Node.leaf(1000),)),
+                (OutputBounds(1, 64), OutputBounds(50, 4000)), meta), path)
+
+
+def _shadow_stderr(tmp_path, capsys, incumbent, *extra):
+    model = tmp_path / "m.reflex"
+    _constant_model(model, incumbent)
+    src = tmp_path / "t.csv"
+    rows = "".join(f"{i * 1_000_000},1500,\n" for i in range(2001))
+    src.write_text("ts_ns,bytes,rtt_ns\n" + rows)
+    code = main(["shadow", str(model), str(src), "--min-duration", "1", "-q", "--workers", "1",
+                 *extra])
+    assert code in (0, 1)
+    return [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+
+
+def test_shadow_warns_when_default_incumbent_differs_from_the_model(tmp_path, capsys):
+    lines = _shadow_stderr(tmp_path, capsys, (4, 200))
+    assert len(lines) == 1 and "warning" in lines[0] and "--incumbent 4,200us" in lines[0]
+    assert lines[0].startswith(str(tmp_path / "m.reflex"))
+    assert _shadow_stderr(tmp_path, capsys, (16, 1000)) == []
+    assert _shadow_stderr(tmp_path, capsys, (4, 200), "--incumbent", "16,1ms") == []

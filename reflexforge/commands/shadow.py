@@ -3,13 +3,16 @@
 Replays the telemetry under the incumbent (open loop) and with the reflex in control (closed
 loop), compares with the baselines and promotes only if ∆p95 <= -10% in both loops, at most one
 oscillation in any 30 s, and the trace covers at least 10 minutes (spec/validation.md).
-Exit code 0: promoted; 1: not promoted; 2: bad input or usage.
+Exit code 0: promoted; 1: not promoted; 2: bad input or usage. Without --incumbent the
+default 16,1ms is replayed, with a one-line warning on stderr when the model's metadata
+says it was forged under another incumbent (oracle.incumbent).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from reflexforge.commands.common import (
@@ -22,7 +25,7 @@ from reflexforge.commands.common import (
     options_from_args,
     progress_enabled,
 )
-from reflexforge.errors import E_IO, ForgeError
+from reflexforge.errors import E_IO, ForgeError, _one_line
 
 EXIT_PROMOTED = 0
 EXIT_NOT_PROMOTED = 1
@@ -71,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             check_output_path(path)
     promote_dir = _check_promote_dir(args.promote_to) if args.promote_to else None
     reflex = load_model(args.model)
+    if getattr(args, "incumbent", None) is None:
+        warn_default_incumbent(args.model, reflex.metadata, opts.incumbent)
     model_bytes = _read_bytes(args.model)
     trace = read_telemetry(args.telemetry)
     report = run_shadow(reflex, trace, opts, min_duration_s=args.min_duration,
@@ -94,6 +99,20 @@ def run(args: argparse.Namespace) -> int:
         _write(promote_dir / name, model_bytes)
         console.print(f"promoted to {promote_dir / name}", highlight=False)
     return EXIT_PROMOTED if report.promoted else EXIT_NOT_PROMOTED
+
+
+def warn_default_incumbent(model: str, metadata: dict, used: tuple[int, int]) -> None:
+    """One stderr line when the default incumbent differs from the model's oracle.incumbent."""
+    oracle = metadata.get("oracle") if isinstance(metadata, dict) else None
+    forged = oracle.get("incumbent") if isinstance(oracle, dict) else None
+    if not (isinstance(forged, list) and len(forged) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in forged)):
+        return
+    if tuple(forged) != tuple(used):
+        print(_one_line(f"{model}: warning: replaying the default incumbent {used[0]},"
+                        f"{used[1]}us, but the model was forged with {forged[0]},{forged[1]}us "
+                        f"(metadata oracle.incumbent); pass --incumbent "
+                        f"{forged[0]},{forged[1]}us to match"), file=sys.stderr)
 
 
 def demo_verdict(argv: list[str], args: argparse.Namespace) -> int:
