@@ -109,6 +109,7 @@ def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None)
         hashing = _HashingReader(raw)
         trace_arrays = _stream(name, hashing, columns, header, header_line)
         hashing.drain()
+    _check_quoted_newlines(name)
     ts, size, rtt = trace_arrays
     trace = Trace(ts_ns=ts, size=size, rtt_ns=rtt, sha1=hashing.hexdigest(), path=name)
     if trace.rows == 0:
@@ -179,6 +180,30 @@ def _read_header(name: str) -> tuple[list[str], int]:
     except csv.Error as exc:
         raise ForgeError(E_CSV_ENCODING, f"malformed CSV header ({exc})", path=name) from None
     raise ForgeError(E_CSV_EMPTY, "empty file (no header row)", path=name)
+
+
+def _check_quoted_newlines(name: str) -> None:
+    """E_CSV_ENCODING if a quoted field spans lines (an odd number of ``"`` on a line).
+
+    pyarrow would accept such a field, which breaks the line numbers of every later error,
+    so it is rejected. Files without any ``"`` (the usual case) are only scanned for one.
+    """
+    try:
+        opener = gzip.open if is_gzip_path(name) else open
+        with opener(name, "rb") as raw:
+            while block := raw.read(BLOCK_SIZE):
+                if b'"' in block:
+                    break
+            else:
+                return
+        with _open_text(name) as text:
+            for number, line in enumerate(text, 1):
+                if line.count('"') % 2:
+                    raise ForgeError(E_CSV_ENCODING, "a quoted field runs past the end of the "
+                                     "line (newlines inside quoted fields are not allowed)",
+                                     path=name, line=number)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ForgeError(E_CSV_ENCODING, f"unreadable data ({exc})", path=name) from None
 
 
 def _check_utf8(name: str, line: str, number: int, column: str | None) -> None:

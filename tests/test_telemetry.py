@@ -70,6 +70,8 @@ BAD = [
     ("rtt NA", b"ts_ns,bytes,rtt_ns\n0,1,NA\n", "E_CSV_VALUE", 2, "rtt_ns"),
     ("ts negative", b"ts_ns,bytes\n-5,1\n0,1\n", "E_CSV_VALUE", 2, "ts_ns"),
     ("ts above 2^62", b"ts_ns,bytes\n0,1\n\n4611686018427387905,1\n", "E_CSV_VALUE", 4, "ts_ns"),
+    ("newline in quotes", b'ts_ns,bytes,x\n0,1,"a\nb"\n300000000,1,\n', "E_CSV_ENCODING", 2,
+     None),
     ("int64 overflow", b"ts_ns,bytes\n99999999999999999999,1\n", "E_CSV_VALUE", 2, "ts_ns"),
     ("short row", b"ts_ns,bytes,rtt_ns\n0,1,\n5,1\n", "E_CSV_ENCODING", 3, None),
     ("not utf-8", b"ts_ns,bytes,x\n0,1,\xff\n5,\xfe,a\n", "E_CSV_ENCODING", 3, "bytes"),
@@ -152,3 +154,16 @@ def test_ts_range_ends_are_accepted(tmp_path):
     assert int(trace.ts_ns[-1]) == 2**62
     path = write(tmp_path, "zero.csv", b"ts_ns,bytes\n0,1\n200000000,1\n")
     assert int(read_telemetry(path).ts_ns[0]) == 0
+
+
+def test_rfc4180_quoting_on_one_line_is_accepted(tmp_path):
+    data = b'"ts_ns",bytes,note\n"0","1500","a, b"\n100,64,"x""y"\n300000000,64,\n'
+    trace = read_telemetry(write(tmp_path, "q.csv", data))
+    assert trace.ts_ns.tolist() == [0, 100, 300000000]
+    assert trace.size.tolist() == [1500, 64, 64]
+
+
+def test_unknown_columns_are_not_validated(tmp_path):
+    data = b"ts_ns,bytes,x\n0,1,\xff\x01\n300000000,1,z\n"
+    trace = read_telemetry(write(tmp_path, "u.csv", data))
+    assert trace.rows == 2
