@@ -191,8 +191,8 @@ def test_non_finite_costs_are_a_training_set_error() -> None:
     costs[5, 3] = np.inf
     starts = np.arange(n, dtype=np.int64) * 100_000_000
     with pytest.raises(ForgeError, match=r"non-finite J\[5, 3\]") as info:
-        reflex_from_costs(starts, x, OracleCosts(costs, costs, costs.astype(int)), "0" * 40,
-                          ForgeOptions(), PLAIN)
+        reflex_from_costs(starts, x, OracleCosts(costs, costs, np.zeros((n, 24), dtype=int)),
+                          "0" * 40, ForgeOptions(), PLAIN)
     assert info.value.code == "E_TRAINSET"
 
 
