@@ -75,7 +75,7 @@ def row(name: str, train: int, shadow: int, r: dict[str, Any], build_s: float,
         "best_static_J_pair": [pair["flush_threshold"], pair["max_batch_delay_us"]],
         "best_static_J_delta_p95": best["delta_p95"],
         "best_static_J_gap_closed": best["gap_closed"],
-        "trace_sha1": r["trace"]["sha1"],
+        "trace_sha1": r["trace"]["sha1"], "trainer_commit": r["model"]["trainer_commit"],
         "build_s": round(build_s, 1), "shadow_s": round(shadow_s, 1),
     }
 
