@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
+import pytest
+import reference_sim  # tests/reference_sim.py
 
 from reflexfmt import FEATURE_NAMES
 from reflexforge.features import window_features, window_starts
@@ -110,3 +114,35 @@ def test_rtt_ewma_matches_python_floats():
 
 def test_training_columns_follow_feature_schema():
     assert COLUMNS[1:11] == tuple(FEATURE_NAMES)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_windows_and_features_match_the_plain_python_reference(seed: int) -> None:
+    rng = random.Random(seed)
+    ts, size, rtt, quantum = reference_sim.random_trace(rng, rng.choice([2, 40, 300]))
+    starts = window_starts(np.array(ts))
+    assert starts.tolist() == reference_sim.window_starts(ts)
+    n, d_ns = reference_sim.random_policy(rng, quantum)
+    cost, link = reference_sim.random_link(rng)
+    completion, _ = reference_sim.simulate(ts, size, n, d_ns, cost, link)
+    got = window_features(np.array(ts), np.array(size), np.array(rtt), np.array(completion),
+                          starts)
+    for row, s in zip(got.tolist(), starts.tolist(), strict=True):
+        assert row == reference_sim.window_features(ts, size, rtt, completion, s), s
+
+
+def test_features_match_the_reference_when_completions_land_on_window_edges() -> None:
+    # At 1 byte = 1 ns with flush cost 900 ns, packet 1 (deadline flush at 199.999 ms) completes
+    # at exactly 200 ms: the end of window 0 (not a completion there) and the middle of
+    # window 1; packet 3 arrives 1 us after the end of window 1.
+    ts = [0, 199_998_000, 250 * MS, 300 * MS + 1000, 400 * MS]
+    size = [100, 100, 100, 100, 100]
+    rtt = [-1, 5, -1, 7, -1]
+    completion, _ = reference_sim.simulate(ts, size, 4, 1000, 900, BYTE_NS_LINK)
+    assert completion[1] == 200 * MS
+    starts = window_starts(np.array(ts))
+    got = window_features(np.array(ts), np.array(size), np.array(rtt), np.array(completion),
+                          starts)
+    assert starts.tolist() == [0, 100 * MS, 200 * MS]
+    for row, s in zip(got.tolist(), starts.tolist(), strict=True):
+        assert row == reference_sim.window_features(ts, size, rtt, completion, s), s

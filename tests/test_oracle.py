@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
+import pytest
+import reference_sim  # tests/reference_sim.py
 
 from reflexforge.config import PAIRS
 from reflexforge.features import window_starts
@@ -13,7 +17,8 @@ MS = 1_000_000
 
 
 def reference(ts, size, starts, lam, cost, link):
-    """Straightforward oracle: full simulation and a sort per window and pair."""
+    """Straightforward oracle on the compiled plain simulator: a cross-check of the oracle's
+    batch-at-a-time fast path on traces too large for tests/reference_sim.py."""
     J = np.empty((len(starts), 24))
     flushes = np.empty((len(starts), 24), dtype=np.int64)
     for w, s in enumerate(starts.tolist()):
@@ -119,3 +124,32 @@ def test_worked_example_of_the_spec():
     assert costs.J[0].tolist() == expected
     assert costs.flushes[0].tolist() == [5] * 4 + [2] * 4 + [2, 2, 1, 1] * 4
     assert PAIRS[int(best_pairs(costs.J)[0])] == (1, 50)
+
+
+def check_against_plain_reference(ts, size, lam, cost, link) -> int:
+    """window_costs and best_pairs equal the plain-Python oracle; returns the window count."""
+    rows = reference_sim.oracle(ts, size, lam, cost, link)
+    starts = window_starts(np.array(ts))
+    assert starts.tolist() == [s for s, _, _ in rows]
+    costs = window_costs(np.array(ts), np.array(size), starts, lam, cost, link, workers=1)
+    assert costs.J.tolist() == [[c[0] for c in row] for _, row, _ in rows]
+    assert costs.p95_us.tolist() == [[c[1] for c in row] for _, row, _ in rows]
+    assert costs.flushes.tolist() == [[c[2] for c in row] for _, row, _ in rows]
+    assert best_pairs(costs.J).tolist() == [best for _, _, best in rows]
+    return len(rows)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_oracle_matches_the_plain_python_reference(seed: int) -> None:
+    rng = random.Random(seed)
+    ts, size, _, _ = reference_sim.random_trace(rng, rng.choice([40, 300]), 200 * MS)
+    cost, link = reference_sim.random_link(rng)
+    assert check_against_plain_reference(ts, size, rng.choice([0.1, 0.0, 2.5]), cost, link)
+
+
+def test_oracle_matches_the_plain_python_reference_on_a_large_window() -> None:
+    # Over 4096 packets in the window: the sampled path of the p95 selection.
+    rng = random.Random(99)
+    ts = [0] + sorted(rng.randrange(0, 150 * MS, 1000) for _ in range(6000)) + [200 * MS]
+    size = [rng.randint(64, 1500) for _ in ts]
+    assert check_against_plain_reference(ts, size, 0.1, 5000, 10**10) == 1

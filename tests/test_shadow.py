@@ -430,3 +430,23 @@ def test_size_variance_is_the_exactly_rounded_rational() -> None:
     for n, total, squares in cases:
         want = float(Fraction(n * squares - total * total, n * n))
         assert size_variance(n, total, squares) == want, (n, total, squares)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_schedule_window_costs_match_the_plain_python_reference(seed: int) -> None:
+    import reference_sim  # tests/reference_sim.py
+
+    rng = random.Random(seed)
+    ts, size, _, _ = reference_sim.random_trace(rng, rng.choice([40, 300]), 200_000_000)
+    steps = step_count(np.array(ts))
+    pairs = [rng.choice(reference_sim.GRID + [(2, 1), (3, 25), (16384, 0)]) for _ in range(steps)]
+    cost, link = reference_sim.random_link(rng)
+    starts = window_starts(np.array(ts))
+    got = schedule_window_costs(np.array(ts), np.array(size), starts,
+                                np.array([n for n, _ in pairs]), np.array([d for _, d in pairs]),
+                                0.1, cost, link)
+    schedule = [(n, d_us * 1000) for n, d_us in pairs]
+    want = [reference_sim.window_cost(ts, size, s, schedule, ts[0], 0.1, cost, link)
+            for s in starts.tolist()]
+    assert want and got.J.tolist() == [w[0] for w in want]
+    assert got.flushes.tolist() == [w[2] for w in want]

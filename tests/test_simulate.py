@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
+import reference_sim  # tests/reference_sim.py
 
 from reflexforge.config import ForgeOptions, parse_incumbent
 from reflexforge.errors import ForgeError
@@ -126,3 +129,31 @@ def test_options_and_incumbent():
         ForgeOptions(lam=float("nan"))
     with pytest.raises(ForgeError):
         ForgeOptions(incumbent=(20_000, 1000))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_simulate_matches_the_plain_python_reference(seed: int) -> None:
+    rng = random.Random(seed)
+    ts, size, _, quantum = reference_sim.random_trace(rng, rng.choice([1, 2, 50, 300]))
+    for _ in range(6):
+        n, d_ns = reference_sim.random_policy(rng, quantum)
+        cost, link = reference_sim.random_link(rng)
+        want = reference_sim.simulate(ts, size, n, d_ns, cost, link)
+        completion, flushes = simulate(np.array(ts), np.array(size), n, d_ns, cost, link)
+        assert (completion.tolist(), flushes) == want, (n, d_ns, cost, link)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_simulate_schedule_matches_the_plain_python_reference(seed: int) -> None:
+    rng = random.Random(100 + seed)
+    ts, size, _, quantum = reference_sim.random_trace(rng, rng.choice([1, 50, 300]))
+    step = rng.choice([quantum, 7 * quantum + 1, 100_000_000, 10**7])
+    t0 = ts[0] + rng.choice([0, -3 * step, step // 2, 2 * step])  # may start inside the trace
+    steps = rng.randint(1, 12)
+    schedule = [reference_sim.random_policy(rng, quantum) for _ in range(steps)]
+    cost, link = reference_sim.random_link(rng)
+    want = reference_sim.simulate_schedule(ts, size, t0, step, schedule, cost, link)
+    completion, flushes = simulate_schedule(
+        np.array(ts), np.array(size), t0, step, np.array([n for n, _ in schedule]),
+        np.array([d for _, d in schedule]), cost, link)
+    assert (completion.tolist(), flushes) == want
