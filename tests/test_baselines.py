@@ -6,8 +6,14 @@ from collections import Counter
 
 import numpy as np
 
-from reflexforge.baselines import hill_climber, p95_ns, static_pairs
-from reflexforge.closedloop import LADDER
+from reflexforge.baselines import climber_states, hill_climber, p95_ns, static_pairs
+from reflexforge.closedloop import (
+    GOING_LEFT,
+    GOING_RIGHT,
+    LADDER,
+    PARKING_ON_TOP,
+    PARKING_TIRED,
+)
 from reflexforge.config import PAIRS, STEP_NS, ForgeOptions
 from reflexforge.simulate import simulate, simulate_schedule
 
@@ -80,3 +86,74 @@ def test_climber_goes_left_at_light_load() -> None:
     pairs = _pairs(loop)
     left = sum(1 for p in pairs if LADDER.index(p) <= 2)
     assert left > 0.6 * len(pairs)
+
+
+# The climber's state machine on hand-made samples (costs, lower is better; -1: nothing
+# completed). Each expected (state, rung, tired counter) is derived by hand from the rules of
+# spec/validation.md section 8 and Linux lib/dim/net_dim.c: a turn resets the step count of
+# the new direction; dim_on_top holds going left when steps_right > 1 and steps_left == 1
+# (going right: the mirror); every move adds one to the tired counter.
+R, L, TOP, TIRED = GOING_RIGHT, GOING_LEFT, PARKING_ON_TOP, PARKING_TIRED
+
+
+def test_climber_parks_on_top_after_coming_back_and_keeps_its_reference() -> None:
+    samples = [100, 80, 95, 70, 76, 82, -1, 60, 58, 57]
+    assert climber_states(samples, start=3) == [
+        (R, 4, 1),  # first sample: better, move right (steps_right 1)
+        (R, 5, 2),  # 80 vs 100: better, move right (steps_right 2)
+        (L, 4, 3),  # 95 vs 80: worse, turn (steps_left 0): not on top, move left (steps_left 1)
+        (TOP, 4, 0),  # 70 vs 95: better; steps_right 2 > 1 and steps_left 1: park on top
+        (TOP, 4, 0),  # 76 vs 70 (the parking sample): within 10%, stay
+        (L, 3, 1),  # 82 vs 70 (not 76): beyond 10%, leave left one rung
+        (L, 3, 1),  # no sample: no move
+        (L, 2, 2),  # 60 vs 82: better, keep going left
+        (R, 3, 3),  # 58 vs 60: same, turn; steps_left 2 but steps_right 0: move right
+        (L, 2, 4),  # 57 vs 58: same, turn; steps_right 1 is not > 1: move left
+    ]
+
+
+def test_climber_dead_band_is_more_than_ten_percent_of_the_previous_sample() -> None:
+    samples = [100, 110, 98, 107, 120, 108, 97]
+    assert climber_states(samples, start=3) == [
+        (R, 4, 1),  # first sample: better
+        (L, 3, 2),  # 110 vs 100: exactly 10%, same: turn
+        (L, 2, 3),  # 98 vs 110: 12 > 11, better: keep going
+        (R, 3, 4),  # 107 vs 98: 9 <= 9.8, same: turn
+        (L, 2, 5),  # 120 vs 107: 13 > 10.7, worse: turn
+        (R, 3, 6),  # 108 vs 120: exactly 10%, same: turn
+        (R, 4, 7),  # 97 vs 108: 11 > 10.8, better: keep going
+    ]
+
+
+def test_climber_parks_tired_after_twelve_moves_and_counts_down() -> None:
+    # Equal samples: it turns at every sample between rungs 2 and 3, never more than one rung
+    # in a direction, so it never parks on top; after 12 moves it parks tired.
+    states = climber_states([100] * 13 + [5, -1] + [100] * 11 + [100], start=2)
+    moving = [(R if k % 2 == 0 else L, 3 if k % 2 == 0 else 2, k + 1) for k in range(12)]
+    assert states[:12] == moving
+    assert states[12] == (TIRED, 2, 12)  # the 13th sample: tired counter at 2 x 6 rungs
+    assert states[13] == (TIRED, 2, 11)  # a very different sample changes nothing but the count
+    assert states[14] == (TIRED, 2, 11)  # no sample: no count
+    assert [s[2] for s in states[15:26]] == list(range(10, -1, -1))[:-1] + [1]
+    assert states[25] == (L, 1, 1)  # the count reaches 0: leave left one rung
+    assert states[26] == (R, 2, 2)  # 100 vs 100: same, turn
+
+
+def test_climber_parks_on_top_at_the_ends_of_the_ladder() -> None:
+    assert climber_states([100, 100, 200], start=5) == [
+        (TOP, 5, 0),  # going right at the last rung: park on top
+        (TOP, 5, 0),  # same sample: stay
+        (L, 4, 1),  # 200 vs 100: leave, left one rung
+    ]
+    assert climber_states([100, 150, 100, 300], start=1) == [
+        (R, 2, 1),
+        (L, 1, 2),  # worse: turn, move left
+        (L, 0, 3),  # better: keep going left to rung 0
+        (R, 1, 4),  # worse at rung 0: turn right (steps_left 2 but steps_right 0): move
+    ]
+    assert climber_states([100, 50], start=0)[1] == (R, 2, 2)
+    states = climber_states([100, 150, 100, 80, 100], start=1)
+    assert states[3:] == [
+        (TOP, 0, 0),  # 80 vs 100: better going left at rung 0: park on top
+        (R, 1, 1),  # 100 vs 80: leave; at rung 0 it leaves to the right
+    ]
