@@ -404,13 +404,31 @@ def test_trace_spanning_too_many_steps_is_exit_2(tmp_path, capsys) -> None:
     assert "far.csv" in err and "E_USAGE" in err and len(err.splitlines()) == 1
 
 
-def test_bad_model_is_exit_2(tmp_path) -> None:
+def test_bad_model_is_exit_2(tmp_path, capsys) -> None:
     from reflexforge.cli import main
 
     (tmp_path / "m.reflex").write_bytes(b"NEM1 but not really")
     ts, size, rtt = make_trace(5, 2.0, 1000)
     write_csv(tmp_path / "t.csv", ts, size, rtt)
     assert main(["shadow", str(tmp_path / "m.reflex"), str(tmp_path / "t.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{tmp_path / 'm.reflex'}: E_")
+
+
+def test_model_above_the_simulator_limit_is_exit_2_naming_it(tmp_path, capsys) -> None:
+    from reflexfmt import dump
+    from reflexforge.cli import main
+
+    scaling = tuple(FeatureScale(0.0, 1.0) for _ in range(10))
+    reflex = Reflex(scaling, ((Node.leaf(20000),), (Node.leaf(1000),)),
+                    (OutputBounds(1, 30000), OutputBounds(0, 4000)), dict(META))
+    dump(reflex, tmp_path / "big.reflex")
+    ts, size, rtt = make_trace(3, 5.0, 2_000)
+    write_csv(tmp_path / "t.csv", ts, size, rtt)
+    argv = ["shadow", str(tmp_path / "big.reflex"), str(tmp_path / "t.csv"), "--min-duration", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{tmp_path / 'big.reflex'}: E_USAGE:")
 
 
 def test_size_variance_is_the_exactly_rounded_rational() -> None:

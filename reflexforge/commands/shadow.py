@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     model_bytes = _read_bytes(args.model)
     trace = read_telemetry(args.telemetry)
     report = run_shadow(reflex, trace, opts, min_duration_s=args.min_duration,
-                        progress=progress_enabled(args))
+                        progress=progress_enabled(args), model_path=os.fspath(args.model))
     report.model["path"] = os.fspath(args.model)
     data = report_json(report)
     if args.report is not None:
