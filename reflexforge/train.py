@@ -25,7 +25,7 @@ RANDOM_STATE = 0
 TRAIN_FRACTION = (4, 5)
 """Training share of the windows, as a fraction: the first 4/5 by time."""
 TARGETS = ("log2", "linear")
-"""What the regressors fit: log2 of the labels (default) or the labels themselves."""
+"""What the regressors fit: log2 of the labels or the labels themselves (default)."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class TrainOptions:
     switch_cost_us: float = 200.0
     confirm_steps: int = 2
     dwell_steps: int = 11
-    target: str = "log2"
+    target: str = "linear"
 
     def __post_init__(self) -> None:
         if self.label_target not in LABEL_TARGETS:
