@@ -54,13 +54,13 @@ def _run(source: str, output: str) -> int:
         reflex, crc = from_document(parse_description(text))
         data = dumps(reflex)
     except UnicodeDecodeError as exc:
-        return _fail(f"{shown}: not UTF-8 text (byte {exc.start})", INVALID)
+        return _fail(f"{shown}: E_DESCRIPTION: not UTF-8 text (byte {exc.start})", INVALID)
     except DescriptionError as exc:
-        return _fail(f"{shown}: {exc}", INVALID)
+        return _fail(f"{shown}: E_DESCRIPTION: {exc}", INVALID)
     except ReflexFormatError as exc:
-        return _fail(f"{shown}: the description makes an invalid file: {exc}", INVALID)
+        return _fail(f"{shown}: {exc} (in the file the description makes)", INVALID)
     except (ValueError, TypeError) as exc:
-        return _fail(f"{shown}: cannot write: {exc}", INVALID)
+        return _fail(f"{shown}: E_DESCRIPTION: cannot write: {exc}", INVALID)
     actual = int.from_bytes(data[-4:], "little")
     if crc is not None and crc != actual:
         return _fail(

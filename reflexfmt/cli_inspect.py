@@ -76,6 +76,8 @@ def _run(args: argparse.Namespace) -> int:
 
             print(f"# {shown}")
             sys.stdout.write(render(data))
+            if error:
+                print(line, file=sys.stderr)
         elif args.json:
             if error:
                 print(line, file=sys.stderr)
@@ -86,10 +88,10 @@ def _run(args: argparse.Namespace) -> int:
         else:
             from rich.console import Console
 
-            console = console or Console(highlight=False)
             if error:
-                console.print(line, style="bold red", markup=False)
+                print(line, file=sys.stderr)
                 continue
+            console = console or Console(highlight=False)
             from reflexfmt.pretty import render as pretty
 
             pretty(console, name, data, reflex)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,13 @@ def test_missing_and_garbage_files(tmp_path, mode):
     r = run("inspect", *args)
     assert r.returncode == 1 and r.stderr + r.stdout
     assert b"\x1b" not in r.stdout + r.stderr
+    if mode != "--verify":  # --verify reports on stdout, one line per file
+        lines = r.stderr.decode().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"{garbage}: E_MAGIC at offset 0")
+    long = tmp_path / ("x" * 120 + ".reflex")
+    long.write_bytes(b"garbage")
+    r = run("inspect", *[a for a in (mode, str(long)) if a])
+    assert len((r.stdout if mode == "--verify" else r.stderr).decode().splitlines()) == 1
     r = run("inspect", *[a for a in (mode, str(tmp_path / "missing.reflex")) if a])
     assert r.returncode == 2 and b"E_IO" in r.stderr
     r = run("inspect", *[a for a in (mode, str(tmp_path)) if a])
@@ -111,6 +119,7 @@ def test_build_rejects_bad_descriptions(tmp_path, edit, message):
     r = run("build", "-", "-o", str(out), stdin=json.dumps(doc).encode())
     assert r.returncode == 1, r.stderr
     assert message in r.stderr.decode()
+    assert re.match(r"reflex-build: -: E_[A-Z_0-9]+", r.stderr.decode())
     assert len(r.stderr.decode().strip().splitlines()) == 1
     assert not out.exists()
 
@@ -118,6 +127,7 @@ def test_build_rejects_bad_descriptions(tmp_path, edit, message):
 def test_build_garbage_and_missing(tmp_path):
     r = run("build", "-", "-o", str(tmp_path / "x"), stdin=b"\xff\xfe[[[")
     assert r.returncode == 1 and not (tmp_path / "x").exists()
+    assert r.stderr.startswith(b"reflex-build: -: E_DESCRIPTION: ")
     r = run("build", "-", "-o", str(tmp_path / "x"), stdin=b"[" * 100000)
     assert r.returncode == 1
     r = run("build", str(tmp_path / "missing.json"), "-o", str(tmp_path / "x"))
