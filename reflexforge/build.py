@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import sklearn
 
-from reflexfmt import FeatureScale, OutputBounds, Reflex
+from reflexfmt import FeatureScale, Node, OutputBounds, Reflex
 from reflexforge.config import (
     GRID_D_US,
     GRID_N,
@@ -73,6 +73,7 @@ class BuildReport:
     label_switches_plain: int
     label_switches_trained: int
     node_counts: tuple[int, int]
+    training_rows: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -101,8 +102,13 @@ def reflex_from_costs(
     telemetry_sha1: str,
     opts: ForgeOptions,
     train_opts: TrainOptions,
+    trace=None,
 ) -> tuple[Reflex, BuildReport]:
-    """Train and quantize a reflex from the feature windows and the oracle's cost matrix."""
+    """Train and quantize a reflex from the feature windows and the oracle's cost matrix.
+
+    ``trace`` (int64 arrays ``ts_ns``, ``size``, ``rtt_ns``: the telemetry the windows come
+    from) is needed only for DAgger rounds (``train_opts.dagger_rounds > 0``).
+    """
     t_start = time.perf_counter()
     starts = np.asarray(starts, dtype=np.int64)
     x = np.asarray(x, dtype=np.float64)
@@ -120,13 +126,10 @@ def reflex_from_costs(
             raise ForgeError(E_TRAINSET, f"non-finite {name}[{w}, {col}] = {values[w, col]!r} "
                              f"(window starting at {int(starts[w])} ns)")
     n_train = split_by_time(n)
-    lo, hi = scaling_from_training(x[:n_train])
-    q = quantize_matrix(x, lo, hi, Q_SCALE)
     labels = training_labels(j, starts, train_opts.label_target, train_opts.switch_cost_us)
-    trees = []
-    for o, column in enumerate((_PAIR_N, _PAIR_D)):
-        model = fit_tree(q[:n_train], column[labels[:n_train]], train_opts.target)
-        trees.append(export_tree(model, train_opts.target, LEGAL[o], BOUNDS[o]))
+    rows = dagger_rows(starts[:n_train], x[:n_train], labels[:n_train], opts, train_opts, trace)
+    lo, hi, trees = rows.lo, rows.hi, rows.trees
+    q = quantize_matrix(x, lo, hi, Q_SCALE)
     out_n = evaluate_tree(trees[0], q, BOUNDS[0])
     out_d = evaluate_tree(trees[1], q, BOUNDS[1])
     chosen = pair_indices(out_n, out_d)
@@ -145,18 +148,85 @@ def reflex_from_costs(
         label_switches_plain=count_switches(best_pairs(j)),
         label_switches_trained=count_switches(labels),
         node_counts=(len(trees[0]), len(trees[1])),
+        training_rows=int(rows.x.shape[0]),
     )
-    reflex = Reflex(
+    reflex = runtime_reflex(lo, hi, trees, train_opts,
+                            build_metadata(telemetry_sha1, opts, train_opts, report))
+    report.seconds["train"] = time.perf_counter() - t_start
+    return reflex, report
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """The rows the final trees were fitted on, the scaling over them and the exported trees."""
+
+    x: np.ndarray  # float64[rows, 10]
+    labels: np.ndarray  # int64[rows], pair indices
+    lo: np.ndarray
+    hi: np.ndarray
+    trees: tuple[tuple[Node, ...], tuple[Node, ...]]
+
+
+def fit_rows(x_rows: np.ndarray, labels: np.ndarray, train_opts: TrainOptions) -> TrainingRows:
+    """Scale over the rows (min/max per feature), quantize, fit both trees and export them."""
+    lo, hi = scaling_from_training(x_rows)
+    q = quantize_matrix(x_rows, lo, hi, Q_SCALE)
+    trees = []
+    for o, column in enumerate((_PAIR_N, _PAIR_D)):
+        model = fit_tree(q, column[labels], train_opts.target)
+        trees.append(export_tree(model, train_opts.target, LEGAL[o], BOUNDS[o]))
+    return TrainingRows(x_rows, labels, lo, hi, (trees[0], trees[1]))
+
+
+def dagger_rows(
+    starts: np.ndarray,
+    x: np.ndarray,
+    labels: np.ndarray,
+    opts: ForgeOptions,
+    train_opts: TrainOptions,
+    trace=None,
+) -> TrainingRows:
+    """Round 0 fits the training windows' incumbent features ``x`` and ``labels``; each of the
+    ``train_opts.dagger_rounds`` rounds then replays the whole trace in closed loop under the
+    current reflex, appends the features it saw at the end of each training window (window
+    starts ``starts``) with the same windows' labels, rescales over all rows and refits
+    (spec/training.md section 6)."""
+    rows = fit_rows(x, labels, train_opts)
+    if train_opts.dagger_rounds and trace is None:
+        raise ValueError("DAgger rounds need the trace the windows come from")
+    for _ in range(train_opts.dagger_rounds):
+        current = runtime_reflex(rows.lo, rows.hi, rows.trees, train_opts, {})
+        seen = closed_loop_features(trace, current, opts, starts)
+        rows = fit_rows(np.concatenate((rows.x, seen)), np.concatenate((rows.labels, labels)),
+                        train_opts)
+    return rows
+
+
+def closed_loop_features(trace, reflex: Reflex, opts: ForgeOptions,
+                         starts: np.ndarray) -> np.ndarray:
+    """The features (float64[n, 10]) the reflex sees at the end of the windows at ``starts``
+    when it runs the whole trace in closed loop (spec/validation.md's runtime loop)."""
+    from reflexforge.closedloop import MODE_CLOSED, flatten, run_loop
+
+    ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
+    loop = run_loop(ts, trace.size, trace.rtt_ns, tuple(opts.incumbent), opts.flush_cost_ns,
+                    opts.link_bps, MODE_CLOSED, flatten(reflex), lam=opts.lam)
+    index = (np.asarray(starts, dtype=np.int64) - ts[0]) // STEP_NS
+    return loop.features[index]
+
+
+def runtime_reflex(lo: np.ndarray, hi: np.ndarray, trees, train_opts: TrainOptions,
+                   metadata: dict[str, object]) -> Reflex:
+    """The reflex a runtime runs: scaling, trees, bounds and the hysteresis of the options."""
+    return Reflex(
         scaling=tuple(FeatureScale(float(a), float(b)) for a, b in zip(lo, hi, strict=True)),
         trees=tuple(trees),
         bounds=tuple(OutputBounds(a, b) for a, b in BOUNDS),
-        metadata=build_metadata(telemetry_sha1, opts, train_opts, report),
+        metadata=metadata,
         q_scale=Q_SCALE,
         confirm_steps=train_opts.confirm_steps,
         dwell_steps=train_opts.dwell_steps,
     )
-    report.seconds["train"] = time.perf_counter() - t_start
-    return reflex, report
 
 
 def build_reflex(
@@ -181,7 +251,7 @@ def build_reflex(
     if training_set_path is not None:
         write_training_set(training_set_path, tset)
     reflex, report = reflex_from_costs(tset.window_start_ns, tset.X, costs, trace.sha1, opts,
-                                       train_opts)
+                                       train_opts, trace)
     report.seconds["label"] = t1 - t0
     return reflex, report
 

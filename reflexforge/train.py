@@ -26,6 +26,8 @@ TRAIN_FRACTION = (4, 5)
 """Training share of the windows, as a fraction: the first 4/5 by time."""
 TARGETS = ("log2", "linear")
 """What the regressors fit: log2 of the labels or the labels themselves (default)."""
+MAX_DAGGER_ROUNDS = 20
+"""Most DAgger rounds: each adds one closed-loop replay and one copy of the training rows."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,9 @@ class TrainOptions:
 
     ``label_target`` and ``switch_cost_us`` shape the labels (reflexforge/labels.py);
     ``confirm_steps`` and ``dwell_steps`` go into the file header (runtime hysteresis,
-    spec/NEM1.md section 11); ``target`` is what the regressors fit.
+    spec/NEM1.md section 11); ``target`` is what the regressors fit; ``dagger_rounds`` is
+    the number of DAgger rounds (reflexforge/build.py): retrain on the features the reflex
+    itself sees in a closed-loop replay of the training windows.
     """
 
     label_target: str = "next"
@@ -42,6 +46,7 @@ class TrainOptions:
     confirm_steps: int = 2
     dwell_steps: int = 11
     target: str = "linear"
+    dagger_rounds: int = 0
 
     def __post_init__(self) -> None:
         if self.label_target not in LABEL_TARGETS:
@@ -59,6 +64,9 @@ class TrainOptions:
                              f"got {self.dwell_steps!r}")
         if self.target not in TARGETS:
             raise ForgeError(E_USAGE, f"target must be one of {TARGETS}, got {self.target!r}")
+        if not _int_in(self.dagger_rounds, 0, MAX_DAGGER_ROUNDS):
+            raise ForgeError(E_USAGE, f"DAgger rounds must be an integer in "
+                             f"0..{MAX_DAGGER_ROUNDS}, got {self.dagger_rounds!r}")
 
     def as_metadata(self) -> dict[str, object]:
         """The options as canonical metadata values."""

@@ -231,3 +231,62 @@ def test_edited_feature_is_rejected_with_line_and_column(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{edited}:6:latency_p50: E_TRAINSET" in err
     assert not out.exists()
+
+
+def test_dagger_round_one_doubles_the_rows_with_the_reflex_s_own_features(
+        trace_path: Path) -> None:
+    from reflexforge.build import closed_loop_features, dagger_rows, runtime_reflex
+    from reflexforge.labels import training_labels
+    from reflexforge.train import split_by_time
+    from reflexforge.trainset import make_training_set
+
+    trace = read_telemetry(trace_path)
+    opts = ForgeOptions(workers=1)
+    tset, costs = make_training_set(trace, opts)
+    n_train = split_by_time(len(tset))
+    starts, x = tset.window_start_ns[:n_train], tset.X[:n_train]
+    base = TrainOptions()
+    labels = training_labels(costs.J, tset.window_start_ns, base.label_target,
+                             base.switch_cost_us)[:n_train]
+    round0 = dagger_rows(starts, x, labels, opts, base)
+    round1 = dagger_rows(starts, x, labels, opts, TrainOptions(dagger_rounds=1), trace)
+    assert round0.x.shape == (n_train, 10)
+    assert round1.x.shape == (2 * n_train, 10)
+    assert np.array_equal(round1.x[:n_train], x)
+    assert np.array_equal(round1.labels, np.concatenate((labels, labels)))
+    seen = closed_loop_features(trace, runtime_reflex(round0.lo, round0.hi, round0.trees, base,
+                                                      {}), opts, starts)
+    assert np.array_equal(round1.x[n_train:], seen)
+    assert not np.array_equal(seen, x)  # the reflex leaves the incumbent: other features
+    assert np.array_equal(round1.lo, np.minimum(x.min(axis=0), seen.min(axis=0)))
+    assert np.array_equal(round1.hi, np.maximum(x.max(axis=0), seen.max(axis=0)))
+    reflex, report = build_reflex(trace, opts, TrainOptions(dagger_rounds=1))
+    assert [(s.lo, s.hi) for s in reflex.scaling] == \
+        [(float(a), float(b)) for a, b in zip(round1.lo, round1.hi, strict=True)]
+    assert report.training_rows == 2 * n_train
+    assert reflex.metadata["training"]["stability"]["dagger_rounds"] == 1
+
+
+def test_dagger_same_bytes_whatever_the_workers(trace_path: Path) -> None:
+    trace = read_telemetry(trace_path)
+    two_rounds = TrainOptions(dagger_rounds=2)
+    one, report = build_reflex(trace, ForgeOptions(workers=1), two_rounds)
+    two, _ = build_reflex(trace, ForgeOptions(workers=2), two_rounds)
+    assert dumps(one) == dumps(two)
+    assert report.training_rows == 3 * report.train_windows
+
+
+def test_dagger_flag_and_train_command(built: tuple[Path, Path], trace_path: Path,
+                                       tmp_path: Path) -> None:
+    _, training_set = built
+    out, trained = tmp_path / "dagger.reflex", tmp_path / "dagger-trained.reflex"
+    assert main(["build", str(trace_path), "-o", str(out), "--dagger-rounds", "1",
+                 "--workers", "1", "--quiet"]) == 0
+    assert main(["train", str(training_set), "--telemetry", str(trace_path), "-o",
+                 str(trained), "--dagger-rounds", "1", "--workers", "1", "--quiet"]) == 0
+    assert trained.read_bytes() == out.read_bytes()
+    assert load(out).metadata["training"]["stability"]["dagger_rounds"] == 1
+    with pytest.raises(SystemExit):
+        main(["build", str(trace_path), "-o", str(out), "--dagger-rounds", "21", "--quiet"])
+    with pytest.raises(ForgeError, match="DAgger"):
+        TrainOptions(dagger_rounds=-1)

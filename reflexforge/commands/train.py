@@ -24,9 +24,10 @@ from reflexforge.commands.common import (
     progress_enabled,
 )
 from reflexforge.errors import E_TRAINSET, ForgeError
-from reflexforge.train import PLAIN, TARGETS, TrainOptions
+from reflexforge.train import MAX_DAGGER_ROUNDS, PLAIN, TARGETS, TrainOptions
 
-_STABILITY = ("label_target", "switch_cost_us", "confirm_steps", "dwell_steps", "target")
+_STABILITY = ("label_target", "switch_cost_us", "confirm_steps", "dwell_steps", "target",
+              "dagger_rounds")
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +59,12 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--target", choices=TARGETS, default=None,
         help=f"what the trees regress on: log2 of the labels or the labels (default {d.target})",
+    )
+    group.add_argument(
+        "--dagger-rounds", type=_int_range(0, MAX_DAGGER_ROUNDS), default=None, metavar="K",
+        help="DAgger: K rounds that replay the training windows in closed loop under the "
+        "current reflex and retrain on the features it saw, with the same labels "
+        f"(default {d.dagger_rounds})",
     )
 
 
@@ -122,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
                              opts.link_bps, workers=opts.workers, dask=opts.dask, progress=bar)
     labelled = pair_indices(np.asarray(tset.flush_threshold), np.asarray(tset.max_batch_delay_us))
     check_labels(args.training_set, labelled, np.asarray(tset.J), best_pairs(costs.J), costs.J)
-    reflex, report = reflex_from_costs(starts, tset.X, costs, trace.sha1, opts, train_opts)
+    reflex, report = reflex_from_costs(starts, tset.X, costs, trace.sha1, opts, train_opts,
+                                       trace)
     dump_model(reflex, output)
     print_report(report, str(output))
     return 0
