@@ -26,7 +26,7 @@ from numba import njit
 
 from reflexforge.config import STEP_NS, WINDOW_NS
 from reflexforge.errors import E_USAGE, ForgeError
-from reflexforge.simulate import replay_schedule
+from reflexforge.simulate import as_sizes, replay_schedule
 
 MODE_OPEN = 0
 MODE_CLOSED = 1
@@ -274,12 +274,13 @@ def _window_features(ts, size, comp, s, e, a_lo, a_hi, q_lo, c_lo, c_hi, ewma, h
     bytes_in = 0
     squares = 0
     for x in range(a_lo, a_hi):
-        bytes_in += size[x]
-        squares += size[x] * size[x]
+        v = np.int64(size[x])
+        bytes_in += v
+        squares += v * v
     n_out = c_hi - c_lo
     bytes_out = 0
     for x in range(c_lo, c_hi):
-        bytes_out += size[x]
+        bytes_out += np.int64(size[x])
         lat_buf[x - c_lo] = comp[x] - ts[x]
     out[0] = np.float64(in_system) / np.float64(e - s)
     out[1] = np.float64(n_in) * PER_SECOND
@@ -449,7 +450,7 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
             b_limit = sched_n[k]
             b_deadline = t + sched_d_ns[k]
         b_count += 1
-        b_bytes += size[i]
+        b_bytes += np.int64(size[i])
         if b_count == b_limit:
             start = t if t > free else free
             done = start + service_ns(b_bytes, flush_cost_ns, link_bps)
@@ -575,7 +576,7 @@ def run_loop(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray, incumbent: tuple
     rung equal to the incumbent, else the middle rung (16, 1 ms)) for MODE_CLIMB.
     """
     ts = np.ascontiguousarray(ts, dtype=np.int64)
-    size = np.ascontiguousarray(size, dtype=np.int64)
+    size = as_sizes(size)
     rtt = np.ascontiguousarray(rtt, dtype=np.int64)
     n_dec = decision_count(ts)
     n_steps = n_dec + 2
@@ -643,7 +644,7 @@ def schedule_window_costs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray,
     from reflexforge.oracle import costs_from_counts, window_bounds
 
     ts = np.ascontiguousarray(ts, dtype=np.int64)
-    size = np.ascontiguousarray(size, dtype=np.int64)
+    size = as_sizes(size)
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     first, last = window_bounds(ts, starts)
     p95_ns = np.zeros(starts.shape[0], dtype=np.int64)

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from reflexforge.config import STEP_NS, WINDOW_NS
-from reflexforge.simulate import kth_smallest
+from reflexforge.simulate import as_sizes, kth_smallest
 
 FEATURE_COUNT = 10
 PER_SECOND = 10**9 / WINDOW_NS  # 5.0 exactly: a count per window times 5 is a rate per second
@@ -28,11 +28,30 @@ def window_starts(ts: np.ndarray) -> np.ndarray:
     if ts.shape[0] == 0 or int(ts[-1]) - int(ts[0]) < WINDOW_NS:
         return np.empty(0, dtype=np.int64)
     last_k = (int(ts[-1]) - int(ts[0]) - WINDOW_NS) // STEP_NS
-    k = (ts - ts[0]) // STEP_NS  # non-decreasing
-    k = k[np.concatenate(([True], k[1:] != k[:-1]))]
+    k = _distinct_steps(ts, STEP_NS)
     k = np.union1d(k, k - 1)
     k = k[(k >= 0) & (k <= last_k)]
     return ts[0] + k * STEP_NS
+
+
+@njit(cache=True)
+def _distinct_steps(ts, step_ns):
+    """The distinct step indices (ts - ts[0]) // step_ns of the non-decreasing ``ts``, in
+    order, without a packet-sized temporary."""
+    out = np.empty(16, dtype=np.int64)
+    count = 0
+    prev = -1
+    for x in range(ts.shape[0]):
+        k = (ts[x] - ts[0]) // step_ns
+        if k != prev:
+            if count == out.shape[0]:
+                grown = np.empty(2 * count, dtype=np.int64)
+                grown[:count] = out
+                out = grown
+            out[count] = k
+            count += 1
+            prev = k
+    return out[:count].copy()
 
 
 @njit(cache=True, inline="always")
@@ -92,11 +111,12 @@ def _window_aggregates(ts, size, completion, starts, window_ns, ints, lat_ns):
         bytes_in = 0
         squares = 0
         for x in range(a0, a1):
-            bytes_in += size[x]
-            squares += size[x] * size[x]
+            v = np.int64(size[x])
+            bytes_in += v
+            squares += v * v
         bytes_out = 0
         for x in range(c0, c1):
-            bytes_out += size[x]
+            bytes_out += np.int64(size[x])
         ints[w, 0] = a1 - a0
         ints[w, 1] = c1 - c0
         ints[w, 2] = in_system
@@ -133,12 +153,15 @@ def _rtt_ewma_ns(rtt):
     return out
 
 
-def window_features(ts: np.ndarray, size: np.ndarray, rtt_ns: np.ndarray,
+def window_features(ts: np.ndarray, size: np.ndarray,
+                    rtt_ns: np.ndarray | tuple[np.ndarray, np.ndarray],
                     completion_ns: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """float64[len(starts), 10] features in schema v1 order, from one replay of the whole trace
-    (``completion_ns``, e.g. under the incumbent policy) and the raw packets."""
+    (``completion_ns``, e.g. under the incumbent policy) and the raw packets. ``rtt_ns`` is
+    int64 per packet (-1 = no sample) or the sparse pair (packet indices, RTT ns) of
+    ``Trace.rtt_samples``."""
     ts = np.ascontiguousarray(ts, dtype=np.int64)
-    size = np.ascontiguousarray(size, dtype=np.int64)
+    size = as_sizes(size)
     completion = np.ascontiguousarray(completion_ns, dtype=np.int64)
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     n_win = starts.shape[0]
@@ -161,11 +184,16 @@ def window_features(ts: np.ndarray, size: np.ndarray, rtt_ns: np.ndarray,
     for w in np.flatnonzero(nonempty).tolist():
         n, total, squares = int(arrivals[w]), int(ints[w, 3]), int(ints[w, 5])
         X[w, 8] = (n * squares - total * total) / (n * n)  # exact rational, rounded once
-    rtt = np.asarray(rtt_ns, dtype=np.int64)
-    has_rtt = rtt >= 0
-    if n_win and has_rtt.any():
-        sample_ts = ts[has_rtt]
-        ewma = _rtt_ewma_ns(np.ascontiguousarray(rtt[has_rtt]))
+    if isinstance(rtt_ns, tuple):
+        at = np.asarray(rtt_ns[0], dtype=np.int64)
+        values = np.ascontiguousarray(rtt_ns[1], dtype=np.int64)
+    else:
+        rtt = np.asarray(rtt_ns, dtype=np.int64)
+        at = np.flatnonzero(rtt >= 0)
+        values = np.ascontiguousarray(rtt[at])
+    if n_win and at.shape[0]:
+        sample_ts = ts[at]
+        ewma = _rtt_ewma_ns(values)
         last = np.searchsorted(sample_ts, starts + WINDOW_NS, side="left") - 1
         seen = last >= 0
         X[seen, 9] = ewma[last[seen]] / 1000.0

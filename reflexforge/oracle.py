@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from reflexforge.config import PAIRS, WINDOW_NS
-from reflexforge.simulate import _BITS_PER_BYTE_NS, _INT64_MIN, kth_smallest
+from reflexforge.simulate import _BITS_PER_BYTE_NS, _INT64_MIN, as_sizes, kth_smallest
 
 PAIR_N = np.array([n for n, _ in PAIRS], dtype=np.int64)
 PAIR_D_NS = np.array([d * 1000 for _, d in PAIRS], dtype=np.int64)
@@ -61,7 +61,7 @@ def _bit_time_prefix(size, base, top, link_bps, quo, rem):
     quo[0] = 0
     rem[0] = 0
     for x in range(base, top):
-        r = rem[x - base] + size[x] * _BITS_PER_BYTE_NS
+        r = rem[x - base] + np.int64(size[x]) * _BITS_PER_BYTE_NS
         quo[x - base + 1] = quo[x - base] + r // link_bps
         rem[x - base + 1] = r % link_bps
 
@@ -255,7 +255,7 @@ def window_costs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, lam: floa
     from reflexforge.parallel import label_windows
 
     ts = np.ascontiguousarray(ts, dtype=np.int64)
-    size = np.ascontiguousarray(size, dtype=np.int64)
+    size = as_sizes(size)
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     first, last = window_bounds(ts, starts)
     p95_ns, flushes = label_windows(ts, size, first, last, flush_cost_ns, link_bps,

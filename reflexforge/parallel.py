@@ -18,6 +18,7 @@ import numpy as np
 
 from reflexforge.errors import E_IO, E_USAGE, ForgeError
 from reflexforge.oracle import label_chunk
+from reflexforge.simulate import as_sizes
 
 _INLINE_WORK = 2_000_000  # below this many packet-windows, automatic mode stays in-process
 _CHUNKS_PER_WORKER = 8  # chunks per worker: balances load and keeps progress moving
@@ -88,7 +89,7 @@ def label_windows(ts: np.ndarray, size: np.ndarray, first: np.ndarray, last: np.
     flushes = np.empty((n, 24), dtype=np.int64)
     if n == 0:
         return p95_ns, flushes
-    size = np.ascontiguousarray(size, dtype=np.int32)  # bytes are 1..65535
+    size = as_sizes(size)  # uint16 from read_telemetry: shared with the workers as is
     work = int((last - first).sum())
     auto = workers is None
     workers = default_workers() if auto else workers

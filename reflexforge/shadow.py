@@ -29,6 +29,7 @@ from reflexforge.config import MAX_THRESHOLD, PAIRS, STEP_NS, WINDOW_NS, ForgeOp
 from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.features import window_starts
 from reflexforge.oscillation import OscillationStats, oscillation_stats
+from reflexforge.simulate import as_sizes
 
 PROMOTION_MIN_DURATION_S = 600
 """The seed's 10 minutes: a shorter trace can be shadowed (with --min-duration) but never
@@ -166,7 +167,7 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
     from reflexforge.progress import progress_bar
 
     ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
-    size = np.ascontiguousarray(trace.size, dtype=np.int64)
+    size = as_sizes(trace.size)
     rtt = np.ascontiguousarray(trace.rtt_ns, dtype=np.int64)
     steps = step_count(ts)
     duration_s = steps * STEP_NS / 1e9

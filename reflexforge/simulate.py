@@ -35,7 +35,7 @@ def close_batch(ts, size, i, m, n, deadline, free, flush_cost_ns, link_bps):
     j = i
     batch_bytes = 0
     while j < stop and ts[j] <= deadline:
-        batch_bytes += size[j]
+        batch_bytes += np.int64(size[j])
         j += 1
     flush = ts[j - 1] if j - i == n else deadline
     start = flush if flush > free else free
@@ -70,9 +70,19 @@ def replay_schedule(ts, size, t0, step_ns, n_steps, d_steps, flush_cost_ns, link
     return flushes
 
 
+def as_sizes(size: np.ndarray) -> np.ndarray:
+    """Packet sizes for the compiled kernels, without a copy when they already fit: uint16
+    (as ``read_telemetry`` stores them) stays uint16, anything else becomes int64. The kernels
+    widen every size to int64 before any arithmetic, so both give the same results."""
+    size = np.asarray(size)
+    if size.dtype == np.uint16:
+        return np.ascontiguousarray(size)
+    return np.ascontiguousarray(size, dtype=np.int64)
+
+
 def _as_packets(ts: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ts = np.ascontiguousarray(ts, dtype=np.int64)
-    size = np.ascontiguousarray(size, dtype=np.int64)
+    size = as_sizes(size)
     if ts.ndim != 1 or ts.shape != size.shape:
         raise ValueError("ts and size must be 1-D arrays of the same length")
     return ts, size

@@ -2,14 +2,17 @@
 
 The file is streamed once through pyarrow's CSV reader in blocks, with the three columns
 typed int64, and is hashed (sha1 of the bytes as stored) as it is read. Memory stays bounded
-by the block size plus the compact result arrays. Bad input raises ``ForgeError`` naming the
-file, the physical line (header = line 1) and the column: pyarrow reports conversion errors
-without a row, so on that error path only the failing block is re-scanned in Python.
+by the block size plus the compact result arrays, which are filled in place (no per-block
+copies to concatenate); pyarrow's pool is released after the read. Bad input raises
+``ForgeError`` naming the file, the physical line (header = line 1) and the column: pyarrow
+reports conversion errors without a row, so on that error path only the failing block is
+re-scanned in Python.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
 import gzip
 import hashlib
 import io
@@ -17,7 +20,6 @@ import os
 import re
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import IO
 
 import numpy as np
@@ -48,6 +50,8 @@ TS_MIN = 0
 TS_MAX = 2**62
 """ts_ns range: keeps every simulator intermediate inside int64 (spec/forge.md, "Limits")."""
 NO_RTT = -1
+SIZE_DTYPE = np.uint16
+"""Packet sizes are 1..65535 bytes: stored as uint16 (a quarter of int64's memory)."""
 
 _RULE = {
     TS: "ts_ns must be an integer in 0..2^62",
@@ -55,23 +59,53 @@ _RULE = {
     RTT: "rtt_ns must be an integer >= 0 or empty",
 }
 
-BLOCK_SIZE = 16 << 20
+BLOCK_SIZE = 4 << 20
+"""Bytes per CSV block: small blocks keep the reader threads' buffers (and the glibc arenas
+they fill) small; larger ones are no faster."""
 _INTEGER = re.compile(r"[ \t]*(-?[0-9]+)[ \t]*")  # what pyarrow's int64 conversion accepts
 
 
-@dataclass(frozen=True, eq=False)
 class Trace:
-    """A packet trace: arrival times, sizes and RTT samples (-1 = no sample), as int64 arrays."""
+    """A packet trace: arrival times ``ts_ns`` (int64), sizes ``size`` (bytes; uint16 when
+    read from a file) and RTT samples.
 
-    ts_ns: np.ndarray
-    size: np.ndarray
-    rtt_ns: np.ndarray
-    sha1: str
-    path: str
-    rows: int = field(init=False)
+    The RTT samples are given either dense (``rtt_ns``: int64 per packet, -1 = no sample) or
+    sparse (``rtt_samples=(indices, values)``, both int64, indices increasing), as
+    ``read_telemetry`` keeps them: few packets carry one. Either form is available from
+    either: ``rtt_ns`` is built on first use (and kept), ``rtt_samples`` is cheap.
+    """
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "rows", int(self.ts_ns.shape[0]))
+    def __init__(self, ts_ns: np.ndarray, size: np.ndarray, rtt_ns: np.ndarray | None = None,
+                 sha1: str = "", path: str = "", *,
+                 rtt_samples: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        if (rtt_ns is None) == (rtt_samples is None):
+            raise ValueError("give the RTT samples either dense (rtt_ns) or sparse (rtt_samples)")
+        self.ts_ns = ts_ns
+        self.size = size
+        self.sha1 = sha1
+        self.path = path
+        self.rows = int(ts_ns.shape[0])
+        self._rtt_ns = rtt_ns
+        self._rtt_samples = rtt_samples
+
+    @property
+    def rtt_ns(self) -> np.ndarray:
+        """int64 per packet, -1 = no sample."""
+        if self._rtt_ns is None:
+            at, values = self._rtt_samples
+            dense = np.full(self.rows, NO_RTT, dtype=np.int64)
+            dense[at] = values
+            self._rtt_ns = dense
+        return self._rtt_ns
+
+    @property
+    def rtt_samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """(packet indices, RTT in ns) of the packets carrying a sample, int64, in order."""
+        if self._rtt_samples is None:
+            rtt = np.asarray(self._rtt_ns, dtype=np.int64)
+            at = np.flatnonzero(rtt >= 0)
+            return at, rtt[at]
+        return self._rtt_samples
 
     def __len__(self) -> int:
         return self.rows
@@ -110,8 +144,9 @@ def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None)
         trace_arrays = _stream(name, hashing, columns, header, header_line)
         hashing.drain()
     _check_quoted_newlines(name)
-    ts, size, rtt = trace_arrays
-    trace = Trace(ts_ns=ts, size=size, rtt_ns=rtt, sha1=hashing.hexdigest(), path=name)
+    ts, size, rtt_samples = trace_arrays
+    trace = Trace(ts_ns=ts, size=size, rtt_samples=rtt_samples, sha1=hashing.hexdigest(),
+                  path=name)
     if trace.rows == 0:
         raise ForgeError(E_CSV_EMPTY, "no data rows (header only)", path=name)
     if trace.duration_ns < min_span_ns:
@@ -238,8 +273,8 @@ def _check_header(name: str, header: list[str], header_line: int) -> list[str]:
 
 def _stream(
     name: str, hashing: _HashingReader, columns: list[str], header: list[str], header_line: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stream the CSV through pyarrow, validating each block; return the compact int64 arrays."""
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Stream the CSV through pyarrow, validating each block: ts, size, (rtt indices, values)."""
     source: pa.NativeFile = pa.PythonFile(hashing, mode="r")
     if is_gzip_path(name):
         source = pa.CompressedInputStream(source, "gzip")
@@ -251,8 +286,9 @@ def _stream(
         null_values=[""],
         strings_can_be_null=False,
     )
-    ts_parts: list[np.ndarray] = []
-    size_parts: list[np.ndarray] = []
+    capacity = _initial_capacity(name)
+    ts_all = np.empty(capacity, dtype=np.int64)
+    size_all = np.empty(capacity, dtype=SIZE_DTYPE)
     rtt_at: list[np.ndarray] = []
     rtt_val: list[np.ndarray] = []
     rows = 0
@@ -296,31 +332,48 @@ def _stream(
                     rtt_val.append(rtt[where])
             if bad:
                 raise _diagnose(name, header, header_line, rows, prev_ts, "value out of range")
-            ts_parts.append(ts)
-            size_parts.append(size.astype(np.uint16))
+            if rows + n > capacity:
+                capacity = max(rows + n, capacity + capacity // 2)
+                ts_all.resize(capacity, refcheck=False)
+                size_all.resize(capacity, refcheck=False)
+            ts_all[rows : rows + n] = ts
+            size_all[rows : rows + n] = size
             prev_ts = int(ts[-1])
             rows += n
+            del batch, ts_col, size_col, rtt_col, ts, size
     except OSError as exc:
         raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
-    ts_all = _drain_into(ts_parts, rows)
-    size_all = _drain_into(size_parts, rows)
-    rtt_all = np.full(rows, NO_RTT, dtype=np.int64)
-    if rtt_at:
-        rtt_all[np.concatenate(rtt_at)] = np.concatenate(rtt_val)
-    return ts_all, size_all, rtt_all
+    del batches
+    ts_all.resize(rows, refcheck=False)
+    size_all.resize(rows, refcheck=False)
+    _release_free_memory()
+    if not rtt_at:
+        return ts_all, size_all, (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    at = np.concatenate(rtt_at).astype(np.int64, copy=False)
+    return ts_all, size_all, (at, np.concatenate(rtt_val).astype(np.int64, copy=False))
 
 
-def _drain_into(parts: list[np.ndarray], rows: int) -> np.ndarray:
-    """Concatenate ``parts`` into one int64 array, freeing each part as soon as it is copied."""
-    out = np.empty(rows, dtype=np.int64)
-    at = 0
-    parts.reverse()
-    while parts:
-        part = parts.pop()
-        out[at : at + part.size] = part
-        at += part.size
-        del part
-    return out
+def _release_free_memory() -> None:
+    """Hand the memory freed after reading back to the system: pyarrow's pool, and glibc's
+    per-thread arenas, which keep the blocks pyarrow's reader threads read the file into."""
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):  # not glibc: nothing to trim
+        pass
+
+
+def _initial_capacity(name: str) -> int:
+    """Rows to reserve up front: the file size over 8 bytes (typical rows are longer), and
+    for gzip about 4x that. Pages never written are never resident, so the slack costs
+    address space only; a file with more rows grows the arrays (realloc) as it is read."""
+    try:
+        stored = os.path.getsize(name)
+    except OSError:
+        stored = 0
+    if is_gzip_path(name):
+        return max(1 << 16, stored // 2)
+    return max(1 << 16, stored // 8 + 1024)
 
 
 def _ints_or_diagnose(

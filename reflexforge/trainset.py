@@ -15,7 +15,7 @@ from reflexforge.config import GRID_D_US, GRID_N, PAIRS, ForgeOptions
 from reflexforge.errors import E_CSV_VALUE, E_TRACE_SHORT, E_TRAINSET, ForgeError
 from reflexforge.features import window_features, window_starts
 from reflexforge.oracle import OracleCosts, best_pairs, window_costs
-from reflexforge.simulate import simulate
+from reflexforge.simulate import as_sizes, simulate
 
 COLUMNS: tuple[str, ...] = (
     "window_start_ns", *FEATURE_NAMES, "flush_threshold", "max_batch_delay_us", "J",
@@ -44,12 +44,12 @@ class TrainingSet:
 def make_training_set(trace, opts: ForgeOptions, progress=None) -> tuple[TrainingSet, OracleCosts]:
     """Features (one incumbent replay of the whole trace) and oracle labels of every window.
 
-    ``trace`` has int64 arrays ts_ns, size, rtt_ns and a path. ``progress``, if given, is
+    ``trace`` has arrays ts_ns, size, rtt_ns (see ``Trace``) and a path. ``progress``, if given, is
     advanced by the number of windows labelled (``len(window_starts(trace.ts_ns))`` in all).
     Raises ForgeError(E_TRACE_SHORT) when the trace holds no complete window.
     """
     ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
-    size = np.ascontiguousarray(trace.size, dtype=np.int64)
+    size = as_sizes(trace.size)
     path = getattr(trace, "path", None)
     if ts.shape[0] and (int(ts[0]) < 0 or int(ts[-1]) > MAX_TS_NS):
         raise ForgeError(E_CSV_VALUE, f"ts_ns must lie in 0..2^62 for the forge, got "
@@ -73,10 +73,11 @@ def incumbent_features(trace, opts: ForgeOptions, starts: np.ndarray) -> np.ndar
     """The features (float64[n, 10]) of the windows at ``starts``, from one replay of the whole
     trace under ``opts.incumbent`` (spec/forge.md section 4)."""
     ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
-    size = np.ascontiguousarray(trace.size, dtype=np.int64)
+    size = as_sizes(trace.size)
     n_inc, d_inc_us = opts.incumbent
     completion, _ = simulate(ts, size, n_inc, d_inc_us * 1000, opts.flush_cost_ns, opts.link_bps)
-    return window_features(ts, size, trace.rtt_ns, completion, starts)
+    rtt = getattr(trace, "rtt_samples", None)  # sparse: a Trace never builds the dense array
+    return window_features(ts, size, trace.rtt_ns if rtt is None else rtt, completion, starts)
 
 
 def check_features(path: str | os.PathLike[str], got: np.ndarray, want: np.ndarray) -> None:

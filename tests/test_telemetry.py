@@ -34,7 +34,8 @@ def test_columns_any_order_unknown_ignored_rtt_empty_crlf_bom(tmp_path):
     assert trace.ts_ns.tolist() == [0, 5, SPAN]
     assert trace.size.tolist() == [100, 1500, 64]
     assert trace.rtt_ns.tolist() == [-1, 300, -1]
-    assert all(a.dtype == np.int64 for a in (trace.ts_ns, trace.size, trace.rtt_ns))
+    assert trace.ts_ns.dtype == np.int64 and trace.rtt_ns.dtype == np.int64
+    assert trace.size.dtype == np.uint16  # bytes are 1..65535
     assert trace.sha1 == hashlib.sha1(data).hexdigest()
     assert trace.path == str(path)
 
