@@ -1,7 +1,9 @@
 """Phase 3 of spec 9: the semantic checks, in the spec's order, on decoded field values.
 
-Both the validating path (offsets from the schema walker) and the fast path of ``loads``
-call ``semantic_findings``, so they apply the very same rules.
+The validating path (offsets from the schema walker) and ``validate`` call
+``semantic_findings``; it is the reference implementation of the rules. The fast path of
+``loads`` (reflexfmt.fastpath) is a second, faster implementation, and
+tests/test_fmt_fastpath.py proves that both accept exactly the same files.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from reflexfmt.limits import (
     Q_SCALE_RANGE,
 )
 from reflexfmt.metadata import MetadataError, parse, required_key_problems
+from reflexfmt.model import FeatureScale, Node, OutputBounds, Reflex
 
 # The node tuples below are unpacked in this order; the generated layout must agree.
 NODE_FIELDS = ("feature", "reserved", "threshold", "left", "right", "value")
-if _fastlayout.NODE_FIELDS != NODE_FIELDS:
+if _fastlayout.NODE_FIELDS != NODE_FIELDS or Node._fields != tuple(
+    n for n in NODE_FIELDS if n != "reserved"
+):
     raise ImportError("reflexfmt._fastlayout is stale: run python -m reflexfmt.layout")
 
 
@@ -56,29 +61,26 @@ def semantic_findings(
 
     h = d.header
     # Spec 9.3 step 9: header.
-    if not _header_is_valid(h):
-        for name in ("flags", "reserved"):
-            if h[name] != 0 and add(
-                "E_RESERVED", f"header.{name}", f"{name} must be 0, got {h[name]}"
-            ):
-                return out, None
-        for name, (low, high) in (
-            ("q_scale", Q_SCALE_RANGE),
-            ("confirm_steps", CONFIRM_STEPS_RANGE),
-            ("dwell_steps", DWELL_STEPS_RANGE),
+    for name in ("flags", "reserved"):
+        if h[name] != 0 and add("E_RESERVED", f"header.{name}", f"{name} must be 0, got {h[name]}"):
+            return out, None
+    for name, (low, high) in (
+        ("q_scale", Q_SCALE_RANGE),
+        ("confirm_steps", CONFIRM_STEPS_RANGE),
+        ("dwell_steps", DWELL_STEPS_RANGE),
+    ):
+        if not low <= h[name] <= high and add(
+            "E_HEADER", f"header.{name}", f"{name} must be {low}..{high}, got {h[name]}"
         ):
-            if not low <= h[name] <= high and add(
-                "E_HEADER", f"header.{name}", f"{name} must be {low}..{high}, got {h[name]}"
-            ):
-                return out, None
+            return out, None
     # Step 10: scaling.
     for i, (lo, hi) in enumerate(d.scaling):
-        if not (lo <= hi and _isfinite(hi - lo)):
+        if not (lo <= hi and math.isfinite(hi - lo)):
             if add("E_SCALING", f"scaling[{i}].lo", _scaling_problem(lo, hi)):
                 return out, None
     # Step 11: trees.
     for o, nodes in enumerate(d.trees):
-        if not _tree_is_valid(nodes) and _tree_findings(o, nodes, add):
+        if _tree_findings(o, nodes, add):
             return out, None
     # Step 12: bounds.
     for o, (low, high) in enumerate(d.bounds):
@@ -108,19 +110,6 @@ def semantic_findings(
     return out, metadata
 
 
-_isfinite = math.isfinite
-
-
-def _header_is_valid(h: dict[str, object]) -> bool:
-    return (
-        h["flags"] == 0
-        and h["reserved"] == 0
-        and Q_SCALE_RANGE[0] <= h["q_scale"] <= Q_SCALE_RANGE[1]
-        and CONFIRM_STEPS_RANGE[0] <= h["confirm_steps"] <= CONFIRM_STEPS_RANGE[1]
-        and DWELL_STEPS_RANGE[0] <= h["dwell_steps"] <= DWELL_STEPS_RANGE[1]
-    )
-
-
 def _scaling_problem(lo: float, hi: float) -> str:
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return f"lo and hi must be finite, got lo={lo!r} hi={hi!r}"
@@ -136,34 +125,6 @@ def _key_offset(yaml: bytes, key: str) -> int:
         return 0
     at = yaml.find(b"\n" + token)
     return at + 1 if at >= 0 else 0
-
-
-def _tree_is_valid(nodes: list[tuple[int, ...]]) -> bool:
-    """True iff spec 4.1 rules 1-6 all hold (one quick pass; the findings come from below).
-
-    With every child index in ``i+1..n-1`` and no node claimed twice, ``2 * internal == n - 1``
-    means every non-root node has exactly one parent, so each depth is set before it is read.
-    """
-    n = len(nodes)
-    depth = [0] * n
-    claimed = bytearray(n)
-    children = 0
-    for i, (feature, reserved, threshold, left, right, value) in enumerate(nodes):
-        if feature == LEAF:
-            if reserved or threshold or left or right:
-                return False
-            continue
-        if reserved or value or feature >= FEATURE_COUNT or not (i < left < n and i < right < n):
-            return False
-        if claimed[left] or claimed[right] or left == right:
-            return False
-        claimed[left] = claimed[right] = 1
-        d = depth[i] + 1
-        if d > MAX_DEPTH:
-            return False
-        depth[left] = depth[right] = d
-        children += 2
-    return children == n - 1
 
 
 def _tree_findings(o: int, nodes: list[tuple[int, ...]], add: Callable[..., bool]) -> bool:
@@ -229,3 +190,37 @@ def _tree_findings(o: int, nodes: list[tuple[int, ...]], add: Callable[..., bool
     ):
         return True
     return False
+
+
+def decoded_walk(w: object) -> Decoded:
+    """The field values of a schema walk without a framing error."""
+    v = w.value
+    return Decoded(
+        header=dict(v.header),
+        scaling=[(s["lo"], s["hi"]) for s in v.scaling],
+        trees=[[tuple(n[f] for f in NODE_FIELDS) for n in t.nodes] for t in v.trees],
+        bounds=[(b["min"], b["max"]) for b in v.bounds],
+        yaml=v.metadata.yaml,
+    )
+
+
+_new = tuple.__new__
+
+
+def to_reflex(d: Decoded, metadata: dict[str, object]) -> Reflex:
+    """The Reflex of a file's decoded values (after semantic_findings found nothing)."""
+    h = d.header
+    return Reflex(
+        scaling=tuple([_new(FeatureScale, s) for s in d.scaling]),
+        trees=tuple([_tree(tree) for tree in d.trees]),
+        bounds=tuple([_new(OutputBounds, b) for b in d.bounds]),
+        metadata=metadata,
+        q_scale=h["q_scale"],
+        confirm_steps=h["confirm_steps"],
+        dwell_steps=h["dwell_steps"],
+        version_minor=h["version_minor"],
+    )
+
+
+def _tree(nodes: list[tuple[int, ...]]) -> tuple[Node, ...]:
+    return tuple([_new(Node, (f, t, lt, rt, v)) for f, _, t, lt, rt, v in nodes])

@@ -1,81 +1,182 @@
-"""Fast framing for ``loads``: struct formats generated from the schema, no construct import.
+"""The fast path of ``loads``: every check of spec 9 in a few C-level calls, no construct.
 
-``decode`` returns the decoded field values of a file that passes every framing (spec 9.1) and
-integrity (9.2) check, and ``None`` for anything else; the caller then runs the validating
-walker, which names the exact error. tests/test_fmt_fastpath.py proves on many valid and
-corrupted files that this path accepts only what the validating path accepts, with equal
-results.
+``load`` returns the Reflex of a file that passes every framing (9.1), integrity (9.2) and
+semantic (9.3, metadata included) check, and ``None`` for anything else; the caller then runs
+the validating path (schema walker and ``checks.semantic_findings``), which names the exact
+error. The checks here are a second implementation of the same rules, written for speed (struct
+unpacks, one regular expression per node array, slices and sorts instead of Python loops);
+tests/test_fmt_fastpath.py proves on many valid and corrupted files, and node by node on random
+trees, that both implementations accept exactly the same files with equal results.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
+from itertools import compress, repeat
+from math import isfinite
+from operator import le, sub
 
 from reflexfmt import _fastlayout as L
-from reflexfmt.checks import Decoded
 from reflexfmt.limits import (
+    CONFIRM_STEPS_RANGE,
+    DWELL_STEPS_RANGE,
     FEATURE_COUNT,
+    LEAF,
     MAGIC,
+    MAX_DEPTH,
     MAX_FILE_SIZE,
     MAX_METADATA,
     MAX_NODES,
     MIN_NODES,
     OUTPUT_COUNT,
+    OUTPUT_MIN_FLOOR,
+    Q_SCALE_RANGE,
     VERSION_MAJOR,
 )
+from reflexfmt.metadata import MetadataError, parse, required_keys_hold
+from reflexfmt.model import FeatureScale, Node, OutputBounds, Reflex
 
-# The code below relies on this section order; the generated layout must agree.
-if L.SECTIONS != ("header", "scaling", "trees", "bounds", "metadata", "crc32"):
+_HEADER_FIELDS = (
+    "magic",
+    "version_major",
+    "version_minor",
+    "flags",
+    "feature_count",
+    "output_count",
+    "q_scale",
+    "confirm_steps",
+    "reserved",
+    "dwell_steps",
+)
+_HEADER_LEN = len(_HEADER_FIELDS)
+# The code below relies on this layout; the generated one must agree.
+if (
+    L.SECTIONS != ("header", "scaling", "trees", "bounds", "metadata", "crc32")
+    or L.HEADER_FIELDS != _HEADER_FIELDS
+    or L.NODE_FORMAT != "<BBhHHh"
+    or L.NODE_FIELDS != ("feature", "reserved", "threshold", "left", "right", "value")
+    or L.BOUNDS_FIELDS != ("min", "max")
+    or Node._fields != ("feature", "threshold", "left", "right", "value")
+    or (OUTPUT_COUNT, len(OUTPUT_MIN_FLOOR)) != (2, 2)
+):
     raise ImportError("reflexfmt._fastlayout is stale: run python -m reflexfmt.layout")
 
 _HEAD = struct.Struct(L.HEADER_FORMAT + L.SCALING_FORMAT[1:] * FEATURE_COUNT)
-_HEADER_LEN = len(L.HEADER_FIELDS)
 _COUNT = struct.Struct(L.NODE_COUNT_FORMAT)
-_NODE = struct.Struct(L.NODE_FORMAT)
-_BOUNDS = struct.Struct(L.BOUNDS_FORMAT + L.BOUNDS_FORMAT[1:] * (OUTPUT_COUNT - 1))
-_LENGTH = struct.Struct(L.METADATA_LENGTH_FORMAT)
+_NODE_SIZE = struct.calcsize(L.NODE_FORMAT)
+_PUBLIC_NODE = struct.Struct("<BxhHHh")  # the Node fields in order, skipping `reserved`
+_TAIL = struct.Struct(L.BOUNDS_FORMAT + L.BOUNDS_FORMAT[1:] + L.METADATA_LENGTH_FORMAT[1:])
 _CRC = struct.Struct(L.CRC32_FORMAT)
 
+# Spec 4.1 rules 1 and 2 for a whole node array in one call: a leaf (feature 0xFF) has zero
+# reserved, threshold, left and right; an internal node has a feature below feature_count and
+# zero reserved and value.
+_NODES_OK = re.compile(
+    b"(?:\\xff\\x00{7}..|[\\x00-%s]\\x00.{6}\\x00\\x00)*+" % re.escape(bytes([FEATURE_COUNT - 1])),
+    re.DOTALL,
+).fullmatch
+_INTERNAL = bytes(int(b != LEAF) for b in range(256))  # table over the `feature` column
+_new = tuple.__new__
 
-def decode(data: bytes) -> Decoded | None:
-    """Framed and CRC-checked field values of ``data``, or None if any such check fails."""
+
+def load(data: bytes) -> Reflex | None:
+    """The Reflex of ``data`` if it passes every check of spec 9, else None."""
     size = len(data)
     if size > MAX_FILE_SIZE or size < _HEAD.size:
         return None
     head = _HEAD.unpack_from(data, 0)
-    header = dict(zip(L.HEADER_FIELDS, head[:_HEADER_LEN], strict=True))
-    if (
-        header["magic"] != MAGIC
-        or header["version_major"] != VERSION_MAJOR
-        or header["feature_count"] != FEATURE_COUNT
-        or header["output_count"] != OUTPUT_COUNT
-    ):
+    magic, major, minor, flags, features, outputs, q_scale, confirm, reserved, dwell = head[
+        :_HEADER_LEN
+    ]
+    if magic != MAGIC or major != VERSION_MAJOR or features != FEATURE_COUNT:
         return None
-    values = head[_HEADER_LEN:]
-    scaling = list(zip(values[0::2], values[1::2], strict=True))
+    if outputs != OUTPUT_COUNT:
+        return None
     pos = _HEAD.size
     trees = []
     for _ in range(OUTPUT_COUNT):
-        if pos + _COUNT.size > size:
+        if pos + 2 > size:
             return None
-        (count,) = _COUNT.unpack_from(data, pos)
-        pos += _COUNT.size
-        end = pos + count * _NODE.size
-        if not MIN_NODES <= count <= MAX_NODES or end > size:
+        (n,) = _COUNT.unpack_from(data, pos)
+        pos += 2
+        end = pos + n * _NODE_SIZE
+        if not MIN_NODES <= n <= MAX_NODES or end > size:
             return None
-        trees.append(list(_NODE.iter_unpack(data[pos:end])))
+        trees.append((pos, end, n))
         pos = end
-    if pos + _BOUNDS.size + _LENGTH.size > size:
+    if pos + _TAIL.size > size:
         return None
-    b = _BOUNDS.unpack_from(data, pos)
-    pos += _BOUNDS.size
-    (length,) = _LENGTH.unpack_from(data, pos)
-    pos += _LENGTH.size
+    min0, max0, min1, max1, length = _TAIL.unpack_from(data, pos)
+    pos += _TAIL.size
     if length > MAX_METADATA or pos + length + _CRC.size != size:
         return None
-    yaml = data[pos : pos + length]
-    pos += length
-    if _CRC.unpack_from(data, pos)[0] != zlib.crc32(memoryview(data)[:pos]):
+    view = memoryview(data)
+    if _CRC.unpack_from(data, pos + length)[0] != zlib.crc32(view[: pos + length]):
         return None
-    return Decoded(header, scaling, trees, list(zip(b[0::2], b[1::2], strict=True)), bytes(yaml))
+    # Phase 3, in the spec's order (the order only matters for which error is named, and the
+    # validating path names it).
+    if (
+        flags
+        or reserved
+        or not Q_SCALE_RANGE[0] <= q_scale <= Q_SCALE_RANGE[1]
+        or not CONFIRM_STEPS_RANGE[0] <= confirm <= CONFIRM_STEPS_RANGE[1]
+        or not DWELL_STEPS_RANGE[0] <= dwell <= DWELL_STEPS_RANGE[1]
+    ):
+        return None
+    los, his = head[_HEADER_LEN::2], head[_HEADER_LEN + 1 :: 2]
+    if not (all(map(le, los, his)) and all(map(isfinite, map(sub, his, los)))):
+        return None
+    nodes = []
+    for start, end, n in trees:
+        tree = tree_nodes(data, start, end, n)
+        if tree is None:
+            return None
+        nodes.append(tree)
+    if min0 > max0 or min1 > max1 or min0 < OUTPUT_MIN_FLOOR[0] or min1 < OUTPUT_MIN_FLOOR[1]:
+        return None
+    try:
+        metadata = parse(data[pos : pos + length])
+    except MetadataError:
+        return None
+    if not required_keys_hold(metadata):
+        return None
+    return Reflex(
+        tuple(map(_new, repeat(FeatureScale), zip(los, his, strict=True))),
+        tuple(nodes),
+        (_new(OutputBounds, (min0, max0)), _new(OutputBounds, (min1, max1))),
+        metadata,
+        q_scale,
+        confirm,
+        dwell,
+        minor,
+    )
+
+
+def tree_nodes(data: bytes, start: int, end: int, n: int) -> tuple[Node, ...] | None:
+    """The ``n`` nodes in ``data[start:end]`` if they pass spec 4.1 rules 1-6, else None.
+
+    Rules 1-2 are one regular expression over the node array. With ``(n + 1) / 2`` leaves
+    there are ``n - 1`` child slots, so rule 5 holds iff every node but the root is claimed.
+    One loop over the internal nodes in index order checks that both children come after
+    their parent (rules 3-4; an index >= n fails the list lookup) and sets their depths from
+    the parent's; a node never claimed keeps depth -1 (its parent would have come before it).
+    The deepest depth is checked last (rule 6).
+    """
+    features = data[start:end:_NODE_SIZE]
+    if not _NODES_OK(data, start, end) or 2 * features.count(LEAF) != n + 1:
+        return None
+    rows = list(_PUBLIC_NODE.iter_unpack(data[start:end]))
+    depth = [-1] * n
+    depth[0] = 0
+    try:
+        for i, (_, _, left, right, _) in compress(enumerate(rows), features.translate(_INTERNAL)):
+            if left <= i or right <= i:
+                return None
+            depth[left] = depth[right] = depth[i] + 1
+    except IndexError:
+        return None
+    if -1 in depth or max(depth) > MAX_DEPTH:
+        return None
+    return tuple(map(_new, repeat(Node, n), rows))

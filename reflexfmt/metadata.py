@@ -7,7 +7,6 @@ valid YAML 1.1 and 1.2 with the same meaning (tests prove it against PyYAML).
 
 from __future__ import annotations
 
-import datetime
 import math
 import re
 
@@ -137,8 +136,10 @@ def parse(data: bytes) -> dict[str, object]:
     if not text:
         raise MetadataError("E_METADATA_YAML", 0, "empty document: the top level needs an entry")
     root: dict[str, object] = {}
-    stack: list[dict[str, object]] = [root]
-    last: list[str] = [""]
+    stack: list[dict[str, object]] = [root]  # the open blocks, innermost last
+    last: list[str] = [""]  # the last key of each open block
+    block = root
+    top = 0  # level of the innermost open block
     expect_block = False
     pos = 0
     end = len(text)
@@ -148,36 +149,38 @@ def parse(data: bytes) -> dict[str, object]:
         if m is None:
             index, message = _diagnose(text, pos)
             raise _error(text, index, message)
-        indent = m.end(1) - pos
-        key = m.group(2)
-        level = indent >> 1
-        if indent & 1:
-            raise _error(text, pos, "indentation must be 2 spaces per level")
-        if expect_block and level != len(stack) - 1:
-            raise _error(text, pos, "a nested block needs at least one entry")
-        if level >= len(stack):
-            raise _error(text, pos, "unexpected indentation")
-        if level + 1 < len(stack):
-            del stack[level + 1 :], last[level + 1 :]
+        indent, key = m.group(1, 2)
+        if indent or top:
+            level, odd = divmod(len(indent), 2)
+            if odd:
+                raise _error(text, pos, "indentation must be 2 spaces per level")
+            if level != top:
+                if expect_block:
+                    raise _error(text, pos, "a nested block needs at least one entry")
+                if level > top:
+                    raise _error(text, pos, "unexpected indentation")
+                del stack[level + 1 :], last[level + 1 :]
+                top = level
+                block = stack[level]
         if len(key) > MAX_KEY_LENGTH:
-            raise _error(text, pos + indent, f"key longer than {MAX_KEY_LENGTH} bytes")
+            raise _error(text, pos + len(indent), f"key longer than {MAX_KEY_LENGTH} bytes")
         if key in RESERVED_WORDS:
-            raise _error(text, pos + indent, f"reserved key {key!r}")
-        if key <= last[level]:
+            raise _error(text, pos + len(indent), f"reserved key {key!r}")
+        if key <= last[top]:
             raise _error(
                 text,
-                pos + indent,
-                f"key {key!r} is not after {last[level]!r}: keys must be sorted and unique",
+                pos + len(indent),
+                f"key {key!r} is not after {last[top]!r}: keys must be sorted and unique",
             )
-        last[level] = key
+        last[top] = key
         kind = m.lastgroup
         if kind is None:
-            if level + 1 >= MAX_METADATA_LEVELS:
+            if top + 1 >= MAX_METADATA_LEVELS:
                 raise _error(text, pos, f"nested deeper than {MAX_METADATA_LEVELS} levels")
-            child: dict[str, object] = {}
-            stack[level][key] = child
-            stack.append(child)
+            block[key] = block = {}
+            stack.append(block)
             last.append("")
+            top += 1
             expect_block = True
         else:
             token = m.group(kind)
@@ -185,16 +188,20 @@ def parse(data: bytes) -> dict[str, object]:
                 value: object = token[1:-1]
                 if "\\" in value:
                     value = _UNESCAPE.sub(_unescape, value)
+            elif kind == "i":
+                value = int(token)
             elif kind == "k":
                 value = _KEYWORDS[token]
             elif kind == "e":
                 value = {}
+            elif kind == "f" and _float_repr(value := float(token)) == token:
+                pass
             else:
                 try:
                     value = _parse_inline(token)
                 except _At as exc:
                     raise _error(text, m.start(kind) + exc.index, exc.message) from None
-            stack[level][key] = value
+            block[key] = value
             expect_block = False
         pos = m.end()
     if expect_block:
@@ -202,10 +209,15 @@ def parse(data: bytes) -> dict[str, object]:
     return root
 
 
+# One entry line. The groups `i` (an integer of at most 18 digits, always within int64) and
+# `f` (a float in positional notation, canonical iff it is its own repr) are shortcuts for the
+# common values; every other number (`n`) and list (`l`) goes through _parse_inline.
 _ENTRY = re.compile(
-    rf"( *)([a-z_][a-z0-9_]*):(?:\n| (?:(?P<s>{_STRING})|(?P<k>true|false|null)|(?P<e>\{{\}})"
+    rf"( *)([a-z_][a-z0-9_]*):(?:\n| (?:(?P<s>{_STRING})|(?P<i>0|-?[1-9][0-9]{{0,17}})"
+    r"|(?P<f>-?[0-9]+\.[0-9]+)|(?P<k>true|false|null)|(?P<e>\{\})"
     r"|(?P<n>-?[0-9][0-9.e+-]*)|(?P<l>\[[^\n]*\]))\n)"
 )
+_float_repr = float.__repr__
 
 
 def _error(text: str, index: int, message: str) -> MetadataError:
@@ -321,18 +333,39 @@ def required_key_problems(metadata: dict[str, object]) -> list[tuple[str, str]]:
     return problems
 
 
+def required_keys_hold(metadata: dict[str, object]) -> bool:
+    """True iff ``required_key_problems(metadata)`` is empty (without building messages)."""
+    for key, check in _REQUIRED:
+        if key not in metadata or check(metadata[key]) is not None:
+            return False
+    return True
+
+
 def _check_created_at(v: object) -> str | None:
     m = _DATETIME.match(v) if isinstance(v, str) else None
     if m is None:
         return "must be a string YYYY-MM-DDTHH:MM:SSZ"
-    y, mo, d, h, mi, s = map(int, m.groups())
+    year, month, day, hour, minute, second = m.groups()
+    y = int(year)
     if not 1970 <= y <= 9999:
         return "year must be 1970..9999"
-    try:
-        datetime.datetime(y, mo, d, h, mi, s)
-    except ValueError:
+    # Two digits each (the pattern matched), so comparing the strings compares the numbers.
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    if not (
+        "01" <= month <= "12"
+        and "01" <= day <= ("29" if leap and month == "02" else _LAST_DAY[month])
+        and hour <= "23"
+        and minute <= "59"
+        and second <= "59"
+    ):
         return "not a valid UTC date and time"
     return None
+
+
+_LAST_DAY = {  # month -> last day in a common year
+    "01": "31", "02": "28", "03": "31", "04": "30", "05": "31", "06": "30",
+    "07": "31", "08": "31", "09": "30", "10": "31", "11": "30", "12": "31",
+}  # fmt: skip
 
 
 def _check_hash(v: object) -> str | None:
