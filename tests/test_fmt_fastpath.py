@@ -65,3 +65,32 @@ def test_example_corruptions_agree(typical_bytes):
             bad = bytearray(typical_bytes)
             bad[offset] = value
             _agree(with_crc(bytes(bad[:-4])))
+
+
+@st.composite
+def rewired(draw: st.DrawFn) -> bytes:
+    """A valid file with a few node features or child indices changed (CRC fixed): orphans,
+    shared children, backward links, leaves with children, deep chains."""
+    from fmt_helpers import patch
+
+    from reflexfmt.layout import walk
+
+    data = draw(valid_files(max_nodes=31))
+    paths = [
+        f.path
+        for f in walk(data).fields
+        if f.path.startswith("trees[") and f.path.endswith((".left", ".right", ".feature"))
+    ]
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(paths))
+        if path.endswith(".feature"):
+            data = patch(data, path, "<B", draw(st.sampled_from([0, 9, 10, 0xFF])))
+        else:
+            data = patch(data, path, "<H", draw(st.integers(0, 33)))
+    return data
+
+
+@settings(max_examples=300, deadline=None)
+@given(rewired())
+def test_rewired_trees_agree(data):
+    _agree(data)
