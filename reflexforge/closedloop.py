@@ -329,6 +329,17 @@ def _compare(curr, prev, band):
     return 0
 
 
+@njit(cache=True, inline="always")
+def _flush(completion, first, count, batch_bytes, flush, free, flush_cost_ns, link_bps):
+    """Send the batch of packets first..first+count-1 flushed at ``flush`` (spec/forge.md
+    section 3): service starts when the FIFO transmitter is free; returns its completion."""
+    start = flush if flush > free else free
+    done = start + service_ns(batch_bytes, flush_cost_ns, link_bps)
+    for x in range(first, first + count):
+        completion[x] = done
+    return done
+
+
 @njit(cache=True)
 def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sched_d_ns,
            feature, threshold, left, right, value, lo, hi, q_scale, bmin, bmax, confirm, dwell,
@@ -384,11 +395,8 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
     for i in range(m + 1):
         t = ts[i] if i < m else _INT64_MAX
         if is_open and t > b_deadline:
-            start = b_deadline if b_deadline > free else free
-            done = start + service_ns(b_bytes, flush_cost_ns, link_bps)
-            for x in range(b_first, b_first + b_count):
-                completion[x] = done
-            free = done
+            free = _flush(completion, b_first, b_count, b_bytes, b_deadline, free,
+                          flush_cost_ns, link_bps)
             flushes += 1
             is_open = False
         while j < n_dec and t0 + (j + 2) * STEP_NS <= t:
@@ -452,11 +460,8 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
         b_count += 1
         b_bytes += np.int64(size[i])
         if b_count == b_limit:
-            start = t if t > free else free
-            done = start + service_ns(b_bytes, flush_cost_ns, link_bps)
-            for x in range(b_first, b_first + b_count):
-                completion[x] = done
-            free = done
+            free = _flush(completion, b_first, b_count, b_bytes, t, free, flush_cost_ns,
+                          link_bps)
             flushes += 1
             is_open = False
         if rtt[i] >= 0:
