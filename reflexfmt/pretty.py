@@ -26,11 +26,13 @@ def render(console: Console, name: str, data: bytes, reflex: Reflex) -> None:
     stored = int.from_bytes(data[-4:], "little")
     crc_ok = zlib.crc32(data[:-4]) == stored
     title = Text(escape_control(name), style="bold")
-    title.append(f"  {len(data)} bytes  ", style="dim")
-    title.append(f"CRC-32 0x{stored:08x} ", style="dim")
-    title.append("good" if crc_ok else "BAD", style="green" if crc_ok else "bold red")
+    # Size and CRC status go in the body, which wraps: a long path must not
+    # push them out of a truncated panel title.
+    summary = Text(f"{len(data)} bytes  CRC-32 0x{stored:08x} ", style="dim")
+    summary.append("good" if crc_ok else "BAD", style="green" if crc_ok else "bold red")
     fields = walk(data).fields
     parts = [
+        summary,
         _header(fields),
         _features(reflex),
         *(_tree(reflex, o) for o in range(len(reflex.trees))),

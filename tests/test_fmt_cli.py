@@ -159,20 +159,27 @@ def test_hexdump_of_a_truncated_file_covers_every_byte(tmp_path, typical_bytes):
         assert covered == list(range(len(data)))
 
 
-def test_pretty_view(tmp_path):
-    r = run("inspect", str(TYPICAL))
-    assert r.returncode == 0
-    text = r.stdout.decode()
-    for expected in (
-        "Header",
-        "q_scale",
-        "enqueue_rate <= ",
-        "pkt/s  (q <= ",
-        "Bounds",
-        "telemetry_hash",
-        "good",
-    ):
-        assert expected in text, expected
+def test_pretty_view(tmp_path, typical_bytes):
+    # A deep path longer than the 80-column panel must not hide the CRC status.
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    path = deep / "typical.reflex"
+    path.write_bytes(typical_bytes)
+    crc = int.from_bytes(typical_bytes[-4:], "little")
+    for target in (TYPICAL, path):
+        r = run("inspect", str(target))
+        assert r.returncode == 0
+        text = r.stdout.decode()
+        for expected in (
+            "Header",
+            "q_scale",
+            "enqueue_rate <= ",
+            "pkt/s  (q <= ",
+            "Bounds",
+            "telemetry_hash",
+            f"{len(typical_bytes)} bytes  CRC-32 0x{crc:08x} good",
+        ):
+            assert expected in text, (target, expected)
 
 
 def test_pretty_view_escapes_control_characters(tmp_path, typical_bytes):
