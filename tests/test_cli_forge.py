@@ -72,6 +72,17 @@ def test_synth_writes_and_reports(tmp_path, capsys):
     assert "packets" in capsys.readouterr().err
 
 
+def test_synth_dash_writes_stdout_same_bytes_as_a_file(tmp_path):
+    out = tmp_path / "t.csv"
+    args = ["synth", "--profile", "poisson", "--duration", "1", "--seed", "4", "--quiet"]
+    assert main([*args, "-o", str(out)]) == 0
+    proc = subprocess.run([str(FORGE), *args, "-o", "-"], capture_output=True, cwd=tmp_path,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == out.read_bytes()
+    assert not (tmp_path / "-").exists()
+
+
 @pytest.mark.parametrize("where", ["missing-dir/t.csv", "."])
 def test_unwritable_output(tmp_path, capsys, where):
     out = tmp_path / where

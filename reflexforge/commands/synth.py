@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 from reflexforge.commands.common import (
     add_quiet_option,
@@ -46,7 +49,8 @@ def register(subparsers) -> None:
         metavar="PKTS_PER_S",
         help="mean packet rate (default 15000)",
     )
-    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="file to write")
+    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                        help="file to write; - writes the CSV to stdout")
     add_quiet_option(parser)
     parser.set_defaults(func=run)
 
@@ -57,13 +61,22 @@ def run(args: argparse.Namespace) -> int:
 
     rate = args.rate if args.rate is not None else None
     check_args(args.profile, args.duration, 15_000.0 if rate is None else rate)
-    target = check_output_path(args.output)
+    to_stdout = args.output == "-"
+    target = None if to_stdout else check_output_path(args.output)
     total = pieces(args.profile, args.duration, args.seed, rate)
-    with progress_bar(total, "synth", progress_enabled(args)) as bar:
-        stats = synthesize(target, args.profile, args.duration, args.seed, rate, progress=bar)
+    with progress_bar(total, "synth", progress_enabled(args)) as bar, \
+            tempfile.TemporaryDirectory(prefix="reflex-synth-") as scratch:
+        # stdout gets the finished trace only: a failed run writes nothing to it.
+        path = Path(scratch) / "telemetry.csv" if target is None else target
+        stats = synthesize(path, args.profile, args.duration, args.seed, rate, progress=bar)
+        if to_stdout:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, sys.stdout.buffer, 1 << 20)
+            sys.stdout.buffer.flush()
     if not args.quiet:
         print(
-            f"{args.output}: {stats.rows} packets, {stats.rtt_samples} rtt samples, "
+            f"{'stdout' if to_stdout else args.output}: {stats.rows} packets, "
+            f"{stats.rtt_samples} rtt samples, "
             f"{stats.duration_ns / 1e9:g} s, profile {args.profile}, seed {args.seed}",
             file=sys.stderr,
         )
