@@ -173,7 +173,7 @@ def fit_rows(x_rows: np.ndarray, labels: np.ndarray, train_opts: TrainOptions) -
     q = quantize_matrix(x_rows, lo, hi, Q_SCALE)
     trees = []
     for o, column in enumerate((_PAIR_N, _PAIR_D)):
-        model = fit_tree(q, column[labels], train_opts.target)
+        model = fit_tree(q, column[labels], train_opts.target, train_opts.features)
         trees.append(export_tree(model, train_opts.target, LEGAL[o], BOUNDS[o]))
     return TrainingRows(x_rows, labels, lo, hi, (trees[0], trees[1]))
 

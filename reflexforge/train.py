@@ -27,6 +27,14 @@ TRAIN_FRACTION = (4, 5)
 TARGETS = ("log2", "linear")
 """What the regressors fit: log2 of the labels or the labels themselves (default)."""
 MAX_DAGGER_ROUNDS = 20
+FEATURE_SETS: dict[str, tuple[int, ...]] = {
+    "all": tuple(range(10)),
+    "arrivals": (1, 5, 7, 8, 9),
+}
+"""The features the trees may split on, by name (indices in feature_schema v1 order).
+``arrivals`` keeps the ones the batching policy cannot change (enqueue_rate,
+bytes_in_per_sec, packet_size_mean, packet_size_var, rtt_ewma), so a reflex sees the same
+inputs in closed loop as in the incumbent's replay it was trained on."""
 """Most DAgger rounds: each adds one closed-loop replay and one copy of the training rows."""
 
 
@@ -47,6 +55,7 @@ class TrainOptions:
     dwell_steps: int = 11
     target: str = "linear"
     dagger_rounds: int = 0
+    features: str = "all"
 
     def __post_init__(self) -> None:
         if self.label_target not in LABEL_TARGETS:
@@ -64,6 +73,9 @@ class TrainOptions:
                              f"got {self.dwell_steps!r}")
         if self.target not in TARGETS:
             raise ForgeError(E_USAGE, f"target must be one of {TARGETS}, got {self.target!r}")
+        if self.features not in FEATURE_SETS:
+            raise ForgeError(E_USAGE, f"feature set must be one of {tuple(FEATURE_SETS)}, "
+                             f"got {self.features!r}")
         if not _int_in(self.dagger_rounds, 0, MAX_DAGGER_ROUNDS):
             raise ForgeError(E_USAGE, f"DAgger rounds must be an integer in "
                              f"0..{MAX_DAGGER_ROUNDS}, got {self.dagger_rounds!r}")
@@ -89,10 +101,19 @@ def split_by_time(n: int) -> int:
     return max(1, (num * n) // den) if n else 0
 
 
-def fit_tree(q_train: np.ndarray, labels: np.ndarray, target: str) -> DecisionTreeRegressor:
-    """One ``DecisionTreeRegressor(max_depth=4, random_state=0)`` on grid values."""
+def fit_tree(
+    q_train: np.ndarray, labels: np.ndarray, target: str, features: str = "all"
+) -> DecisionTreeRegressor:
+    """One ``DecisionTreeRegressor(max_depth=4, random_state=0)`` on grid values.
+
+    Features outside the set ``features`` are zeroed: a constant column is never split on,
+    and the tree keeps the v1 feature indices.
+    """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    keep = FEATURE_SETS[features]
+    if len(keep) < q_train.shape[1]:
+        q_train = np.where(np.isin(np.arange(q_train.shape[1]), keep), q_train, 0)
     y = np.asarray(labels, dtype=np.float64)
     if target == "log2":
         y = np.log2(y)

@@ -290,3 +290,26 @@ def test_dagger_flag_and_train_command(built: tuple[Path, Path], trace_path: Pat
         main(["build", str(trace_path), "-o", str(out), "--dagger-rounds", "21", "--quiet"])
     with pytest.raises(ForgeError, match="DAgger"):
         TrainOptions(dagger_rounds=-1)
+
+
+def test_features_arrivals_splits_only_on_arrival_features(tmp_path: Path) -> None:
+    from reflexforge.train import FEATURE_SETS
+
+    trace_path = tmp_path / "40s.csv"  # long enough for both trees to split
+    synthesize(trace_path, "mixed", duration_s=40.0, seed=1)
+    trace = read_telemetry(trace_path)
+    every, _ = build_reflex(trace, ForgeOptions(workers=1), TrainOptions())
+    arrivals, _ = build_reflex(trace, ForgeOptions(workers=1), TrainOptions(features="arrivals"))
+    used = {n.feature for t in arrivals.trees for n in t if not n.is_leaf}
+    used_every = {n.feature for t in every.trees for n in t if not n.is_leaf}
+    assert used and used <= set(FEATURE_SETS["arrivals"])
+    assert used_every - set(FEATURE_SETS["arrivals"])  # the default does use the others
+    assert arrivals.scaling == every.scaling  # all ten features stay scaled
+    assert arrivals.metadata["training"]["stability"]["features"] == "arrivals"
+    assert every.metadata["training"]["stability"]["features"] == "all"
+    out = tmp_path / "arrivals.reflex"
+    assert main(["build", str(trace_path), "-o", str(out), "--features", "arrivals",
+                 "--workers", "1", "--quiet"]) == 0
+    assert out.read_bytes() == dumps(arrivals)
+    with pytest.raises(ForgeError, match="feature set"):
+        TrainOptions(features="latency")

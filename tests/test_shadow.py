@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -25,6 +26,7 @@ from reflexforge.closedloop import (
 from reflexforge.config import STEP_NS, ForgeOptions
 from reflexforge.shadow import delta_p95_passes, gate, run_shadow, window_starts
 from reflexforge.simulate import simulate, simulate_schedule
+from reflexforge.train import FEATURE_SETS
 
 META = {
     "created_at": "2025-01-01T00:00:00Z",
@@ -271,6 +273,40 @@ def test_open_loop_with_incumbent_reflex_gives_zero_delta() -> None:
     assert report.open_loop.p95_ns == report.incumbent.p95_ns
     assert report.open_loop.stats.switches == 0
     assert not report.promoted and not report.promotable
+
+
+def _two_level_reflex(feature: int, threshold: int) -> Reflex:
+    """(1, 50 us) when feature ``feature`` is at most ``threshold`` on the grid, else
+    (64, 1000 us), with the scaling of feature_reflex and a light hysteresis."""
+    base = feature_reflex(random.Random(0))
+    trees = ((Node.split(feature, threshold, 1, 2), Node.leaf(1), Node.leaf(64)),
+             (Node.split(feature, threshold, 1, 2), Node.leaf(50), Node.leaf(1000)))
+    return dataclasses.replace(base, trees=trees, q_scale=32767, confirm_steps=2, dwell_steps=3)
+
+
+@pytest.mark.parametrize("threshold", [2_000, 12_000, 20_000])
+def test_arrival_feature_reflex_has_the_same_open_and_closed_loop(threshold: int) -> None:
+    """Trees on arrival-side features only (``--features arrivals``) see the same inputs
+    whatever policy is in force, so both loops decide the same and replay the same."""
+    ts, size, rtt = TRACE
+    enqueue_rate = FEATURE_SETS["arrivals"][0]
+    report = run_shadow(_two_level_reflex(enqueue_rate, threshold), FakePath(ts, size, rtt),
+                        ForgeOptions(), min_duration_s=10, workers=1)
+    assert report.open_loop.stats.switches >= 3
+    assert report.open_loop.p95_ns == report.closed_loop.p95_ns
+    assert report.open_loop.mean_J == report.closed_loop.mean_J
+    assert report.open_loop.stats == report.closed_loop.stats
+
+
+def test_policy_dependent_feature_reflex_differs_between_the_loops() -> None:
+    """The counterpart: a split on queue_depth sees its own policy's queue in closed loop."""
+    ts, size, rtt = TRACE
+    queue_depth = 0
+    assert queue_depth not in FEATURE_SETS["arrivals"]
+    report = run_shadow(_two_level_reflex(queue_depth, 5_400), FakePath(ts, size, rtt),
+                        ForgeOptions(), min_duration_s=10, workers=1)
+    assert report.open_loop.stats.switches >= 3
+    assert report.open_loop.mean_J != report.closed_loop.mean_J
 
 
 @pytest.mark.parametrize(("reflex_ns", "passes"), [(900_000, True), (900_001, False),

@@ -24,10 +24,10 @@ from reflexforge.commands.common import (
     progress_enabled,
 )
 from reflexforge.errors import E_TRAINSET, ForgeError
-from reflexforge.train import MAX_DAGGER_ROUNDS, PLAIN, TARGETS, TrainOptions
+from reflexforge.train import FEATURE_SETS, MAX_DAGGER_ROUNDS, PLAIN, TARGETS, TrainOptions
 
 _STABILITY = ("label_target", "switch_cost_us", "confirm_steps", "dwell_steps", "target",
-              "dagger_rounds")
+              "dagger_rounds", "features")
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +65,12 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="DAgger: K rounds that replay the training windows in closed loop under the "
         "current reflex and retrain on the features it saw, with the same labels "
         f"(default {d.dagger_rounds})",
+    )
+    group.add_argument(
+        "--features", choices=tuple(FEATURE_SETS), default=None,
+        help="the features the trees may split on: all ten, or only the arrival-side ones "
+        "the batching policy cannot change (enqueue_rate, bytes_in_per_sec, "
+        f"packet_size_mean, packet_size_var, rtt_ewma) (default {d.features})",
     )
 
 
