@@ -14,6 +14,7 @@ from reflexforge.shadow import (
     REPORT_SCHEMA,
     PolicyResult,
     ShadowReport,
+    notes,
 )
 
 
@@ -48,6 +49,7 @@ def report_dict(report: ShadowReport) -> dict:
         "gate_passed": report.verdict.gate_passed,
         "promotable": report.promotable,
         "reasons": list(report.verdict.reasons),
+        "notes": notes(report),
         "checks": dict(report.verdict.checks),
         "gate": {
             "delta_p95_max": DELTA_P95_MAX_PERCENT / 100,
@@ -148,6 +150,8 @@ def render_table(report: ShadowReport, console=None) -> None:
     console.print(f"verdict: {verdict}")
     for reason in report.verdict.reasons:
         console.print(f"  - {reason}", markup=False)
+    for note in notes(report):
+        console.print(f"note: {note}", markup=False)
 
 
 def plot_png(report: ShadowReport) -> bytes:

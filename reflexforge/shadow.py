@@ -139,6 +139,37 @@ class ShadowReport:
         return (self.incumbent.mean_J - result.mean_J) / room
 
 
+LOOP_GAP_NOTE = 0.10
+"""Open and closed loop gap closed further apart than this earn a note."""
+J_NOTE_MARGIN = 0.01
+"""A mean J earns a note when it is worse than another by more than this share of it."""
+
+
+def notes(report: ShadowReport) -> list[str]:
+    """Advice that is not part of the gate (spec/validation.md section 9, ``notes``), from the
+    worse loop by mean J: a reflex worse than the incumbent or than the best static pair by
+    J, and loops that disagree."""
+    out = []
+    worse = max(report.open_loop, report.closed_loop, key=lambda r: r.mean_J)
+    loop = "open loop" if worse is report.open_loop else "closed loop"
+    if worse.mean_J > report.incumbent.mean_J * (1 + J_NOTE_MARGIN):
+        out.append(f"the reflex's mean J ({worse.mean_J:.1f} µs, {loop}) is worse than the "
+                   f"incumbent's ({report.incumbent.mean_J:.1f} µs)")
+    static = report.static_J
+    if static.pair is not None and static.mean_J * (1 + J_NOTE_MARGIN) < worse.mean_J:
+        out.append(f"the best static pair by J, ({static.pair[0]}, {static.pair[1]} µs), has a "
+                   f"lower mean J ({static.mean_J:.1f} µs) than the reflex "
+                   f"({worse.mean_J:.1f} µs, {loop}): consider it as the incumbent, or retrain")
+    gap_open, gap_closed = report.gap_closed(report.open_loop), report.gap_closed(
+        report.closed_loop)
+    if gap_open is not None and gap_closed is not None \
+            and abs(gap_open - gap_closed) > LOOP_GAP_NOTE:
+        out.append(f"the loops disagree (gap closed {gap_open:.1%} open, {gap_closed:.1%} "
+                   "closed): the reflex sees its own policy's effects; `--features arrivals` "
+                   "trains on features it cannot change")
+    return out
+
+
 def _result(name: str, ts: np.ndarray, size: np.ndarray, starts: np.ndarray, loop: LoopResult,
             opts: ForgeOptions) -> PolicyResult:
     mean_J, _ = mean_schedule_J(ts, size, starts, loop, opts)

@@ -24,7 +24,8 @@ from reflexforge.closedloop import (
     step_count,
 )
 from reflexforge.config import STEP_NS, ForgeOptions
-from reflexforge.shadow import delta_p95_passes, gate, run_shadow, window_starts
+from reflexforge.report import report_dict
+from reflexforge.shadow import delta_p95_passes, gate, notes, run_shadow, window_starts
 from reflexforge.simulate import simulate, simulate_schedule
 from reflexforge.train import FEATURE_SETS
 
@@ -307,6 +308,35 @@ def test_policy_dependent_feature_reflex_differs_between_the_loops() -> None:
                         ForgeOptions(), min_duration_s=10, workers=1)
     assert report.open_loop.stats.switches >= 3
     assert report.open_loop.mean_J != report.closed_loop.mean_J
+
+
+def test_notes_follow_the_figures_and_never_change_the_verdict() -> None:
+    ts, size, rtt = TRACE
+    trace = FakePath(ts, size, rtt)
+    incumbent = run_shadow(constant_reflex(16, 1000), trace, ForgeOptions(), min_duration_s=10,
+                           workers=1)
+    static = incumbent.static_J
+    assert static.mean_J < incumbent.incumbent.mean_J  # this trace has a better static pair
+    assert notes(incumbent) == [
+        f"the best static pair by J, ({static.pair[0]}, {static.pair[1]} µs), has a lower mean "
+        f"J ({static.mean_J:.1f} µs) than the reflex ({incumbent.open_loop.mean_J:.1f} µs, "
+        "open loop): consider it as the incumbent, or retrain"]
+    best = run_shadow(constant_reflex(*static.pair), trace, ForgeOptions(), min_duration_s=10,
+                      workers=1)
+    # the same pair after the first two steps under the incumbent: within the 1 % margin
+    assert best.open_loop.mean_J != static.mean_J and notes(best) == []
+    worst = run_shadow(constant_reflex(1, 4000), trace, ForgeOptions(), min_duration_s=10,
+                       workers=1)
+    assert worst.open_loop.mean_J > worst.incumbent.mean_J
+    assert notes(worst)[0].startswith("the reflex's mean J (")
+    queue = run_shadow(_two_level_reflex(0, 5_400), trace, ForgeOptions(), min_duration_s=10,
+                       workers=1)
+    gaps = (queue.gap_closed(queue.open_loop), queue.gap_closed(queue.closed_loop))
+    disagree = [n for n in notes(queue) if n.startswith("the loops disagree")]
+    assert abs(gaps[0] - gaps[1]) > 0.10 and len(disagree) == 1
+    for report in (incumbent, best, worst, queue):
+        assert report_dict(report)["notes"] == notes(report)
+        assert report_dict(report)["promoted"] == report.verdict.promoted
 
 
 @pytest.mark.parametrize(("reflex_ns", "passes"), [(900_000, True), (900_001, False),
