@@ -82,7 +82,8 @@ def walk(data: bytes, construct: Any = None) -> Walk:
     result = Walk()
     if len(data) > MAX_FILE_SIZE:
         result.error = Finding(
-            "E_LIMIT", 0, "file", f"file is {len(data)} bytes, above the {MAX_FILE_SIZE} limit"
+            # A file is read up to MAX_FILE_SIZE + 1 bytes only: its true size is unknown here.
+            "E_LIMIT", 0, "file", f"file has more than {MAX_FILE_SIZE} bytes, the limit"
         )
         return result
     top = schema.NEM1 if construct is None else construct

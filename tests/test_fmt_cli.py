@@ -220,3 +220,12 @@ def test_no_numpy_or_sklearn_imported():
     assert r.returncode == 0, r.stderr
     # the verify path of a valid file needs neither construct nor rich
     assert r.stdout.split()[-2:] == [b"False", b"False"]
+
+
+def test_oversized_file_is_read_only_to_the_limit(tmp_path):
+    big = tmp_path / "big.reflex"
+    big.write_bytes(b"NEM1" + bytes(300_000))
+    r = run("inspect", "--verify", str(big))
+    assert r.returncode == 1
+    assert r.stdout.decode() == \
+        f"{big}: E_LIMIT at offset 0 (file): file has more than 131072 bytes, the limit\n"
