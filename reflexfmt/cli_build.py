@@ -12,6 +12,8 @@ import sys
 from reflexfmt.describe import escape_control
 
 OK, INVALID, USAGE = 0, 1, 2
+MAX_DESCRIPTION_BYTES = 1 << 20
+"""Largest description read (the --json of the largest valid file is about 0.5 MB)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,9 +48,13 @@ def _run(source: str, output: str) -> int:
 
     shown = escape_control(source)
     try:
-        raw = sys.stdin.buffer.read() if source == "-" else _read(source)
+        raw = sys.stdin.buffer.read(MAX_DESCRIPTION_BYTES + 1) if source == "-" \
+            else _read(source)
     except OSError as exc:
         return _fail(f"{shown}: E_IO: {exc.strerror or exc}", USAGE)
+    if len(raw) > MAX_DESCRIPTION_BYTES:
+        return _fail(f"{shown}: E_DESCRIPTION: more than {MAX_DESCRIPTION_BYTES} bytes, "
+                     "the limit", INVALID)
     try:
         text = raw.decode("utf-8")
         reflex, crc = from_document(parse_description(text))
@@ -83,7 +89,7 @@ def _run(source: str, output: str) -> int:
 
 def _read(path: str) -> bytes:
     with open(path, "rb") as handle:
-        return handle.read(16 * 1024 * 1024 + 1)
+        return handle.read(MAX_DESCRIPTION_BYTES + 1)
 
 
 def _fail(message: str, status: int) -> int:

@@ -86,14 +86,24 @@ def dump_document(doc: dict[str, Any]) -> str:
 
 
 def parse_description(text: str) -> dict[str, Any]:
-    """A description as JSON, or else as YAML (safe loader); DescriptionError if neither."""
+    """A description as JSON, or else as YAML (safe loader, no aliases); DescriptionError if
+    neither."""
     try:
         doc = json.loads(text)
     except ValueError as json_error:
         import yaml
 
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            doc = yaml.safe_load(text)
+            # An alias can make a small document expand exponentially (a "billion laughs"
+            # mapping); the --json shape never needs one.
+            for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, yaml.AliasEvent):
+                    mark = event.start_mark
+                    raise DescriptionError(
+                        "$", f"YAML aliases are not allowed (line {mark.line + 1} column "
+                        f"{mark.column + 1})")
+            doc = yaml.load(text, Loader=loader)  # a safe loader
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "?"

@@ -60,6 +60,9 @@ _RULE = {
 }
 
 BLOCK_SIZE = 4 << 20
+MAX_HEADER_CHARS = BLOCK_SIZE
+"""Longest header line: a file without newlines, such as /dev/zero, is an error, not an
+unbounded read."""
 """Bytes per CSV block: small blocks keep the reader threads' buffers (and the glibc arenas
 they fill) small; larger ones are no faster."""
 _INTEGER = re.compile(r"[ \t]*(-?[0-9]+)[ \t]*")  # what pyarrow's int64 conversion accepts
@@ -194,11 +197,22 @@ def _open_text(name: str) -> IO[str]:
     return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline=None)
 
 
+def _lines(name: str, text: IO[str]) -> Iterator[tuple[int, str]]:
+    """(line number, line) of ``text``; E_CSV_ENCODING for a line over MAX_HEADER_CHARS."""
+    number = 0
+    while line := text.readline(MAX_HEADER_CHARS + 1):
+        number += 1
+        if len(line) > MAX_HEADER_CHARS and not line.endswith("\n"):
+            raise ForgeError(E_CSV_ENCODING, f"header line longer than {MAX_HEADER_CHARS} "
+                             "characters", path=name, line=number)
+        yield number, line
+
+
 def _read_header(name: str) -> tuple[list[str], int]:
     """The header fields (first non-empty line) and its line number."""
     try:
         with _open_text(name) as text:
-            for number, line in enumerate(text, 1):
+            for number, line in _lines(name, text):
                 if line.strip("\n") == "":
                     continue
                 _check_utf8(name, line, number, None)

@@ -114,14 +114,21 @@ def write_training_set(path: str | os.PathLike[str], ts: TrainingSet) -> None:
         handle.write(data)
 
 
+MAX_TRAINING_SET_BYTES = 256 << 20
+"""Most bytes read from a training-set.csv (about 750,000 windows)."""
+
+
 def read_training_set(path: str | os.PathLike[str]) -> TrainingSet:
     """Read and check training-set.csv; any problem is ForgeError(E_TRAINSET) naming the line
     and column."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(MAX_TRAINING_SET_BYTES + 1)
     except OSError as exc:
         raise ForgeError("E_IO", f"cannot read: {exc.strerror or exc}", path=path) from None
+    if len(data) > MAX_TRAINING_SET_BYTES:
+        raise ForgeError(E_TRAINSET, f"larger than {MAX_TRAINING_SET_BYTES} bytes, the limit "
+                         "(spec/forge.md section 6)", path=path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

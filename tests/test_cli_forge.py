@@ -24,6 +24,7 @@ BAD_TELEMETRY = {
     "empty file": (b"", "E_CSV_EMPTY"),
     "header only": (b"ts_ns,bytes\n", "E_CSV_EMPTY"),
     "shorter than one window": (b"ts_ns,bytes\n0,1\n100,1\n", "E_TRACE_SHORT"),
+    "header line without end": (b"ts_ns,bytes," + b"x" * (4 << 20), "E_CSV_ENCODING"),
 }
 
 
@@ -70,6 +71,34 @@ def test_synth_writes_and_reports(tmp_path, capsys):
     )
     assert out.read_bytes().startswith(b"ts_ns,bytes,rtt_ns\n")
     assert "packets" in capsys.readouterr().err
+
+
+def _cap_memory() -> None:  # an unbounded read dies here instead of filling the machine
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
+
+
+def test_endless_input_is_rejected_in_bounded_time_and_memory(tmp_path):
+    """/dev/zero has no newline: the header read stops at its limit (spec/telemetry.md), and
+    a training set is read up to its size limit (spec/forge.md section 6)."""
+    out = tmp_path / "o.csv"
+    child = subprocess.run([str(FORGE), "label", "/dev/zero", "-o", str(out), "--quiet"],
+                           capture_output=True, timeout=60, preexec_fn=_cap_memory, check=False)
+    assert child.returncode == 2
+    assert _one_error_line(child.stderr.decode(), "E_CSV_ENCODING") == \
+        "/dev/zero:1: E_CSV_ENCODING: header line longer than 4194304 characters"
+    assert not out.exists()
+    telemetry = tmp_path / "t.csv"
+    assert main(["synth", "--duration", "1", "-o", str(telemetry), "--quiet"]) == 0
+    model = tmp_path / "m.reflex"
+    child = subprocess.run([str(FORGE), "train", "/dev/zero", "--telemetry", str(telemetry),
+                            "-o", str(model), "--quiet"],
+                           capture_output=True, timeout=60, preexec_fn=_cap_memory, check=False)
+    assert child.returncode == 2
+    assert _one_error_line(child.stderr.decode(), "E_TRAINSET") == \
+        "/dev/zero: E_TRAINSET: larger than 268435456 bytes, the limit (spec/forge.md section 6)"
+    assert not model.exists()
 
 
 def test_synth_dash_writes_stdout_same_bytes_as_a_file(tmp_path):

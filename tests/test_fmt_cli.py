@@ -98,6 +98,45 @@ def test_build_from_yaml(tmp_path):
     assert out.read_bytes() == TYPICAL.read_bytes()
 
 
+def test_build_rejects_yaml_aliases_before_expanding_them(tmp_path):
+    import yaml
+
+    doc = json.loads((MINIMAL.with_suffix(".json")).read_text())
+    text = yaml.safe_dump(doc)
+    # A "billion laughs" mapping: 9**8 leaves if the aliases were expanded.
+    bomb = ["  a0: &a0 {" + ", ".join(f"k{j}: x" for j in range(9)) + "}"]
+    for i in range(1, 8):
+        refs = ", ".join(f"k{j}: *a{i - 1}" for j in range(9))
+        bomb.append(f"  a{i}: &a{i} {{{refs}}}")
+    desc = tmp_path / "bomb.yaml"
+    desc.write_text(text.replace("metadata:\n", "metadata:\n" + "\n".join(bomb) + "\n", 1))
+    out = tmp_path / "out.reflex"
+    r = run("build", str(desc), "-o", str(out))
+    assert r.returncode == 1
+    bomb_line = next(i for i, t in enumerate(desc.read_text().splitlines(), 1)
+                            if t.startswith("  a1:"))
+    assert r.stderr.decode() == (f"reflex-build: {desc}: E_DESCRIPTION: $: YAML aliases are not "
+                                 f"allowed (line {bomb_line} column 16)\n")
+    assert not out.exists()
+
+
+def test_build_reads_at_most_one_mib(tmp_path):
+    typical = (EXAMPLES / "typical.json").read_bytes()
+    padded = typical + b" " * ((1 << 20) - len(typical))  # exactly the limit: still fine
+    out = tmp_path / "out.reflex"
+    assert run("build", "-", "-o", str(out), stdin=padded).returncode == 0
+    assert out.read_bytes() == TYPICAL.read_bytes()
+    big = tmp_path / "big.json"
+    big.write_bytes(padded + b" ")
+    for source, stdin in ((str(big), None), ("-", padded + b" ")):
+        out.unlink(missing_ok=True)
+        r = run("build", source, "-o", str(out), stdin=stdin)
+        assert r.returncode == 1
+        assert r.stderr.decode() == \
+            f"reflex-build: {source}: E_DESCRIPTION: more than 1048576 bytes, the limit\n"
+        assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
