@@ -109,10 +109,25 @@ def reflex_from_costs(
     ``trace`` (int64 arrays ``ts_ns``, ``size``, ``rtt_ns``: the telemetry the windows come
     from) is needed only for DAgger rounds (``train_opts.dagger_rounds > 0``).
     """
-    t_start = time.perf_counter()
-    starts = np.asarray(starts, dtype=np.int64)
-    x = np.asarray(x, dtype=np.float64)
-    j = np.asarray(costs.J, dtype=np.float64)
+    return reflex_from_segments([Segment(starts, x, costs, trace)], telemetry_sha1, opts,
+                                train_opts)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The windows of one telemetry file: starts, features, oracle costs, and the trace
+    itself (needed only for DAgger rounds)."""
+
+    starts: np.ndarray
+    x: np.ndarray
+    costs: OracleCosts
+    trace: object = None
+
+
+def _checked(segment: Segment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    starts = np.asarray(segment.starts, dtype=np.int64)
+    x = np.asarray(segment.x, dtype=np.float64)
+    j = np.asarray(segment.costs.J, dtype=np.float64)
     n = len(starts)
     if n == 0 or x.shape != (n, 10) or j.shape != (n, len(PAIRS)):
         raise ForgeError(E_TRAINSET, f"need at least one window with 10 features and "
@@ -125,33 +140,67 @@ def reflex_from_costs(
             w, col = (int(v) for v in bad[0])
             raise ForgeError(E_TRAINSET, f"non-finite {name}[{w}, {col}] = {values[w, col]!r} "
                              f"(window starting at {int(starts[w])} ns)")
-    n_train = split_by_time(n)
-    labels = training_labels(j, starts, train_opts.label_target, train_opts.switch_cost_us)
-    rows = dagger_rows(starts[:n_train], x[:n_train], labels[:n_train], opts, train_opts, trace)
+    return starts, x, j
+
+
+def reflex_from_segments(
+    segments: list[Segment],
+    telemetry_sha1: str,
+    opts: ForgeOptions,
+    train_opts: TrainOptions,
+    telemetry_files: list[str] | None = None,
+) -> tuple[Reflex, BuildReport]:
+    """``reflex_from_costs`` over the windows of one or more telemetry files
+    (spec/training.md section 9): labels, the 80/20 time split and DAgger replays are per
+    file; the trees are fitted on all the files' training windows, in file order."""
+    t_start = time.perf_counter()
+    checked = [_checked(s) for s in segments]
+    xs, js, labels, val = [], [], [], []
+    train_x, train_labels, train_starts, train_traces = [], [], [], []
+    switches_plain = switches_trained = 0
+    for segment, (starts, x, j) in zip(segments, checked, strict=True):
+        n = len(starts)
+        n_train = split_by_time(n)
+        lab = training_labels(j, starts, train_opts.label_target, train_opts.switch_cost_us)
+        xs.append(x)
+        js.append(j)
+        labels.append(lab)
+        val.append(np.arange(n) >= n_train)
+        train_x.append(x[:n_train])
+        train_labels.append(lab[:n_train])
+        train_starts.append(starts[:n_train])
+        train_traces.append(segment.trace)
+        switches_plain += count_switches(best_pairs(j))
+        switches_trained += count_switches(lab)
+    x, j, val = np.concatenate(xs), np.concatenate(js), np.concatenate(val)
+    n, n_val = len(x), int(val.sum())
+    rows = dagger_rows(train_starts, np.concatenate(train_x), np.concatenate(train_labels),
+                       opts, train_opts, train_traces)
     lo, hi, trees = rows.lo, rows.hi, rows.trees
     q = quantize_matrix(x, lo, hi, Q_SCALE)
     out_n = evaluate_tree(trees[0], q, BOUNDS[0])
     out_d = evaluate_tree(trees[1], q, BOUNDS[1])
     chosen = pair_indices(out_n, out_d)
-    val = slice(n_train, n)
     # The best single static pair in hindsight: lowest mean J over the validation windows.
-    static = int(np.argmin(j[val].mean(axis=0) if n > n_train else j.mean(axis=0)))
+    static = int(np.argmin(j[val].mean(axis=0) if n_val else j.mean(axis=0)))
     report = BuildReport(
         windows=n,
-        train_windows=n_train,
-        validation_windows=n - n_train,
+        train_windows=n - n_val,
+        validation_windows=n_val,
         model=figures(chosen[val], j[val]),
-        static=figures(np.full(n - n_train, static, dtype=np.int64), j[val]),
+        static=figures(np.full(n_val, static, dtype=np.int64), j[val]),
         static_pair=PAIRS[static],
-        model_train=figures(chosen[:n_train], j[:n_train]),
-        oracle_mean_j_us=float(j[val].min(axis=1).mean()) if n > n_train else None,
-        label_switches_plain=count_switches(best_pairs(j)),
-        label_switches_trained=count_switches(labels),
+        model_train=figures(chosen[~val], j[~val]),
+        oracle_mean_j_us=float(j[val].min(axis=1).mean()) if n_val else None,
+        label_switches_plain=switches_plain,
+        label_switches_trained=switches_trained,
         node_counts=(len(trees[0]), len(trees[1])),
         training_rows=int(rows.x.shape[0]),
     )
-    reflex = runtime_reflex(lo, hi, trees, train_opts,
-                            build_metadata(telemetry_sha1, opts, train_opts, report))
+    metadata = build_metadata(telemetry_sha1, opts, train_opts, report)
+    if telemetry_files is not None and len(telemetry_files) > 1:
+        metadata["telemetry_files"] = list(telemetry_files)
+    reflex = runtime_reflex(lo, hi, trees, train_opts, metadata)
     report.seconds["train"] = time.perf_counter() - t_start
     return reflex, report
 
@@ -179,7 +228,7 @@ def fit_rows(x_rows: np.ndarray, labels: np.ndarray, train_opts: TrainOptions) -
 
 
 def dagger_rows(
-    starts: np.ndarray,
+    starts: np.ndarray | list[np.ndarray],
     x: np.ndarray,
     labels: np.ndarray,
     opts: ForgeOptions,
@@ -190,13 +239,17 @@ def dagger_rows(
     ``train_opts.dagger_rounds`` rounds then replays the whole trace in closed loop under the
     current reflex, appends the features it saw at the end of each training window (window
     starts ``starts``) with the same windows' labels, rescales over all rows and refits
-    (spec/training.md section 6)."""
+    (spec/training.md section 6). With several telemetry files, ``starts`` and ``trace`` are
+    lists (one entry per file, rows of ``x`` in the same order) and each file is replayed
+    on its own."""
+    parts = list(zip(starts, trace, strict=True)) if isinstance(starts, list) \
+        else [(starts, trace)]
     rows = fit_rows(x, labels, train_opts)
-    if train_opts.dagger_rounds and trace is None:
+    if train_opts.dagger_rounds and any(t is None for _, t in parts):
         raise ValueError("DAgger rounds need the trace the windows come from")
     for _ in range(train_opts.dagger_rounds):
         current = runtime_reflex(rows.lo, rows.hi, rows.trees, train_opts, {})
-        seen = closed_loop_features(trace, current, opts, starts)
+        seen = np.concatenate([closed_loop_features(t, current, opts, st) for st, t in parts])
         rows = fit_rows(np.concatenate((rows.x, seen)), np.concatenate((rows.labels, labels)),
                         train_opts)
     return rows
@@ -236,22 +289,33 @@ def build_reflex(
     *,
     progress=None,
     training_set_path: str | os.PathLike[str] | None = None,
+    telemetry_sha1: str | None = None,
 ) -> tuple[Reflex, BuildReport]:
-    """All stages after reading: features and oracle labels, then ``reflex_from_costs``.
+    """All stages after reading: features and oracle labels, then ``reflex_from_segments``.
 
-    ``progress`` is handed to ``make_training_set``; with ``training_set_path`` the plain
-    training set is also written there (atomically).
+    ``trace`` is one telemetry Trace or a list of them (several files, spec/training.md
+    section 9; then ``telemetry_sha1``, the sha1 of the files' bytes one after the other, is
+    required, and ``training_set_path`` is not allowed). ``progress`` is handed to
+    ``make_training_set``; with ``training_set_path`` the plain training set is also written
+    there (atomically).
     """
     from reflexforge.trainset import make_training_set, write_training_set
 
     train_opts = train_opts or TrainOptions()
+    traces = list(trace) if isinstance(trace, list | tuple) else [trace]
+    if len(traces) > 1 and (telemetry_sha1 is None or training_set_path is not None):
+        raise ValueError("several traces need telemetry_sha1 and no training_set_path")
     t0 = time.perf_counter()
-    tset, costs = make_training_set(trace, opts, progress)
+    segments = []
+    for one in traces:
+        tset, costs = make_training_set(one, opts, progress)
+        if training_set_path is not None:
+            write_training_set(training_set_path, tset)
+        segments.append(Segment(tset.window_start_ns, tset.X, costs, one))
     t1 = time.perf_counter()
-    if training_set_path is not None:
-        write_training_set(training_set_path, tset)
-    reflex, report = reflex_from_costs(tset.window_start_ns, tset.X, costs, trace.sha1, opts,
-                                       train_opts, trace)
+    reflex, report = reflex_from_segments(
+        segments, traces[0].sha1 if telemetry_sha1 is None else telemetry_sha1, opts,
+        train_opts, [t.sha1 for t in traces])
     report.seconds["label"] = t1 - t0
     return reflex, report
 

@@ -124,12 +124,14 @@ def is_gzip_path(path: str | os.PathLike[str]) -> bool:
     return os.fspath(path).lower().endswith(".gz")
 
 
-def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None) -> Trace:
+def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None,
+                   also_hash=None) -> Trace:
     """Read and validate a Telemetry v1 file (``.csv`` or ``.csv.gz``).
 
     ``min_span_ns`` is the shortest allowed time from the first to the last ts_ns; by default
     one feature window (``reflexforge.config.WINDOW_NS``), since a shorter trace has no window.
-    Raises ``ForgeError`` (E_CSV_*, E_TRACE_SHORT, E_IO) on any problem.
+    ``also_hash`` (a hashlib object) is updated with the file's bytes as stored, as the
+    trace's own sha1 is. Raises ``ForgeError`` (E_CSV_*, E_TRACE_SHORT, E_IO) on any problem.
     """
     name = os.fspath(path)
     if min_span_ns is None:
@@ -143,7 +145,7 @@ def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None)
     except OSError as exc:
         raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
     with raw:
-        hashing = _HashingReader(raw)
+        hashing = _HashingReader(raw, also_hash)
         trace_arrays = _stream(name, hashing, columns, header, header_line)
         hashing.drain()
     _check_quoted_newlines(name)
@@ -165,10 +167,11 @@ def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None)
 class _HashingReader(io.RawIOBase):
     """A read-only stream that feeds every byte it passes on into sha1."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: IO[bytes], also=None) -> None:
         super().__init__()
         self._raw = raw
         self._sha1 = hashlib.sha1()
+        self._also = also
 
     def readable(self) -> bool:
         return True
@@ -176,6 +179,8 @@ class _HashingReader(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size)
         self._sha1.update(data)
+        if self._also is not None:
+            self._also.update(data)
         return data
 
     def readinto(self, buffer) -> int:

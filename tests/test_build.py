@@ -313,3 +313,45 @@ def test_features_arrivals_splits_only_on_arrival_features(tmp_path: Path) -> No
     assert out.read_bytes() == dumps(arrivals)
     with pytest.raises(ForgeError, match="feature set"):
         TrainOptions(features="latency")
+
+
+def test_several_telemetry_files_train_one_reflex(trace_path: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from reflexforge.train import split_by_time
+    from reflexforge.trainset import make_training_set
+
+    other = tmp_path / "other.csv.gz"
+    synthesize(other, "onoff", duration_s=6.0, seed=5)
+    out = tmp_path / "both.reflex"
+    assert main(["build", str(trace_path), str(other), "-o", str(out), "--workers", "1",
+                 "--quiet"]) == 0
+    meta = load(out).metadata
+    a, b = trace_path.read_bytes(), other.read_bytes()
+    assert meta["telemetry_hash"] == hashlib.sha1(a + b).hexdigest()
+    assert meta["telemetry_files"] == [hashlib.sha1(a).hexdigest(), hashlib.sha1(b).hexdigest()]
+    # Windows, split and labels are per file: the 80/20 split is taken in each trace.
+    counts = [len(make_training_set(read_telemetry(p), ForgeOptions(workers=1))[0])
+              for p in (trace_path, other)]
+    assert meta["windows"] == {"total": sum(counts),
+                               "train": sum(split_by_time(n) for n in counts),
+                               "validation": sum(n - split_by_time(n) for n in counts)}
+    # Byte-identical whatever the number of workers; one file alone lists no files.
+    again = tmp_path / "again.reflex"
+    assert main(["build", str(trace_path), str(other), "-o", str(again), "--workers", "2",
+                 "--quiet"]) == 0
+    assert again.read_bytes() == out.read_bytes()
+    single = tmp_path / "single.reflex"
+    assert main(["build", str(trace_path), "-o", str(single), "--workers", "1", "--quiet"]) == 0
+    assert "telemetry_files" not in load(single).metadata
+    # DAgger replays each file on its own.
+    traces = [read_telemetry(trace_path), read_telemetry(other)]
+    _, report = build_reflex(traces, ForgeOptions(workers=1), TrainOptions(dagger_rounds=1),
+                             telemetry_sha1=meta["telemetry_hash"])
+    assert report.training_rows == 2 * report.train_windows == 2 * meta["windows"]["train"]
+    # A training set describes one trace.
+    capsys.readouterr()
+    assert main(["build", str(trace_path), str(other), "-o", str(tmp_path / "x.reflex"),
+                 "--training-set", str(tmp_path / "x.csv"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "E_USAGE: --training-set needs a single TELEMETRY" in err
+    assert not (tmp_path / "x.reflex").exists() and not (tmp_path / "x.csv").exists()

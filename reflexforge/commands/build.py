@@ -1,7 +1,8 @@
-"""``reflex-forge build TELEMETRY -o MODEL [--training-set PATH]``: every stage in one command.
+"""``reflex-forge build TELEMETRY... -o MODEL [--training-set PATH]``: every stage in one command.
 
 Reads the telemetry, replays it under the incumbent for the features, labels every window
 with the oracle, trains, quantizes, and writes the .reflex (and, if asked, the training set).
+Several telemetry files train one reflex on all of them (spec/training.md section 9).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from reflexforge.commands.common import (
     progress_enabled,
 )
 from reflexforge.commands.train import add_training_options, training_options_from_args
+from reflexforge.errors import E_USAGE, ForgeError
 
 
 def register(subparsers) -> None:
@@ -26,7 +28,9 @@ def register(subparsers) -> None:
         "build", help="telemetry -> features -> oracle labels -> trees -> .reflex",
         description=description(__doc__),
     )
-    parser.add_argument("telemetry", metavar="TELEMETRY", help="telemetry.csv (or .csv.gz)")
+    parser.add_argument("telemetry", metavar="TELEMETRY", nargs="+",
+                        help="telemetry.csv (or .csv.gz); several files train one reflex on "
+                        "all of them")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL",
                         help="the .reflex file to write")
     parser.add_argument("--training-set", default=None, metavar="PATH",
@@ -41,26 +45,36 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_file(telemetry: str, output: str, args: argparse.Namespace,
+def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace,
                training_set: str | None = None):
-    """Build ``output`` from ``telemetry`` with the options in ``args``; print the figures."""
+    """Build ``output`` from ``telemetry`` (one path or several) with the options in
+    ``args``; print the figures."""
+    import hashlib
+
     from reflexforge.build import build_reflex
     from reflexforge.progress import progress_bar
     from reflexforge.telemetry import read_telemetry
 
+    paths = [telemetry] if isinstance(telemetry, str) else list(telemetry)
     opts = options_from_args(args)
     train_opts = training_options_from_args(args)
-    check_distinct_paths({"TELEMETRY": telemetry},
+    if len(paths) > 1 and training_set is not None:
+        raise ForgeError(E_USAGE, "--training-set needs a single TELEMETRY file (a training "
+                         "set describes the windows of one trace)")
+    check_distinct_paths({f"TELEMETRY {i + 1}" if len(paths) > 1 else "TELEMETRY": p
+                          for i, p in enumerate(paths)},
                          {"-o": output, "--training-set": training_set})
     target = check_output_path(output)
     if training_set is not None:
         check_output_path(training_set)
     t0 = time.perf_counter()
-    trace = read_telemetry(telemetry)
+    combined = hashlib.sha1()
+    traces = [read_telemetry(p, also_hash=combined) for p in paths]
     t1 = time.perf_counter()
     with progress_bar(None, "features and oracle", progress_enabled(args)) as bar:
-        reflex, report = build_reflex(trace, opts, train_opts, progress=bar,
-                                      training_set_path=training_set)
+        reflex, report = build_reflex(traces if len(traces) > 1 else traces[0], opts,
+                                      train_opts, progress=bar, training_set_path=training_set,
+                                      telemetry_sha1=combined.hexdigest())
     dump_model(reflex, target)
     report.seconds["read"] = t1 - t0
     report.seconds["total"] = time.perf_counter() - t0
