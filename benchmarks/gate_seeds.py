@@ -7,7 +7,9 @@ and `reflex-forge shadow MODEL DIR/seedSHADOW.csv --report REPORT --quiet`, then
 markdown table row per (setting, pair) with the gate figures, the best static pair by mean J
 (from the report's baselines) and the wall times. All rows also go to DIR/gate_seeds.json.
 
-Usage: python benchmarks/gate_seeds.py [--seeds 1:2 3:4 5:6] [--out DIR]
+TRAIN may join seeds with + (`1+3:2`): one reflex built from all those traces.
+
+Usage: python benchmarks/gate_seeds.py [--seeds 1:2 3:4 5:6 1+3:2] [--out DIR]
                                        [--setting NAME=OPTIONS ...]
 where OPTIONS are `reflex-forge build` options in one string, e.g.
 `--setting "sc1000=--switch-cost 1000"`; without --setting only the defaults run.
@@ -58,7 +60,7 @@ def share(x: float | None) -> str:
     return "—" if x is None else f"{x:.1%}"
 
 
-def row(name: str, train: int, shadow: int, r: dict[str, Any], build_s: float,
+def row(name: str, train: str, shadow: int, r: dict[str, Any], build_s: float,
         shadow_s: float) -> dict[str, Any]:
     """The figures of one shadow report that the table shows."""
     best = r["baselines"]["best_static_J"]
@@ -92,11 +94,16 @@ def line(x: dict[str, Any]) -> str:
             f"| {x['build_s']:.0f} | {x['shadow_s']:.0f} |")
 
 
-def pairs(text: list[str]) -> list[tuple[int, int]]:
+def pairs(text: list[str]) -> list[tuple[str, int]]:
+    """TRAIN:SHADOW pairs; TRAIN may join several seeds with + (one reflex built from all)."""
     try:
-        return [(int(a), int(b)) for a, b in (p.split(":") for p in text)]
+        out = []
+        for item in text:
+            train, shadow = item.split(":")
+            out.append(("+".join(str(int(t)) for t in train.split("+")), int(shadow)))
+        return out
     except ValueError:
-        raise SystemExit("--seeds takes pairs TRAIN:SHADOW, e.g. 1:2 3:4") from None
+        raise SystemExit("--seeds takes pairs TRAIN:SHADOW, e.g. 1:2 3:4 1+3:2") from None
 
 
 def settings(text: list[str]) -> dict[str, list[str]]:
@@ -125,11 +132,12 @@ def main() -> int:
     print(HEADER)
     print(RULE, flush=True)
     for train, shadow in seed_pairs:
-        train_csv, shadow_csv = trace(out, train, args.duration), trace(out, shadow, args.duration)
+        train_csvs = [str(trace(out, int(t), args.duration)) for t in train.split("+")]
+        shadow_csv = trace(out, shadow, args.duration)
         for name, opts in named.items():
             stem = f"{name}.{train}-{shadow}"
             model, report = out / f"{stem}.reflex", out / f"{stem}.json"
-            code, build_s = forge("build", str(train_csv), "-o", str(model), "--quiet", *opts)
+            code, build_s = forge("build", *train_csvs, "-o", str(model), "--quiet", *opts)
             if code != 0:
                 print(f"| {name} | {train}→{shadow} | build failed, exit {code} |", flush=True)
                 continue
