@@ -155,7 +155,7 @@ def reflex_from_segments(
     file; the trees are fitted on all the files' training windows, in file order."""
     t_start = time.perf_counter()
     checked = [_checked(s) for s in segments]
-    xs, js, labels, val = [], [], [], []
+    xs, js, val = [], [], []
     train_x, train_labels, train_starts, train_traces = [], [], [], []
     switches_plain = switches_trained = 0
     for segment, (starts, x, j) in zip(segments, checked, strict=True):
@@ -164,7 +164,6 @@ def reflex_from_segments(
         lab = training_labels(j, starts, train_opts.label_target, train_opts.switch_cost_us)
         xs.append(x)
         js.append(j)
-        labels.append(lab)
         val.append(np.arange(n) >= n_train)
         train_x.append(x[:n_train])
         train_labels.append(lab[:n_train])
