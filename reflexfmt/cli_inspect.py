@@ -11,6 +11,7 @@ import sys
 
 from reflexfmt.describe import escape_control
 from reflexfmt.errors import ReflexFormatError
+from reflexfmt.limits import MAX_FILE_SIZE
 from reflexfmt.reader import loads, read_file
 
 OK, INVALID, USAGE = 0, 1, 2
@@ -33,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--hexdump", action="store_true", help="every byte annotated with its field path"
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help=".reflex file(s)")
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help=".reflex file(s); '-' reads standard input")
     return parser
 
 
@@ -57,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     for name in args.files:
         shown = escape_control(name)
         try:
-            data = read_file(name)
+            data = sys.stdin.buffer.read(MAX_FILE_SIZE + 1) if name == "-" else read_file(name)
         except OSError as exc:
             print(f"{shown}: E_IO: {escape_control(exc.strerror or str(exc))}", file=sys.stderr)
             status = USAGE

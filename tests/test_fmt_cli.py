@@ -268,3 +268,12 @@ def test_oversized_file_is_read_only_to_the_limit(tmp_path):
     assert r.returncode == 1
     assert r.stdout.decode() == \
         f"{big}: E_LIMIT at offset 0 (file): file has more than 131072 bytes, the limit\n"
+
+
+def test_inspect_dash_reads_stdin(typical_bytes):
+    r = run("inspect", "--verify", "-", stdin=typical_bytes)
+    assert (r.returncode, r.stdout.decode()) == (0, "-: OK\n")
+    r = run("inspect", "--json", "-", stdin=typical_bytes)
+    assert r.returncode == 0 and r.stdout == (EXAMPLES / "typical.json").read_bytes()
+    r = run("inspect", "--verify", "-", stdin=typical_bytes[:-1])
+    assert r.returncode == 1 and r.stdout.decode().startswith("-: E_TRUNCATED")
