@@ -148,7 +148,7 @@ J_NOTE_MARGIN = 0.01
 def notes(report: ShadowReport) -> list[str]:
     """Advice that is not part of the gate (spec/validation.md section 9, ``notes``), from the
     worse loop by mean J: a reflex worse than the incumbent or than the best static pair by
-    J, and loops that disagree."""
+    J, a shadow trace the reflex was trained on, and loops that disagree."""
     out = []
     worse = max(report.open_loop, report.closed_loop, key=lambda r: r.mean_J)
     loop = "open loop" if worse is report.open_loop else "closed loop"
@@ -160,6 +160,10 @@ def notes(report: ShadowReport) -> list[str]:
         out.append(f"the best static pair by J, ({static.pair[0]}, {static.pair[1]} µs), has a "
                    f"lower mean J ({static.mean_J:.1f} µs) than the reflex "
                    f"({worse.mean_J:.1f} µs, {loop}): consider it as the incumbent, or retrain")
+    seen = {report.model.get("telemetry_hash"), *(report.model.get("telemetry_files") or [])}
+    if report.trace.get("sha1") is not None and report.trace["sha1"] in seen:
+        out.append("the shadow trace is one the reflex was trained on (same sha1): these "
+                   "figures are not held out")
     gap_open, gap_closed = report.gap_closed(report.open_loop), report.gap_closed(
         report.closed_loop)
     if gap_open is not None and gap_closed is not None \
@@ -272,8 +276,10 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
         }
         bar.advance()
     metadata = dict(reflex.metadata)
+    files = metadata.get("telemetry_files")
     model = {
         "telemetry_hash": metadata.get("telemetry_hash"),
+        "telemetry_files": list(files) if isinstance(files, list) else None,
         "trainer_commit": metadata.get("trainer_commit"),
         "lambda": metadata.get("lambda"),
         "confirm_steps": reflex.confirm_steps,

@@ -313,6 +313,7 @@ def test_policy_dependent_feature_reflex_differs_between_the_loops() -> None:
 def test_notes_follow_the_figures_and_never_change_the_verdict() -> None:
     ts, size, rtt = TRACE
     trace = FakePath(ts, size, rtt)
+    trace.sha1 = "f" * 40  # not the models' telemetry_hash: a held-out trace
     incumbent = run_shadow(constant_reflex(16, 1000), trace, ForgeOptions(), min_duration_s=10,
                            workers=1)
     static = incumbent.static_J
@@ -334,6 +335,17 @@ def test_notes_follow_the_figures_and_never_change_the_verdict() -> None:
     gaps = (queue.gap_closed(queue.open_loop), queue.gap_closed(queue.closed_loop))
     disagree = [n for n in notes(queue) if n.startswith("the loops disagree")]
     assert abs(gaps[0] - gaps[1]) > 0.10 and len(disagree) == 1
+    trained_on = "the shadow trace is one the reflex was trained on (same sha1): these " \
+        "figures are not held out"
+    assert all(trained_on not in notes(r) for r in (incumbent, best, worst, queue))
+    for sha1, files in ((META["telemetry_hash"], None), ("a" * 40, ["b" * 40, "f" * 40])):
+        meta = {**META, "telemetry_hash": sha1}
+        if files:
+            meta["telemetry_files"] = files
+        same = run_shadow(dataclasses.replace(constant_reflex(*static.pair), metadata=meta),
+                          FakePath(ts, size, rtt) if files is None else trace, ForgeOptions(),
+                          min_duration_s=10, workers=1)
+        assert notes(same) == [trained_on]
     for report in (incumbent, best, worst, queue):
         assert report_dict(report)["notes"] == notes(report)
         assert report_dict(report)["promoted"] == report.verdict.promoted
