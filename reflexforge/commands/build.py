@@ -68,13 +68,15 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
     if training_set is not None:
         check_output_path(training_set)
     t0 = time.perf_counter()
-    combined = hashlib.sha1()
+    # One file is its own hash; several are hashed once more, one after the other.
+    combined = hashlib.sha1() if len(paths) > 1 else None
     traces = [read_telemetry(p, also_hash=combined) for p in paths]
     t1 = time.perf_counter()
     with progress_bar(None, "features and oracle", progress_enabled(args)) as bar:
         reflex, report = build_reflex(traces if len(traces) > 1 else traces[0], opts,
                                       train_opts, progress=bar, training_set_path=training_set,
-                                      telemetry_sha1=combined.hexdigest())
+                                      telemetry_sha1=None if combined is None
+                                      else combined.hexdigest())
     dump_model(reflex, target)
     report.seconds["read"] = t1 - t0
     report.seconds["total"] = time.perf_counter() - t0
