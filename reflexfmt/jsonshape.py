@@ -6,6 +6,7 @@ for every valid file F, ``dumps(from_document(to_document(loads(F)))) == F``.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import zlib
@@ -93,7 +94,7 @@ def parse_description(text: str) -> dict[str, Any]:
     except ValueError as json_error:
         import yaml
 
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        loader = _yaml_loader()
         try:
             # An alias can make a small document expand exponentially (a "billion laughs"
             # mapping); the --json shape never needs one.
@@ -112,11 +113,29 @@ def parse_description(text: str) -> dict[str, Any]:
             ) from None
         except RecursionError:
             raise DescriptionError("$", "YAML nested too deeply") from None
+        except DescriptionError:
+            raise
+        except (ValueError, TypeError, OverflowError) as exc:  # from a YAML constructor
+            raise DescriptionError("$", f"neither JSON ({json_error}) nor YAML that can be "
+                                   f"read ({_first_line(exc)})") from None
     except RecursionError:
         raise DescriptionError("$", "JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise DescriptionError("$", "the description must be a mapping")
     return doc
+
+
+@functools.cache
+def _yaml_loader() -> type:
+    """pyyaml's safe loader (the C one when built) with timestamps left as strings: an
+    unquoted ``created_at: 2025-10-06T12:00:00Z`` is the string metadata needs."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    timestamp = "tag:yaml.org,2002:timestamp"
+    resolvers = {first: [(tag, regexp) for tag, regexp in entries if tag != timestamp]
+                 for first, entries in base.yaml_implicit_resolvers.items()}
+    return type("DescriptionLoader", (base,), {"yaml_implicit_resolvers": resolvers})
 
 
 def _first_line(exc: Exception) -> str:
@@ -216,7 +235,11 @@ def _int(value: Any, path: str) -> int:
 def _num(value: Any, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DescriptionError(path, f"must be a number, got {value!r}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        raise DescriptionError(path, "must be a finite binary64 number, got an integer of "
+                               f"{value.bit_length()} bits") from None
     if not math.isfinite(result) or (isinstance(value, int) and result != value):
         raise DescriptionError(path, f"must be a finite binary64 number, got {value!r}")
     return result
