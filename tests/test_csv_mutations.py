@@ -1,0 +1,83 @@
+"""Mutated telemetry and training-set files: the readers raise ForgeError or succeed, and
+nothing else (no numpy, pyarrow, csv or Unicode exception escapes)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reflexforge.config import ForgeOptions
+from reflexforge.errors import ForgeError
+from reflexforge.synth import synthesize
+from reflexforge.telemetry import read_telemetry
+from reflexforge.trainset import format_training_set, make_training_set, parse_training_set
+
+TOKENS = (b",", b"\n", b"\r", b"\r\n", b'"', b'""', b"-", b"0", b"9" * 25, b"\xff", b"\x00",
+          b"\xef\xbb\xbf", b" ", b"1e5", b"+1", b"nan", b"0x10", b"ts_ns", b"bytes", b"rtt_ns")
+
+edits = st.lists(
+    st.tuples(st.sampled_from(("insert", "delete", "replace", "truncate")),
+              st.floats(min_value=0, max_value=1), st.sampled_from(TOKENS),
+              st.integers(min_value=1, max_value=30), st.integers(min_value=0, max_value=255)),
+    min_size=1, max_size=4)
+
+
+def mutate(data: bytes, ops) -> bytes:
+    out = bytearray(data)
+    for op, where, token, length, byte in ops:
+        pos = int(where * len(out))
+        if op == "insert":
+            out[pos:pos] = token
+        elif op == "delete":
+            del out[pos:pos + length]
+        elif op == "replace" and out:
+            out[min(pos, len(out) - 1)] = byte
+        elif op == "truncate":
+            del out[pos:]
+    return bytes(out)
+
+
+@pytest.fixture(scope="module")
+def telemetry(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("mut") / "t.csv"
+    synthesize(path, "mixed", duration_s=1.0, seed=2)
+    data = path.read_bytes()[:12_000]
+    return data[:data.rfind(b"\n") + 1]
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=edits, compressed=st.booleans())
+def test_mutated_telemetry_raises_only_forge_errors(telemetry: bytes, tmp_path: Path, ops,
+                                                    compressed: bool) -> None:
+    data = mutate(telemetry, ops)
+    path = tmp_path / ("t.csv.gz" if compressed else "t.csv")
+    path.write_bytes(gzip.compress(data, mtime=0) if compressed else data)
+    try:
+        trace = read_telemetry(path, min_span_ns=0)
+    except ForgeError:
+        return
+    assert len(trace) > 0 and (trace.ts_ns[1:] >= trace.ts_ns[:-1]).all()
+
+
+@pytest.fixture(scope="module")
+def training_set(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("ts") / "t.csv"
+    synthesize(path, "mixed", duration_s=1.0, seed=2)
+    tset, _ = make_training_set(read_telemetry(path), ForgeOptions(workers=1))
+    return format_training_set(tset).decode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=edits)
+def test_mutated_training_set_raises_only_forge_errors(training_set: str, ops) -> None:
+    text = mutate(training_set.encode(), ops).decode("utf-8", errors="replace")
+    try:
+        parsed = parse_training_set(text, "t.csv")
+    except ForgeError:
+        return
+    assert len(parsed) > 0
