@@ -54,15 +54,22 @@ def lambda_value(text: str) -> float:
     return value
 
 
+def int_range(lo: int, hi: int):
+    """argparse type factory: an integer in lo..hi."""
+    def parse(text: str) -> int:
+        value = _int(text)
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer in {lo}..{hi}, got {text!r}")
+        return value
+
+    return parse
+
+
 def workers_value(text: str) -> int:
     """argparse type: --workers, an integer in 1..MAX_WORKERS."""
     from reflexforge.config import MAX_WORKERS
 
-    value = _int(text)
-    if not 1 <= value <= MAX_WORKERS:
-        raise argparse.ArgumentTypeError(
-            f"must be an integer in 1..{MAX_WORKERS}, got {text!r}")
-    return value
+    return int_range(1, MAX_WORKERS)(text)
 
 
 def positive_float(text: str) -> float:

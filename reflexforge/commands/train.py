@@ -19,6 +19,7 @@ from reflexforge.commands.common import (
     check_output_path,
     description,
     dump_model,
+    int_range,
     non_negative_float,
     options_from_args,
     progress_enabled,
@@ -49,11 +50,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         f"0 turns it off (default {d.switch_cost_us:g})",
     )
     group.add_argument(
-        "--confirm-steps", type=_int_range(1, 100), default=None, metavar="C",
+        "--confirm-steps", type=int_range(1, 100), default=None, metavar="C",
         help=f"runtime hysteresis: steps a new decision must persist (default {d.confirm_steps})",
     )
     group.add_argument(
-        "--dwell-steps", type=_int_range(0, 6000), default=None, metavar="W",
+        "--dwell-steps", type=int_range(0, 6000), default=None, metavar="W",
         help=f"runtime hysteresis: minimum steps a policy stays active (default {d.dwell_steps})",
     )
     group.add_argument(
@@ -61,7 +62,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help=f"what the trees regress on: log2 of the labels or the labels (default {d.target})",
     )
     group.add_argument(
-        "--dagger-rounds", type=_int_range(0, MAX_DAGGER_ROUNDS), default=None, metavar="K",
+        "--dagger-rounds", type=int_range(0, MAX_DAGGER_ROUNDS), default=None, metavar="K",
         help="DAgger: K rounds that replay the training windows in closed loop under the "
         "current reflex and retrain on the features it saw, with the same labels "
         f"(default {d.dagger_rounds})",
@@ -72,19 +73,6 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "the batching policy cannot change (enqueue_rate, bytes_in_per_sec, "
         f"packet_size_mean, packet_size_var, rtt_ewma) (default {d.features})",
     )
-
-
-def _int_range(lo: int, hi: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text.strip(), 10)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be an integer in {lo}..{hi}, got {text!r}")
-        return value
-
-    return parse
 
 
 def training_options_from_args(args: argparse.Namespace) -> TrainOptions:
