@@ -227,22 +227,20 @@ def fit_rows(x_rows: np.ndarray, labels: np.ndarray, train_opts: TrainOptions) -
 
 
 def dagger_rows(
-    starts: np.ndarray | list[np.ndarray],
+    starts: list[np.ndarray],
     x: np.ndarray,
     labels: np.ndarray,
     opts: ForgeOptions,
     train_opts: TrainOptions,
-    trace=None,
+    traces: list | None = None,
 ) -> TrainingRows:
     """Round 0 fits the training windows' incumbent features ``x`` and ``labels``; each of the
-    ``train_opts.dagger_rounds`` rounds then replays the whole trace in closed loop under the
-    current reflex, appends the features it saw at the end of each training window (window
-    starts ``starts``) with the same windows' labels, rescales over all rows and refits
-    (spec/training.md section 6). With several telemetry files, ``starts`` and ``trace`` are
-    lists (one entry per file, rows of ``x`` in the same order) and each file is replayed
-    on its own."""
-    parts = list(zip(starts, trace, strict=True)) if isinstance(starts, list) \
-        else [(starts, trace)]
+    ``train_opts.dagger_rounds`` rounds then replays each whole trace in closed loop under
+    the current reflex, appends the features it saw at the end of each training window with
+    the same windows' labels, rescales over all rows and refits (spec/training.md sections
+    6.1 and 9). ``starts`` and ``traces`` have one entry per telemetry file: its training
+    windows' starts and its trace; the rows of ``x`` are in the same order."""
+    parts = list(zip(starts, traces or [None] * len(starts), strict=True))
     rows = fit_rows(x, labels, train_opts)
     if train_opts.dagger_rounds and any(t is None for _, t in parts):
         raise ValueError("DAgger rounds need the trace the windows come from")

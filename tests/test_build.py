@@ -248,8 +248,8 @@ def test_dagger_round_one_doubles_the_rows_with_the_reflex_s_own_features(
     base = TrainOptions()
     labels = training_labels(costs.J, tset.window_start_ns, base.label_target,
                              base.switch_cost_us)[:n_train]
-    round0 = dagger_rows(starts, x, labels, opts, base)
-    round1 = dagger_rows(starts, x, labels, opts, TrainOptions(dagger_rounds=1), trace)
+    round0 = dagger_rows([starts], x, labels, opts, base)
+    round1 = dagger_rows([starts], x, labels, opts, TrainOptions(dagger_rounds=1), [trace])
     assert round0.x.shape == (n_train, 10)
     assert round1.x.shape == (2 * n_train, 10)
     assert np.array_equal(round1.x[:n_train], x)
