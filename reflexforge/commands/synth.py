@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -59,15 +60,18 @@ def run(args: argparse.Namespace) -> int:
     from reflexforge.progress import progress_bar
     from reflexforge.synth import check_args, pieces, synthesize
 
-    rate = args.rate if args.rate is not None else None
+    rate = args.rate
     check_args(args.profile, args.duration, 15_000.0 if rate is None else rate)
     to_stdout = args.output == "-"
-    target = None if to_stdout else check_output_path(args.output)
+    if not to_stdout:
+        check_output_path(args.output)
     total = pieces(args.profile, args.duration, args.seed, rate)
-    with progress_bar(total, "synth", progress_enabled(args)) as bar, \
-            tempfile.TemporaryDirectory(prefix="reflex-synth-") as scratch:
-        # stdout gets the finished trace only: a failed run writes nothing to it.
-        path = Path(scratch) / "telemetry.csv" if target is None else target
+    # stdout gets the finished trace only (written to a scratch file first): a failed run
+    # writes nothing to it.
+    scratch = tempfile.TemporaryDirectory(prefix="reflex-synth-") if to_stdout \
+        else contextlib.nullcontext()
+    with progress_bar(total, "synth", progress_enabled(args)) as bar, scratch as directory:
+        path = Path(directory) / "telemetry.csv" if to_stdout else Path(args.output)
         stats = synthesize(path, args.profile, args.duration, args.seed, rate, progress=bar)
         if to_stdout:
             with open(path, "rb") as src:
