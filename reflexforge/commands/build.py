@@ -73,10 +73,9 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
     traces = [read_telemetry(p, also_hash=combined) for p in paths]
     t1 = time.perf_counter()
     with progress_bar(None, "features and oracle", progress_enabled(args)) as bar:
-        reflex, report = build_reflex(traces if len(traces) > 1 else traces[0], opts,
-                                      train_opts, progress=bar, training_set_path=training_set,
-                                      telemetry_sha1=None if combined is None
-                                      else combined.hexdigest())
+        reflex, report = build_reflex(
+            traces, opts, train_opts, progress=bar, training_set_path=training_set,
+            telemetry_sha1=None if combined is None else combined.hexdigest())
     dump_model(reflex, target)
     report.seconds["read"] = t1 - t0
     report.seconds["total"] = time.perf_counter() - t0
