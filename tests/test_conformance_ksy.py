@@ -94,12 +94,12 @@ def test_ksy_parser_agrees_with_reflexfmt(nem1_ksy: ModuleType, entry: dict) -> 
         (_bits(s.lo), _bits(s.hi)) for s in reflex.scaling
     ]
     for tree, nodes in zip(parsed.trees, reflex.trees, strict=True):
-        assert tree.node_count == len(nodes)
+        assert tree.num_nodes == len(nodes)
         assert [(n.feature, n.threshold, n.left, n.right, n.value) for n in tree.nodes] == [
             (n.feature, n.threshold, n.left, n.right, n.value) for n in nodes
         ]
         assert all(n.reserved == 0 for n in tree.nodes)
     assert [(b.min, b.max) for b in parsed.bounds] == [(b.min, b.max) for b in reflex.bounds]
-    assert parsed.metadata.length == len(parsed.metadata.yaml)
+    assert parsed.metadata.len_yaml == len(parsed.metadata.yaml)
     assert metadata.parse(parsed.metadata.yaml) == reflex.metadata
     assert parsed.crc32 == zlib.crc32(data[:-4])
