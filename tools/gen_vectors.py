@@ -25,6 +25,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from ksy_verdict import verdict as kaitai_verdict  # tools/ksy_verdict.py
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "spec" / "vectors" / "src" / "vectors.json"
 LEAF = 0xFF
@@ -637,6 +639,9 @@ def build(source: Path = SOURCE) -> dict[str, bytes]:
                 offset=None if at is None else resolve(at, fields),
                 phase=PHASES.get(case["code"], "semantics"),
             )
+        entry["kaitai"] = kaitai_verdict(data)
+        if vid.startswith("y_") and entry["kaitai"] is not None:
+            raise ValueError(f"{vid}: a valid file that spec/nem1.ksy rejects: {entry['kaitai']}")
         entry["comment"] = case["comment"]
         manifest.append(entry)
     doc = {"format": "NEM1", "spec": "spec/NEM1.md", "version": "1.0", "vectors": manifest}
