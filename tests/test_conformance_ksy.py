@@ -2,7 +2,8 @@
 
 The .ksy is compiled to Python with kaitai-struct-compiler (npm, pinned in
 tools/ksy/package-lock.json; `npm ci` runs when node_modules is missing) and the generated
-parser runs on the kaitaistruct runtime.
+parser runs on the kaitaistruct runtime. The compiler's warnings fail the build, and the doc
+text it copies into Java, C++, C# and Go is safe in their doc formats.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-import shutil
+import re
 import struct
 import subprocess
 import sys
@@ -20,13 +21,12 @@ from types import ModuleType
 
 import pytest
 from kaitaistruct import KaitaiStream
+from ksy_compile import KSY, compile_ksy  # tests/ksy_compile.py
 
 import reflexfmt
 from reflexfmt import metadata
 
 ROOT = Path(__file__).resolve().parent.parent
-KSY = ROOT / "spec" / "nem1.ksy"
-KSY_TOOLS = ROOT / "tools" / "ksy"
 VECTORS = ROOT / "spec" / "vectors"
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text(encoding="utf-8"))["vectors"]
 ACCEPT = [v for v in MANIFEST if v["result"] == "accept"]
@@ -51,19 +51,58 @@ def test_every_ksy_field_has_a_doc() -> None:
     seqs = [ksy["seq"]] + [t["seq"] for t in ksy["types"].values()]
     assert all("doc" in t for t in ksy["types"].values())
     assert all(field.get("doc") for seq in seqs for field in seq)
+    docs = [ksy["doc"], *(t["doc"] for t in ksy["types"].values())]
+    docs += [field["doc"] for seq in seqs for field in seq]
+    docs += [p["doc"] for t in ksy["types"].values() for p in t.get("params", [])]
+    assert not [doc for doc in docs if re.search(r"[<>&@{}\\]|\*/", doc)]
+
+
+def test_compile_js_fails_on_a_compiler_warning(tmp_path: Path) -> None:
+    """The compiler's JS build drops its style warnings; compile.js must print them and fail."""
+    old_names = KSY.read_text(encoding="utf-8").replace("num_nodes", "node_count")
+    ksy = tmp_path / "old.ksy"
+    ksy.write_text(old_names, encoding="utf-8")
+    done = compile_ksy(tmp_path / "out", ksy=ksy)
+    assert done.returncode == 1
+    assert "warning: use `num_nodes` instead of `node_count`" in done.stderr
+    assert not (tmp_path / "out").exists()
+    assert compile_ksy(tmp_path / "clean").returncode == 0
+
+
+# Target -> (compile.js options, main generated file, the line the package option gives).
+TARGETS = {
+    "java": (
+        ["--java-package", "net.example.nem1"],
+        "net/example/nem1/Nem1.java",
+        "package net.example.nem1;",
+    ),
+    "go": (["--go-package", "nem1"], "nem1/nem1.go", "package nem1"),
+    "cpp_stl": ([], "nem1.h", None),
+    "csharp": ([], "Nem1.cs", None),
+}
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_generated_doc_comments_are_safe(tmp_path: Path, target: str) -> None:
+    """Javadoc, Doxygen and C# XML docs give `<`, `>` and `&` a meaning: none in the docs."""
+    options, main, package = TARGETS[target]
+    done = compile_ksy(tmp_path, "--target", target, *options)
+    assert done.returncode == 0, done.stderr
+    source = (tmp_path / main).read_text(encoding="utf-8")
+    if package:
+        assert package in source.splitlines()
+    comments = re.findall(r"/\*\*.*?\*/", source, re.S) + re.findall(r"^\s*///.*$", source, re.M)
+    text = re.sub(r"</?(summary|remarks)>", "", "\n".join(comments))
+    assert "q at most threshold goes left" in text
+    assert not re.findall(r"[<>&]", text)
 
 
 @pytest.fixture(scope="module")
 def nem1_ksy(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     """The Python parser kaitai-struct-compiler generates from spec/nem1.ksy."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    assert node and npm, "node and npm are required to compile spec/nem1.ksy"
-    if not (KSY_TOOLS / "node_modules" / "kaitai-struct-compiler").is_dir():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=KSY_TOOLS, check=True
-        )
     out = tmp_path_factory.mktemp("ksy")
-    subprocess.run([node, str(KSY_TOOLS / "compile.js"), str(KSY), str(out)], check=True)
+    done = compile_ksy(out)
+    assert done.returncode == 0, done.stderr
     spec = importlib.util.spec_from_file_location("nem1_ksy", out / "nem1.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
