@@ -20,8 +20,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from kaitaistruct import KaitaiStream
-from ksy_compile import KSY, compile_ksy  # tests/ksy_compile.py
+from kaitaistruct import KaitaiStream, ValidationFailedError
+from ksy_compile import KSY, compile_ksy, spec_path  # tests/ksy_compile.py
 
 import reflexfmt
 from reflexfmt import metadata
@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "spec" / "vectors"
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text(encoding="utf-8"))["vectors"]
 ACCEPT = [v for v in MANIFEST if v["result"] == "accept"]
+REJECT = [v for v in MANIFEST if v["result"] == "reject"]
 
 
 def test_ksy_matches_a_fresh_export(tmp_path: Path) -> None:
@@ -142,3 +143,26 @@ def test_ksy_parser_agrees_with_reflexfmt(nem1_ksy: ModuleType, entry: dict) -> 
     assert parsed.metadata.len_yaml == len(parsed.metadata.yaml)
     assert metadata.parse(parsed.metadata.yaml) == reflex.metadata
     assert parsed.crc32 == zlib.crc32(data[:-4])
+
+
+@pytest.mark.parametrize("entry", REJECT, ids=[v["id"] for v in REJECT])
+def test_ksy_parser_gives_every_n_vector_its_manifest_verdict(
+    nem1_ksy: ModuleType, entry: dict
+) -> None:
+    """The manifest's `kaitai` error class; for a validation error, the field its `src_path`
+    names. (The Python runtime's end-of-stream error, EndOfStreamError, is an EOFError.)"""
+    import yaml
+
+    try:
+        nem1_ksy.Nem1(KaitaiStream(io.BytesIO((VECTORS / entry["file"]).read_bytes())))
+    except ValidationFailedError as e:
+        ksy = yaml.safe_load(KSY.read_text(encoding="utf-8"))
+        where = ksy
+        for step in e.src_path.strip("/").split("/"):
+            where = where[int(step)] if step.isdigit() else where[step]
+        assert type(e).__name__ == entry["kaitai"]["error"]
+        assert spec_path(where["id"]) == entry["kaitai"]["field"].rsplit(".", 1)[-1]
+    except EOFError:
+        assert entry["kaitai"]["error"] == "EOFError"
+    else:
+        assert entry["kaitai"] is None
