@@ -166,3 +166,29 @@ def test_ksy_parser_gives_every_n_vector_its_manifest_verdict(
         assert entry["kaitai"]["error"] == "EOFError"
     else:
         assert entry["kaitai"] is None
+
+
+def test_the_vectors_readme_lists_the_kaitai_verdicts() -> None:
+    """spec/vectors/README.md: every n_ vector a Kaitai parser rejects, by error class, and
+    the count of those left to the reader's own checks, per spec code, as in the manifest."""
+    text = (VECTORS / "README.md").read_text(encoding="utf-8")
+    listed = {
+        error: (int(count), re.findall(r"`(n_\w+)`", ids))
+        for error, count, ids in re.findall(r"^\| `(\w+)` \((\d+)\) \| (.*) \|$", text, re.M)
+    }
+    by_error: dict[str, list[str]] = {}
+    for v in REJECT:
+        if v["kaitai"]:
+            by_error.setdefault(v["kaitai"]["error"], []).append(v["id"])
+    assert listed == {error: (len(ids), ids) for error, ids in by_error.items()}
+    left: dict[str, int] = {}
+    for v in REJECT:
+        if v["kaitai"] is None:
+            left[v["code"]] = left.get(v["code"], 0) + 1
+    rows = dict(re.findall(r"^\|[^|]+\| `(E_\w+)` \| (\d+) \|$", text, re.M))
+    assert {code: int(n) for code, n in rows.items()} == left
+    rejected = sum(len(ids) for ids in by_error.values())
+    assert f"{rejected} of the {len(REJECT)} `n_` vectors are rejected" in text
+    assert f"{rejected} of the {len(REJECT)} `n_` vectors" in (ROOT / "README.md").read_text(
+        encoding="utf-8"
+    )
