@@ -70,16 +70,19 @@ FIELD_NAMES = {
     "tree": {"node_count": "num_nodes"},
     "metadata": {"length": "len_yaml"},
 }
-# Types that take their index in the enclosing array (`_index`) as a parameter.
+# Types that take their index in the enclosing array as a parameter, passed as
+# `_index.as<u1>`: the generated Go and C# do not convert the loop's int to a u1 by themselves.
 PARAMS = {
     "node": {"id": "index", "doc": "This node's index in its tree (spec 4.1)", "type": "u1"},
     "output_bounds": {"id": "output", "doc": "The output of this record (spec 5)", "type": "u1"},
 }
 
 
-def _range(bounds: tuple[int, int], unsigned: bool) -> dict[str, int]:
+def _range(bounds: tuple[int, int]) -> dict[str, int]:
+    """A header range (unsigned fields: a lower bound of 0 is the type's own, and a check for
+    it would be one a C++ compiler warns about)."""
     lo, hi = bounds
-    return {"max": hi} if unsigned and lo == 0 else {"min": lo, "max": hi}
+    return {"max": hi} if lo == 0 else {"min": lo, "max": hi}
 
 
 def _output_floor(i: int = 0) -> str:
@@ -100,10 +103,10 @@ VALID: dict[str, dict[str, dict[str, Any]]] = {
         "flags": {"eq": 0},
         "feature_count": {"eq": FEATURE_COUNT},
         "output_count": {"eq": OUTPUT_COUNT},
-        "q_scale": _range(Q_SCALE_RANGE, unsigned=True),
-        "confirm_steps": _range(CONFIRM_STEPS_RANGE, unsigned=True),
+        "q_scale": _range(Q_SCALE_RANGE),
+        "confirm_steps": _range(CONFIRM_STEPS_RANGE),
         "reserved": {"eq": 0},
-        "dwell_steps": _range(DWELL_STEPS_RANGE, unsigned=True),
+        "dwell_steps": _range(DWELL_STEPS_RANGE),
     },
     "tree": {"num_nodes": {"min": MIN_NODES, "max": MAX_NODES}},
     "node": {
