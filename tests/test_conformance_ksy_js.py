@@ -33,7 +33,8 @@ import reflexfmt
 from reflexfmt import metadata
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fuzz"))
-from ksy_verdict import verdict  # noqa: E402  (tools/ksy_verdict.py, on sys.path via ksy_compile)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from ksy_verdict import verdict  # noqa: E402  (tools/ksy_verdict.py)
 from mutations import HUGE, accepted_seeds, fix_crc, mutated  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
