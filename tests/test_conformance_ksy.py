@@ -1,4 +1,4 @@
-"""spec/nem1.ksy: fresh from the construct schema, and it parses every y_ vector like reflexfmt.
+"""spec/nem1.ksy: fresh, compiles cleanly, its Python parser agrees with reflexfmt and the manifest.
 
 The .ksy is compiled to Python with kaitai-struct-compiler (npm, pinned in
 tools/ksy/package-lock.json; `npm ci` runs when node_modules is missing) and the generated
