@@ -102,8 +102,9 @@ def climber_states(samples: list[float], start: int, rungs: int = len(LADDER),
 
 
 def mean_schedule_J(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, loop: LoopResult,
-                    opts: ForgeOptions) -> tuple[float, np.ndarray]:
-    """(mean J over the windows, J per window) of the schedule a replay had in force."""
+                    opts: ForgeOptions, t0: int | None = None) -> tuple[float, np.ndarray]:
+    """(mean J over the windows, J per window) of the schedule a replay had in force
+    (``t0``: where the replay's step 0 started, default the first arrival)."""
     costs = schedule_window_costs(ts, size, starts, loop.schedule_n, loop.schedule_d_us,
-                                  opts.lam, opts.flush_cost_ns, opts.link_bps)
+                                  opts.lam, opts.flush_cost_ns, opts.link_bps, t0)
     return (float(costs.J.mean()) if costs.J.shape[0] else 0.0), costs.J

@@ -7,14 +7,23 @@ import functools
 import os
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import sklearn
 
-from reflexfmt import FeatureScale, Node, OutputBounds, Reflex
+from reflexfmt import Reflex
+from reflexforge.candidates import (
+    BOUNDS,
+    Candidate,
+    FileWindows,
+    Fitted,
+    candidate_grid,
+    fit_candidate,
+    runtime_reflex,
+)
 from reflexforge.config import (
     GRID_D_US,
     GRID_N,
@@ -27,24 +36,11 @@ from reflexforge.config import (
 from reflexforge.errors import E_TRAINSET, ForgeError
 from reflexforge.labels import count_switches, training_labels
 from reflexforge.oracle import OracleCosts, best_pairs
-from reflexforge.quantize import Q_SCALE, quantize_matrix, scaling_from_training
-from reflexforge.train import (
-    MAX_DEPTH,
-    RANDOM_STATE,
-    TrainOptions,
-    evaluate_tree,
-    export_tree,
-    fit_tree,
-    split_by_time,
-)
+from reflexforge.quantize import Q_SCALE, quantize_matrix
+from reflexforge.selection import SELECT_TOLERANCE, Score, choose, score, validation_span
+from reflexforge.train import RANDOM_STATE, TrainOptions, evaluate_tree, split_by_time
 
 FEATURE_SCHEMA = "v1"
-BOUNDS = ((min(GRID_N), max(GRID_N)), (min(GRID_D_US), max(GRID_D_US)))
-"""Output clamps: 1..64 packets and 50..4000 us, the ends of the oracle grid."""
-LEGAL = (GRID_N, GRID_D_US)
-"""The values a leaf may take, per output: the oracle grid."""
-_PAIR_N = np.array([n for n, _ in PAIRS], dtype=np.int64)
-_PAIR_D = np.array([d for _, d in PAIRS], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -74,6 +70,9 @@ class BuildReport:
     label_switches_trained: int
     node_counts: tuple[int, int]
     training_rows: int = 0
+    candidates: list[tuple[Candidate, int, Score | None]] = field(default_factory=list)
+    """Every candidate with its number of leaves and validation score (None without one)."""
+    winner: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -151,34 +150,43 @@ def reflex_from_segments(
     telemetry_files: list[str] | None = None,
 ) -> tuple[Reflex, BuildReport]:
     """``reflex_from_costs`` over the windows of one or more telemetry files
-    (spec/training.md section 9): labels, the 80/20 time split and DAgger replays are per
-    file; the trees are fitted on all the files' training windows, in file order."""
+    (spec/training.md sections 9 and 10): labels, horizon costs, the 80/20 time split and
+    DAgger replays are per file; every candidate is fitted on all the files' training
+    windows, in file order; with selection, each is replayed in closed loop on every file's
+    validation span and the winner is kept."""
     t_start = time.perf_counter()
     checked = [_checked(s) for s in segments]
-    xs, js, val = [], [], []
-    train_x, train_labels, train_starts, train_traces = [], [], [], []
+    files = []
     switches_plain = switches_trained = 0
     for segment, (starts, x, j) in zip(segments, checked, strict=True):
-        n = len(starts)
-        n_train = split_by_time(n)
         lab = training_labels(j, starts, train_opts.label_target, train_opts.switch_cost_us)
-        xs.append(x)
-        js.append(j)
-        val.append(np.arange(n) >= n_train)
-        train_x.append(x[:n_train])
-        train_labels.append(lab[:n_train])
-        train_starts.append(starts[:n_train])
-        train_traces.append(segment.trace)
+        files.append(FileWindows(starts, x, j, split_by_time(len(starts)), lab, segment.trace))
         switches_plain += count_switches(best_pairs(j))
         switches_trained += count_switches(lab)
-    x, j, val = np.concatenate(xs), np.concatenate(js), np.concatenate(val)
+    x = np.concatenate([f.x for f in files])
+    j = np.concatenate([f.J for f in files])
+    val = np.concatenate([np.arange(len(f.starts)) >= f.n_train for f in files])
     n, n_val = len(x), int(val.sum())
-    rows = dagger_rows(train_starts, np.concatenate(train_x), np.concatenate(train_labels),
-                       opts, train_opts, train_traces)
-    lo, hi, trees = rows.lo, rows.hi, rows.trees
-    q = quantize_matrix(x, lo, hi, Q_SCALE)
-    out_n = evaluate_tree(trees[0], q, BOUNDS[0])
-    out_d = evaluate_tree(trees[1], q, BOUNDS[1])
+    spans = []
+    if train_opts.select == "closed-loop" and all(f.trace is not None for f in files):
+        spans = [sp for sp in (validation_span(f.trace, f.starts, f.x, f.n_train, f.J, opts)
+                               for f in files) if sp is not None]
+    # Without a validation span to replay, there is nothing to select on: build --model.
+    grid = candidate_grid(train_opts if spans else replace(train_opts, select="off"))
+    fitted = [fit_candidate(c, files, opts, train_opts) for c in grid]
+    t_fit = time.perf_counter()
+    scores: list[Score | None] = [None] * len(grid)
+    winner = 0
+    if len(grid) > 1:
+        scored = [score(runtime_reflex(fi.lo, fi.hi, fi.trees, train_opts, {}), spans, opts)
+                  for fi in fitted]
+        winner = choose([sc for sc in scored if sc is not None],
+                        [fi.leaves for fi in fitted])
+        scores = list(scored)
+    best: Fitted = fitted[winner]
+    q = quantize_matrix(x, best.lo, best.hi, Q_SCALE)
+    out_n = evaluate_tree(best.trees[0], q, BOUNDS[0])
+    out_d = evaluate_tree(best.trees[1], q, BOUNDS[1])
     chosen = pair_indices(out_n, out_d)
     # The best single static pair in hindsight: lowest mean J over the validation windows.
     static = int(np.argmin(j[val].mean(axis=0) if n_val else j.mean(axis=0)))
@@ -193,90 +201,19 @@ def reflex_from_segments(
         oracle_mean_j_us=float(j[val].min(axis=1).mean()) if n_val else None,
         label_switches_plain=switches_plain,
         label_switches_trained=switches_trained,
-        node_counts=(len(trees[0]), len(trees[1])),
-        training_rows=int(rows.x.shape[0]),
+        node_counts=(len(best.trees[0]), len(best.trees[1])),
+        training_rows=best.rows,
+        candidates=[(c, fi.leaves, sc) for c, fi, sc in zip(grid, fitted, scores, strict=True)],
+        winner=winner,
     )
     metadata = build_metadata(telemetry_sha1, opts, train_opts, report)
     if telemetry_files is not None and len(telemetry_files) > 1:
         metadata["telemetry_files"] = list(telemetry_files)
-    reflex = runtime_reflex(lo, hi, trees, train_opts, metadata)
+    reflex = runtime_reflex(best.lo, best.hi, best.trees, train_opts, metadata)
+    report.seconds["fit"] = t_fit - t_start
+    report.seconds["select"] = time.perf_counter() - t_fit
     report.seconds["train"] = time.perf_counter() - t_start
     return reflex, report
-
-
-@dataclass(frozen=True)
-class TrainingRows:
-    """The rows the final trees were fitted on, the scaling over them and the exported trees."""
-
-    x: np.ndarray  # float64[rows, 10]
-    labels: np.ndarray  # int64[rows], pair indices
-    lo: np.ndarray
-    hi: np.ndarray
-    trees: tuple[tuple[Node, ...], tuple[Node, ...]]
-
-
-def fit_rows(x_rows: np.ndarray, labels: np.ndarray, train_opts: TrainOptions) -> TrainingRows:
-    """Scale over the rows (min/max per feature), quantize, fit both trees and export them."""
-    lo, hi = scaling_from_training(x_rows)
-    q = quantize_matrix(x_rows, lo, hi, Q_SCALE)
-    trees = []
-    for o, column in enumerate((_PAIR_N, _PAIR_D)):
-        model = fit_tree(q, column[labels], train_opts.target, train_opts.features)
-        trees.append(export_tree(model, train_opts.target, LEGAL[o], BOUNDS[o]))
-    return TrainingRows(x_rows, labels, lo, hi, (trees[0], trees[1]))
-
-
-def dagger_rows(
-    starts: list[np.ndarray],
-    x: np.ndarray,
-    labels: np.ndarray,
-    opts: ForgeOptions,
-    train_opts: TrainOptions,
-    traces: list | None = None,
-) -> TrainingRows:
-    """Round 0 fits the training windows' incumbent features ``x`` and ``labels``; each of the
-    ``train_opts.dagger_rounds`` rounds then replays each whole trace in closed loop under
-    the current reflex, appends the features it saw at the end of each training window with
-    the same windows' labels, rescales over all rows and refits (spec/training.md sections
-    6.1 and 9). ``starts`` and ``traces`` have one entry per telemetry file: its training
-    windows' starts and its trace; the rows of ``x`` are in the same order."""
-    parts = list(zip(starts, traces or [None] * len(starts), strict=True))
-    rows = fit_rows(x, labels, train_opts)
-    if train_opts.dagger_rounds and any(t is None for _, t in parts):
-        raise ValueError("DAgger rounds need the trace the windows come from")
-    for _ in range(train_opts.dagger_rounds):
-        current = runtime_reflex(rows.lo, rows.hi, rows.trees, train_opts, {})
-        seen = np.concatenate([closed_loop_features(t, current, opts, st) for st, t in parts])
-        rows = fit_rows(np.concatenate((rows.x, seen)), np.concatenate((rows.labels, labels)),
-                        train_opts)
-    return rows
-
-
-def closed_loop_features(trace, reflex: Reflex, opts: ForgeOptions,
-                         starts: np.ndarray) -> np.ndarray:
-    """The features (float64[n, 10]) the reflex sees at the end of the windows at ``starts``
-    when it runs the whole trace in closed loop (spec/validation.md's runtime loop)."""
-    from reflexforge.closedloop import MODE_CLOSED, flatten, run_loop
-
-    ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
-    loop = run_loop(ts, trace.size, trace.rtt_ns, tuple(opts.incumbent), opts.flush_cost_ns,
-                    opts.link_bps, MODE_CLOSED, flatten(reflex), lam=opts.lam)
-    index = (np.asarray(starts, dtype=np.int64) - ts[0]) // STEP_NS
-    return loop.features[index]
-
-
-def runtime_reflex(lo: np.ndarray, hi: np.ndarray, trees, train_opts: TrainOptions,
-                   metadata: dict[str, object]) -> Reflex:
-    """The reflex a runtime runs: scaling, trees, bounds and the hysteresis of the options."""
-    return Reflex(
-        scaling=tuple(FeatureScale(float(a), float(b)) for a, b in zip(lo, hi, strict=True)),
-        trees=tuple(trees),
-        bounds=tuple(OutputBounds(a, b) for a, b in BOUNDS),
-        metadata=metadata,
-        q_scale=Q_SCALE,
-        confirm_steps=train_opts.confirm_steps,
-        dwell_steps=train_opts.dwell_steps,
-    )
 
 
 def build_reflex(
@@ -339,10 +276,11 @@ def build_metadata(
         },
         "training": {
             "leaf_snap": "log_nearest_ties_smaller",
-            "max_depth": MAX_DEPTH,
-            "model": "sklearn.tree.DecisionTreeRegressor",
+            "max_depth": train_opts.max_depth,
+            "model": report.candidates[report.winner][0].model,
             "q_scale": Q_SCALE,
             "random_state": RANDOM_STATE,
+            "selection": selection_metadata(train_opts, report),
             "sklearn": sklearn.__version__,
             "split": "time_first_80_percent",
             "stability": train_opts.as_metadata(),
@@ -363,6 +301,23 @@ def build_metadata(
             "validation": report.validation_windows,
         },
     }
+
+
+def candidate_key(index: int) -> str:
+    """The metadata key of candidate ``index``: ``c00``, ``c01``, ..."""
+    return f"c{index:02d}"
+
+
+def selection_metadata(train_opts: TrainOptions, report: BuildReport) -> dict[str, object]:
+    """Every candidate (its shape, leaves and validation figures) and the winner."""
+    candidates = {}
+    for i, (c, count, sc) in enumerate(report.candidates):
+        entry = c.as_metadata(train_opts) | {"leaves": count}
+        if sc is not None:
+            entry |= sc.as_metadata()
+        candidates[candidate_key(i)] = entry
+    return {"candidates": candidates, "method": train_opts.select,
+            "tolerance": SELECT_TOLERANCE, "winner": candidate_key(report.winner)}
 
 
 def created_at() -> str:

@@ -550,17 +550,20 @@ class LoopResult:
     schedule_d_us: np.ndarray
 
 
-def decision_count(ts: np.ndarray) -> int:
-    """Number of step boundaries with a full 200 ms window that ends at or before the last ts."""
+def decision_count(ts: np.ndarray, t0: int | None = None) -> int:
+    """Number of step boundaries with a full 200 ms window that ends at or before the last ts
+    (steps from ``t0``, default the first arrival)."""
     if ts.shape[0] == 0:
         return 0
-    span = int(ts[-1]) - int(ts[0])
+    span = int(ts[-1]) - (int(ts[0]) if t0 is None else t0)
     return 0 if span < WINDOW_NS else (span - WINDOW_NS) // STEP_NS + 1
 
 
-def step_count(ts: np.ndarray) -> int:
-    """Number of 100 ms steps from the first arrival that the trace touches."""
-    return 0 if ts.shape[0] == 0 else (int(ts[-1]) - int(ts[0])) // STEP_NS + 1
+def step_count(ts: np.ndarray, t0: int | None = None) -> int:
+    """Number of 100 ms steps from ``t0`` (default the first arrival) that the trace touches."""
+    if ts.shape[0] == 0:
+        return 0
+    return (int(ts[-1]) - (int(ts[0]) if t0 is None else t0)) // STEP_NS + 1
 
 
 # The net_dim-style ladder of the hill climber, (N packets, D us).
@@ -573,21 +576,28 @@ def run_loop(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray, incumbent: tuple
              flush_cost_ns: int, link_bps: int, mode: int, flat: FlatReflex | None = None,
              schedule: tuple[np.ndarray, np.ndarray] | None = None, lam: float = 0.1,
              ladder: tuple[tuple[int, int], ...] = LADDER,
-             ladder_start: int | None = None) -> LoopResult:
+             ladder_start: int | None = None, t0: int | None = None) -> LoopResult:
     """Replay ``ts``/``size``/``rtt`` through the runtime loop in ``mode`` (see module doc).
 
     ``flat`` is the reflex for MODE_OPEN/MODE_CLOSED; ``schedule`` = (N per step, D us per step)
     for MODE_SCHEDULE (``step_count(ts)`` entries); ``ladder`` and ``ladder_start`` (default: the
-    rung equal to the incumbent, else the middle rung (16, 1 ms)) for MODE_CLIMB.
+    rung equal to the incumbent, else the middle rung (16, 1 ms)) for MODE_CLIMB. ``t0`` (default
+    the first arrival; at most it) is where step 0 starts: a replay of a slice of a trace
+    passes the start of the slice's first window so its steps and windows stay those of the
+    whole trace.
     """
     ts = np.ascontiguousarray(ts, dtype=np.int64)
     size = as_sizes(size)
     rtt = np.ascontiguousarray(rtt, dtype=np.int64)
-    n_dec = decision_count(ts)
+    if t0 is None:
+        t0 = int(ts[0]) if ts.shape[0] else 0
+    elif ts.shape[0] and t0 > int(ts[0]):
+        raise ValueError("t0 must not be after the first arrival")
+    n_dec = decision_count(ts, t0)
     n_steps = n_dec + 2
-    if step_count(ts) > MAX_STEPS:
-        raise ForgeError(E_USAGE, f"the trace spans {step_count(ts)} steps of 100 ms, more than "
-                         f"the replay's limit of {MAX_STEPS}")
+    if step_count(ts, t0) > MAX_STEPS:
+        raise ForgeError(E_USAGE, f"the trace spans {step_count(ts, t0)} steps of 100 ms, more "
+                         f"than the replay's limit of {MAX_STEPS}")
     if mode == MODE_SCHEDULE:
         if schedule is None:
             raise ValueError("MODE_SCHEDULE needs a schedule")
@@ -607,7 +617,6 @@ def run_loop(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray, incumbent: tuple
     completion = np.empty(ts.shape[0], dtype=np.int64)
     feats = np.zeros((n_dec, 10), dtype=np.float64)
     raw = np.zeros((n_dec, 2), dtype=np.int64)
-    t0 = int(ts[0]) if ts.shape[0] else 0
     flushes = replay(ts, size, rtt, int(flush_cost_ns), int(link_bps), t0, n_dec, int(mode),
                      sched_n, sched_d, flat.feature, flat.threshold, flat.left, flat.right,
                      flat.value, flat.lo, flat.hi, flat.q_scale, flat.bound_min, flat.bound_max,
@@ -638,13 +647,14 @@ def _schedule_windows(ts, size, first, last, t0, sched_n, sched_d_ns, flush_cost
 
 def schedule_window_costs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray,
                           schedule_n: np.ndarray, schedule_d_us: np.ndarray, lam: float,
-                          flush_cost_ns: int, link_bps: int):
+                          flush_cost_ns: int, link_bps: int, t0: int | None = None):
     """The oracle's J of every window, for the step schedule a policy sequence had in force.
 
     Window [s, s + 200 ms) is replayed alone, from an empty system, exactly like the oracle
     does, except that each batch uses the policy of the step in which it opens. For a constant
     schedule this is the oracle's J of that pair, bit for bit. Returns ``OracleCosts`` of shape
-    (n,) instead of (n, 24).
+    (n,) instead of (n, 24). ``t0`` is where step 0 of the schedule starts (default the first
+    arrival).
     """
     from reflexforge.oracle import costs_from_counts, window_bounds
 
@@ -655,7 +665,7 @@ def schedule_window_costs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray,
     p95_ns = np.zeros(starts.shape[0], dtype=np.int64)
     flushes = np.zeros(starts.shape[0], dtype=np.int64)
     if starts.shape[0]:
-        _schedule_windows(ts, size, first, last, int(ts[0]),
+        _schedule_windows(ts, size, first, last, int(ts[0]) if t0 is None else int(t0),
                           np.ascontiguousarray(schedule_n, dtype=np.int64),
                           np.ascontiguousarray(schedule_d_us, dtype=np.int64) * 1000,
                           int(flush_cost_ns), int(link_bps), p95_ns, flushes)

@@ -16,6 +16,10 @@ GRID_D_US: tuple[int, ...] = (50, 200, 1000, 4000)
 PAIRS: tuple[tuple[int, int], ...] = tuple((n, d) for n in GRID_N for d in GRID_D_US)
 """The 24 (flush_threshold, max_batch_delay_us) pairs; index order is the tie-break order."""
 
+SYNTH_PROFILES: tuple[str, ...] = ("mixed", "diurnal", "poisson", "onoff", "flows", "ramp",
+                                   "incast")
+"""The load profiles of ``reflex-forge synth`` (spec/telemetry.md section 4)."""
+
 WINDOW_NS = 200_000_000
 """Feature and oracle window length: 200 ms."""
 STEP_NS = 100_000_000

@@ -1,10 +1,12 @@
-"""Switches and oscillations of a policy sequence (spec/validation.md, "Oscillation").
+"""Switches and oscillations of a policy sequence (spec/validation.md section 5).
 
 ``a_k`` is the pair in force during step k. A *switch* happens at k when a_k != a_(k-1). An
 *oscillation* happens at k when the switch at k reverses, in at least one knob, the direction
-of another switch at k' with k - LOOKBACK <= k' < k (A -> B -> A is the basic case); a step
-counts at most one. The gate reads the largest number of oscillations in any WINDOW_STEPS
-consecutive steps.
+of another switch at k' with k - L <= k' < k (A -> B -> A is the basic case); a step counts
+at most one. The lookback L of a reflex is ``gate_lookback(confirm_steps, dwell_steps)``:
+at least twice the shortest time the runtime's hysteresis keeps a decision, so no setting
+of confirm/dwell can hide a cycle from it. The gate reads the largest number of
+oscillations in any WINDOW_STEPS consecutive steps.
 """
 
 from __future__ import annotations
@@ -14,10 +16,35 @@ from dataclasses import dataclass
 import numpy as np
 
 LOOKBACK_STEPS = 10
-"""1 s at 100 ms per step."""
+"""The shortest lookback: 1 s at 100 ms per step."""
+REPORT_LOOKBACKS_S = (1, 5, 10, 30)
+"""Extra lookbacks (seconds) the report counts oscillations at, for diagnosis."""
 WINDOW_STEPS = 300
 """30 s at 100 ms per step."""
 STEP_S = 0.1
+
+
+def gate_lookback(confirm_steps: int, dwell_steps: int) -> int:
+    """The oscillation lookback, in steps, for a runtime with this hysteresis:
+    ``max(10, 2 * (confirm_steps + dwell_steps))``. The hysteresis keeps two applied switches
+    at least ``max(1, dwell_steps)`` steps apart and a decision needs ``confirm_steps`` steps
+    to be applied, so every A -> B -> A cycle the runtime can produce at its fastest lies
+    well inside the lookback."""
+    return max(LOOKBACK_STEPS, 2 * (confirm_steps + dwell_steps))
+
+
+@dataclass(frozen=True)
+class Alternation:
+    """The longest strict A/B/A/B... alternation: ``runs`` consecutive runs of two pairs
+    (at least 3), from the first switch to the last, ``seconds`` long."""
+
+    runs: int
+    seconds: float
+    pairs: tuple[tuple[int, int], tuple[int, int]] | None
+
+    def as_dict(self) -> dict:
+        return {"runs": self.runs, "seconds": self.seconds,
+                "pairs": None if self.pairs is None else [list(p) for p in self.pairs]}
 
 
 @dataclass(frozen=True)
@@ -30,16 +57,25 @@ class OscillationStats:
     oscillations_max_per_30s: int
     switches_per_min: float
     median_dwell_s: float
+    lookback_steps: int = LOOKBACK_STEPS
+    max_per_30s_by_lookback: dict[str, int] | None = None
+    longest_alternation: Alternation | None = None
 
     def as_dict(self) -> dict:
-        return {
+        out: dict = {
             "steps": self.steps,
             "switches": self.switches,
             "oscillations": self.oscillations,
             "oscillations_max_per_30s": self.oscillations_max_per_30s,
+            "lookback_steps": self.lookback_steps,
             "switches_per_min": self.switches_per_min,
             "median_dwell_s": self.median_dwell_s,
         }
+        if self.max_per_30s_by_lookback is not None:
+            out["oscillations_max_per_30s_by_lookback"] = dict(self.max_per_30s_by_lookback)
+        if self.longest_alternation is not None:
+            out["longest_alternation"] = self.longest_alternation.as_dict()
+        return out
 
 
 def _directions(n: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,14 +93,18 @@ def _directions(n: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 def oscillation_flags(n: np.ndarray, d: np.ndarray,
                       lookback: int = LOOKBACK_STEPS) -> np.ndarray:
-    """bool[k]: an oscillation happens at step k."""
+    """bool[k]: an oscillation happens at step k (vectorized: for each knob and sign, the
+    most recent earlier switch that moved that knob that way)."""
     switch, dn, dd = _directions(n, d)
+    k = np.arange(switch.shape[0])
     flags = np.zeros(switch.shape[0], dtype=bool)
-    for k in np.flatnonzero(switch):
-        for kp in range(max(1, k - lookback), k):
-            if switch[kp] and (dn[k] * dn[kp] < 0 or dd[k] * dd[kp] < 0):
-                flags[k] = True
-                break
+    never = -(2**62)
+    for moves in (dn, dd):
+        for sign in (1, -1):
+            at = np.where(switch & (moves == sign), k, never)
+            last = np.maximum.accumulate(at) if at.shape[0] else at
+            before = np.concatenate(([never], last[:-1])) if at.shape[0] else at
+            flags |= switch & (moves == -sign) & (k - before <= lookback)
     return flags
 
 
@@ -85,13 +125,50 @@ def dwell_runs(n: np.ndarray, d: np.ndarray) -> np.ndarray:
     return np.diff(edges)
 
 
-def oscillation_stats(n: np.ndarray, d: np.ndarray, step_s: float = STEP_S) -> OscillationStats:
-    """Switches, oscillations (total and the 30 s maximum), switches/min and median dwell."""
+def longest_alternation(n: np.ndarray, d: np.ndarray, step_s: float = STEP_S) -> Alternation:
+    """The longest stretch of consecutive runs that alternate strictly between two pairs
+    (A, B, A, ...: every run's pair equals the pair two runs before it), at least 3 runs;
+    its length is from its first switch to its last. Ties: the earliest."""
+    n = np.asarray(n, dtype=np.int64)
+    d = np.asarray(d, dtype=np.int64)
+    runs = dwell_runs(n, d)
+    if runs.shape[0] < 3:
+        return Alternation(0, 0.0, None)
+    begin = np.concatenate(([0], np.cumsum(runs)[:-1]))
+    pn, pd = n[begin], d[begin]
+    same2 = (pn[2:] == pn[:-2]) & (pd[2:] == pd[:-2])  # run r + 2 repeats run r
+    best = (0, 0)  # (runs, first run)
+    r = 0
+    while r < same2.shape[0]:
+        if not same2[r]:
+            r += 1
+            continue
+        e = r
+        while e < same2.shape[0] and same2[e]:
+            e += 1
+        count = e - r + 2  # runs r .. e + 1
+        if count > best[0]:
+            best = (count, r)
+        r = e
+    if best[0] < 3:
+        return Alternation(0, 0.0, None)
+    count, first = best
+    seconds = float(begin[first + count - 1] - begin[first + 1]) * step_s
+    pairs = ((int(pn[first]), int(pd[first])), (int(pn[first + 1]), int(pd[first + 1])))
+    return Alternation(count, seconds, pairs)
+
+
+def oscillation_stats(n: np.ndarray, d: np.ndarray, step_s: float = STEP_S,
+                      lookback: int = LOOKBACK_STEPS) -> OscillationStats:
+    """Switches, oscillations at ``lookback`` (total and the 30 s maximum, also at the
+    REPORT_LOOKBACKS_S), the longest alternation, switches/min and median dwell."""
     switch, _, _ = _directions(n, d)
-    flags = oscillation_flags(n, d)
+    flags = oscillation_flags(n, d, lookback)
     steps = int(switch.shape[0])
     runs = dwell_runs(n, d)
     minutes = steps * step_s / 60.0
+    by_lookback = {f"{s}s": max_in_window(oscillation_flags(n, d, round(s / step_s)))
+                   for s in REPORT_LOOKBACKS_S}
     return OscillationStats(
         steps=steps,
         switches=int(switch.sum()),
@@ -99,4 +176,7 @@ def oscillation_stats(n: np.ndarray, d: np.ndarray, step_s: float = STEP_S) -> O
         oscillations_max_per_30s=max_in_window(flags),
         switches_per_min=float(switch.sum()) / minutes if minutes > 0 else 0.0,
         median_dwell_s=float(np.median(runs)) * step_s if runs.shape[0] else 0.0,
+        lookback_steps=int(lookback),
+        max_per_30s_by_lookback=by_lookback,
+        longest_alternation=longest_alternation(n, d, step_s),
     )

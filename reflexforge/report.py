@@ -27,6 +27,7 @@ def _policy(report: ShadowReport, result: PolicyResult) -> dict:
         "delta_p95": report.delta_p95(result),
         "mean_J": result.mean_J,
         "gap_closed": report.gap_closed(result),
+        "vs_best_static": report.vs_best_static(result),
     }
     if result.stats is not None:
         out.update(result.stats.as_dict())
@@ -53,8 +54,14 @@ def report_dict(report: ShadowReport) -> dict:
         "checks": dict(report.verdict.checks),
         "gate": {
             "delta_p95_max": DELTA_P95_MAX_PERCENT / 100,
+            "mean_J_not_above_incumbent": report.gate_j,
+            "oscillation_lookback_steps": report.lookback_steps,
             "oscillations_max_per_30s": OSCILLATIONS_MAX_PER_30S,
             "min_duration_s": PROMOTION_MIN_DURATION_S,
+        },
+        "vs_best_static": {
+            "open_loop": open_loop["vs_best_static"],
+            "closed_loop": closed_loop["vs_best_static"],
         },
         "delta_p95_open_loop": open_loop["delta_p95"],
         "delta_p95_closed_loop": closed_loop["delta_p95"],
@@ -112,13 +119,12 @@ def report_json(report: ShadowReport) -> bytes:
                        allow_nan=False) + "\n").encode("utf-8")
 
 
-def write_report(report: ShadowReport, path: str | os.PathLike[str]) -> None:
-    """Write report.json atomically."""
-    atomic_write_bytes(path, report_json(report))
-
-
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:+.1%}"
+
+
+def _points(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:+.1f}"
 
 
 def render_table(report: ShadowReport, console=None) -> None:
@@ -130,7 +136,8 @@ def render_table(report: ShadowReport, console=None) -> None:
     if not console.is_terminal:
         console.width = max(console.width, 104)
     table = Table(title="shadow validation")
-    for name in ("policy", "pair", "p95 µs", "∆p95", "mean J", "gap", "sw/min", "osc/30s"):
+    for name in ("policy", "pair", "p95 µs", "∆p95", "mean J", "gap", "vs static", "sw/min",
+                 "osc/30s"):
         table.add_column(name, justify="left" if name in ("policy", "pair") else "right",
                          no_wrap=True)
     rows = [report.incumbent, report.open_loop, report.closed_loop, report.static_p95,
@@ -140,14 +147,15 @@ def render_table(report: ShadowReport, console=None) -> None:
         pair = "adaptive" if result.pair is None else f"{result.pair[0]},{result.pair[1]}us"
         table.add_row(result.name, pair, f"{result.p95_ns / 1000:.1f}",
                       _pct(report.delta_p95(result)), f"{result.mean_J:.1f}",
-                      _pct(report.gap_closed(result)),
+                      _pct(report.gap_closed(result)), _points(report.vs_best_static(result)),
                       "—" if stats is None else f"{stats.switches_per_min:.1f}",
                       "—" if stats is None else str(stats.oscillations_max_per_30s))
     table.add_row("oracle", "hindsight", "—", "—", f"{report.oracle_mean_J:.1f}", "+100.0%",
-                  "—", "—")
+                  "—", "—", "—")
     console.print(table)
     verdict = "[bold green]PROMOTED[/]" if report.promoted else "[bold red]NOT PROMOTED[/]"
-    console.print(f"verdict: {verdict}")
+    console.print(f"verdict: {verdict} (oscillations counted at a lookback of "
+                  f"{report.lookback_steps} steps; gap closed vs the best static pair in points)")
     for reason in report.verdict.reasons:
         console.print(f"  - {reason}", markup=False)
     for note in notes(report):
@@ -162,26 +170,40 @@ def plot_png(report: ShadowReport) -> bytes:
     from matplotlib.figure import Figure
 
     s = report.series
-    fig = Figure(figsize=(11, 8), dpi=100)
-    ax_load, ax_pol, ax_p95 = fig.subplots(3, 1, sharex=True)
-    ax_load.plot(s["step_start_s"], s["offered_bps"] / 1e9, lw=0.7, color="tab:gray")
-    ax_load.set_ylabel("offered load (Gbit/s)")
+    fig = Figure(figsize=(11, 9.5), dpi=100)
+    ax_load, ax_n, ax_d, ax_p95 = fig.subplots(
+        4, 1, sharex=True, gridspec_kw={"height_ratios": [1.2, 0.8, 0.8, 1.4]})
+    ax_load.plot(s["step_start_s"], s["offered_pps"], lw=0.7, color="tab:gray")
+    ax_load.set_yscale("symlog", linthresh=100)
+    ax_load.set_ylabel("offered load (packets/s)")
+    vs = report.vs_best_static(report.closed_loop)
     ax_load.set_title(
         f"shadow: {'PROMOTED' if report.promoted else 'NOT PROMOTED'} · "
         f"∆p95 open {_pct(report.delta_p95(report.open_loop))}, "
-        f"closed {_pct(report.delta_p95(report.closed_loop))}")
-    ax_pol.step(s["step_start_s"], s["reflex_n"], where="post", lw=0.8, color="tab:blue",
-                label="flush_threshold (packets)")
-    ax_pol.set_yscale("log", base=2)
-    ax_pol.set_ylabel("flush_threshold", color="tab:blue")
-    ax_d = ax_pol.twinx()
-    ax_d.step(s["step_start_s"], s["reflex_d_us"], where="post", lw=0.8, color="tab:orange",
-              label="max_batch_delay (µs)")
-    ax_d.set_yscale("log")
-    ax_d.set_ylabel("max_batch_delay (µs)", color="tab:orange")
-    ax_pol.set_title("policy in force (reflex, closed loop)", fontsize=9)
+        f"closed {_pct(report.delta_p95(report.closed_loop))} · gap closed (closed loop) "
+        f"{_pct(report.gap_closed(report.closed_loop))}, vs best static "
+        f"{'—' if vs is None else f'{100 * vs:+.1f} points'}", fontsize=9)
+    # The two knobs on their own axes, as steps with markers at each switch: a limit cycle
+    # shows as a dense comb, a load-following policy as a few long steps.
+    for ax, key, color, label, base in (
+            (ax_n, "reflex_n", "tab:blue", "flush_threshold (pkt)", 2),
+            (ax_d, "reflex_d_us", "tab:orange", "max_batch_delay (µs)", 10)):
+        ax.step(s["step_start_s"], s[key], where="post", lw=0.9, color=color)
+        ax.set_yscale("log", base=base)
+        ax.set_ylabel(label, color=color, fontsize=8)
+    stats = report.closed_loop.stats
+    alt = None if stats is None else stats.longest_alternation
+    ax_n.set_title(
+        "policy in force (reflex, closed loop)"
+        + ("" if alt is None or alt.pairs is None else
+           f" · longest A/B alternation {alt.runs} runs, {alt.seconds:.1f} s: "
+           f"{alt.pairs[0]} / {alt.pairs[1]}"), fontsize=9)
     ax_p95.plot(s["window_end_s"], s["p95_incumbent_us"], lw=0.7, label="incumbent")
-    ax_p95.plot(s["window_end_s"], s["p95_reflex_us"], lw=0.7, label="reflex (closed loop)")
+    static = report.static_J.pair
+    ax_p95.plot(s["window_end_s"], s["p95_static_us"], lw=0.7, color="tab:green",
+                label=f"best static pair by J {static}")
+    ax_p95.plot(s["window_end_s"], s["p95_reflex_us"], lw=0.7, color="tab:red",
+                label="reflex (closed loop)")
     ax_p95.set_yscale("log")
     ax_p95.set_ylabel("window p95 (µs)")
     ax_p95.set_xlabel("time (s)")

@@ -3,7 +3,9 @@
 ``run_shadow`` replays a trace three ways: under the incumbent while logging the reflex's
 decisions (open loop), under that logged schedule, and with the reflex in control (closed
 loop); it adds the baselines and applies the gate: promote iff ∆p95 <= -10% in the worse loop,
-at most one oscillation in any 30 s, and a trace of at least 10 minutes.
+the reflex's mean J is not above the incumbent's in either loop (``gate_j``, on by default),
+at most one oscillation in any 30 s at the lookback its hysteresis calls for, and a trace of
+at least 10 minutes.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from reflexforge.closedloop import (
 from reflexforge.config import MAX_THRESHOLD, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
 from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.features import window_starts
-from reflexforge.oscillation import OscillationStats, oscillation_stats
-from reflexforge.simulate import as_sizes
+from reflexforge.oscillation import OscillationStats, gate_lookback, oscillation_stats
+from reflexforge.simulate import as_sizes, simulate
 
 PROMOTION_MIN_DURATION_S = 600
 """The seed's 10 minutes: a shorter trace can be shadowed (with --min-duration) but never
@@ -60,8 +62,14 @@ class GateVerdict:
 
 
 def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillations_max: int,
-         promotable: bool, duration_s: float = float(PROMOTION_MIN_DURATION_S)) -> GateVerdict:
-    """Apply the promotion gate; ``reasons`` explains each failed check, empty when promoted."""
+         promotable: bool, duration_s: float = float(PROMOTION_MIN_DURATION_S),
+         mean_j: tuple[float, float, float] | None = None,
+         lookback_steps: int | None = None) -> GateVerdict:
+    """Apply the promotion gate; ``reasons`` explains each failed check, empty when promoted.
+
+    ``mean_j`` = (incumbent, open loop, closed loop) mean J turns on the J checks (each
+    loop's mean J must not exceed the incumbent's); None leaves the guide's gate alone.
+    """
     reasons = []
     checks = {
         "delta_p95_open_loop": delta_p95_passes(p95_open_ns, p95_incumbent_ns),
@@ -69,19 +77,27 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
         "oscillations": oscillations_max <= OSCILLATIONS_MAX_PER_30S,
         "duration": promotable,
     }
+    if mean_j is not None:
+        checks["mean_J_open_loop"] = mean_j[1] <= mean_j[0]
+        checks["mean_J_closed_loop"] = mean_j[2] <= mean_j[0]
     for loop, p95 in (("open", p95_open_ns), ("closed", p95_closed_ns)):
         if not checks[f"delta_p95_{loop}_loop"]:
             delta = _delta(p95, p95_incumbent_ns)
             shown = "undefined" if delta is None else f"{delta:+.2%}"
             reasons.append(f"{loop}-loop ∆p95 {shown} is above {DELTA_P95_MAX_PERCENT}%")
+    if mean_j is not None:
+        for loop, value in (("open", mean_j[1]), ("closed", mean_j[2])):
+            if not checks[f"mean_J_{loop}_loop"]:
+                reasons.append(f"{loop}-loop mean J {value:.1f} µs is above the incumbent's "
+                               f"{mean_j[0]:.1f} µs")
     if not checks["oscillations"]:
-        reasons.append(f"{oscillations_max} oscillations in a 30 s window "
+        at = "" if lookback_steps is None else f" (lookback {lookback_steps} steps)"
+        reasons.append(f"{oscillations_max} oscillations in a 30 s window{at} "
                        f"(at most {OSCILLATIONS_MAX_PER_30S} allowed)")
     if not promotable:
         reasons.append(f"the trace covers {duration_s:.1f} s, less than "
                        f"{PROMOTION_MIN_DURATION_S} s: not promotable")
-    gate_passed = checks["delta_p95_open_loop"] and checks["delta_p95_closed_loop"] \
-        and checks["oscillations"]
+    gate_passed = all(v for k, v in checks.items() if k != "duration")
     return GateVerdict(checks=checks, reasons=reasons, gate_passed=gate_passed,
                        promoted=gate_passed and promotable)
 
@@ -123,6 +139,8 @@ class ShadowReport:
     oracle_mean_J: float
     verdict: GateVerdict
     series: dict[str, np.ndarray] = field(repr=False)
+    lookback_steps: int = 10
+    gate_j: bool = True
 
     @property
     def promoted(self) -> bool:
@@ -137,6 +155,11 @@ class ShadowReport:
         if not room > 0:
             return None
         return (self.incumbent.mean_J - result.mean_J) / room
+
+    def vs_best_static(self, result: PolicyResult) -> float | None:
+        """Gap closed of ``result`` minus that of the best static pair by J (points / 100)."""
+        mine, static = self.gap_closed(result), self.gap_closed(self.static_J)
+        return None if mine is None or static is None else mine - static
 
 
 LOOP_GAP_NOTE = 0.10
@@ -176,24 +199,26 @@ def notes(report: ShadowReport) -> list[str]:
 
 
 def _result(name: str, ts: np.ndarray, size: np.ndarray, starts: np.ndarray, loop: LoopResult,
-            opts: ForgeOptions) -> PolicyResult:
-    mean_J, _ = mean_schedule_J(ts, size, starts, loop, opts)
+            opts: ForgeOptions, lookback: int) -> tuple[PolicyResult, np.ndarray]:
+    mean_J, per_window = mean_schedule_J(ts, size, starts, loop, opts)
     return PolicyResult(name=name, p95_ns=p95_ns(ts, loop.completion), mean_J=mean_J,
                         flushes=loop.flushes,
-                        stats=oscillation_stats(loop.schedule_n, loop.schedule_d_us))
+                        stats=oscillation_stats(loop.schedule_n, loop.schedule_d_us,
+                                                lookback=lookback)), per_window
 
 
-def _raw_stats(loop: LoopResult, incumbent: tuple[int, int]) -> OscillationStats:
+def _raw_stats(loop: LoopResult, incumbent: tuple[int, int], lookback: int) -> OscillationStats:
     n = np.concatenate(([incumbent[0]] * 2, loop.raw[:, 0]))
     d = np.concatenate(([incumbent[1]] * 2, loop.raw[:, 1]))
-    return oscillation_stats(n, d)
+    return oscillation_stats(n, d, lookback=lookback)
 
 
 def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
                progress: bool = False, workers: int | None = None,
-               model_path: str | None = None) -> ShadowReport:
+               model_path: str | None = None, gate_j: bool = True) -> ShadowReport:
     """Shadow-validate ``reflex`` (a ``reflexfmt.Reflex``) on ``trace`` (a telemetry Trace).
 
+    ``gate_j`` adds the J checks to the gate (``--gate-j off`` leaves the guide's gate).
     Raises ForgeError(E_TRACE_SHORT) when the trace covers less than ``min_duration_s`` or has
     no full 200 ms window, ForgeError(E_USAGE) when it spans more than MAX_STEPS steps or the
     reflex (read from ``model_path``, named in the error) can choose a flush threshold above
@@ -246,12 +271,13 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
         steps_d = np.full(steps, inc[1], dtype=np.int64)
         as_incumbent = LoopResult(logged.completion, logged.flushes, logged.features,
                                   logged.raw, steps_n, steps_d)
-        incumbent = _result("incumbent", ts, size, starts, as_incumbent, opts)
+        lookback = gate_lookback(reflex.confirm_steps, reflex.dwell_steps)
+        incumbent, _ = _result("incumbent", ts, size, starts, as_incumbent, opts, lookback)
         incumbent = PolicyResult("incumbent", incumbent.p95_ns, incumbent.mean_J,
                                  incumbent.flushes, incumbent.stats, inc)
-        open_res = _result("reflex, open loop", ts, size, starts, open_loop, opts)
-        closed_res = _result("reflex, closed loop", ts, size, starts, closed, opts)
-        climb_res = _result("net_dim climber", ts, size, starts, climb, opts)
+        open_res, _ = _result("reflex, open loop", ts, size, starts, open_loop, opts, lookback)
+        closed_res, _ = _result("reflex, closed loop", ts, size, starts, closed, opts, lookback)
+        climb_res, _ = _result("net_dim climber", ts, size, starts, climb, opts, lookback)
         bar.advance()
         best_p95 = statics.best_by_p95()
         best_J = statics.best_by_J()
@@ -263,7 +289,9 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
         osc_max = max(open_res.stats.oscillations_max_per_30s,
                       closed_res.stats.oscillations_max_per_30s)
         verdict = gate(incumbent.p95_ns, open_res.p95_ns, closed_res.p95_ns, osc_max,
-                       promotable, duration_s)
+                       promotable, duration_s,
+                       (incumbent.mean_J, open_res.mean_J, closed_res.mean_J) if gate_j
+                       else None, lookback)
         n_dec = decision_count(ts)
         decision_starts = int(ts[0]) + np.arange(n_dec, dtype=np.int64) * STEP_NS
         series = {
@@ -274,6 +302,8 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
             "window_end_s": (decision_starts - int(ts[0]) + WINDOW_NS) / 1e9,
             "p95_incumbent_us": window_p95_us(ts, logged.completion, decision_starts),
             "p95_reflex_us": window_p95_us(ts, closed.completion, decision_starts),
+            "p95_static_us": _static_window_p95(ts, size, PAIRS[best_J], opts, decision_starts),
+            "offered_pps": _offered_pps(ts, steps),
         }
         bar.advance()
     metadata = dict(reflex.metadata)
@@ -298,8 +328,9 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
         options=opts, trace=trace_info, model=model, min_duration_s=float(min_duration_s),
         duration_s=duration_s, promotable=promotable, incumbent=incumbent, open_loop=open_res,
         closed_loop=closed_res, raw_stats_open=_raw_stats(logged, inc),
-        raw_stats_closed=_raw_stats(closed, inc), static_p95=static_p95, static_J=static_J,
-        climber=climb_res, oracle_mean_J=oracle_J, verdict=verdict, series=series)
+        raw_stats_closed=_raw_stats(closed, inc, lookback), static_p95=static_p95,
+        static_J=static_J, climber=climb_res, oracle_mean_J=oracle_J, verdict=verdict,
+        series=series, lookback_steps=lookback, gate_j=gate_j)
 
 
 def _check_reachable_outputs(reflex, model_path: str | None = None) -> None:
@@ -310,6 +341,20 @@ def _check_reachable_outputs(reflex, model_path: str | None = None) -> None:
         raise ForgeError(E_USAGE, f"the model can choose flush_threshold {top} (its bounds "
                          f"allow up to {reflex.bounds[0].max}), above the shadow simulator's "
                          f"limit of {MAX_THRESHOLD} packets per batch", path=model_path)
+
+
+def _static_window_p95(ts: np.ndarray, size: np.ndarray, pair: tuple[int, int],
+                       opts: ForgeOptions, starts: np.ndarray) -> np.ndarray:
+    """Window p95 (us) of the packets arriving in each window, under one static pair."""
+    completion, _ = simulate(ts, size, pair[0], pair[1] * 1000, opts.flush_cost_ns,
+                             opts.link_bps)
+    return window_p95_us(ts, completion, starts)
+
+
+def _offered_pps(ts: np.ndarray, steps: int) -> np.ndarray:
+    """Offered load of each 100 ms step, packets per second."""
+    k = (ts - ts[0]) // STEP_NS
+    return np.bincount(k, minlength=steps)[:steps] * (1e9 / STEP_NS)
 
 
 def _offered_bps(ts: np.ndarray, size: np.ndarray, steps: int) -> np.ndarray:

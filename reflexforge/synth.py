@@ -1,4 +1,4 @@
-"""Synthetic Telemetry v1 traces with realistic load profiles (spec/synth.md).
+"""Synthetic Telemetry v1 traces with realistic load profiles (spec/telemetry.md section 4).
 
 Everything is vectorized numpy and deterministic per seed: a trace is planned as a list of
 segments (profile, span, mean rate, parameters) from one generator, then generated piece by
@@ -19,9 +19,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from reflexfmt.atomic import atomic_open
+from reflexforge.config import SYNTH_PROFILES
 from reflexforge.errors import E_USAGE, ForgeError
 
-PROFILES = ("mixed", "poisson", "onoff", "flows", "ramp", "incast")
+PROFILES = SYNTH_PROFILES
 BASE_PROFILES = ("poisson", "onoff", "flows", "ramp", "incast")
 DEFAULT_RATE = 15_000.0
 MAX_ROWS = 2_000_000_000
@@ -115,6 +116,8 @@ def check_args(profile: str, duration_s: float, rate: float) -> None:
 
 def plan(profile: str, duration_ns: int, rate: float, rng: np.random.Generator) -> list[Segment]:
     """The segments of a trace: one segment per base profile, many for ``mixed``."""
+    if profile == "diurnal":
+        return _diurnal_plan(duration_ns, rate, rng)
     if profile != "mixed":
         return [_make_segment(profile, 0, duration_ns, rate, rng)]
     segments = []
@@ -126,6 +129,38 @@ def plan(profile: str, duration_ns: int, rate: float, rng: np.random.Generator) 
         kind = BASE_PROFILES[int(rng.integers(len(BASE_PROFILES)))]
         m = math.exp(rng.uniform(math.log(0.02), math.log(8.0))) / mean_m
         segments.append(_make_segment(kind, start, end, rate * m, rng))
+        start = end
+    return segments
+
+
+REGIMES: dict[str, tuple[tuple[str, ...], float, float]] = {
+    "quiet": (("poisson",), 0.03, 0.15),
+    "busy": (("poisson", "flows"), 2.0, 4.0),
+    "bursty": (("onoff", "incast"), 0.5, 1.5),
+}
+"""diurnal regimes: the base profiles they draw from and their rate multiplier range."""
+REGIME_SECONDS = (60.0, 240.0)
+
+
+def _diurnal_plan(duration_ns: int, rate: float, rng: np.random.Generator) -> list[Segment]:
+    """Long regimes (1-4 minutes each) of quiet, busy and bursty load, like a day compressed:
+    each regime differs from the one before it; its rate multiplier is uniform in the
+    regime's range (log-uniform for quiet) over the mean multiplier of the three."""
+    names = tuple(REGIMES)
+    mean_m = (math.exp((math.log(0.03) + math.log(0.15)) / 2) + 3.0 + 1.0) / 3.0
+    segments = []
+    start = 0
+    previous = -1
+    while start < duration_ns:
+        choices = [i for i in range(len(names)) if i != previous]
+        previous = choices[int(rng.integers(len(choices)))]
+        kinds, lo, hi = REGIMES[names[previous]]
+        length = int(rng.uniform(*REGIME_SECONDS) * SECOND)
+        end = min(duration_ns, start + length)
+        kind = kinds[int(rng.integers(len(kinds)))]
+        m = math.exp(rng.uniform(math.log(lo), math.log(hi))) if previous == 0 \
+            else float(rng.uniform(lo, hi))
+        segments.append(_make_segment(kind, start, end, rate * m / mean_m, rng))
         start = end
     return segments
 

@@ -16,17 +16,33 @@ import numpy as np
 from sklearn.tree import DecisionTreeRegressor
 
 from reflexfmt import Node
+from reflexfmt.limits import MAX_DEPTH as FORMAT_MAX_DEPTH
 from reflexforge.errors import E_USAGE, ForgeError
+from reflexforge.horizon import MAX_HORIZON, check_aggregate
 from reflexforge.labels import LABEL_TARGETS
 from reflexforge.quantize import clamp, snap_log
 
-MAX_DEPTH = 4
+DEFAULT_DEPTH = 4
+"""The trees' depth unless --max-depth says otherwise (the guide's 4); the format allows up
+to FORMAT_MAX_DEPTH (8)."""
+MODELS = ("auto", "policy-tree", "cost-regressor", "regressors", "static")
+"""``auto``: with selection, the best static pair, policy trees and regressors compete;
+without, a policy tree. ``policy-tree``: one cost-sensitive tree (reflexforge/policytree.py),
+exported as two trees of one structure; ``cost-regressor``: scikit-learn's multi-output
+DecisionTreeRegressor fitted on the horizon costs, each leaf taking the pair of lowest mean
+cost; ``regressors``: two DecisionTreeRegressors on the argmin labels (the earlier
+default); ``static``: the best static pair on the training windows, a one-leaf reflex."""
+SELECTIONS = ("closed-loop", "off")
+"""``closed-loop``: choose among candidates by closed-loop replay of the validation span
+(reflexforge/selection.py); ``off``: build the one model of ``model``."""
+MAX_MIN_LEAF = 100_000
 RANDOM_STATE = 0
 TRAIN_FRACTION = (4, 5)
 """Training share of the windows, as a fraction: the first 4/5 by time."""
 TARGETS = ("log2", "linear")
 """What the regressors fit: log2 of the labels or the labels themselves (default)."""
 MAX_DAGGER_ROUNDS = 20
+"""Most DAgger rounds: each adds one closed-loop replay and one copy of the training rows."""
 FEATURE_SETS: dict[str, tuple[int, ...]] = {
     "all": tuple(range(10)),
     "arrivals": (1, 5, 7, 8, 9),
@@ -35,18 +51,21 @@ FEATURE_SETS: dict[str, tuple[int, ...]] = {
 ``arrivals`` keeps the ones the batching policy cannot change (enqueue_rate,
 bytes_in_per_sec, packet_size_mean, packet_size_var, rtt_ewma), so a reflex sees the same
 inputs in closed loop as in the incumbent's replay it was trained on."""
-"""Most DAgger rounds: each adds one closed-loop replay and one copy of the training rows."""
 
 
 @dataclass(frozen=True)
 class TrainOptions:
     """Training and stability options. The defaults live here and only here.
 
-    ``label_target`` and ``switch_cost_us`` shape the labels (reflexforge/labels.py);
-    ``confirm_steps`` and ``dwell_steps`` go into the file header (runtime hysteresis,
-    spec/NEM1.md section 11); ``target`` is what the regressors fit; ``dagger_rounds`` is
-    the number of DAgger rounds (reflexforge/build.py): retrain on the features the reflex
-    itself sees in a closed-loop replay of the training windows.
+    ``model`` and ``select`` choose what is trained (spec/training.md sections 4 and 10);
+    ``horizon`` (windows; None: the hysteresis span), ``horizon_agg``, ``min_leaf`` (None:
+    the selection grid, or DEFAULT_MIN_LEAF without selection), ``max_depth`` and
+    ``features`` (None: the grid, or the model's default) shape the cost-sensitive trees;
+    ``label_target`` and ``switch_cost_us`` shape the regressors' labels
+    (reflexforge/labels.py); ``confirm_steps`` and ``dwell_steps`` go into the file header
+    (runtime hysteresis, spec/NEM1.md section 11); ``target`` is what the regressors fit;
+    ``dagger_rounds`` is the number of DAgger rounds (reflexforge/candidates.py): retrain on
+    the features the reflex itself sees in a closed-loop replay of the training windows.
     """
 
     label_target: str = "next"
@@ -55,7 +74,13 @@ class TrainOptions:
     dwell_steps: int = 11
     target: str = "linear"
     dagger_rounds: int = 0
-    features: str = "all"
+    features: str | None = None
+    model: str = "auto"
+    select: str = "closed-loop"
+    horizon: int | None = None
+    horizon_agg: str = "mean"
+    min_leaf: int | None = None
+    max_depth: int = DEFAULT_DEPTH
 
     def __post_init__(self) -> None:
         if self.label_target not in LABEL_TARGETS:
@@ -73,9 +98,24 @@ class TrainOptions:
                              f"got {self.dwell_steps!r}")
         if self.target not in TARGETS:
             raise ForgeError(E_USAGE, f"target must be one of {TARGETS}, got {self.target!r}")
-        if self.features not in FEATURE_SETS:
+        if self.features is not None and self.features not in FEATURE_SETS:
             raise ForgeError(E_USAGE, f"feature set must be one of {tuple(FEATURE_SETS)}, "
                              f"got {self.features!r}")
+        if self.model not in MODELS:
+            raise ForgeError(E_USAGE, f"model must be one of {MODELS}, got {self.model!r}")
+        if self.select not in SELECTIONS:
+            raise ForgeError(E_USAGE, f"selection must be one of {SELECTIONS}, "
+                             f"got {self.select!r}")
+        if self.horizon is not None and not _int_in(self.horizon, 1, MAX_HORIZON):
+            raise ForgeError(E_USAGE, f"horizon must be an integer in 1..{MAX_HORIZON} "
+                             f"windows, got {self.horizon!r}")
+        check_aggregate(self.horizon_agg)
+        if self.min_leaf is not None and not _int_in(self.min_leaf, 1, MAX_MIN_LEAF):
+            raise ForgeError(E_USAGE, f"minimum leaf size must be an integer in "
+                             f"1..{MAX_MIN_LEAF} windows, got {self.min_leaf!r}")
+        if not _int_in(self.max_depth, 1, FORMAT_MAX_DEPTH):
+            raise ForgeError(E_USAGE, f"depth must be an integer in 1..{FORMAT_MAX_DEPTH}, "
+                             f"got {self.max_depth!r}")
         if not _int_in(self.dagger_rounds, 0, MAX_DAGGER_ROUNDS):
             raise ForgeError(E_USAGE, f"DAgger rounds must be an integer in "
                              f"0..{MAX_DAGGER_ROUNDS}, got {self.dagger_rounds!r}")
@@ -102,9 +142,10 @@ def split_by_time(n: int) -> int:
 
 
 def fit_tree(
-    q_train: np.ndarray, labels: np.ndarray, target: str, features: str = "all"
+    q_train: np.ndarray, labels: np.ndarray, target: str, features: str = "all",
+    max_depth: int = DEFAULT_DEPTH,
 ) -> DecisionTreeRegressor:
-    """One ``DecisionTreeRegressor(max_depth=4, random_state=0)`` on grid values.
+    """One ``DecisionTreeRegressor(max_depth=max_depth, random_state=0)`` on grid values.
 
     Features outside the set ``features`` are zeroed: a constant column is never split on,
     and the tree keeps the v1 feature indices.
@@ -117,7 +158,7 @@ def fit_tree(
     y = np.asarray(labels, dtype=np.float64)
     if target == "log2":
         y = np.log2(y)
-    model = DecisionTreeRegressor(max_depth=MAX_DEPTH, random_state=RANDOM_STATE)
+    model = DecisionTreeRegressor(max_depth=max_depth, random_state=RANDOM_STATE)
     model.fit(np.asarray(q_train, dtype=np.float32), y)
     return model
 

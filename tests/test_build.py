@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +125,7 @@ def test_constant_feature_is_written_as_lo_equal_hi() -> None:
     costs[x[:, 0] <= 50, 0] = 1.0
     starts = np.arange(n, dtype=np.int64) * 100_000_000
     reflex, report = reflex_from_costs(starts, x, OracleCosts(costs, costs, costs.astype(int)),
-                                       "0" * 40, ForgeOptions(), PLAIN)
+                                       "0" * 40, ForgeOptions(), replace(PLAIN, features="all"))
     assert (reflex.scaling[3].lo, reflex.scaling[3].hi) == (42.0, 42.0)
     assert all(node.feature != 3 for tree in reflex.trees for node in tree)
     assert loads(dumps(reflex)) == reflex
@@ -235,7 +236,13 @@ def test_edited_feature_is_rejected_with_line_and_column(
 
 def test_dagger_round_one_doubles_the_rows_with_the_reflex_s_own_features(
         trace_path: Path) -> None:
-    from reflexforge.build import closed_loop_features, dagger_rows, runtime_reflex
+    from reflexforge.candidates import (
+        FileWindows,
+        closed_loop_features,
+        fit_regressors,
+        runtime_reflex,
+        with_dagger,
+    )
     from reflexforge.labels import training_labels
     from reflexforge.train import split_by_time
     from reflexforge.trainset import make_training_set
@@ -245,22 +252,29 @@ def test_dagger_round_one_doubles_the_rows_with_the_reflex_s_own_features(
     tset, costs = make_training_set(trace, opts)
     n_train = split_by_time(len(tset))
     starts, x = tset.window_start_ns[:n_train], tset.X[:n_train]
-    base = TrainOptions()
+    base = TrainOptions(model="regressors", select="off")
     labels = training_labels(costs.J, tset.window_start_ns, base.label_target,
-                             base.switch_cost_us)[:n_train]
-    round0 = dagger_rows([starts], x, labels, opts, base)
-    round1 = dagger_rows([starts], x, labels, opts, TrainOptions(dagger_rounds=1), [trace])
-    assert round0.x.shape == (n_train, 10)
-    assert round1.x.shape == (2 * n_train, 10)
-    assert np.array_equal(round1.x[:n_train], x)
-    assert np.array_equal(round1.labels, np.concatenate((labels, labels)))
+                             base.switch_cost_us)
+    files = [FileWindows(tset.window_start_ns, tset.X, costs.J, n_train, labels, trace)]
+    rows: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def fit(x_rows: np.ndarray, y: np.ndarray):
+        rows.append((x_rows, y))
+        return fit_regressors(x_rows, y, base, "all")
+
+    round0 = with_dagger(labels[:n_train], fit, files, opts, base)
+    round1 = with_dagger(labels[:n_train], fit, files, opts, replace(base, dagger_rounds=1))
+    assert [r[0].shape for r in rows] == [(n_train, 10), (n_train, 10), (2 * n_train, 10)]
+    x1, y1 = rows[-1]
+    assert np.array_equal(x1[:n_train], x)
+    assert np.array_equal(y1, np.concatenate((labels[:n_train], labels[:n_train])))
     seen = closed_loop_features(trace, runtime_reflex(round0.lo, round0.hi, round0.trees, base,
                                                       {}), opts, starts)
-    assert np.array_equal(round1.x[n_train:], seen)
+    assert np.array_equal(x1[n_train:], seen)
     assert not np.array_equal(seen, x)  # the reflex leaves the incumbent: other features
     assert np.array_equal(round1.lo, np.minimum(x.min(axis=0), seen.min(axis=0)))
     assert np.array_equal(round1.hi, np.maximum(x.max(axis=0), seen.max(axis=0)))
-    reflex, report = build_reflex(trace, opts, TrainOptions(dagger_rounds=1))
+    reflex, report = build_reflex(trace, opts, replace(base, dagger_rounds=1))
     assert [(s.lo, s.hi) for s in reflex.scaling] == \
         [(float(a), float(b)) for a, b in zip(round1.lo, round1.hi, strict=True)]
     assert report.training_rows == 2 * n_train
@@ -269,7 +283,7 @@ def test_dagger_round_one_doubles_the_rows_with_the_reflex_s_own_features(
 
 def test_dagger_same_bytes_whatever_the_workers(trace_path: Path) -> None:
     trace = read_telemetry(trace_path)
-    two_rounds = TrainOptions(dagger_rounds=2)
+    two_rounds = TrainOptions(dagger_rounds=2, select="off")  # a policy tree, with DAgger
     one, report = build_reflex(trace, ForgeOptions(workers=1), two_rounds)
     two, _ = build_reflex(trace, ForgeOptions(workers=2), two_rounds)
     assert dumps(one) == dumps(two)
@@ -298,18 +312,21 @@ def test_features_arrivals_splits_only_on_arrival_features(tmp_path: Path) -> No
     trace_path = tmp_path / "40s.csv"  # long enough for both trees to split
     synthesize(trace_path, "mixed", duration_s=40.0, seed=1)
     trace = read_telemetry(trace_path)
-    every, _ = build_reflex(trace, ForgeOptions(workers=1), TrainOptions())
-    arrivals, _ = build_reflex(trace, ForgeOptions(workers=1), TrainOptions(features="arrivals"))
+    regressors = TrainOptions(model="regressors", select="off")
+    every, _ = build_reflex(trace, ForgeOptions(workers=1), regressors)
+    arrivals, _ = build_reflex(trace, ForgeOptions(workers=1),
+                               replace(regressors, features="arrivals"))
     used = {n.feature for t in arrivals.trees for n in t if not n.is_leaf}
     used_every = {n.feature for t in every.trees for n in t if not n.is_leaf}
     assert used and used <= set(FEATURE_SETS["arrivals"])
     assert used_every - set(FEATURE_SETS["arrivals"])  # the default does use the others
     assert arrivals.scaling == every.scaling  # all ten features stay scaled
     assert arrivals.metadata["training"]["stability"]["features"] == "arrivals"
-    assert every.metadata["training"]["stability"]["features"] == "all"
+    assert every.metadata["training"]["stability"]["features"] is None
+    assert every.metadata["training"]["selection"]["candidates"]["c00"]["features"] == "all"
     out = tmp_path / "arrivals.reflex"
     assert main(["build", str(trace_path), "-o", str(out), "--features", "arrivals",
-                 "--workers", "1", "--quiet"]) == 0
+                 "--model", "regressors", "--select", "off", "--workers", "1", "--quiet"]) == 0
     assert out.read_bytes() == dumps(arrivals)
     with pytest.raises(ForgeError, match="feature set"):
         TrainOptions(features="latency")
@@ -345,7 +362,8 @@ def test_several_telemetry_files_train_one_reflex(trace_path: Path, tmp_path: Pa
     assert "telemetry_files" not in load(single).metadata
     # DAgger replays each file on its own.
     traces = [read_telemetry(trace_path), read_telemetry(other)]
-    _, report = build_reflex(traces, ForgeOptions(workers=1), TrainOptions(dagger_rounds=1),
+    _, report = build_reflex(traces, ForgeOptions(workers=1),
+                             TrainOptions(dagger_rounds=1, select="off"),
                              telemetry_sha1=meta["telemetry_hash"])
     assert report.training_rows == 2 * report.train_windows == 2 * meta["windows"]["train"]
     # A training set describes one trace.

@@ -79,11 +79,11 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
     dump_model(reflex, target)
     report.seconds["read"] = t1 - t0
     report.seconds["total"] = time.perf_counter() - t0
-    print_report(report, str(target))
+    print_report(report, str(target), train_opts)
     return reflex, report
 
 
-def print_report(report, output: str) -> None:
+def print_report(report, output: str, train_opts=None) -> None:
     """The validation figures as a rich table on stdout."""
     from rich.console import Console
     from rich.table import Table
@@ -107,6 +107,10 @@ def print_report(report, output: str) -> None:
     table.add_row("reflex on its training windows", pct(report.model_train.exact_match),
                   us(report.model_train.mean_regret_us))
     console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 120)
+    if len(report.candidates) > 1:
+        console.print(candidates_table(report, train_opts))
     console.print(table)
     console.print(
         f"oracle mean J {us(report.oracle_mean_j_us)} us; label switches "
@@ -114,3 +118,29 @@ def print_report(report, output: str) -> None:
         f"nodes {report.node_counts[0]} + {report.node_counts[1]}",
         highlight=False,
     )
+
+
+def candidates_table(report, train_opts):
+    """Every candidate's closed-loop validation figures; the winner marked with *."""
+    from rich.table import Table
+
+    from reflexforge.build import candidate_key
+
+    table = Table(title="model selection: closed-loop replay of the validation span "
+                  "(* the winner; eligible: passes the gate's checks there)")
+    for name in ("", "candidate", "leaves", "mean J µs", "gap closed", "∆p95", "sw/min",
+                 "osc/30s", "eligible"):
+        table.add_column(name, justify="left" if name in ("", "candidate") else "right",
+                         no_wrap=True)
+    for i, (cand, leaves, sc) in enumerate(report.candidates):
+        mark = "*" if i == report.winner else ""
+        label = f"{candidate_key(i)} {cand.label(train_opts)}"
+        if sc is None:
+            table.add_row(mark, label, str(leaves), *["-"] * 6)
+            continue
+        table.add_row(mark, label, str(leaves), f"{sc.mean_j_us:.1f}",
+                      "-" if sc.gap_closed is None else f"{100 * sc.gap_closed:.1f}%",
+                      "-" if sc.delta_p95 is None else f"{100 * sc.delta_p95:+.1f}%",
+                      f"{sc.switches_per_min:.1f}", str(sc.oscillations_max_per_30s),
+                      "yes" if sc.eligible else "no")
+    return table

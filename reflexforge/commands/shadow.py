@@ -57,6 +57,10 @@ def add_shadow_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="SECONDS",
                         help="shortest trace accepted (default 600); a trace shorter than "
                         "600 s is never promotable")
+    parser.add_argument("--gate-j", choices=("on", "off"), default="on",
+                        help="on (default): the reflex's mean J must not exceed the "
+                        "incumbent's in either loop; off: the guide's gate alone (∆p95 and "
+                        "oscillations)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     model_bytes = _read_bytes(args.model)
     trace = read_telemetry(args.telemetry)
     report = run_shadow(reflex, trace, opts, min_duration_s=args.min_duration,
-                        progress=progress_enabled(args), model_path=os.fspath(args.model))
+                        progress=progress_enabled(args), model_path=os.fspath(args.model),
+                        gate_j=getattr(args, "gate_j", "on") == "on")
     report.model["path"] = os.fspath(args.model)
     data = report_json(report)
     if args.report is not None:

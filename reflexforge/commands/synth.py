@@ -1,4 +1,5 @@
-"""``reflex-forge synth``: write a synthetic Telemetry v1 trace (profiles in spec/synth.md)."""
+"""``reflex-forge synth``: write a synthetic Telemetry v1 trace (profiles: spec/telemetry.md
+section 4)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ from reflexforge.commands.common import (
     positive_float,
     progress_enabled,
 )
-
-PROFILES = ("mixed", "poisson", "onoff", "flows", "ramp", "incast")
+from reflexforge.config import SYNTH_PROFILES
 
 
 def register(subparsers) -> None:
@@ -29,9 +29,10 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--profile",
-        choices=PROFILES,
+        choices=SYNTH_PROFILES,
         default="mixed",
-        help="load profile (default mixed: segments of all the others)",
+        help="load profile (default mixed: short segments of the base profiles; diurnal: "
+        "1-4 minute regimes of quiet, busy and bursty load)",
     )
     parser.add_argument(
         "--duration",

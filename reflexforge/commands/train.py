@@ -13,6 +13,8 @@ import argparse
 
 import numpy as np
 
+from reflexfmt.limits import MAX_DEPTH as FORMAT_MAX_DEPTH
+from reflexforge.candidates import DEFAULT_MIN_LEAF, MIN_LEAF_GRID
 from reflexforge.commands.common import (
     add_common_options,
     check_distinct_paths,
@@ -25,15 +27,67 @@ from reflexforge.commands.common import (
     progress_enabled,
 )
 from reflexforge.errors import E_TRAINSET, ForgeError
-from reflexforge.train import FEATURE_SETS, MAX_DAGGER_ROUNDS, PLAIN, TARGETS, TrainOptions
+from reflexforge.horizon import MAX_HORIZON, check_aggregate
+from reflexforge.train import (
+    FEATURE_SETS,
+    MAX_DAGGER_ROUNDS,
+    MAX_MIN_LEAF,
+    MODELS,
+    PLAIN,
+    SELECTIONS,
+    TARGETS,
+    TrainOptions,
+)
+
+
+def _aggregate(text: str) -> str:
+    try:
+        return check_aggregate(text)
+    except ForgeError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 _STABILITY = ("label_target", "switch_cost_us", "confirm_steps", "dwell_steps", "target",
-              "dagger_rounds", "features")
+              "dagger_rounds", "features", "model", "select", "horizon", "horizon_agg",
+              "min_leaf", "max_depth")
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """Add the training and stability options (defaults: reflexforge.train.TrainOptions)."""
     d = TrainOptions()
+    model = parser.add_argument_group("model and model selection")
+    model.add_argument(
+        "--model", choices=MODELS, default=None,
+        help="auto (default): with --select closed-loop, the best static pair, policy trees "
+        "and regressors compete (without, a policy tree); policy-tree: one cost-sensitive "
+        "tree over the 24 pairs; cost-regressor: scikit-learn's multi-output tree on the "
+        "costs; regressors: two trees on the argmin labels (the earlier default); static: "
+        "the best static pair",
+    )
+    model.add_argument(
+        "--select", choices=SELECTIONS, default=None,
+        help="closed-loop (default): replay every candidate in closed loop on the last 20%% "
+        "of the windows and keep the simplest one within 0.5%% of the lowest mean J among "
+        "those the gate would pass; off: build --model alone",
+    )
+    model.add_argument(
+        "--horizon", type=int_range(1, MAX_HORIZON), default=None, metavar="H",
+        help="windows a decision is costed over, from confirm_steps + 1 windows after it "
+        "(default: dwell_steps, the least it stays in force; with --select, also 4)",
+    )
+    model.add_argument(
+        "--horizon-agg", type=_aggregate, default=None, metavar="mean|max|qNN",
+        help=f"how the costs over the horizon are combined (default {d.horizon_agg})",
+    )
+    model.add_argument(
+        "--min-leaf", type=int_range(1, MAX_MIN_LEAF), default=None, metavar="N",
+        help=f"fewest training windows in a leaf of a cost-sensitive tree (default: "
+        f"{', '.join(map(str, MIN_LEAF_GRID))} with --select, {DEFAULT_MIN_LEAF} without)",
+    )
+    model.add_argument(
+        "--max-depth", type=int_range(1, FORMAT_MAX_DEPTH), default=None, metavar="D",
+        help=f"depth of the trees (default {d.max_depth}; the format allows "
+        f"{FORMAT_MAX_DEPTH})",
+    )
     group = parser.add_argument_group("training and stability options")
     group.add_argument(
         "--plain", action="store_true",
@@ -46,8 +100,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--switch-cost", dest="switch_cost_us", type=non_negative_float, default=None,
-        metavar="US", help="Viterbi label smoothing: J cost of one change of pair, in us; "
-        f"0 turns it off (default {d.switch_cost_us:g})",
+        metavar="US", help="J cost of one change of pair, in us: Viterbi smoothing of the "
+        "regressors' labels, and a cost-sensitive tree's price for each pair of consecutive "
+        f"training windows a split separates; 0 turns it off (default {d.switch_cost_us:g})",
     )
     group.add_argument(
         "--confirm-steps", type=int_range(1, 100), default=None, metavar="C",
@@ -71,7 +126,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--features", choices=tuple(FEATURE_SETS), default=None,
         help="the features the trees may split on: all ten, or only the arrival-side ones "
         "the batching policy cannot change (enqueue_rate, bytes_in_per_sec, "
-        f"packet_size_mean, packet_size_var, rtt_ewma) (default {d.features})",
+        "packet_size_mean, packet_size_var, rtt_ewma) (default: both with --select; "
+        "arrivals for a policy tree and all for regressors without)",
     )
 
 
@@ -126,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     reflex, report = reflex_from_costs(starts, tset.X, costs, trace.sha1, opts, train_opts,
                                        trace)
     dump_model(reflex, output)
-    print_report(report, str(output))
+    print_report(report, str(output), train_opts)
     return 0
 
 

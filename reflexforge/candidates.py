@@ -1,0 +1,268 @@
+"""The candidate models of a build and how each is fitted (spec/training.md sections 4 and 10).
+
+Every candidate is fitted on the training windows of every file and becomes a runtime
+reflex (scaling, two trees, bounds, hysteresis); ``reflexforge.selection`` then replays them
+on the validation span and one is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.tree import DecisionTreeRegressor
+
+from reflexfmt import FeatureScale, Node, OutputBounds, Reflex
+from reflexforge.config import GRID_D_US, GRID_N, PAIRS, STEP_NS, ForgeOptions
+from reflexforge.horizon import horizon_costs, horizon_span
+from reflexforge.policytree import (
+    PolicyLeaf,
+    PolicySplit,
+    PolicyTree,
+    collapse,
+    export_policy_tree,
+    fit_policy_tree,
+    leaves,
+)
+from reflexforge.quantize import Q_SCALE, quantize_matrix, scaling_from_training
+from reflexforge.train import (
+    FEATURE_SETS,
+    RANDOM_STATE,
+    TrainOptions,
+    export_tree,
+    fit_tree,
+    grid_threshold,
+)
+
+BOUNDS = ((min(GRID_N), max(GRID_N)), (min(GRID_D_US), max(GRID_D_US)))
+"""Output clamps: 1..64 packets and 50..4000 us, the ends of the oracle grid."""
+LEGAL = (GRID_N, GRID_D_US)
+"""The values a leaf may take, per output: the oracle grid."""
+PAIR_N = np.array([n for n, _ in PAIRS], dtype=np.int64)
+PAIR_D = np.array([d for _, d in PAIRS], dtype=np.int64)
+
+HORIZON_GRID: tuple[int | None, ...] = (None, 4)
+"""Horizons the selection tries when --horizon is not given (None: the hysteresis span)."""
+MIN_LEAF_GRID = (20, 100)
+"""Minimum leaf sizes (windows) the selection tries when --min-leaf is not given."""
+FEATURE_GRID = ("arrivals", "all")
+"""Feature sets the selection tries for cost-sensitive trees when --features is not given."""
+DEFAULT_MIN_LEAF = 20
+"""Minimum leaf size of a cost-sensitive tree built without selection."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model to fit: its family and, for cost-sensitive trees, its shape."""
+
+    model: str
+    horizon: int | None = None
+    min_leaf: int | None = None
+    features: str = "all"
+
+    def label(self, t: TrainOptions) -> str:
+        if self.model == "static":
+            return "best static pair"
+        if self.model == "regressors":
+            return f"regressors ({self.features})"
+        offset, length = horizon_span(t.confirm_steps, t.dwell_steps, self.horizon, t.label_target)
+        return (f"{self.model} H={length} leaf={self.min_leaf} {self.features}")
+
+    def as_metadata(self, t: TrainOptions) -> dict[str, object]:
+        out: dict[str, object] = {"features": self.features, "model": self.model}
+        if self.model in ("policy-tree", "cost-regressor"):
+            offset, length = horizon_span(t.confirm_steps, t.dwell_steps, self.horizon,
+                                          t.label_target)
+            out |= {"horizon": length, "horizon_offset": offset, "min_leaf": self.min_leaf}
+        return out
+
+
+def candidate_grid(t: TrainOptions) -> list[Candidate]:
+    """The candidates of a build: the model of ``t.model`` alone without selection; with it,
+    the best static pair, then the cost-sensitive trees over the grid (an option given on
+    the command line fixes its axis), then today's regressors."""
+    families = ("policy-tree", "regressors") if t.model == "auto" else (t.model,)
+    if t.select == "off":
+        model = "policy-tree" if t.model == "auto" else t.model
+        if model in ("policy-tree", "cost-regressor"):
+            return [Candidate(model, t.horizon, t.min_leaf or DEFAULT_MIN_LEAF,
+                              t.features or "arrivals")]
+        return [Candidate(model, features=t.features or "all")]
+    out = [Candidate("static")]
+    for family in families:
+        if family in ("policy-tree", "cost-regressor"):
+            for h in (t.horizon,) if t.horizon is not None else HORIZON_GRID:
+                for leaf in (t.min_leaf,) if t.min_leaf is not None else MIN_LEAF_GRID:
+                    for f in (t.features,) if t.features is not None else FEATURE_GRID:
+                        out.append(Candidate(family, h, leaf, f))
+        elif family == "regressors":
+            out.append(Candidate("regressors", features=t.features or "all"))
+    return out
+
+
+@dataclass(frozen=True)
+class FileWindows:
+    """One telemetry file's windows: starts, features, the oracle's costs, the number of
+    training windows, the regressors' labels of every window and the trace itself."""
+
+    starts: np.ndarray
+    x: np.ndarray
+    J: np.ndarray
+    n_train: int
+    labels: np.ndarray
+    trace: object = None
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A fitted candidate: scaling, the two exported trees and its number of leaves."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    trees: tuple[tuple[Node, ...], tuple[Node, ...]]
+    leaves: int
+    rows: int
+
+
+def runtime_reflex(lo: np.ndarray, hi: np.ndarray, trees, train_opts: TrainOptions,
+                   metadata: dict[str, object]) -> Reflex:
+    """The reflex a runtime runs: scaling, trees, bounds and the hysteresis of the options."""
+    return Reflex(
+        scaling=tuple(FeatureScale(float(a), float(b)) for a, b in zip(lo, hi, strict=True)),
+        trees=tuple(trees),
+        bounds=tuple(OutputBounds(a, b) for a, b in BOUNDS),
+        metadata=metadata,
+        q_scale=Q_SCALE,
+        confirm_steps=train_opts.confirm_steps,
+        dwell_steps=train_opts.dwell_steps,
+    )
+
+
+def closed_loop_features(trace, reflex: Reflex, opts: ForgeOptions,
+                         starts: np.ndarray) -> np.ndarray:
+    """The features (float64[n, 10]) the reflex sees at the end of the windows at ``starts``
+    when it runs the whole trace in closed loop (spec/validation.md's runtime loop)."""
+    from reflexforge.closedloop import MODE_CLOSED, flatten, run_loop
+
+    ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
+    loop = run_loop(ts, trace.size, trace.rtt_ns, tuple(opts.incumbent), opts.flush_cost_ns,
+                    opts.link_bps, MODE_CLOSED, flatten(reflex), lam=opts.lam)
+    index = (np.asarray(starts, dtype=np.int64) - ts[0]) // STEP_NS
+    return loop.features[index]
+
+
+def _train_x(files: list[FileWindows]) -> np.ndarray:
+    return np.concatenate([f.x[:f.n_train] for f in files])
+
+
+def with_dagger(targets: np.ndarray, fit: Callable[[np.ndarray, np.ndarray], Fitted],
+                files: list[FileWindows], opts: ForgeOptions, t: TrainOptions) -> Fitted:
+    """Round 0 fits the training windows' incumbent features with ``targets`` (one row per
+    training window, file by file); each of ``t.dagger_rounds`` rounds replays each file in
+    closed loop under the current reflex, appends the features it saw at the end of each
+    training window with the same targets, and refits on all rows (spec/training.md
+    sections 6.1 and 9)."""
+    rows_x, rows_t = _train_x(files), targets
+    fitted = fit(rows_x, rows_t)
+    if t.dagger_rounds and any(f.trace is None for f in files):
+        raise ValueError("DAgger rounds need the trace the windows come from")
+    for _ in range(t.dagger_rounds):
+        current = runtime_reflex(fitted.lo, fitted.hi, fitted.trees, t, {})
+        seen = np.concatenate([closed_loop_features(f.trace, current, opts,
+                                                    f.starts[:f.n_train]) for f in files])
+        rows_x = np.concatenate((rows_x, seen))
+        rows_t = np.concatenate((rows_t, targets))
+        fitted = fit(rows_x, rows_t)
+    return fitted
+
+
+def _scaled(x_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lo, hi = scaling_from_training(x_rows)
+    return lo, hi, quantize_matrix(x_rows, lo, hi, Q_SCALE)
+
+
+def fit_regressors(x_rows: np.ndarray, labels: np.ndarray, t: TrainOptions,
+                   features: str) -> Fitted:
+    """Two DecisionTreeRegressors on the pair labels' flush threshold and delay."""
+    lo, hi, q = _scaled(x_rows)
+    trees = []
+    for o, column in enumerate((PAIR_N, PAIR_D)):
+        model = fit_tree(q, column[labels], t.target, features, t.max_depth)
+        trees.append(export_tree(model, t.target, LEGAL[o], BOUNDS[o]))
+    count = max(sum(n.is_leaf for n in tree) for tree in trees)
+    return Fitted(lo, hi, (trees[0], trees[1]), count, x_rows.shape[0])
+
+
+def cost_regressor_tree(q: np.ndarray, costs: np.ndarray, features: str, max_depth: int,
+                        min_leaf: int) -> PolicyTree:
+    """scikit-learn's multi-output DecisionTreeRegressor fitted on the costs (squared error,
+    features outside the set zeroed); each leaf takes the pair of lowest mean cost."""
+    keep = FEATURE_SETS[features]
+    q = np.where(np.isin(np.arange(q.shape[1]), keep), q, 0)
+    model = DecisionTreeRegressor(max_depth=max_depth, min_samples_leaf=min_leaf,
+                                  random_state=RANDOM_STATE)
+    model.fit(np.asarray(q, dtype=np.float32), costs)
+    tree = model.tree_
+
+    def walk(i: int) -> PolicyTree:
+        left, right = int(tree.children_left[i]), int(tree.children_right[i])
+        if left == right:
+            return PolicyLeaf(int(np.argmin(tree.value[i][:, 0])), int(tree.n_node_samples[i]))
+        return PolicySplit(int(tree.feature[i]), grid_threshold(float(tree.threshold[i])),
+                           walk(left), walk(right))
+
+    return walk(0)
+
+
+def follows_next(files: list[FileWindows]) -> np.ndarray:
+    """bool per training row: the next training row is the window one step later (same
+    file)."""
+    parts = []
+    for f in files:
+        starts = f.starts[:f.n_train]
+        parts.append(np.concatenate((np.diff(starts) == STEP_NS, [False])))
+    return np.concatenate(parts)
+
+
+def fit_cost_tree(x_rows: np.ndarray, costs: np.ndarray, c: Candidate, t: TrainOptions,
+                  follows: np.ndarray) -> Fitted:
+    """A policy tree (or the cost regressor) on the rows' horizon costs; ``follows`` is
+    ``follows_next`` of the training windows, repeated for the DAgger rows."""
+    lo, hi, q = _scaled(x_rows)
+    if c.model == "policy-tree":
+        copies = x_rows.shape[0] // follows.shape[0]
+        tree = fit_policy_tree(q, costs, FEATURE_SETS[c.features], t.max_depth,
+                               int(c.min_leaf or DEFAULT_MIN_LEAF), np.tile(follows, copies),
+                               float(t.switch_cost_us))
+    else:
+        tree = cost_regressor_tree(q, costs, c.features, t.max_depth,
+                                   int(c.min_leaf or DEFAULT_MIN_LEAF))
+    return Fitted(lo, hi, export_policy_tree(tree), leaves(collapse(tree)), x_rows.shape[0])
+
+
+def static_fit(files: list[FileWindows]) -> Fitted:
+    """The best static pair on the training windows (lowest mean J, ties to the lowest
+    index), as one leaf per tree."""
+    x = _train_x(files)
+    j = np.concatenate([f.J[:f.n_train] for f in files])
+    best = int(np.argmin(j.mean(axis=0)))
+    lo, hi = scaling_from_training(x)
+    n, d = PAIRS[best]
+    return Fitted(lo, hi, ((Node.leaf(n),), (Node.leaf(d),)), 1, x.shape[0])
+
+
+def fit_candidate(c: Candidate, files: list[FileWindows], opts: ForgeOptions,
+                  t: TrainOptions) -> Fitted:
+    """Fit one candidate on the training windows of ``files`` (with DAgger rounds)."""
+    if c.model == "static":
+        return static_fit(files)
+    if c.model == "regressors":
+        labels = np.concatenate([f.labels[:f.n_train] for f in files])
+        return with_dagger(labels, lambda x, y: fit_regressors(x, y, t, c.features), files,
+                           opts, t)
+    offset, length = horizon_span(t.confirm_steps, t.dwell_steps, c.horizon, t.label_target)
+    costs = np.concatenate([horizon_costs(f.J, f.starts, offset, length,
+                                          t.horizon_agg)[:f.n_train] for f in files])
+    follows = follows_next(files)
+    return with_dagger(costs, lambda x, y: fit_cost_tree(x, y, c, t, follows), files, opts, t)

@@ -1,0 +1,172 @@
+"""Model selection by closed-loop replay on the validation span (spec/training.md section 10).
+
+Every candidate reflex runs, in the closed loop of spec/validation.md, over the packets of
+each file's validation span (the last 20 % of its windows, never trained on), with the
+steps and windows of the whole trace. Its figures are the mean J of the schedule it had in
+force over the validation windows (each window replayed alone under that schedule, as the
+shadow gate does), the gap closed between the incumbent and the per-window oracle, its
+switches per minute, its oscillations under the gate's definition and its ∆p95 against the
+incumbent over the span's packets.
+
+A candidate is *eligible* when it would pass the gate's checks there: ∆p95 <= -10 %, mean J
+not above the incumbent's, and at most one oscillation in any 30 s, counted both on the
+closed-loop validation replay and on the open-loop decisions over the whole file (the
+trees on every window's incumbent features, through the runtime's hysteresis): a 2-minute
+span alone is too short to see how often a policy flaps. The winner is the simplest
+eligible candidate (fewest leaves, then the earliest) within ``SELECT_TOLERANCE`` of the
+lowest mean J; if none is eligible, the same rule over all candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from reflexforge.closedloop import (
+    MODE_CLOSED,
+    flatten,
+    run_loop,
+    runtime_steps,
+    schedule_window_costs,
+    step_count,
+)
+from reflexforge.config import ForgeOptions
+from reflexforge.oscillation import gate_lookback, oscillation_stats
+from reflexforge.quantize import quantize_matrix
+from reflexforge.simulate import nearest_rank, simulate
+from reflexforge.train import evaluate_tree
+
+SELECT_TOLERANCE = 0.005
+"""A candidate within 0.5 % of the lowest validation mean J counts as tied with it; the
+simplest tied candidate wins (fewest leaves, then the earliest in candidate order)."""
+OSCILLATIONS_MAX_PER_30S = 1
+DELTA_P95_MAX_PERCENT = -10
+"""The gate's limits (spec/validation.md section 6), applied to the validation span."""
+
+
+@dataclass(frozen=True)
+class ValidationSpan:
+    """The packets of one file from its first validation window on, what the figures
+    compare with (per validation window, the oracle's best J and the incumbent's J, and the
+    incumbent's p95 over the span's packets), and every window's incumbent features."""
+
+    ts: np.ndarray
+    size: np.ndarray
+    rtt: np.ndarray
+    t0: int
+    starts: np.ndarray
+    oracle_J: np.ndarray
+    incumbent_J: np.ndarray
+    incumbent_p95_ns: int
+    x_all: np.ndarray
+
+
+def _p95(ts: np.ndarray, completion: np.ndarray) -> int:
+    lat = completion - ts
+    rank = nearest_rank(lat.shape[0], 95)
+    return int(np.partition(lat, rank - 1)[rank - 1])
+
+
+def validation_span(trace, starts: np.ndarray, x: np.ndarray, n_train: int,
+                    costs_J: np.ndarray, opts: ForgeOptions) -> ValidationSpan | None:
+    """The validation span of one file (None when it has no validation window)."""
+    starts = np.asarray(starts, dtype=np.int64)
+    if n_train >= starts.shape[0]:
+        return None
+    t0 = int(starts[n_train])
+    ts_all = np.asarray(trace.ts_ns)
+    first = int(np.searchsorted(ts_all, t0, side="left"))
+    ts = np.ascontiguousarray(ts_all[first:], dtype=np.int64)
+    size = np.asarray(trace.size)[first:]
+    rtt = np.ascontiguousarray(np.asarray(trace.rtt_ns)[first:], dtype=np.int64)
+    val = starts[n_train:]
+    steps = step_count(ts, t0)
+    n, d_us = opts.incumbent
+    inc = schedule_window_costs(ts, size, val, np.full(steps, n), np.full(steps, d_us),
+                                opts.lam, opts.flush_cost_ns, opts.link_bps, t0)
+    completion, _ = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns, opts.link_bps)
+    return ValidationSpan(ts, size, rtt, t0, val, costs_J[n_train:].min(axis=1), inc.J,
+                          _p95(ts, completion), np.asarray(x, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class Score:
+    """A candidate's validation figures, pooled over the files' validation windows."""
+
+    mean_j_us: float
+    gap_closed: float | None
+    switches_per_min: float
+    oscillations_max_per_30s: int
+    delta_p95: float | None
+    eligible: bool
+
+    def as_metadata(self) -> dict[str, object]:
+        return {"delta_p95": self.delta_p95, "eligible": self.eligible,
+                "gap_closed": self.gap_closed, "mean_j_us": self.mean_j_us,
+                "oscillations_max_per_30s": self.oscillations_max_per_30s,
+                "switches_per_min": self.switches_per_min}
+
+
+def open_loop_oscillations(reflex, x_all: np.ndarray, incumbent: tuple[int, int]) -> int:
+    """Worst oscillations per 30 s of the applied pairs when the trees see every window's
+    incumbent features in order (after the runtime's hysteresis; two incumbent steps
+    first)."""
+    q = quantize_matrix(x_all, np.array([s.lo for s in reflex.scaling]),
+                        np.array([s.hi for s in reflex.scaling]), reflex.q_scale)
+    bounds = [(b.min, b.max) for b in reflex.bounds]
+    raw = np.stack([evaluate_tree(reflex.trees[o], q, bounds[o]) for o in range(2)], axis=1)
+    applied = runtime_steps(np.ascontiguousarray(raw, dtype=np.int64), reflex.confirm_steps,
+                            reflex.dwell_steps)
+    n = np.concatenate(([incumbent[0]] * 2, applied[:, 0]))
+    d = np.concatenate(([incumbent[1]] * 2, applied[:, 1]))
+    lookback = gate_lookback(reflex.confirm_steps, reflex.dwell_steps)
+    return oscillation_stats(n, d, lookback=lookback).oscillations_max_per_30s
+
+
+def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score | None:
+    """The pooled validation figures of ``reflex`` over ``spans`` (None without a span)."""
+    if not spans:
+        return None
+    flat = flatten(reflex)
+    lookback = gate_lookback(reflex.confirm_steps, reflex.dwell_steps)
+    js, inc, oracle = [], [], []
+    switches, minutes, osc, p95_ok = 0, 0.0, 0, True
+    worst_delta: float | None = None
+    for span in spans:
+        loop = run_loop(span.ts, span.size, span.rtt, opts.incumbent, opts.flush_cost_ns,
+                        opts.link_bps, MODE_CLOSED, flat=flat, lam=opts.lam, t0=span.t0)
+        costs = schedule_window_costs(span.ts, span.size, span.starts, loop.schedule_n,
+                                      loop.schedule_d_us, opts.lam, opts.flush_cost_ns,
+                                      opts.link_bps, span.t0)
+        stats = oscillation_stats(loop.schedule_n, loop.schedule_d_us, lookback=lookback)
+        p95 = _p95(span.ts, loop.completion)
+        p95_ok &= p95 * 100 <= span.incumbent_p95_ns * (100 + DELTA_P95_MAX_PERCENT)
+        delta = p95 / span.incumbent_p95_ns - 1.0 if span.incumbent_p95_ns > 0 else None
+        if delta is not None and (worst_delta is None or delta > worst_delta):
+            worst_delta = delta
+        js.append(costs.J)
+        inc.append(span.incumbent_J)
+        oracle.append(span.oracle_J)
+        switches += stats.switches
+        minutes += stats.steps * 0.1 / 60.0
+        osc = max(osc, stats.oscillations_max_per_30s,
+                  open_loop_oscillations(reflex, span.x_all, opts.incumbent))
+    mean_j = float(np.concatenate(js).mean())
+    j_inc = float(np.concatenate(inc).mean())
+    j_or = float(np.concatenate(oracle).mean())
+    room = j_inc - j_or
+    eligible = p95_ok and mean_j <= j_inc and osc <= OSCILLATIONS_MAX_PER_30S
+    return Score(mean_j_us=mean_j, gap_closed=(j_inc - mean_j) / room if room > 0 else None,
+                 switches_per_min=switches / minutes if minutes > 0 else 0.0,
+                 oscillations_max_per_30s=osc, delta_p95=worst_delta, eligible=eligible)
+
+
+def choose(scores: Sequence[Score], leaves: Sequence[int]) -> int:
+    """The winner's index: among eligible candidates (all, if none is), the one with the
+    fewest leaves, then the earliest, whose mean J is within SELECT_TOLERANCE of the lowest."""
+    pool = [i for i, s in enumerate(scores) if s.eligible] or list(range(len(scores)))
+    best = min(scores[i].mean_j_us for i in pool)
+    tied = [i for i in pool if scores[i].mean_j_us <= best * (1 + SELECT_TOLERANCE)]
+    return min(tied, key=lambda i: (leaves[i], i))
