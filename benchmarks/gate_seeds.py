@@ -1,18 +1,21 @@
-"""The issue-4 gate across seeds: train on one `mixed` trace, shadow on another, per seed pair.
+"""The gate across profiles and seeds: train on one trace, shadow on another, per seed pair.
 
-For each seed pair TRAIN:SHADOW it runs, as child processes of the installed CLI,
-`reflex-forge synth --profile mixed --duration 600 --seed S -o DIR/seedS.csv` (once per seed,
-reused when the file exists), `reflex-forge build DIR/seedTRAIN.csv -o MODEL --quiet [OPTIONS]`
-and `reflex-forge shadow MODEL DIR/seedSHADOW.csv --report REPORT --quiet`, then prints one
-markdown table row per (setting, pair) with the gate figures, the best static pair by mean J
-(from the report's baselines) and the wall times. All rows also go to DIR/gate_seeds.json.
+For each profile P and seed pair TRAIN:SHADOW it runs, as child processes of the installed
+CLI, `reflex-forge synth --profile P --duration 600 --seed S -o DIR/P-seedS.csv` (once per
+trace, reused when the file exists), `reflex-forge build DIR/P-seedTRAIN.csv -o MODEL --quiet
+[OPTIONS]` and `reflex-forge shadow MODEL DIR/P-seedSHADOW.csv --report REPORT --quiet`, then
+prints one markdown table row per (setting, profile, pair) with the gate figures, the model
+selection's winner, the best static pair by mean J (from the report's baselines), the
+reflex's closed-loop gap closed minus that pair's (points) and the wall times. All rows also
+go to DIR/gate_seeds.json; `--summary` prints per-profile means and worst cases at the end.
 
 TRAIN may join seeds with + (`1+3:2`): one reflex built from all those traces.
 
-Usage: python benchmarks/gate_seeds.py [--seeds 1:2 3:4 5:6 1+3:2] [--out DIR]
-                                       [--setting NAME=OPTIONS ...]
+Usage: python benchmarks/gate_seeds.py [--profiles mixed diurnal ...] [--seeds 1:2 3:4 ...]
+                                       [--out DIR] [--setting NAME=OPTIONS ...]
 where OPTIONS are `reflex-forge build` options in one string, e.g.
-`--setting "sc1000=--switch-cost 1000"`; without --setting only the defaults run.
+`--setting "regressors=--model regressors --select off"`; without --setting only the
+defaults run.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-HEADER = ("| options | seeds | ∆p95 open / closed | osc/30 s max | switches/min "
-          "| gap closed open / closed | promoted | best static J: pair, ∆p95, gap closed "
-          "| build s | shadow s |")
-RULE = "|---|---|---:|---:|---:|---:|---|---|---:|---:|"
+HEADER = ("| options | profile | seeds | winner | ∆p95 open / closed | osc/30 s max "
+          "| switches/min | gap closed open / closed | promoted | best static J: pair, gap closed "
+          "| vs static (points) | climber | build s | shadow s |")
+RULE = "|---|---|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|"
 
 
 def forge(*args: str) -> tuple[int, float]:
@@ -40,11 +43,11 @@ def forge(*args: str) -> tuple[int, float]:
     return code, time.perf_counter() - start
 
 
-def trace(out: Path, seed: int, duration: str) -> Path:
-    """The `mixed` trace of SEED, synthesized once into OUT."""
-    path = out / f"seed{seed}.csv"
+def trace(out: Path, profile: str, seed: int, duration: str) -> Path:
+    """The PROFILE trace of SEED, synthesized once into OUT."""
+    path = out / f"{profile}-seed{seed}.csv"
     if not path.exists():
-        code, seconds = forge("synth", "--profile", "mixed", "--duration", duration,
+        code, seconds = forge("synth", "--profile", profile, "--duration", duration,
                               "--seed", str(seed), "-o", str(path), "--quiet")
         if code != 0:
             raise SystemExit(f"synth --seed {seed} failed with exit {code}")
@@ -60,13 +63,30 @@ def share(x: float | None) -> str:
     return "—" if x is None else f"{x:.1%}"
 
 
-def row(name: str, train: str, shadow: int, r: dict[str, Any], build_s: float,
-        shadow_s: float) -> dict[str, Any]:
+def winner(model: Path) -> str:
+    """The model selection's winner, from the model's metadata."""
+    import reflexfmt
+
+    training = reflexfmt.load(model).metadata["training"]
+    selection = training.get("selection") or {}
+    entry = (selection.get("candidates") or {}).get(selection.get("winner"), {})
+    if entry.get("model") in ("policy-tree", "cost-regressor"):
+        return (f"{entry['model']} H={entry['horizon']} leaf={entry['min_leaf']} "
+                f"{entry['features']} ({entry['leaves']} leaves)")
+    return str(entry.get("model", training.get("model")))
+
+
+def row(name: str, profile: str, train: str, shadow: int, r: dict[str, Any], build_s: float,
+        shadow_s: float, won: str) -> dict[str, Any]:
     """The figures of one shadow report that the table shows."""
     best = r["baselines"]["best_static_J"]
     pair = best["pair"]
     return {
-        "options": name, "train_seed": train, "shadow_seed": shadow,
+        "options": name, "profile": profile, "train_seed": train, "shadow_seed": shadow,
+        "winner": won, "vs_best_static_closed_loop": r["vs_best_static"]["closed_loop"],
+        "vs_best_static_open_loop": r["vs_best_static"]["open_loop"],
+        "climber_gap_closed": r["baselines"]["hill_climber"]["gap_closed"],
+        "checks": r["checks"],
         "delta_p95_open_loop": r["delta_p95_open_loop"],
         "delta_p95_closed_loop": r["delta_p95_closed_loop"],
         "oscillations_max_per_30s": r["oscillations_max_per_30s"],
@@ -82,16 +102,42 @@ def row(name: str, train: str, shadow: int, r: dict[str, Any], build_s: float,
     }
 
 
+def points(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:+.1f}"
+
+
 def line(x: dict[str, Any]) -> str:
     n, d = x["best_static_J_pair"]
-    return (f"| {x['options']} | {x['train_seed']}→{x['shadow_seed']} "
+    return (f"| {x['options']} | {x['profile']} | {x['train_seed']}→{x['shadow_seed']} "
+            f"| {x['winner']} "
             f"| {pct(x['delta_p95_open_loop'])} / {pct(x['delta_p95_closed_loop'])} "
             f"| {x['oscillations_max_per_30s']} | {x['switches_per_min']:.1f} "
             f"| {share(x['gap_closed_open_loop'])} / {share(x['gap_closed_closed_loop'])} "
             f"| {'yes' if x['promoted'] else 'no'} "
-            f"| ({n}, {d} µs), {pct(x['best_static_J_delta_p95'])}, "
-            f"{share(x['best_static_J_gap_closed'])} "
+            f"| ({n}, {d} µs), {share(x['best_static_J_gap_closed'])} "
+            f"| {points(x['vs_best_static_closed_loop'])} "
+            f"| {share(x['climber_gap_closed'])} "
             f"| {x['build_s']:.0f} | {x['shadow_s']:.0f} |")
+
+
+def summary(rows: list[dict[str, Any]]) -> None:
+    """Per setting and profile: mean and worst closed-loop gap closed against the best static
+    pair's, promotions, worst oscillations."""
+    print("\n| options | profile | pairs | promoted | gap closed (closed loop) mean / worst "
+          "| best static mean | vs static worst (points) | open-closed max (points) "
+          "| osc/30 s max |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    keys = sorted({(x["options"], x["profile"]) for x in rows})
+    for name, profile in keys:
+        sel = [x for x in rows if x["options"] == name and x["profile"] == profile]
+        gaps = [x["gap_closed_closed_loop"] for x in sel]
+        static = [x["best_static_J_gap_closed"] for x in sel]
+        vs = [x["vs_best_static_closed_loop"] for x in sel]
+        spread = [abs(x["gap_closed_open_loop"] - x["gap_closed_closed_loop"]) for x in sel]
+        print(f"| {name} | {profile} | {len(sel)} | {sum(x['promoted'] for x in sel)} "
+              f"| {share(sum(gaps) / len(gaps))} / {share(min(gaps))} "
+              f"| {share(sum(static) / len(static))} | {points(min(vs))} "
+              f"| {100 * max(spread):.1f} | {max(x['oscillations_max_per_30s'] for x in sel)} |")
 
 
 def pairs(text: list[str]) -> list[tuple[str, int]]:
@@ -118,7 +164,9 @@ def settings(text: list[str]) -> dict[str, list[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", nargs="+", default=["1:2", "3:4", "5:6"],
+    parser.add_argument("--profiles", nargs="+", default=["mixed"], metavar="PROFILE",
+                        help="synth profiles (default mixed)")
+    parser.add_argument("--seeds", nargs="+", default=["1:2", "3:4", "5:6", "7:8"],
                         metavar="TRAIN:SHADOW")
     parser.add_argument("--out", default="gate-seeds", help="traces, models and reports")
     parser.add_argument("--duration", default="600", help="trace length in s (default 600)")
@@ -131,25 +179,30 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     print(HEADER)
     print(RULE, flush=True)
-    for train, shadow in seed_pairs:
-        train_csvs = [str(trace(out, int(t), args.duration)) for t in train.split("+")]
-        shadow_csv = trace(out, shadow, args.duration)
+    for profile, (train, shadow) in ((p, s) for p in args.profiles for s in seed_pairs):
+        train_csvs = [str(trace(out, profile, int(t), args.duration))
+                      for t in train.split("+")]
+        shadow_csv = trace(out, profile, shadow, args.duration)
         for name, opts in named.items():
-            stem = f"{name}.{train}-{shadow}"
+            stem = f"{name}.{profile}.{train}-{shadow}"
             model, report = out / f"{stem}.reflex", out / f"{stem}.json"
             code, build_s = forge("build", *train_csvs, "-o", str(model), "--quiet", *opts)
             if code != 0:
-                print(f"| {name} | {train}→{shadow} | build failed, exit {code} |", flush=True)
+                print(f"| {name} | {profile} | {train}→{shadow} | build failed, exit {code} |",
+                      flush=True)
                 continue
             code, shadow_s = forge("shadow", str(model), str(shadow_csv), "--report",
                                    str(report), "--min-duration", args.duration, "--quiet")
             if code not in (0, 1):
-                print(f"| {name} | {train}→{shadow} | shadow failed, exit {code} |", flush=True)
+                print(f"| {name} | {profile} | {train}→{shadow} | shadow failed, exit {code} |",
+                      flush=True)
                 continue
-            rows.append(row(name, train, shadow, json.loads(report.read_text()), build_s,
-                            shadow_s))
+            rows.append(row(name, profile, train, shadow, json.loads(report.read_text()),
+                            build_s, shadow_s, winner(model)))
             print(line(rows[-1]), flush=True)
     (out / "gate_seeds.json").write_text(json.dumps(rows, indent=2) + "\n")
+    if rows:
+        summary(rows)
     return 0
 
 

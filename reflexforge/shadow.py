@@ -327,7 +327,7 @@ def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
     return ShadowReport(
         options=opts, trace=trace_info, model=model, min_duration_s=float(min_duration_s),
         duration_s=duration_s, promotable=promotable, incumbent=incumbent, open_loop=open_res,
-        closed_loop=closed_res, raw_stats_open=_raw_stats(logged, inc),
+        closed_loop=closed_res, raw_stats_open=_raw_stats(logged, inc, lookback),
         raw_stats_closed=_raw_stats(closed, inc, lookback), static_p95=static_p95,
         static_J=static_J, climber=climb_res, oracle_mean_J=oracle_J, verdict=verdict,
         series=series, lookback_steps=lookback, gate_j=gate_j)

@@ -70,8 +70,8 @@ class TrainOptions:
 
     label_target: str = "next"
     switch_cost_us: float = 200.0
-    confirm_steps: int = 2
-    dwell_steps: int = 11
+    confirm_steps: int = 10
+    dwell_steps: int = 30
     target: str = "linear"
     dagger_rounds: int = 0
     features: str | None = None
