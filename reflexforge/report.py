@@ -200,10 +200,10 @@ def plot_png(report: ShadowReport) -> bytes:
            f"{alt.pairs[0]} / {alt.pairs[1]}"), fontsize=9)
     ax_p95.plot(s["window_end_s"], s["p95_incumbent_us"], lw=0.7, label="incumbent")
     static = report.static_J.pair
-    ax_p95.plot(s["window_end_s"], s["p95_static_us"], lw=0.7, color="tab:green",
-                label=f"best static pair by J {static}")
     ax_p95.plot(s["window_end_s"], s["p95_reflex_us"], lw=0.7, color="tab:red",
                 label="reflex (closed loop)")
+    ax_p95.plot(s["window_end_s"], s["p95_static_us"], lw=0.9, color="tab:green", ls="--",
+                label=f"best static pair by J {static}")
     ax_p95.set_yscale("log")
     ax_p95.set_ylabel("window p95 (µs)")
     ax_p95.set_xlabel("time (s)")
