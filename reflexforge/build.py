@@ -37,7 +37,7 @@ from reflexforge.errors import E_TRAINSET, ForgeError
 from reflexforge.labels import count_switches, training_labels
 from reflexforge.oracle import OracleCosts, best_pairs
 from reflexforge.quantize import Q_SCALE, quantize_matrix
-from reflexforge.selection import SELECT_TOLERANCE, Score, choose, score, validation_span
+from reflexforge.selection import SELECT_TOLERANCE, Score, choose, score_all, validation_span
 from reflexforge.train import RANDOM_STATE, TrainOptions, evaluate_tree, split_by_time
 
 FEATURE_SCHEMA = "v1"
@@ -178,11 +178,9 @@ def reflex_from_segments(
     scores: list[Score | None] = [None] * len(grid)
     winner = 0
     if len(grid) > 1:
-        scored = [score(runtime_reflex(fi.lo, fi.hi, fi.trees, train_opts, {}), spans, opts)
-                  for fi in fitted]
-        winner = choose([sc for sc in scored if sc is not None],
-                        [fi.leaves for fi in fitted])
-        scores = list(scored)
+        scores = score_all([runtime_reflex(fi.lo, fi.hi, fi.trees, train_opts, {})
+                            for fi in fitted], spans, opts)
+        winner = choose([sc for sc in scores if sc is not None], [fi.leaves for fi in fitted])
     best: Fitted = fitted[winner]
     q = quantize_matrix(x, best.lo, best.hi, Q_SCALE)
     out_n = evaluate_tree(best.trees[0], q, BOUNDS[0])

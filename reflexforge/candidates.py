@@ -66,8 +66,8 @@ class Candidate:
             return "best static pair"
         if self.model == "regressors":
             return f"regressors ({self.features})"
-        offset, length = horizon_span(t.confirm_steps, t.dwell_steps, self.horizon, t.label_target)
-        return (f"{self.model} H={length} leaf={self.min_leaf} {self.features}")
+        _, length = horizon_span(t.confirm_steps, t.dwell_steps, self.horizon, t.label_target)
+        return f"{self.model} H={length} leaf={self.min_leaf} {self.features}"
 
     def as_metadata(self, t: TrainOptions) -> dict[str, object]:
         out: dict[str, object] = {"features": self.features, "model": self.model}

@@ -340,7 +340,7 @@ def _flush(completion, first, count, batch_bytes, flush, free, flush_cost_ns, li
     return done
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sched_d_ns,
            feature, threshold, left, right, value, lo, hi, q_scale, bmin, bmax, confirm, dwell,
            ladder_n, ladder_d_ns, ladder_start, lam, band,
@@ -625,7 +625,7 @@ def run_loop(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray, incumbent: tuple
     return LoopResult(completion, int(flushes), feats, raw, sched_n, sched_d // 1000)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _schedule_windows(ts, size, first, last, t0, sched_n, sched_d_ns, flush_cost_ns, link_bps,
                       p95_ns, flushes):
     """Per window [first[w], last[w]): isolated replay under the step schedule; p95 and flushes."""

@@ -8,9 +8,10 @@ values ``q`` of the training rows and a cost matrix ``C[rows, 24]`` (the horizon
   index), and its cost is that sum;
 - a node is split at the threshold, over every allowed feature and every boundary between
   two neighbouring distinct grid values, that gives the lowest summed cost of its two
-  children, provided both children hold at least ``min_leaf`` rows, their actions differ
-  and their summed cost is strictly lower than the node's (ties: lowest feature index, then
-  lowest threshold);
+  children (plus ``switch_cost`` for every pair of consecutive windows the split separates),
+  provided both children hold at least ``min_leaf`` rows, their actions differ and that
+  cost is strictly lower than the node's (ties: lowest feature index, then lowest
+  threshold);
 - nodes are expanded best first (largest cost reduction, ties by creation order) until
   none can be split, ``max_depth`` is reached, or another split would exceed NEM1's 255
   nodes.

@@ -163,6 +163,33 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
                  oscillations_max_per_30s=osc, delta_p95=worst_delta, eligible=eligible)
 
 
+def score_all(reflexes: Sequence, spans: Sequence[ValidationSpan], opts: ForgeOptions
+              ) -> list[Score | None]:
+    """``score`` of every reflex, in order: in this process, on ``opts.workers`` threads (the
+    replay kernels release the GIL; default all cores), or on the Dask cluster at
+    ``opts.dask`` (the spans are scattered to every worker once). Each score depends only on
+    its reflex and the spans, so the backend cannot change a result."""
+    if not spans:
+        return [None] * len(reflexes)
+    if opts.dask is not None:
+        from reflexforge.parallel import DASK_CONNECT_TIMEOUT, connect_dask
+
+        client = connect_dask(opts.dask, DASK_CONNECT_TIMEOUT)
+        with client:
+            shared = client.scatter(list(spans), broadcast=True)
+            futures = [client.submit(score, r, shared, opts, pure=False) for r in reflexes]
+            return list(client.gather(futures))
+    from reflexforge.parallel import default_workers
+
+    threads = min(len(reflexes), opts.workers or default_workers())
+    if threads <= 1:
+        return [score(r, spans, opts) for r in reflexes]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(lambda r: score(r, spans, opts), reflexes))
+
+
 def choose(scores: Sequence[Score], leaves: Sequence[int]) -> int:
     """The winner's index: among eligible candidates (all, if none is), the one with the
     fewest leaves, then the earliest, whose mean J is within SELECT_TOLERANCE of the lowest."""

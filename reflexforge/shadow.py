@@ -183,7 +183,7 @@ def notes(report: ShadowReport) -> list[str]:
         out.append(f"the best static pair by J, ({static.pair[0]}, {static.pair[1]} µs), has a "
                    f"lower mean J ({static.mean_J:.1f} µs) than the reflex "
                    f"({worse.mean_J:.1f} µs, {loop}): consider it as the incumbent, or retrain "
-                   "on several traces with `--features arrivals`")
+                   "on several traces of this kind of traffic")
     seen = {report.model.get("telemetry_hash"), *(report.model.get("telemetry_files") or [])}
     if report.trace.get("sha1") is not None and report.trace["sha1"] in seen:
         out.append("the shadow trace is one the reflex was trained on (same sha1): these "

@@ -321,8 +321,8 @@ def test_notes_follow_the_figures_and_never_change_the_verdict() -> None:
     assert notes(incumbent) == [
         f"the best static pair by J, ({static.pair[0]}, {static.pair[1]} µs), has a lower mean "
         f"J ({static.mean_J:.1f} µs) than the reflex ({incumbent.open_loop.mean_J:.1f} µs, "
-        "open loop): consider it as the incumbent, or retrain on several traces with "
-        "`--features arrivals`"]
+        "open loop): consider it as the incumbent, or retrain on several traces of this kind "
+        "of traffic"]
     best = run_shadow(constant_reflex(*static.pair), trace, ForgeOptions(), min_duration_s=10,
                       workers=1)
     # the same pair after the first two steps under the incumbent: within the 1 % margin
