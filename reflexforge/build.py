@@ -37,7 +37,16 @@ from reflexforge.errors import E_TRAINSET, ForgeError
 from reflexforge.labels import count_switches, training_labels
 from reflexforge.oracle import OracleCosts, best_pairs
 from reflexforge.quantize import Q_SCALE, quantize_matrix
-from reflexforge.selection import SELECT_TOLERANCE, Score, choose, score_all, validation_span
+from reflexforge.selection import (
+    OSCILLATIONS_MAX_PER_30S,
+    SELECT_TOLERANCE,
+    Score,
+    ValidationSpan,
+    choose,
+    open_loop_oscillations,
+    score_all,
+    validation_span,
+)
 from reflexforge.train import RANDOM_STATE, TrainOptions, evaluate_tree, split_by_time
 
 FEATURE_SCHEMA = "v1"
@@ -73,6 +82,8 @@ class BuildReport:
     candidates: list[tuple[Candidate, int, Score | None]] = field(default_factory=list)
     """Every candidate with its number of leaves and validation score (None without one)."""
     winner: int = 0
+    refitted: bool = False
+    """The file holds the winner refitted on all windows (spec/training.md section 10)."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -182,6 +193,13 @@ def reflex_from_segments(
                             for fi in fitted], spans, opts)
         winner = choose([sc for sc in scores if sc is not None], [fi.leaves for fi in fitted])
     best: Fitted = fitted[winner]
+    final, refitted = best, False
+    if train_opts.refit and spans and n_val:
+        final, refitted = refit(grid[winner], files, spans, opts, train_opts), True
+        if final is None:
+            final, refitted = best, False
+    # Section 5's figures are those of the candidate as validated (trained on the training
+    # windows only), so that they stay held out even when the file holds the refit.
     q = quantize_matrix(x, best.lo, best.hi, Q_SCALE)
     out_n = evaluate_tree(best.trees[0], q, BOUNDS[0])
     out_d = evaluate_tree(best.trees[1], q, BOUNDS[1])
@@ -199,19 +217,33 @@ def reflex_from_segments(
         oracle_mean_j_us=float(j[val].min(axis=1).mean()) if n_val else None,
         label_switches_plain=switches_plain,
         label_switches_trained=switches_trained,
-        node_counts=(len(best.trees[0]), len(best.trees[1])),
-        training_rows=best.rows,
+        node_counts=(len(final.trees[0]), len(final.trees[1])),
+        training_rows=final.rows,
         candidates=[(c, fi.leaves, sc) for c, fi, sc in zip(grid, fitted, scores, strict=True)],
         winner=winner,
+        refitted=refitted,
     )
     metadata = build_metadata(telemetry_sha1, opts, train_opts, report)
     if telemetry_files is not None and len(telemetry_files) > 1:
         metadata["telemetry_files"] = list(telemetry_files)
-    reflex = runtime_reflex(best.lo, best.hi, best.trees, train_opts, metadata)
+    reflex = runtime_reflex(final.lo, final.hi, final.trees, train_opts, metadata)
     report.seconds["fit"] = t_fit - t_start
     report.seconds["select"] = time.perf_counter() - t_fit
     report.seconds["train"] = time.perf_counter() - t_start
     return reflex, report
+
+
+def refit(candidate: Candidate, files: list[FileWindows], spans: list[ValidationSpan],
+          opts: ForgeOptions, train_opts: TrainOptions) -> Fitted | None:
+    """The winner fitted again, the same way, on all the windows of every file (training and
+    validation), as scikit-learn's search estimators refit their best candidate; None when
+    the refit would fail the gate's oscillation limit on the open-loop decisions over a file
+    (then the validated fit is kept)."""
+    everything = [replace(f, n_train=len(f.starts)) for f in files]
+    fitted = fit_candidate(candidate, everything, opts, train_opts)
+    reflex = runtime_reflex(fitted.lo, fitted.hi, fitted.trees, train_opts, {})
+    worst = max(open_loop_oscillations(reflex, sp.x_all, opts.incumbent) for sp in spans)
+    return fitted if worst <= OSCILLATIONS_MAX_PER_30S else None
 
 
 def build_reflex(
@@ -315,7 +347,8 @@ def selection_metadata(train_opts: TrainOptions, report: BuildReport) -> dict[st
             entry |= sc.as_metadata()
         candidates[candidate_key(i)] = entry
     return {"candidates": candidates, "method": train_opts.select,
-            "tolerance": SELECT_TOLERANCE, "winner": candidate_key(report.winner)}
+            "refit": report.refitted, "tolerance": SELECT_TOLERANCE,
+            "winner": candidate_key(report.winner)}
 
 
 def created_at() -> str:

@@ -61,6 +61,7 @@ class TrainOptions:
     ``horizon`` (windows; None: the hysteresis span), ``horizon_agg``, ``min_leaf`` (None:
     the selection grid, or DEFAULT_MIN_LEAF without selection), ``max_depth`` and
     ``features`` (None: the grid, or the model's default) shape the cost-sensitive trees;
+    ``refit`` fits the selection's winner again on all windows;
     ``label_target`` and ``switch_cost_us`` shape the regressors' labels
     (reflexforge/labels.py); ``confirm_steps`` and ``dwell_steps`` go into the file header
     (runtime hysteresis, spec/NEM1.md section 11); ``target`` is what the regressors fit;
@@ -81,6 +82,7 @@ class TrainOptions:
     horizon_agg: str = "mean"
     min_leaf: int | None = None
     max_depth: int = DEFAULT_DEPTH
+    refit: bool = True
 
     def __post_init__(self) -> None:
         if self.label_target not in LABEL_TARGETS:
@@ -113,6 +115,8 @@ class TrainOptions:
         if self.min_leaf is not None and not _int_in(self.min_leaf, 1, MAX_MIN_LEAF):
             raise ForgeError(E_USAGE, f"minimum leaf size must be an integer in "
                              f"1..{MAX_MIN_LEAF} windows, got {self.min_leaf!r}")
+        if not isinstance(self.refit, bool):
+            raise ForgeError(E_USAGE, f"refit must be true or false, got {self.refit!r}")
         if not _int_in(self.max_depth, 1, FORMAT_MAX_DEPTH):
             raise ForgeError(E_USAGE, f"depth must be an integer in 1..{FORMAT_MAX_DEPTH}, "
                              f"got {self.max_depth!r}")

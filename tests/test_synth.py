@@ -128,7 +128,14 @@ def test_bad_arguments():
 
 
 def test_command_lists_the_same_profiles():
-    assert synth_command.PROFILES == synth.PROFILES
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    synth_command.register(parser.add_subparsers())
+    action = next(a for a in parser._subparsers._group_actions[0].choices["synth"]._actions
+                  if a.dest == "profile")
+    assert tuple(action.choices) == synth.PROFILES
+    assert "diurnal" in synth.PROFILES
 
 
 def test_too_short_or_empty_run_is_usage_and_writes_nothing(tmp_path, capsys):

@@ -48,7 +48,7 @@ def _aggregate(text: str) -> str:
 
 _STABILITY = ("label_target", "switch_cost_us", "confirm_steps", "dwell_steps", "target",
               "dagger_rounds", "features", "model", "select", "horizon", "horizon_agg",
-              "min_leaf", "max_depth")
+              "min_leaf", "max_depth", "refit")
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +68,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="closed-loop (default): replay every candidate in closed loop on the last 20%% "
         "of the windows and keep the simplest one within 0.5%% of the lowest mean J among "
         "those the gate would pass; off: build --model alone",
+    )
+    model.add_argument(
+        "--refit", choices=("on", "off"), default=None,
+        help="on (default): the file holds the selection's winner fitted again on all windows, "
+        "training and validation (as scikit-learn's searches refit); off: as validated",
     )
     model.add_argument(
         "--horizon", type=int_range(1, MAX_HORIZON), default=None, metavar="H",
@@ -135,6 +140,8 @@ def training_options_from_args(args: argparse.Namespace) -> TrainOptions:
     """The ``TrainOptions`` given on the command line; unset ones keep the defaults."""
     base = PLAIN if getattr(args, "plain", False) else TrainOptions()
     given = {k: getattr(args, k) for k in _STABILITY if getattr(args, k, None) is not None}
+    if "refit" in given:
+        given["refit"] = given["refit"] == "on"
     fields = {k: getattr(base, k) for k in _STABILITY} | given
     return TrainOptions(**fields)
 
