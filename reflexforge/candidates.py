@@ -46,8 +46,11 @@ HORIZON_GRID: tuple[int | None, ...] = (None, 4)
 """Horizons the selection tries when --horizon is not given (None: the hysteresis span)."""
 MIN_LEAF_GRID = (20, 100)
 """Minimum leaf sizes (windows) the selection tries when --min-leaf is not given."""
-FEATURE_GRID = ("arrivals", "all")
-"""Feature sets the selection tries for cost-sensitive trees when --features is not given."""
+FEATURE_GRID = ("arrivals",)
+"""Feature sets the selection tries when --features is not given: the arrival features only,
+which the policy cannot move, so every candidate's closed loop is its open loop. Trees on
+all ten features won validation replays and then failed held-out ones in closed loop (README,
+"The gate across profiles")."""
 DEFAULT_MIN_LEAF = 20
 """Minimum leaf size of a cost-sensitive tree built without selection."""
 
@@ -97,7 +100,8 @@ def candidate_grid(t: TrainOptions) -> list[Candidate]:
                     for f in (t.features,) if t.features is not None else FEATURE_GRID:
                         out.append(Candidate(family, h, leaf, f))
         elif family == "regressors":
-            out.append(Candidate("regressors", features=t.features or "all"))
+            for f in (t.features,) if t.features is not None else FEATURE_GRID:
+                out.append(Candidate("regressors", features=f))
     return out
 
 
