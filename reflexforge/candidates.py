@@ -83,9 +83,9 @@ class Candidate:
 
 def candidate_grid(t: TrainOptions) -> list[Candidate]:
     """The candidates of a build: the model of ``t.model`` alone without selection; with it,
-    the best static pair, then the cost-sensitive trees over the grid (an option given on
-    the command line fixes its axis), then today's regressors."""
-    families = ("policy-tree", "regressors") if t.model == "auto" else (t.model,)
+    the best static pair, then the family of ``t.model`` (``auto``: policy trees) over the
+    grid (an option given on the command line fixes its axis)."""
+    families = ("policy-tree",) if t.model == "auto" else (t.model,)
     if t.select == "off":
         model = "policy-tree" if t.model == "auto" else t.model
         if model in ("policy-tree", "cost-regressor"):

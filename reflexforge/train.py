@@ -26,8 +26,8 @@ DEFAULT_DEPTH = 4
 """The trees' depth unless --max-depth says otherwise (the guide's 4); the format allows up
 to FORMAT_MAX_DEPTH (8)."""
 MODELS = ("auto", "policy-tree", "cost-regressor", "regressors", "static")
-"""``auto``: with selection, the best static pair, policy trees and regressors compete;
-without, a policy tree. ``policy-tree``: one cost-sensitive tree (reflexforge/policytree.py),
+"""``auto``: with selection, the best static pair and policy trees compete; without, a
+policy tree. ``policy-tree``: one cost-sensitive tree (reflexforge/policytree.py),
 exported as two trees of one structure; ``cost-regressor``: scikit-learn's multi-output
 DecisionTreeRegressor fitted on the horizon costs, each leaf taking the pair of lowest mean
 cost; ``regressors``: two DecisionTreeRegressors on the argmin labels (the earlier
