@@ -93,3 +93,131 @@ def test_dwell_and_switch_rate() -> None:
     assert stats.switches_per_min == pytest.approx(20.0)
     assert stats.median_dwell_s == pytest.approx(1.9)
     assert stats.oscillations == 0
+
+
+# --- issue 8: the vectorized count, the lookback of the gate, the longest alternation ------
+
+
+def loop_flags(n: np.ndarray, d: np.ndarray, lookback: int) -> np.ndarray:
+    """The earlier loop definition, kept as the reference: a switch at k is an oscillation
+    when some switch at k' in [k - lookback, k) moved one knob the other way."""
+    n = n.astype(np.int64)
+    d = d.astype(np.int64)
+    out = np.zeros(n.shape[0], dtype=bool)
+    for k in range(1, n.shape[0]):
+        dn, dd = np.sign(n[k] - n[k - 1]), np.sign(d[k] - d[k - 1])
+        if dn == 0 and dd == 0:
+            continue
+        for kp in range(max(1, k - lookback), k):
+            pn, pd = np.sign(n[kp] - n[kp - 1]), np.sign(d[kp] - d[kp - 1])
+            if (pn != 0 or pd != 0) and (dn * pn < 0 or dd * pd < 0):
+                out[k] = True
+                break
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_vectorized_flags_equal_the_loop_definition(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    length = int(rng.integers(0, 400))
+    # Sticky random walks over a few values of each knob: switches, reversals and long runs.
+    stay = rng.random(length) < rng.uniform(0.3, 0.95)
+    n = rng.choice([1, 4, 8, 16, 32, 64], length)
+    d = rng.choice([50, 200, 1000, 4000], length)
+    for k in range(1, length):
+        if stay[k]:
+            n[k], d[k] = n[k - 1], d[k - 1]
+    for lookback in (1, 2, 5, 10, 11, 22, 80, 300):
+        got = oscillation_flags(n, d, lookback)
+        assert got.tolist() == loop_flags(n, d, lookback).tolist(), lookback
+
+
+def strict_alternation(confirm: int, dwell: int, seconds: float = 60.0) -> np.ndarray:
+    """The pairs a runtime applies when its raw decisions alternate between A and B every
+    max(dwell, confirm) + 1 steps: the fastest cycle this hysteresis lets through."""
+    from reflexforge.closedloop import runtime_steps
+
+    period = max(dwell, confirm) + 1
+    steps = int(seconds * 10)
+    raw = np.array([A if (k // period) % 2 == 0 else (64, 50) for k in range(steps)],
+                   dtype=np.int64)
+    return runtime_steps(raw, confirm, dwell)
+
+
+@pytest.mark.parametrize("confirm", [1, 2, 3, 5, 10, 20, 40])
+@pytest.mark.parametrize("dwell", [0, 1, 5, 10, 11, 30, 60])
+def test_gate_lookback_is_never_blind(confirm: int, dwell: int) -> None:
+    from reflexforge.oscillation import gate_lookback
+
+    applied = strict_alternation(confirm, dwell)
+    n, d = applied[:, 0], applied[:, 1]
+    switches = np.flatnonzero((np.diff(n) != 0) | (np.diff(d) != 0)) + 1
+    gaps = np.diff(switches)
+    assert switches.shape[0] >= 5  # the runtime really lets the cycle through
+    lookback = gate_lookback(confirm, dwell)
+    assert lookback == max(10, 2 * (confirm + dwell))
+    assert lookback >= gaps.max()
+    stats = oscillation_stats(n, d, lookback=lookback)
+    assert stats.oscillations_max_per_30s > 1  # counted: the gate refuses it
+    if gaps.min() > 10:  # and the old fixed 1 s lookback was blind to it
+        assert oscillation_stats(n, d, lookback=10).oscillations == 0
+
+
+def test_alternation_every_1_1_s_for_30_s_is_seen() -> None:
+    """The issue's real capture: (8, 50 us) and (16, 1 ms) alternating every 11 steps for
+    30 s, under a runtime with confirm 1 and dwell 11."""
+    from reflexforge.oscillation import gate_lookback
+
+    pairs = [(16, 1000)] * 50 + [(8, 50) if (k // 11) % 2 == 0 else (16, 1000)
+                                 for k in range(300)] + [(16, 1000)] * 50
+    n, d = seq(*pairs)
+    assert oscillation_stats(n, d).oscillations == 0  # the old 10-step lookback: blind
+    stats = oscillation_stats(n, d, lookback=gate_lookback(1, 11))
+    assert stats.lookback_steps == 24
+    assert stats.oscillations_max_per_30s >= 25
+    assert stats.longest_alternation.pairs == ((16, 1000), (8, 50))
+    # First switch at step 50, last at step 50 + 27 * 11: 29.7 s.
+    assert stats.longest_alternation.seconds == pytest.approx(29.7)
+    assert stats.max_per_30s_by_lookback["1s"] == 0
+    assert stats.max_per_30s_by_lookback["5s"] >= 25
+    assert set(stats.max_per_30s_by_lookback) == {"1s", "5s", "10s", "30s"}
+    as_dict = stats.as_dict()
+    assert as_dict["lookback_steps"] == 24
+    assert as_dict["longest_alternation"] == {"runs": 29, "seconds": pytest.approx(29.7),
+                                              "pairs": [[16, 1000], [8, 50]]}
+
+
+def test_following_a_load_change_up_and_later_down_is_at_most_one() -> None:
+    from reflexforge.oscillation import gate_lookback
+
+    lookback = gate_lookback(10, 30)
+    for busy_steps in (40, 79, 80, 81, 200):
+        n, d = seq(*([A] * 100 + [C] * busy_steps + [A] * 100))
+        stats = oscillation_stats(n, d, lookback=lookback)
+        assert stats.switches == 2
+        assert stats.oscillations_max_per_30s == (1 if busy_steps <= lookback else 0)
+
+
+def test_longest_alternation_hand_cases() -> None:
+    from reflexforge.oscillation import longest_alternation
+
+    def alt(*runs: tuple[tuple[int, int], int]):
+        pairs = [p for p, count in runs for _ in range(count)]
+        return longest_alternation(*seq(*pairs))
+
+    assert alt((A, 5)).runs == 0 and alt((A, 5)).pairs is None
+    assert alt((A, 5), (B, 5)).runs == 0  # two runs are not an alternation
+    assert alt((A, 5), (B, 5), (C, 5)).runs == 0  # three different pairs
+    a = alt((A, 5), (B, 3), (A, 4))
+    assert (a.runs, a.seconds, a.pairs) == (3, pytest.approx(0.3), (A, B))
+    # A B A B then C: four runs, first switch at step 5, last at step 5 + 3 + 4 = 12.
+    a = alt((A, 5), (B, 3), (A, 4), (B, 2), (C, 9))
+    assert (a.runs, a.seconds, a.pairs) == (4, pytest.approx(0.7), (A, B))
+    # Two alternations: the longer wins; with equal lengths, the earlier.
+    a = alt((A, 2), (B, 2), (A, 2), (C, 2), (B, 2), (C, 2), (B, 2), (C, 2))
+    assert (a.runs, a.pairs) == (5, (C, B))
+    a = alt((A, 2), (B, 2), (A, 2), (C, 9), (B, 2), (C, 2))
+    assert (a.runs, a.pairs, a.seconds) == (3, (A, B), pytest.approx(0.2))
+    # One knob is enough to tell pairs apart.
+    a = alt(((16, 50), 3), ((16, 200), 3), ((16, 50), 3), ((16, 200), 3))
+    assert (a.runs, a.pairs) == (4, ((16, 50), (16, 200)))
