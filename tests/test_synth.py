@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -149,3 +151,54 @@ def test_too_short_or_empty_run_is_usage_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "E_USAGE" in err and str(out) in err
     assert list(tmp_path.iterdir()) == []
+
+
+# --- diurnal (issue 8) ----------------------------------------------------------------------
+
+DIURNAL_MEAN_M = (math.sqrt(0.03 * 0.15) + 3 + 1) / 3  # spec/telemetry.md: 1.3557
+REGIME_OF = {  # multiplier range and the profiles each regime draws from
+    "quiet": ((0.03, 0.15), {"poisson"}),
+    "busy": ((2.0, 4.0), {"poisson", "flows"}),
+    "bursty": ((0.5, 1.5), {"onoff", "incast"}),
+}
+
+
+def _regime(segment, rate: float) -> str:
+    m = segment.rate / rate * DIURNAL_MEAN_M
+    found = [name for name, ((lo, hi), kinds) in REGIME_OF.items()
+             if lo * 0.9999 <= m <= hi * 1.0001 and segment.profile in kinds]
+    assert len(found) == 1, (segment, m)
+    return found[0]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_diurnal_regimes_last_one_to_four_minutes_and_alternate(seed):
+    duration = 3600 * 10**9
+    segments = synth.plan("diurnal", duration, 15_000, np.random.default_rng([seed, 0]))
+    assert segments[0].start_ns == 0 and segments[-1].end_ns == duration
+    assert all(a.end_ns == b.start_ns for a, b in zip(segments, segments[1:], strict=False))
+    lengths = [(s.end_ns - s.start_ns) / 1e9 for s in segments]
+    assert all(60 <= x <= 240 for x in lengths[:-1])
+    assert 0 < lengths[-1] <= 240  # the last regime is cut at the end of the trace
+    regimes = [_regime(s, 15_000) for s in segments]
+    assert all(a != b for a, b in zip(regimes, regimes[1:], strict=False))
+
+
+def test_diurnal_draws_every_regime_and_transition():
+    seen = set()
+    for seed in range(30):
+        segments = synth.plan("diurnal", 1800 * 10**9, 5000, np.random.default_rng([seed, 0]))
+        regimes = [_regime(s, 5000) for s in segments]
+        seen |= set(zip(regimes, regimes[1:], strict=False))
+    assert seen == {(a, b) for a in REGIME_OF for b in REGIME_OF if a != b}
+
+
+def test_diurnal_is_deterministic_per_seed(tmp_path):
+    a, b, c = (tmp_path / n for n in ("a.csv", "b.csv", "c.csv"))
+    synth.synthesize(a, "diurnal", 70, seed=5, rate=400)
+    synth.synthesize(b, "diurnal", 70, seed=5, rate=400)
+    synth.synthesize(c, "diurnal", 70, seed=6, rate=400)
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+    trace = read_telemetry(a)
+    assert np.all(np.diff(trace.ts_ns) >= 0) and trace.ts_ns[-1] < 70 * 10**9
