@@ -54,10 +54,10 @@ def test_choose_takes_only_eligible_candidates_unless_none_is() -> None:
 def test_candidate_grid() -> None:
     grid = candidate_grid(TrainOptions())
     assert grid[0] == Candidate("static")
-    assert grid[-1] == Candidate("regressors", features="arrivals")
-    trees = grid[1:-1]
-    assert [(c.model, c.horizon, c.min_leaf, c.features) for c in trees] == [
+    assert [(c.model, c.horizon, c.min_leaf, c.features) for c in grid[1:]] == [
         ("policy-tree", h, leaf, "arrivals") for h in (None, 4) for leaf in (20, 100)]
+    assert candidate_grid(TrainOptions(model="regressors")) == [
+        Candidate("static"), Candidate("regressors", features="arrivals")]
     fixed = candidate_grid(TrainOptions(horizon=3, min_leaf=7, features="all",
                                         model="policy-tree"))
     assert fixed == [Candidate("static"), Candidate("policy-tree", 3, 7, "all")]
@@ -146,7 +146,7 @@ def test_build_prints_every_candidate_and_marks_the_winner(trace_path: Path, tmp
         del os.environ["SOURCE_DATE_EPOCH"]
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if " c0" in line]
-    assert len(rows) == 3  # static, the policy tree, the regressors
+    assert len(rows) == 2  # static and the policy tree of these options
     marked = [line for line in rows if "*" in line.split("c0")[0]]
     assert len(marked) == 1
     winner = load(tmp_path / "m.reflex").metadata["training"]["selection"]["winner"]
