@@ -186,12 +186,19 @@ def test_train_gives_the_build_bytes_with_the_new_options(trace_path: Path,
 @pytest.mark.parametrize("seconds", [0.25, 1.5])
 @pytest.mark.parametrize("model", ["auto", "policy-tree", "cost-regressor", "regressors"])
 def test_too_few_windows_for_the_leaf_size_still_builds(seconds: float, model: str,
-                                                        tmp_path: Path) -> None:
+                                                        tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
     trace = tmp_path / "tiny.csv"
     synthesize(trace, "mixed", duration_s=seconds, seed=3)
     out = tmp_path / "tiny.reflex"
+    capsys.readouterr()
     build(["build", str(trace), "-o", str(out), "--min-leaf", "100", "--max-depth", "8",
            "--model", model])
+    said = " ".join(capsys.readouterr().out.split())
+    if model != "regressors":  # the build says the trees are smaller than asked
+        assert "allow at most 1 leaves of 100 windows (--min-leaf), fewer than the 256 of " \
+            "depth 8" in said
     reflex = load(out)
     windows = reflex.metadata["windows"]["total"]
     assert windows < 200  # fewer than two leaves of 100

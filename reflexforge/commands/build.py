@@ -112,12 +112,29 @@ def print_report(report, output: str, train_opts=None) -> None:
     if len(report.candidates) > 1:
         console.print(candidates_table(report, train_opts))
     console.print(table)
+    for note in size_notes(report, train_opts):
+        console.print(f"note: {note}", highlight=False)
     console.print(
         f"oracle mean J {us(report.oracle_mean_j_us)} us; label switches "
         f"{report.label_switches_plain} plain -> {report.label_switches_trained} trained; "
         f"nodes {report.node_counts[0]} + {report.node_counts[1]}",
         highlight=False,
     )
+
+
+def size_notes(report, train_opts) -> list[str]:
+    """Say so when the training windows are too few for the depth and leaf size asked."""
+    if train_opts is None:
+        return []
+    depth = train_opts.max_depth
+    out = []
+    for leaf in sorted({c.min_leaf for c, _, _ in report.candidates if c.min_leaf}):
+        most = report.train_windows // leaf
+        if most < 2**depth:
+            out.append(f"{report.train_windows} training windows allow at most {max(1, most)} "
+                       f"leaves of {leaf} windows (--min-leaf), fewer than the {2**depth} of "
+                       f"depth {depth}: such trees are smaller (see their leaves)")
+    return out
 
 
 def candidates_table(report, train_opts):
