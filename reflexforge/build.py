@@ -38,12 +38,11 @@ from reflexforge.labels import count_switches, training_labels
 from reflexforge.oracle import OracleCosts, best_pairs
 from reflexforge.quantize import Q_SCALE, quantize_matrix
 from reflexforge.selection import (
-    OSCILLATIONS_MAX_PER_30S,
     SELECT_TOLERANCE,
     Score,
     ValidationSpan,
     choose,
-    open_loop_oscillations,
+    score,
     score_all,
     validation_span,
 )
@@ -195,9 +194,10 @@ def reflex_from_segments(
     best: Fitted = fitted[winner]
     final, refitted = best, False
     if train_opts.refit and spans and n_val:
-        final, refitted = refit(grid[winner], files, spans, opts, train_opts), True
-        if final is None:
-            final, refitted = best, False
+        again = refit(grid[winner], files, spans, opts, train_opts,
+                      bool(scores[winner] is not None and scores[winner].eligible))
+        if again is not None:
+            final, refitted = again, True
     # Section 5's figures are those of the candidate as validated (trained on the training
     # windows only), so that they stay held out even when the file holds the refit.
     q = quantize_matrix(x, best.lo, best.hi, Q_SCALE)
@@ -234,16 +234,17 @@ def reflex_from_segments(
 
 
 def refit(candidate: Candidate, files: list[FileWindows], spans: list[ValidationSpan],
-          opts: ForgeOptions, train_opts: TrainOptions) -> Fitted | None:
+          opts: ForgeOptions, train_opts: TrainOptions, eligible: bool) -> Fitted | None:
     """The winner fitted again, the same way, on all the windows of every file (training and
-    validation), as scikit-learn's search estimators refit their best candidate; None when
-    the refit would fail the gate's oscillation limit on the open-loop decisions over a file
-    (then the validated fit is kept)."""
+    validation), as scikit-learn's search estimators refit their best candidate; None (keep
+    the validated fit) when an eligible winner's refit is not eligible on the same spans."""
     everything = [replace(f, n_train=len(f.starts)) for f in files]
     fitted = fit_candidate(candidate, everything, opts, train_opts)
-    reflex = runtime_reflex(fitted.lo, fitted.hi, fitted.trees, train_opts, {})
-    worst = max(open_loop_oscillations(reflex, sp.x_all, opts.incumbent) for sp in spans)
-    return fitted if worst <= OSCILLATIONS_MAX_PER_30S else None
+    if not eligible:
+        return fitted
+    again = score(runtime_reflex(fitted.lo, fitted.hi, fitted.trees, train_opts, {}), spans,
+                  opts)
+    return fitted if again is not None and again.eligible else None
 
 
 def build_reflex(
