@@ -1,0 +1,430 @@
+#!/usr/bin/env python3
+"""Real packet captures on loopback, in a network namespace of their own.
+
+Run as root. Real servers (redis-server, nginx, iperf3 -s) and real clients
+(redis-benchmark, redis-cli, ab, curl, iperf3) from Debian packages run phases of
+varying load (quiet, redis bursts, HTTP, bulk at a bounded bitrate, mixed) while
+tcpdump (or dumpcap, for pcapng) captures loopback. The phase plan is a function
+of --seed alone; the packets are whatever the kernel does with that load.
+
+Everything is bounded: each phase is 20-90 s (--phase-min/--phase-max), the whole
+run stops after --duration seconds, the capture after --max-packets packets, and a
+watchdog ends it all at --duration + 120 s. Generators run under nice with a duty
+cycle of at most about 50 %, so two captures at once leave the 2 cores usable.
+On exit (normal, error, SIGINT/SIGTERM/SIGHUP) every process started here is
+stopped and the namespace is deleted.
+
+    apt-get install tcpdump redis-server redis-tools nginx apache2-utils curl iperf3
+    apt-get install wireshark-common      # dumpcap, only for --pcapng
+    sudo python3 tools/capture_loopback.py --seed 1 --duration 660 -o /work/captures/real-a.pcap
+    sudo python3 tools/capture_loopback.py --install ...   # installs the packages first
+
+Next to OUT it writes OUT.plan.json: the options, the phase plan with the
+offsets at which each phase really started, and the capture tool's counters.
+Standard library only (it runs with the system python3, outside any venv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+PACKAGES = ["tcpdump", "redis-server", "redis-tools", "nginx", "apache2-utils", "curl", "iperf3"]
+PCAPNG_PACKAGES = ["wireshark-common"]
+NEEDED = ["ip", "tcpdump", "redis-server", "redis-benchmark", "redis-cli", "nginx", "ab", "curl", "iperf3"]
+KINDS = ("idle", "redis", "http", "bulk", "mixed")
+REDIS_PORT, HTTP_PORT, IPERF_PORT = 6379, 8080, 5201
+PEER_ADDR, LAB_ADDR = "10.77.0.2", "10.77.0.1"
+NICE = ["nice", "-n", "15"]
+# HTTP objects served by nginx (name, bytes): small replies to multi-segment bodies
+OBJECTS = [("tiny", 120), ("small", 4096), ("medium", 65536), ("large", 1048576)]
+
+
+class Stop(Exception):
+    """Raised by the signal handlers: unwind and clean up."""
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise Stop(f"signal {signum}")
+
+
+# ---------------------------------------------------------------------------
+# The plan: deterministic per seed
+
+
+def make_plan(seed: int, duration: float, pmin: float, pmax: float) -> list[dict]:
+    """Phases of 20-90 s covering `duration`, each with its own generator parameters."""
+    rng = random.Random(seed)
+    phases: list[dict] = []
+    t = 0.0
+    first = True
+    while t < duration - 1e-9:
+        span = min(rng.uniform(pmin, pmax), duration - t)
+        if duration - t - span < pmin:  # no tail phase shorter than pmin: this one takes it
+            span = duration - t
+        kind = "idle" if first else rng.choice(KINDS)
+        first = False
+        phases.append({"kind": kind, "start": round(t, 3), "span": round(span, 3),
+                       "seed": rng.getrandbits(32), **_params(kind, rng)})
+        t += span
+    return phases
+
+
+def _params(kind: str, rng: random.Random) -> dict:
+    if kind == "redis":
+        return {"clients": rng.choice([1, 2, 4, 8]), "pipeline": rng.choice([1, 1, 4, 16]),
+                "value_bytes": rng.choice([3, 64, 512, 4096]),
+                "on": [0.2, rng.uniform(0.5, 2.0)], "off": [0.5, rng.uniform(1.5, 5.0)]}
+    if kind == "http":
+        return {"object": rng.choice([o for o, _ in OBJECTS]), "concurrency": rng.choice([1, 2, 4]),
+                "keepalive": rng.random() < 0.5,
+                "on": [0.2, rng.uniform(0.5, 2.5)], "off": [0.5, rng.uniform(1.0, 5.0)],
+                "curl_gap": [0.05, rng.uniform(0.2, 1.0)]}
+    if kind == "bulk":
+        udp = rng.random() < 0.3
+        return {"udp": udp, "mbit": rng.choice([20, 50, 100, 200]) if udp else rng.choice([50, 100, 200, 300]),
+                "length": rng.choice([1400, 8000, 32000]) if udp else rng.choice([16384, 65536, 131072]),
+                "streams": 1 if udp else rng.choice([1, 2]), "chunk": rng.randint(5, 15),
+                "pause": [0.5, rng.uniform(1.0, 6.0)]}
+    if kind == "mixed":
+        return {"mbit": rng.choice([10, 30, 80]), "clients": rng.choice([1, 2, 4]),
+                "on": [0.2, rng.uniform(0.3, 1.5)], "off": [0.5, rng.uniform(1.0, 4.0)],
+                "curl_gap": [0.05, rng.uniform(0.1, 0.6)]}
+    return {"ping_gap": [0.3, rng.uniform(1.0, 4.0)]}
+
+
+# ---------------------------------------------------------------------------
+# Outer process: namespace, install, watchdog, cleanup
+
+
+def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60, **kw)
+
+
+def install(pcapng: bool) -> None:
+    pkgs = PACKAGES + (PCAPNG_PACKAGES if pcapng else [])
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-q"], check=True, timeout=600)
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *pkgs],
+                   check=True, env=env, timeout=1800)
+
+
+def outer(args: argparse.Namespace) -> int:
+    if os.geteuid() != 0:
+        sys.exit("capture_loopback: run as root (network namespaces, tcpdump)")
+    if args.install:
+        install(args.pcapng)
+    missing = [c for c in NEEDED + (["dumpcap"] if args.pcapng else []) if shutil.which(c) is None]
+    if missing:
+        sys.exit(f"capture_loopback: missing {', '.join(missing)}; run with --install or apt-get install "
+                 + " ".join(PACKAGES + (PCAPNG_PACKAGES if args.pcapng else [])))
+    out = Path(args.output).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ns = args.netns or f"reflexcap{os.getpid()}"
+    peer = f"{ns}p"
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop)
+    inner_proc = None
+    try:
+        _run(["ip", "netns", "add", ns])
+        _run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"])
+        if args.pcapng:  # a second interface: a veth pair to a peer namespace
+            _run(["ip", "netns", "add", peer])
+            _run(["ip", "netns", "exec", peer, "ip", "link", "set", "lo", "up"])
+            _run(["ip", "link", "add", "rcv0", "netns", ns, "type", "veth", "peer", "name", "rcv1", "netns", peer])
+            _run(["ip", "netns", "exec", ns, "ip", "addr", "add", f"{LAB_ADDR}/24", "dev", "rcv0"])
+            _run(["ip", "netns", "exec", ns, "ip", "link", "set", "rcv0", "up"])
+            _run(["ip", "netns", "exec", peer, "ip", "addr", "add", f"{PEER_ADDR}/24", "dev", "rcv1"])
+            _run(["ip", "netns", "exec", peer, "ip", "link", "set", "rcv1", "up"])
+        argv = [a for a in sys.argv[1:] if a != "--install"]
+        inner_proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, os.path.abspath(__file__),
+                                       "--inner", "--netns", ns, *argv], start_new_session=True)
+        try:
+            rc = inner_proc.wait(timeout=args.duration + 120)
+        except subprocess.TimeoutExpired:
+            print("capture_loopback: watchdog: the run overran; stopping it", file=sys.stderr)
+            rc = 1
+        return rc
+    except Stop as e:
+        print(f"capture_loopback: stopped by {e}", file=sys.stderr)
+        return 130
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        if inner_proc is not None and inner_proc.poll() is None:
+            os.killpg(inner_proc.pid, signal.SIGTERM)
+            try:
+                inner_proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(inner_proc.pid, signal.SIGKILL)
+        for name in (ns, peer):
+            _kill_namespace(name)
+
+
+def _kill_namespace(name: str) -> None:
+    """Kill what is left in our own namespace (only processes this run started), delete it."""
+    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+    for pid in pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+# ---------------------------------------------------------------------------
+# Inner process (inside the namespace): servers, capture, phases
+
+
+class Lab:
+    """Servers, the capture process and every client started by this run."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.dir = workdir
+        self.procs: list[subprocess.Popen] = []
+        self.capture: subprocess.Popen | None = None
+        self.capture_err: list[str] = []
+
+    def spawn(self, cmd: list[str], nice: bool = True, peer: bool = False) -> subprocess.Popen:
+        if peer:
+            cmd = ["ip", "netns", "exec", f"{self.args.netns}p", *cmd]
+        p = subprocess.Popen((NICE if nice else []) + cmd, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir)
+        self.procs.append(p)
+        return p
+
+    def start_servers(self) -> None:
+        www = self.dir / "www"
+        www.mkdir()
+        rnd = random.Random(self.args.seed)
+        for name, size in OBJECTS:
+            (www / name).write_bytes(rnd.randbytes(size))
+        conf = self.dir / "nginx.conf"
+        conf.write_text(
+            f"worker_processes 1;\npid {self.dir}/nginx.pid;\nerror_log {self.dir}/nginx.err;\nuser root;\n"
+            "events { worker_connections 256; }\nhttp {\n access_log off;\n"
+            + "".join(f" {t}_temp_path {self.dir};\n" for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+            + f" server {{ listen {HTTP_PORT}; root {www}; keepalive_requests 100000; }}\n}}\n")
+        self.spawn(["redis-server", "--port", str(REDIS_PORT), "--bind", "0.0.0.0", "--save", "",
+                    "--appendonly", "no", "--protected-mode", "no", "--dir", str(self.dir)])
+        self.spawn(["nginx", "-c", str(conf), "-g", "daemon off;"])
+        self.spawn(["iperf3", "-s", "-p", str(IPERF_PORT)])
+        for port in (REDIS_PORT, HTTP_PORT, IPERF_PORT):
+            _wait_port(port)
+
+    def start_capture(self) -> None:
+        a = self.args
+        if a.pcapng:
+            cmd = ["dumpcap", "-q", "-i", "lo", "-i", "rcv0", "-s", str(a.snaplen), "-B", "64",
+                   "-c", str(a.max_packets), "-a", f"duration:{int(a.duration) + 30}", "-w", a.output]
+        else:
+            cmd = ["tcpdump", "-i", "lo", "-n", "-s", str(a.snaplen), "-B", "65536", "-c", str(a.max_packets),
+                   "-w", a.output]
+            if a.tstamp_precision == "nano":
+                cmd += ["--tstamp-precision", "nano"]
+        self.capture = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True)
+        ready = threading.Event()
+
+        def reader() -> None:
+            assert self.capture is not None and self.capture.stderr is not None
+            for line in self.capture.stderr:
+                self.capture_err.append(line.rstrip())
+                if "listening on" in line.lower() or "capturing on" in line.lower():
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=reader, daemon=True).start()
+        if not ready.wait(30) or self.capture.poll() is not None:
+            raise RuntimeError("capture did not start: " + " | ".join(self.capture_err))
+        time.sleep(1.0)
+
+    def stop_capture(self) -> None:
+        if self.capture is not None and self.capture.poll() is None:
+            time.sleep(1.0)
+            self.capture.send_signal(signal.SIGINT)
+            try:
+                self.capture.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.capture.kill()
+                self.capture.wait()
+            time.sleep(0.2)
+
+    def stop_all(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        deadline = time.monotonic() + 5
+        for p in self.procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.stop_capture()
+
+
+def _wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def _bounded(cmd: list[str], seconds: float) -> list[str]:
+    """A client command that cannot outlive `seconds`."""
+    return ["timeout", "-s", "INT", "-k", "2", f"{max(0.1, seconds):.2f}", *cmd]
+
+
+def _sleep_until(t: float) -> None:
+    while (d := t - time.monotonic()) > 0:
+        time.sleep(min(d, 0.5))
+
+
+def run_phase(lab: Lab, ph: dict, t_end: float) -> None:
+    rng = random.Random(ph["seed"])
+    kind = ph["kind"]
+    url = f"http://127.0.0.1:{HTTP_PORT}/"
+    side: list[subprocess.Popen] = []
+    if kind == "mixed":  # a steady low bulk stream under the bursts, for the whole phase
+        side.append(lab.spawn(_bounded(["iperf3", "-c", "127.0.0.1", "-p", str(IPERF_PORT), "-b", f"{ph['mbit']}M",
+                                        "-t", str(max(1, int(ph["span"]) - 2)), "-l", "32768", "--connect-timeout", "3000"],
+                                       ph["span"])))
+    next_curl = time.monotonic()
+    while (now := time.monotonic()) < t_end - 0.05:
+        left = t_end - now
+        if kind == "idle":
+            lab.spawn(_bounded(["redis-cli", "-p", str(REDIS_PORT), "PING"], min(2, left)))
+            if lab.args.pcapng:
+                lab.spawn(_bounded(["curl", "-s", "-o", "/dev/null", f"http://{LAB_ADDR}:{HTTP_PORT}/tiny"], min(2, left)),
+                          peer=True)
+            _sleep_until(min(t_end, time.monotonic() + rng.uniform(*ph["ping_gap"])))
+        elif kind == "bulk":
+            secs = min(ph["chunk"], max(1, int(left) - 1))
+            cmd = ["iperf3", "-c", "127.0.0.1", "-p", str(IPERF_PORT), "-b", f"{ph['mbit']}M", "-t", str(secs),
+                   "-l", str(ph["length"]), "-P", str(ph["streams"]), "--connect-timeout", "3000"]
+            if ph["udp"]:
+                cmd.append("-u")
+            p = lab.spawn(_bounded(cmd, min(secs + 3, left)))
+            _wait(p, t_end)
+            _sleep_until(min(t_end, time.monotonic() + rng.uniform(*ph["pause"])))
+        else:
+            on = min(rng.uniform(*ph["on"]), left)
+            if kind in ("redis", "mixed"):
+                clients = ph["clients"]
+                cmd = ["redis-benchmark", "-p", str(REDIS_PORT), "-c", str(clients), "-n", "100000000", "-q",
+                       "-P", str(ph.get("pipeline", 1)), "-d", str(ph.get("value_bytes", 64)),
+                       "-t", rng.choice(["set,get", "get", "incr,lpush", "set"])]
+                bursts = [lab.spawn(_bounded(cmd, on))]
+            else:
+                obj = ph["object"]
+                cmd = ["ab", "-q", "-n", "100000000", "-c", str(ph["concurrency"]), "-t", str(max(1, int(on) + 1)),
+                       *(["-k"] if ph["keepalive"] else []), url + obj]
+                bursts = [lab.spawn(_bounded(cmd, on))]
+            end_on = time.monotonic() + on
+            while time.monotonic() < end_on:  # a curl trickle beside the burst
+                if kind in ("http", "mixed") and time.monotonic() >= next_curl:
+                    obj = rng.choice([o for o, _ in OBJECTS])
+                    lab.spawn(_bounded(["curl", "-s", "-o", "/dev/null", url + obj], 3))
+                    next_curl = time.monotonic() + rng.uniform(*ph["curl_gap"])
+                time.sleep(0.02)
+            for b in bursts:
+                _wait(b, t_end + 3)
+            off_end = min(t_end, time.monotonic() + rng.uniform(*ph["off"]))
+            while time.monotonic() < off_end:
+                if kind in ("http", "mixed") and time.monotonic() >= next_curl:
+                    obj = rng.choice([o for o, _ in OBJECTS])
+                    lab.spawn(_bounded(["curl", "-s", "-o", "/dev/null", url + obj], 3))
+                    next_curl = time.monotonic() + rng.uniform(*ph["curl_gap"])
+                time.sleep(0.02)
+        lab.procs = [p for p in lab.procs if p.poll() is None or p in side]
+    for p in side:
+        _wait(p, t_end + 3)
+
+
+def _wait(p: subprocess.Popen, until: float) -> None:
+    try:
+        p.wait(timeout=max(0.1, until - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def inner(args: argparse.Namespace) -> int:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop)
+    plan = make_plan(args.seed, args.duration, args.phase_min, args.phase_max)
+    work = Path(tempfile.mkdtemp(prefix="reflexcap-"))
+    lab = Lab(args, work)
+    record: dict = {"options": {k: v for k, v in vars(args).items() if k not in ("inner",)},
+                    "uname": os.uname().release, "plan": plan, "started": []}
+    rc = 0
+    try:
+        lab.start_servers()
+        lab.start_capture()
+        t0 = time.monotonic()
+        record["capture_started_unix"] = time.time()
+        for ph in plan:
+            _sleep_until(t0 + ph["start"])
+            record["started"].append(round(time.monotonic() - t0, 3))
+            run_phase(lab, ph, t0 + ph["start"] + ph["span"])
+    except Stop as e:
+        print(f"capture_loopback: stopped by {e}", file=sys.stderr)
+        rc = 130
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        lab.stop_all()
+        record["capture_report"] = lab.capture_err
+        Path(args.output + ".plan.json").write_text(json.dumps(record, indent=1) + "\n")
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n".join(lab.capture_err), file=sys.stderr)
+    return rc
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-o", "--output", help="capture file to write (required unless --plan-only)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the phase plan (default 1)")
+    ap.add_argument("--duration", type=float, default=660.0, help="seconds of capture (default 660)")
+    ap.add_argument("--phase-min", type=float, default=20.0)
+    ap.add_argument("--phase-max", type=float, default=90.0)
+    ap.add_argument("--snaplen", type=int, default=128)
+    ap.add_argument("--max-packets", type=int, default=20_000_000, help="stop the capture after this many")
+    ap.add_argument("--pcapng", action="store_true",
+                    help="write pcapng with dumpcap on two interfaces (lo and a veth to a peer namespace)")
+    ap.add_argument("--tstamp-precision", choices=["micro", "nano"], default="micro")
+    ap.add_argument("--netns", help="namespace name (default reflexcapPID)")
+    ap.add_argument("--install", action="store_true", help="apt-get install the packages first")
+    ap.add_argument("--plan-only", action="store_true", help="print the phase plan as JSON and exit")
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if not 0.5 <= args.duration <= 7200 or not 1 <= args.phase_min <= args.phase_max:
+        ap.error("--duration must be in 0.5..7200 s and 1 <= --phase-min <= --phase-max")
+    if args.plan_only:
+        print(json.dumps(make_plan(args.seed, args.duration, args.phase_min, args.phase_max), indent=1))
+        return 0
+    if not args.output:
+        ap.error("-o/--output is required")
+    args.output = str(Path(args.output).resolve())
+    return inner(args) if args.inner else outer(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
