@@ -42,7 +42,17 @@ from pathlib import Path
 
 PACKAGES = ["tcpdump", "redis-server", "redis-tools", "nginx", "apache2-utils", "curl", "iperf3"]
 PCAPNG_PACKAGES = ["wireshark-common"]
-NEEDED = ["ip", "tcpdump", "redis-server", "redis-benchmark", "redis-cli", "nginx", "ab", "curl", "iperf3"]
+NEEDED = [
+    "ip",
+    "tcpdump",
+    "redis-server",
+    "redis-benchmark",
+    "redis-cli",
+    "nginx",
+    "ab",
+    "curl",
+    "iperf3",
+]
 KINDS = ("idle", "redis", "http", "bulk", "mixed")
 REDIS_PORT, HTTP_PORT, IPERF_PORT = 6379, 8080, 5201
 PEER_ADDR, LAB_ADDR = "10.77.0.2", "10.77.0.1"
@@ -75,32 +85,57 @@ def make_plan(seed: int, duration: float, pmin: float, pmax: float) -> list[dict
             span = duration - t
         kind = "idle" if first else rng.choice(KINDS)
         first = False
-        phases.append({"kind": kind, "start": round(t, 3), "span": round(span, 3),
-                       "seed": rng.getrandbits(32), **_params(kind, rng)})
+        phases.append(
+            {
+                "kind": kind,
+                "start": round(t, 3),
+                "span": round(span, 3),
+                "seed": rng.getrandbits(32),
+                **_params(kind, rng),
+            }
+        )
         t += span
     return phases
 
 
 def _params(kind: str, rng: random.Random) -> dict:
     if kind == "redis":
-        return {"clients": rng.choice([1, 2, 4, 8]), "pipeline": rng.choice([1, 1, 4, 16]),
-                "value_bytes": rng.choice([3, 64, 512, 4096]),
-                "on": [0.2, rng.uniform(0.5, 2.0)], "off": [0.5, rng.uniform(1.5, 5.0)]}
+        return {
+            "clients": rng.choice([1, 2, 4, 8]),
+            "pipeline": rng.choice([1, 1, 4, 16]),
+            "value_bytes": rng.choice([3, 64, 512, 4096]),
+            "on": [0.2, rng.uniform(0.5, 2.0)],
+            "off": [0.5, rng.uniform(1.5, 5.0)],
+        }
     if kind == "http":
-        return {"object": rng.choice([o for o, _ in OBJECTS]), "concurrency": rng.choice([1, 2, 4]),
-                "keepalive": rng.random() < 0.5,
-                "on": [0.2, rng.uniform(0.5, 2.5)], "off": [0.5, rng.uniform(1.0, 5.0)],
-                "curl_gap": [0.05, rng.uniform(0.2, 1.0)]}
+        return {
+            "object": rng.choice([o for o, _ in OBJECTS]),
+            "concurrency": rng.choice([1, 2, 4]),
+            "keepalive": rng.random() < 0.5,
+            "on": [0.2, rng.uniform(0.5, 2.5)],
+            "off": [0.5, rng.uniform(1.0, 5.0)],
+            "curl_gap": [0.05, rng.uniform(0.2, 1.0)],
+        }
     if kind == "bulk":
         udp = rng.random() < 0.3
-        return {"udp": udp, "mbit": rng.choice([20, 50, 100, 200]) if udp else rng.choice([50, 100, 200, 300]),
-                "length": rng.choice([1400, 8000, 32000]) if udp else rng.choice([16384, 65536, 131072]),
-                "streams": 1 if udp else rng.choice([1, 2]), "chunk": rng.randint(5, 15),
-                "pause": [0.5, rng.uniform(1.0, 6.0)]}
+        return {
+            "udp": udp,
+            "mbit": rng.choice([20, 50, 100, 200]) if udp else rng.choice([50, 100, 200, 300]),
+            "length": rng.choice([1400, 8000, 32000])
+            if udp
+            else rng.choice([16384, 65536, 131072]),
+            "streams": 1 if udp else rng.choice([1, 2]),
+            "chunk": rng.randint(5, 15),
+            "pause": [0.5, rng.uniform(1.0, 6.0)],
+        }
     if kind == "mixed":
-        return {"mbit": rng.choice([10, 30, 80]), "clients": rng.choice([1, 2, 4]),
-                "on": [0.2, rng.uniform(0.3, 1.5)], "off": [0.5, rng.uniform(1.0, 4.0)],
-                "curl_gap": [0.05, rng.uniform(0.1, 0.6)]}
+        return {
+            "mbit": rng.choice([10, 30, 80]),
+            "clients": rng.choice([1, 2, 4]),
+            "on": [0.2, rng.uniform(0.3, 1.5)],
+            "off": [0.5, rng.uniform(1.0, 4.0)],
+            "curl_gap": [0.05, rng.uniform(0.1, 0.6)],
+        }
     return {"ping_gap": [0.3, rng.uniform(1.0, 4.0)]}
 
 
@@ -116,8 +151,12 @@ def install(pcapng: bool) -> None:
     pkgs = PACKAGES + (PCAPNG_PACKAGES if pcapng else [])
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-q"], check=True, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *pkgs],
-                   check=True, env=env, timeout=1800)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *pkgs],
+        check=True,
+        env=env,
+        timeout=1800,
+    )
 
 
 def outer(args: argparse.Namespace) -> int:
@@ -127,8 +166,11 @@ def outer(args: argparse.Namespace) -> int:
         install(args.pcapng)
     missing = [c for c in NEEDED + (["dumpcap"] if args.pcapng else []) if shutil.which(c) is None]
     if missing:
-        sys.exit(f"capture_loopback: missing {', '.join(missing)}; run with --install or apt-get install "
-                 + " ".join(PACKAGES + (PCAPNG_PACKAGES if args.pcapng else [])))
+        sys.exit(
+            f"capture_loopback: missing {', '.join(missing)}; "
+            "run with --install or apt-get install "
+            + " ".join(PACKAGES + (PCAPNG_PACKAGES if args.pcapng else []))
+        )
     out = Path(args.output).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     ns = args.netns or f"reflexcap{os.getpid()}"
@@ -142,14 +184,45 @@ def outer(args: argparse.Namespace) -> int:
         if args.pcapng:  # a second interface: a veth pair to a peer namespace
             _run(["ip", "netns", "add", peer])
             _run(["ip", "netns", "exec", peer, "ip", "link", "set", "lo", "up"])
-            _run(["ip", "link", "add", "rcv0", "netns", ns, "type", "veth", "peer", "name", "rcv1", "netns", peer])
+            _run(
+                [
+                    "ip",
+                    "link",
+                    "add",
+                    "rcv0",
+                    "netns",
+                    ns,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    "rcv1",
+                    "netns",
+                    peer,
+                ]
+            )
             _run(["ip", "netns", "exec", ns, "ip", "addr", "add", f"{LAB_ADDR}/24", "dev", "rcv0"])
             _run(["ip", "netns", "exec", ns, "ip", "link", "set", "rcv0", "up"])
-            _run(["ip", "netns", "exec", peer, "ip", "addr", "add", f"{PEER_ADDR}/24", "dev", "rcv1"])
+            _run(
+                ["ip", "netns", "exec", peer, "ip", "addr", "add", f"{PEER_ADDR}/24", "dev", "rcv1"]
+            )
             _run(["ip", "netns", "exec", peer, "ip", "link", "set", "rcv1", "up"])
         argv = [a for a in sys.argv[1:] if a != "--install"]
-        inner_proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, os.path.abspath(__file__),
-                                       "--inner", "--netns", ns, *argv], start_new_session=True)
+        inner_proc = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                sys.executable,
+                os.path.abspath(__file__),
+                "--inner",
+                "--netns",
+                ns,
+                *argv,
+            ],
+            start_new_session=True,
+        )
         try:
             rc = inner_proc.wait(timeout=args.duration + 120)
         except subprocess.TimeoutExpired:
@@ -174,7 +247,9 @@ def outer(args: argparse.Namespace) -> int:
 
 def _kill_namespace(name: str) -> None:
     """Kill what is left in our own namespace (only processes this run started), delete it."""
-    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+    pids = subprocess.run(
+        ["ip", "netns", "pids", name], capture_output=True, text=True
+    ).stdout.split()
     for pid in pids:
         try:
             os.kill(int(pid), signal.SIGKILL)
@@ -200,8 +275,13 @@ class Lab:
     def spawn(self, cmd: list[str], nice: bool = True, peer: bool = False) -> subprocess.Popen:
         if peer:
             cmd = ["ip", "netns", "exec", f"{self.args.netns}p", *cmd]
-        p = subprocess.Popen((NICE if nice else []) + cmd, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir)
+        p = subprocess.Popen(
+            (NICE if nice else []) + cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.dir,
+        )
         self.procs.append(p)
         return p
 
@@ -213,12 +293,32 @@ class Lab:
             (www / name).write_bytes(rnd.randbytes(size))
         conf = self.dir / "nginx.conf"
         conf.write_text(
-            f"worker_processes 1;\npid {self.dir}/nginx.pid;\nerror_log {self.dir}/nginx.err;\nuser root;\n"
+            f"worker_processes 1;\npid {self.dir}/nginx.pid;\n"
+            f"error_log {self.dir}/nginx.err;\nuser root;\n"
             "events { worker_connections 256; }\nhttp {\n access_log off;\n"
-            + "".join(f" {t}_temp_path {self.dir};\n" for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-            + f" server {{ listen {HTTP_PORT}; root {www}; keepalive_requests 100000; }}\n}}\n")
-        self.spawn(["redis-server", "--port", str(REDIS_PORT), "--bind", "0.0.0.0", "--save", "",
-                    "--appendonly", "no", "--protected-mode", "no", "--dir", str(self.dir)])
+            + "".join(
+                f" {t}_temp_path {self.dir};\n"
+                for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+            )
+            + f" server {{ listen {HTTP_PORT}; root {www}; keepalive_requests 100000; }}\n}}\n"
+        )
+        self.spawn(
+            [
+                "redis-server",
+                "--port",
+                str(REDIS_PORT),
+                "--bind",
+                "0.0.0.0",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+                "--dir",
+                str(self.dir),
+            ]
+        )
         self.spawn(["nginx", "-c", str(conf), "-g", "daemon off;"])
         self.spawn(["iperf3", "-s", "-p", str(IPERF_PORT)])
         for port in (REDIS_PORT, HTTP_PORT, IPERF_PORT):
@@ -227,15 +327,48 @@ class Lab:
     def start_capture(self) -> None:
         a = self.args
         if a.pcapng:
-            cmd = ["dumpcap", "-q", "-i", "lo", "-i", "rcv0", "-s", str(a.snaplen), "-B", "64",
-                   "-c", str(a.max_packets), "-a", f"duration:{int(a.duration) + 30}", "-w", a.output]
+            cmd = [
+                "dumpcap",
+                "-q",
+                "-i",
+                "lo",
+                "-i",
+                "rcv0",
+                "-s",
+                str(a.snaplen),
+                "-B",
+                "64",
+                "-c",
+                str(a.max_packets),
+                "-a",
+                f"duration:{int(a.duration) + 30}",
+                "-w",
+                a.output,
+            ]
         else:
-            cmd = ["tcpdump", "-i", "lo", "-n", "-s", str(a.snaplen), "-B", "65536", "-c", str(a.max_packets),
-                   "-w", a.output]
+            cmd = [
+                "tcpdump",
+                "-i",
+                "lo",
+                "-n",
+                "-s",
+                str(a.snaplen),
+                "-B",
+                "65536",
+                "-c",
+                str(a.max_packets),
+                "-w",
+                a.output,
+            ]
             if a.tstamp_precision == "nano":
                 cmd += ["--tstamp-precision", "nano"]
-        self.capture = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True)
+        self.capture = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         ready = threading.Event()
 
         def reader() -> None:
@@ -303,22 +436,61 @@ def run_phase(lab: Lab, ph: dict, t_end: float) -> None:
     url = f"http://127.0.0.1:{HTTP_PORT}/"
     side: list[subprocess.Popen] = []
     if kind == "mixed":  # a steady low bulk stream under the bursts, for the whole phase
-        side.append(lab.spawn(_bounded(["iperf3", "-c", "127.0.0.1", "-p", str(IPERF_PORT), "-b", f"{ph['mbit']}M",
-                                        "-t", str(max(1, int(ph["span"]) - 2)), "-l", "32768", "--connect-timeout", "3000"],
-                                       ph["span"])))
+        side.append(
+            lab.spawn(
+                _bounded(
+                    [
+                        "iperf3",
+                        "-c",
+                        "127.0.0.1",
+                        "-p",
+                        str(IPERF_PORT),
+                        "-b",
+                        f"{ph['mbit']}M",
+                        "-t",
+                        str(max(1, int(ph["span"]) - 2)),
+                        "-l",
+                        "32768",
+                        "--connect-timeout",
+                        "3000",
+                    ],
+                    ph["span"],
+                )
+            )
+        )
     next_curl = time.monotonic()
     while (now := time.monotonic()) < t_end - 0.05:
         left = t_end - now
         if kind == "idle":
             lab.spawn(_bounded(["redis-cli", "-p", str(REDIS_PORT), "PING"], min(2, left)))
             if lab.args.pcapng:
-                lab.spawn(_bounded(["curl", "-s", "-o", "/dev/null", f"http://{LAB_ADDR}:{HTTP_PORT}/tiny"], min(2, left)),
-                          peer=True)
+                lab.spawn(
+                    _bounded(
+                        ["curl", "-s", "-o", "/dev/null", f"http://{LAB_ADDR}:{HTTP_PORT}/tiny"],
+                        min(2, left),
+                    ),
+                    peer=True,
+                )
             _sleep_until(min(t_end, time.monotonic() + rng.uniform(*ph["ping_gap"])))
         elif kind == "bulk":
             secs = min(ph["chunk"], max(1, int(left) - 1))
-            cmd = ["iperf3", "-c", "127.0.0.1", "-p", str(IPERF_PORT), "-b", f"{ph['mbit']}M", "-t", str(secs),
-                   "-l", str(ph["length"]), "-P", str(ph["streams"]), "--connect-timeout", "3000"]
+            cmd = [
+                "iperf3",
+                "-c",
+                "127.0.0.1",
+                "-p",
+                str(IPERF_PORT),
+                "-b",
+                f"{ph['mbit']}M",
+                "-t",
+                str(secs),
+                "-l",
+                str(ph["length"]),
+                "-P",
+                str(ph["streams"]),
+                "--connect-timeout",
+                "3000",
+            ]
             if ph["udp"]:
                 cmd.append("-u")
             p = lab.spawn(_bounded(cmd, min(secs + 3, left)))
@@ -328,14 +500,37 @@ def run_phase(lab: Lab, ph: dict, t_end: float) -> None:
             on = min(rng.uniform(*ph["on"]), left)
             if kind in ("redis", "mixed"):
                 clients = ph["clients"]
-                cmd = ["redis-benchmark", "-p", str(REDIS_PORT), "-c", str(clients), "-n", "100000000", "-q",
-                       "-P", str(ph.get("pipeline", 1)), "-d", str(ph.get("value_bytes", 64)),
-                       "-t", rng.choice(["set,get", "get", "incr,lpush", "set"])]
+                cmd = [
+                    "redis-benchmark",
+                    "-p",
+                    str(REDIS_PORT),
+                    "-c",
+                    str(clients),
+                    "-n",
+                    "100000000",
+                    "-q",
+                    "-P",
+                    str(ph.get("pipeline", 1)),
+                    "-d",
+                    str(ph.get("value_bytes", 64)),
+                    "-t",
+                    rng.choice(["set,get", "get", "incr,lpush", "set"]),
+                ]
                 bursts = [lab.spawn(_bounded(cmd, on))]
             else:
                 obj = ph["object"]
-                cmd = ["ab", "-q", "-n", "100000000", "-c", str(ph["concurrency"]), "-t", str(max(1, int(on) + 1)),
-                       *(["-k"] if ph["keepalive"] else []), url + obj]
+                cmd = [
+                    "ab",
+                    "-q",
+                    "-n",
+                    "100000000",
+                    "-c",
+                    str(ph["concurrency"]),
+                    "-t",
+                    str(max(1, int(on) + 1)),
+                    *(["-k"] if ph["keepalive"] else []),
+                    url + obj,
+                ]
                 bursts = [lab.spawn(_bounded(cmd, on))]
             end_on = time.monotonic() + on
             while time.monotonic() < end_on:  # a curl trickle beside the burst
@@ -372,8 +567,12 @@ def inner(args: argparse.Namespace) -> int:
     plan = make_plan(args.seed, args.duration, args.phase_min, args.phase_max)
     work = Path(tempfile.mkdtemp(prefix="reflexcap-"))
     lab = Lab(args, work)
-    record: dict = {"options": {k: v for k, v in vars(args).items() if k not in ("inner",)},
-                    "uname": os.uname().release, "plan": plan, "started": []}
+    record: dict = {
+        "options": {k: v for k, v in vars(args).items() if k not in ("inner",)},
+        "uname": os.uname().release,
+        "plan": plan,
+        "started": [],
+    }
     rc = 0
     try:
         lab.start_servers()
@@ -402,23 +601,36 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-o", "--output", help="capture file to write (required unless --plan-only)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the phase plan (default 1)")
-    ap.add_argument("--duration", type=float, default=660.0, help="seconds of capture (default 660)")
+    ap.add_argument(
+        "--duration", type=float, default=660.0, help="seconds of capture (default 660)"
+    )
     ap.add_argument("--phase-min", type=float, default=20.0)
     ap.add_argument("--phase-max", type=float, default=90.0)
     ap.add_argument("--snaplen", type=int, default=128)
-    ap.add_argument("--max-packets", type=int, default=20_000_000, help="stop the capture after this many")
-    ap.add_argument("--pcapng", action="store_true",
-                    help="write pcapng with dumpcap on two interfaces (lo and a veth to a peer namespace)")
+    ap.add_argument(
+        "--max-packets", type=int, default=20_000_000, help="stop the capture after this many"
+    )
+    ap.add_argument(
+        "--pcapng",
+        action="store_true",
+        help="write pcapng with dumpcap on two interfaces (lo and a veth to a peer namespace)",
+    )
     ap.add_argument("--tstamp-precision", choices=["micro", "nano"], default="micro")
     ap.add_argument("--netns", help="namespace name (default reflexcapPID)")
     ap.add_argument("--install", action="store_true", help="apt-get install the packages first")
-    ap.add_argument("--plan-only", action="store_true", help="print the phase plan as JSON and exit")
+    ap.add_argument(
+        "--plan-only", action="store_true", help="print the phase plan as JSON and exit"
+    )
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not 0.5 <= args.duration <= 7200 or not 1 <= args.phase_min <= args.phase_max:
         ap.error("--duration must be in 0.5..7200 s and 1 <= --phase-min <= --phase-max")
     if args.plan_only:
-        print(json.dumps(make_plan(args.seed, args.duration, args.phase_min, args.phase_max), indent=1))
+        print(
+            json.dumps(
+                make_plan(args.seed, args.duration, args.phase_min, args.phase_max), indent=1
+            )
+        )
         return 0
     if not args.output:
         ap.error("-o/--output is required")

@@ -1,0 +1,184 @@
+"""Parquet telemetry (spec/telemetry.md 5.1): the Telemetry v1 columns as Parquet columns.
+
+``ts_ns`` and ``bytes`` integer columns without nulls, ``rtt_ns`` an optional nullable
+integer column; the Telemetry v1 value rules, error codes and order rule apply, with the
+row number (first data row = row 1) in place of the line. Read one row group at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from reflexforge.errors import (
+    E_CSV_COLUMN,
+    E_CSV_EMPTY,
+    E_CSV_ENCODING,
+    E_CSV_VALUE,
+    ForgeError,
+)
+from reflexforge.ingest import sniff
+from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error, step_beyond
+from reflexforge.telemetry import (
+    BYTES,
+    BYTES_MAX,
+    BYTES_MIN,
+    OPTIONAL,
+    REQUIRED,
+    RTT,
+    SIZE_DTYPE,
+    TS,
+    TS_MAX,
+    TS_MIN,
+    Trace,
+)
+
+_RULE = {TS: f"ts_ns must be an integer in {TS_MIN}..2^62",
+         BYTES: f"bytes must be an integer in {BYTES_MIN}..{BYTES_MAX}",
+         RTT: "rtt_ns must be an integer >= 0 or null"}
+HASH_BLOCK = 8 << 20
+
+
+def _sha1(name: str, also_hash) -> str:
+    from reflexforge.ingest.read import open_hashed
+
+    with open_hashed(name, also_hash) as hashed:
+        hashed.drain()
+        return hashed.sha1.hexdigest()
+
+
+def _check_schema(name: str, schema: pa.Schema) -> list[str]:
+    names = schema.names
+    for column in (*REQUIRED, *OPTIONAL):
+        if names.count(column) > 1:
+            raise ForgeError(E_CSV_COLUMN, f"column {column!r} appears twice", path=name,
+                             column=column)
+    for column in REQUIRED:
+        if column not in names:
+            raise ForgeError(E_CSV_COLUMN, f"missing required column {column!r} (the file "
+                             f"has: {', '.join(names)})", path=name, column=column)
+    present = [c for c in (*REQUIRED, *OPTIONAL) if c in names]
+    for column in present:
+        kind = schema.field(column).type
+        if pa.types.is_integer(kind):
+            continue
+        hint = ""
+        if column == TS and (pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+            hint = (": a fractional column usually holds seconds; multiply by 1e9 and store "
+                    "int64 nanoseconds")
+        elif column == TS and pa.types.is_timestamp(kind):
+            hint = ": store the timestamps as int64 nanoseconds (cast to 'timestamp[ns]' "
+            hint += "then to int64)"
+        raise ForgeError(E_CSV_COLUMN, f"column {column!r} has type {kind}; an integer type "
+                         f"is required{hint}", path=name, column=column)
+    return present
+
+
+def read_parquet(name: str, kind: sniff.Kind, options: IngestOptions, also_hash,
+                 adjust: Adjustments) -> Trace:
+    """Read and validate a Parquet telemetry file (optionally gzip/zstd around it)."""
+    sha1 = _sha1(name, also_hash)
+    if kind.compression is None:
+        return _read(name, name, sha1, options, adjust)
+    with tempfile.TemporaryDirectory(prefix="reflex-parquet-") as scratch:
+        plain = os.path.join(scratch, "telemetry.parquet")
+        try:
+            with sniff.open_file(name) as stream, open(plain, "wb") as out:
+                shutil.copyfileobj(stream, out, HASH_BLOCK)
+        except sniff.decompress_errors() as exc:
+            raise ForgeError(E_CSV_ENCODING, f"corrupt {kind.compression} data ({exc})",
+                             path=name) from None
+        return _read(name, plain, sha1, options, adjust)
+
+
+def _read(name: str, source: str, sha1: str, options: IngestOptions,
+          adjust: Adjustments) -> Trace:
+    try:
+        parquet = pq.ParquetFile(source)
+        schema = parquet.schema_arrow
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise ForgeError(E_CSV_ENCODING, f"not a readable Parquet file ({exc})",
+                         path=name) from None
+    columns = _check_schema(name, schema)
+    total = parquet.metadata.num_rows
+    ts_all = np.empty(total, dtype=np.int64)
+    size_all = np.empty(total, dtype=SIZE_DTYPE)
+    rtt_at: list[np.ndarray] = []
+    rtt_val: list[np.ndarray] = []
+    window = options.window_for(False)
+    adjust.window_ns = window
+    rows = 0
+    top: int | None = None
+    try:
+        for group in range(parquet.num_row_groups):
+            table = parquet.read_row_group(group, columns=columns)
+            n = table.num_rows
+            if rows + n > total:
+                raise ForgeError(E_CSV_ENCODING, "row groups hold more rows than the file's "
+                                 "metadata says", path=name)
+            ts = _integers(name, table, TS, rows)
+            size = _integers(name, table, BYTES, rows)
+            if n:
+                beyond, top = step_beyond(ts, top, window)
+                if beyond is not None:
+                    i, t, before = beyond
+                    raise order_error(name, f"row {rows + i + 1}", t, before, window)
+            if RTT in columns:
+                column = table.column(RTT).combine_chunks()
+                valid = column.is_valid().to_numpy(zero_copy_only=False)
+                values = column.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+                if (values < 0).any():
+                    i = int(np.flatnonzero(values < 0)[0])
+                    raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {_RULE[RTT]}, got "
+                                     f"{int(values[i])}", path=name, column=RTT)
+                where = np.flatnonzero(valid)
+                rtt_at.append(where + rows)
+                rtt_val.append(values[where])
+            ts_all[rows : rows + n] = ts
+            size_all[rows : rows + n] = size
+            rows += n
+    except (pa.ArrowException, OSError) as exc:
+        raise ForgeError(E_CSV_ENCODING, f"unreadable Parquet data after row {rows} ({exc})",
+                         path=name) from None
+    if rows == 0:
+        raise ForgeError(E_CSV_EMPTY, "no rows", path=name)
+    ts_all.resize(rows, refcheck=False)
+    size_all.resize(rows, refcheck=False)
+    if rtt_at:
+        samples = (np.concatenate(rtt_at), np.concatenate(rtt_val))
+    else:
+        samples = (np.empty(0, np.int64), np.empty(0, np.int64))
+    if window:
+        from reflexforge.ingest.quirks import reorder
+
+        samples = reorder(name, ts_all, size_all, samples, window, lambda i: f"row {i + 1}",
+                          adjust)
+    return Trace(ts_all, size_all, rtt_samples=samples, sha1=sha1, path=name)
+
+
+def _integers(name: str, table: pa.Table, column: str, rows: int) -> np.ndarray:
+    """The column as int64, checked against its Telemetry v1 range (row numbers from 1)."""
+    data = table.column(column).combine_chunks()
+    if data.null_count:
+        i = int(np.flatnonzero(~data.is_valid().to_numpy(zero_copy_only=False))[0])
+        raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {column} is null; an integer is "
+                         "required", path=name, column=column)
+    if pa.types.is_uint64(data.type):
+        raw = data.to_numpy(zero_copy_only=False)
+        if (raw > np.uint64(2**63 - 1)).any():
+            i = int(np.flatnonzero(raw > np.uint64(2**63 - 1))[0])
+            raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {_RULE[column]}, got "
+                             f"{int(raw[i])}", path=name, column=column)
+    values = data.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    lo, hi = (TS_MIN, TS_MAX) if column == TS else (BYTES_MIN, BYTES_MAX)
+    bad = (values < lo) | (values > hi)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {_RULE[column]}, got "
+                         f"{int(values[i])}", path=name, column=column)
+    return values
