@@ -295,4 +295,5 @@ def read_input_trace(args: argparse.Namespace, path, also_hash=None):
     from reflexforge.ingest.options import ingest_options_from_args
     from reflexforge.ingest.read import read_trace
 
-    return read_trace(path, ingest_options_from_args(args), also_hash=also_hash)
+    return read_trace(path, ingest_options_from_args(args), also_hash=also_hash,
+                      link_bps=getattr(args, "link_bps", None))

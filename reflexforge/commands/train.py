@@ -15,6 +15,7 @@ import numpy as np
 
 from reflexforge.commands.common import (
     add_common_options,
+    add_telemetry_options,
     check_distinct_paths,
     check_output_path,
     description,
@@ -23,6 +24,7 @@ from reflexforge.commands.common import (
     non_negative_float,
     options_from_args,
     progress_enabled,
+    read_input_trace,
 )
 from reflexforge.errors import E_TRAINSET, ForgeError
 from reflexforge.train import FEATURE_SETS, MAX_DAGGER_ROUNDS, PLAIN, TARGETS, TrainOptions
@@ -95,6 +97,7 @@ def register(subparsers) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="MODEL",
                         help="the .reflex file to write")
     add_common_options(parser)
+    add_telemetry_options(parser)
     add_training_options(parser)
     parser.set_defaults(func=run)
 
@@ -105,7 +108,6 @@ def run(args: argparse.Namespace) -> int:
     from reflexforge.features import window_starts
     from reflexforge.oracle import best_pairs, window_costs
     from reflexforge.progress import progress_bar
-    from reflexforge.telemetry import read_telemetry
     from reflexforge.trainset import check_features, incumbent_features, read_training_set
 
     opts = options_from_args(args)
@@ -114,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
                          {"-o": args.output})
     output = check_output_path(args.output)
     tset = read_training_set(args.training_set)
-    trace = read_telemetry(args.telemetry)
+    trace = read_input_trace(args, args.telemetry)
     starts = window_starts(trace.ts_ns)
     check_windows(args.training_set, tset.window_start_ns, starts)
     check_features(args.training_set, tset.X, incumbent_features(trace, opts, starts))

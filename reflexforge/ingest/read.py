@@ -74,7 +74,7 @@ def open_hashed(name: str, also=None) -> HashingFile:
 
 def read_trace(path: str | os.PathLike[str], options: IngestOptions | None = None,
                also_hash=None, min_span_ns: int | None = None,
-               report: Report | None = stderr_report) -> Trace:
+               report: Report | None = stderr_report, link_bps: int | None = None) -> Trace:
     """Read any supported telemetry file (spec/telemetry.md 5) into a ``Trace``.
 
     Notes (a name that disagrees with the content, what was adjusted) and plausibility
@@ -87,7 +87,7 @@ def read_trace(path: str | os.PathLike[str], options: IngestOptions | None = Non
         name = os.fspath(path)
         if (line := adjust.summary()) is not None:
             report(f"{name}: adjusted: {line}")
-        for warning in warnings_for(trace):
+        for warning in warnings_for(trace, link_bps, adjust.rows_added):
             report(f"{name}: {warning}")
     return trace
 
@@ -233,3 +233,26 @@ def _read_capture(name: str, kind: sniff.Kind, options: IngestOptions, also_hash
     samples = selector.finish(rows, adjust)
     samples = reorder(name, ts, size, samples, window, lambda i: f"row {i + 1}", adjust)
     return Trace(ts, size, rtt_samples=samples, sha1=hashed.sha1.hexdigest(), path=name)
+
+
+def capture_records(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every packet record of a capture as stored, in file order, before any option applies:
+    (ts_ns, original length, interface) int64 arrays. For tests and ``check``."""
+    from reflexforge.ingest import pcap, pcapng
+
+    name = os.fspath(path)
+    kind = sniff.sniff(name)
+    if kind.container not in sniff.CAPTURES:
+        raise ForgeError(E_CAPTURE, f"not a capture but {kind.describe()}", path=name)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def on_chunk(chunk: Chunk, n: int, _buf, _first, _base, _links) -> None:
+        parts.append((chunk.ts_ns[:n].copy(), chunk.wire[:n].copy(), chunk.iface[:n].copy()))
+
+    with sniff.open_file(name) as stream:
+        reader = pcap.read_records if kind.container == sniff.PCAP else pcapng.read_records
+        reader(name, stream, on_chunk)
+    if not parts:
+        empty = np.empty(0, np.int64)
+        return empty, empty, empty
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
