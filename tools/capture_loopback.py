@@ -73,8 +73,11 @@ def _stop(signum: int, _frame: object) -> None:
 # The plan: deterministic per seed
 
 
-def make_plan(seed: int, duration: float, pmin: float, pmax: float) -> list[dict]:
-    """Phases of 20-90 s covering `duration`, each with its own generator parameters."""
+def make_plan(
+    seed: int, duration: float, pmin: float, pmax: float, kinds: tuple[str, ...] = KINDS
+) -> list[dict]:
+    """Phases of pmin..pmax s covering `duration`, each with its own generator parameters;
+    the first is idle when idle is one of `kinds`."""
     rng = random.Random(seed)
     phases: list[dict] = []
     t = 0.0
@@ -83,7 +86,7 @@ def make_plan(seed: int, duration: float, pmin: float, pmax: float) -> list[dict
         span = min(rng.uniform(pmin, pmax), duration - t)
         if duration - t - span < pmin:  # no tail phase shorter than pmin: this one takes it
             span = duration - t
-        kind = "idle" if first else rng.choice(KINDS)
+        kind = "idle" if first and "idle" in kinds else rng.choice(kinds)
         first = False
         phases.append(
             {
@@ -327,24 +330,10 @@ class Lab:
     def start_capture(self) -> None:
         a = self.args
         if a.pcapng:
-            cmd = [
-                "dumpcap",
-                "-q",
-                "-i",
-                "lo",
-                "-i",
-                "rcv0",
-                "-s",
-                str(a.snaplen),
-                "-B",
-                "64",
-                "-c",
-                str(a.max_packets),
-                "-a",
-                f"duration:{int(a.duration) + 30}",
-                "-w",
-                a.output,
-            ]
+            per_iface = ["-s", str(a.snaplen), "-B", "64"]  # dumpcap: after each -i
+            cmd = ["dumpcap", "-q", "-i", "lo", *per_iface, "-i", "rcv0", *per_iface,
+                   "-c", str(a.max_packets), "-a", f"duration:{int(a.duration) + 30}",
+                   "-w", a.output]  # fmt: skip
         else:
             cmd = [
                 "tcpdump",
@@ -361,7 +350,7 @@ class Lab:
                 a.output,
             ]
             if a.tstamp_precision == "nano":
-                cmd += ["--tstamp-precision", "nano"]
+                cmd += ["--time-stamp-precision", "nano"]
         self.capture = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -430,124 +419,101 @@ def _sleep_until(t: float) -> None:
         time.sleep(min(d, 0.5))
 
 
+def _iperf(ph: dict, light: bool, seconds: int, length: int, streams: int = 1) -> list[str]:
+    """An iperf3 client at the phase's bounded bitrate (light: a fixed small byte count)."""
+    cmd = [
+        "iperf3",
+        "-c",
+        "127.0.0.1",
+        "-p",
+        str(IPERF_PORT),
+        "-b",
+        f"{ph['mbit']}M",
+        "-l",
+        str(length),
+        "-P",
+        str(streams),
+        "--connect-timeout",
+        "3000",
+    ]
+    cmd += ["-n", "2M"] if light else ["-t", str(seconds)]
+    return cmd + (["-u"] if ph.get("udp") else [])
+
+
 def run_phase(lab: Lab, ph: dict, t_end: float) -> None:
+    """Run one phase until t_end. --light: the same kinds at a few hundred packets a burst
+    (for small test captures)."""
     rng = random.Random(ph["seed"])
     kind = ph["kind"]
+    light = lab.args.light
     url = f"http://127.0.0.1:{HTTP_PORT}/"
     side: list[subprocess.Popen] = []
     if kind == "mixed":  # a steady low bulk stream under the bursts, for the whole phase
-        side.append(
-            lab.spawn(
-                _bounded(
-                    [
-                        "iperf3",
-                        "-c",
-                        "127.0.0.1",
-                        "-p",
-                        str(IPERF_PORT),
-                        "-b",
-                        f"{ph['mbit']}M",
-                        "-t",
-                        str(max(1, int(ph["span"]) - 2)),
-                        "-l",
-                        "32768",
-                        "--connect-timeout",
-                        "3000",
-                    ],
-                    ph["span"],
-                )
-            )
+        cmd = _iperf(ph, light, max(1, int(ph["span"]) - 2), 32768)
+        side.append(lab.spawn(_bounded(cmd, ph["span"])))
+    if lab.args.pcapng:  # traffic on the second interface too, from the peer namespace
+        gap = rng.uniform(0.2, 1.0)
+        loop = (
+            f"while :; do curl -s -o /dev/null http://{LAB_ADDR}:{HTTP_PORT}/small; "
+            f"sleep {gap:.2f}; done"
         )
+        side.append(lab.spawn(_bounded(["sh", "-c", loop], ph["span"]), peer=True))
     next_curl = time.monotonic()
     while (now := time.monotonic()) < t_end - 0.05:
         left = t_end - now
         if kind == "idle":
             lab.spawn(_bounded(["redis-cli", "-p", str(REDIS_PORT), "PING"], min(2, left)))
-            if lab.args.pcapng:
-                lab.spawn(
-                    _bounded(
-                        ["curl", "-s", "-o", "/dev/null", f"http://{LAB_ADDR}:{HTTP_PORT}/tiny"],
-                        min(2, left),
-                    ),
-                    peer=True,
-                )
             _sleep_until(min(t_end, time.monotonic() + rng.uniform(*ph["ping_gap"])))
         elif kind == "bulk":
             secs = min(ph["chunk"], max(1, int(left) - 1))
-            cmd = [
-                "iperf3",
-                "-c",
-                "127.0.0.1",
-                "-p",
-                str(IPERF_PORT),
-                "-b",
-                f"{ph['mbit']}M",
-                "-t",
-                str(secs),
-                "-l",
-                str(ph["length"]),
-                "-P",
-                str(ph["streams"]),
-                "--connect-timeout",
-                "3000",
-            ]
-            if ph["udp"]:
-                cmd.append("-u")
-            p = lab.spawn(_bounded(cmd, min(secs + 3, left)))
-            _wait(p, t_end)
+            cmd = _iperf(ph, light, secs, ph["length"], ph["streams"])
+            _wait(lab.spawn(_bounded(cmd, min(secs + 3, left))), t_end)
             _sleep_until(min(t_end, time.monotonic() + rng.uniform(*ph["pause"])))
         else:
             on = min(rng.uniform(*ph["on"]), left)
             if kind in ("redis", "mixed"):
-                clients = ph["clients"]
+                tests = rng.choice(["set,get", "get", "incr,lpush", "set"])
                 cmd = [
                     "redis-benchmark",
                     "-p",
                     str(REDIS_PORT),
                     "-c",
-                    str(clients),
+                    str(ph["clients"]),
                     "-n",
-                    "100000000",
+                    "150" if light else "100000000",
                     "-q",
                     "-P",
                     str(ph.get("pipeline", 1)),
                     "-d",
                     str(ph.get("value_bytes", 64)),
                     "-t",
-                    rng.choice(["set,get", "get", "incr,lpush", "set"]),
+                    tests,
                 ]
-                bursts = [lab.spawn(_bounded(cmd, on))]
             else:
-                obj = ph["object"]
                 cmd = [
                     "ab",
                     "-q",
                     "-n",
-                    "100000000",
+                    "20" if light else "100000000",
                     "-c",
                     str(ph["concurrency"]),
                     "-t",
                     str(max(1, int(on) + 1)),
                     *(["-k"] if ph["keepalive"] else []),
-                    url + obj,
+                    url + ph["object"],
                 ]
-                bursts = [lab.spawn(_bounded(cmd, on))]
+            burst = lab.spawn(_bounded(cmd, on))
             end_on = time.monotonic() + on
-            while time.monotonic() < end_on:  # a curl trickle beside the burst
-                if kind in ("http", "mixed") and time.monotonic() >= next_curl:
+            off_end = min(t_end, end_on + rng.uniform(*ph["off"]))
+            while (t := time.monotonic()) < off_end:  # a curl trickle beside the bursts
+                if kind in ("http", "mixed") and t >= next_curl:
                     obj = rng.choice([o for o, _ in OBJECTS])
                     lab.spawn(_bounded(["curl", "-s", "-o", "/dev/null", url + obj], 3))
-                    next_curl = time.monotonic() + rng.uniform(*ph["curl_gap"])
+                    next_curl = t + rng.uniform(*ph["curl_gap"])
+                if t >= end_on:
+                    _wait(burst, t_end + 3)
                 time.sleep(0.02)
-            for b in bursts:
-                _wait(b, t_end + 3)
-            off_end = min(t_end, time.monotonic() + rng.uniform(*ph["off"]))
-            while time.monotonic() < off_end:
-                if kind in ("http", "mixed") and time.monotonic() >= next_curl:
-                    obj = rng.choice([o for o, _ in OBJECTS])
-                    lab.spawn(_bounded(["curl", "-s", "-o", "/dev/null", url + obj], 3))
-                    next_curl = time.monotonic() + rng.uniform(*ph["curl_gap"])
-                time.sleep(0.02)
+            _wait(burst, t_end + 3)
         lab.procs = [p for p in lab.procs if p.poll() is None or p in side]
     for p in side:
         _wait(p, t_end + 3)
@@ -564,7 +530,7 @@ def _wait(p: subprocess.Popen, until: float) -> None:
 def inner(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop)
-    plan = make_plan(args.seed, args.duration, args.phase_min, args.phase_max)
+    plan = make_plan(args.seed, args.duration, args.phase_min, args.phase_max, args.kinds)
     work = Path(tempfile.mkdtemp(prefix="reflexcap-"))
     lab = Lab(args, work)
     record: dict = {
@@ -617,6 +583,14 @@ def main() -> int:
     )
     ap.add_argument("--tstamp-precision", choices=["micro", "nano"], default="micro")
     ap.add_argument("--netns", help="namespace name (default reflexcapPID)")
+    ap.add_argument(
+        "--light", action="store_true", help="bursts of a few hundred packets (small test captures)"
+    )
+    ap.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help=f"phase kinds to draw from (default {','.join(KINDS)})",
+    )
     ap.add_argument("--install", action="store_true", help="apt-get install the packages first")
     ap.add_argument(
         "--plan-only", action="store_true", help="print the phase plan as JSON and exit"
@@ -625,10 +599,14 @@ def main() -> int:
     args = ap.parse_args()
     if not 0.5 <= args.duration <= 7200 or not 1 <= args.phase_min <= args.phase_max:
         ap.error("--duration must be in 0.5..7200 s and 1 <= --phase-min <= --phase-max")
+    args.kinds = tuple(k for k in args.kinds.split(",") if k)
+    if not args.kinds or set(args.kinds) - set(KINDS):
+        ap.error(f"--kinds must be a comma-separated subset of {','.join(KINDS)}")
     if args.plan_only:
         print(
             json.dumps(
-                make_plan(args.seed, args.duration, args.phase_min, args.phase_max), indent=1
+                make_plan(args.seed, args.duration, args.phase_min, args.phase_max, args.kinds),
+                indent=1,
             )
         )
         return 0

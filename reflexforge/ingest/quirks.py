@@ -17,9 +17,10 @@ from numba import njit
 from reflexforge.errors import E_CSV_ORDER, E_USAGE, ForgeError
 from reflexforge.ingest.records import CLAMP, ERROR, OVERSIZE_MODES, SPLIT
 
-DEFAULT_REORDER_WINDOW_NS = 10_000_000
-"""10 ms for captures: the largest step back measured in real loopback captures is 7.3 ms
-(spec/telemetry.md 6.1); CSV and Parquet telemetry default to 0 (strict)."""
+DEFAULT_REORDER_WINDOW_NS = 250_000_000
+"""250 ms for captures (spec/telemetry.md 6.1): single-interface captures stepped back by up
+to 7.3 ms (multi-CPU capture), a two-interface pcapng written by dumpcap by up to 89.6 ms
+(interfaces flushed in turn); CSV and Parquet telemetry default to 0 (strict)."""
 DEFAULT_MTU = 1500
 """The largest packet after split/clamp: the synthetic traces' full-size packet."""
 MAX_REORDER_WINDOW_NS = 10_000_000_000
@@ -79,7 +80,7 @@ class Adjustments:
     notes: list[str] = field(default_factory=list)
 
     def parts(self) -> list[str]:
-        out = list(self.notes)
+        out = []
         if self.filter_expr is not None:
             out.append(f"--filter {self.filter_expr!r} left out {self.filtered_out} packets")
         if self.untimed_packets:

@@ -85,6 +85,8 @@ def read_trace(path: str | os.PathLike[str], options: IngestOptions | None = Non
         from reflexforge.ingest.plausibility import warnings_for
 
         name = os.fspath(path)
+        for note in adjust.notes:
+            report(f"{name}: note: {note}")
         if (line := adjust.summary()) is not None:
             report(f"{name}: adjusted: {line}")
         for warning in warnings_for(trace, link_bps, adjust.rows_added):

@@ -152,6 +152,6 @@ def name_mismatch(path: str | os.PathLike[str], kind: Kind) -> str | None:
         return None
     if (said is None or said == kind.container) and said_compression == kind.compression:
         return None
-    named = (said or "?") + (f".{said_compression}" if said_compression else "")
+    named = (said or "?") + (f" ({said_compression})" if said_compression else "")
     return (f"the name says {named} but the content is {kind.describe()}; "
             "read as what the content is")
