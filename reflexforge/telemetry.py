@@ -67,6 +67,10 @@ unbounded read."""
 """Bytes per CSV block: small blocks keep the reader threads' buffers (and the glibc arenas
 they fill) small; larger ones are no faster."""
 _INTEGER = re.compile(r"[ \t]*(-?[0-9]+)[ \t]*")  # what pyarrow's int64 conversion accepts
+_FLOAT = re.compile(r"[-+]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9.]+[eE][-+]?[0-9]+)")
+_FLOAT_HINT = ("; a number with a fraction is usually seconds (as tshark's frame.time_epoch "
+               "exports): ts_ns must be integer nanoseconds, so multiply by 1e9 and round "
+               "(microseconds: by 1000)")
 
 
 class Trace:
@@ -493,8 +497,9 @@ def _check_row(
         match = _INTEGER.fullmatch(text)
         value = int(match.group(1)) if match else None
         if value is None or not INT64_MIN <= value <= INT64_MAX:
+            hint = _FLOAT_HINT if column == TS and _FLOAT.fullmatch(text.strip()) else ""
             return ForgeError(
-                E_CSV_VALUE, f"{_RULE[column]}, got {text!r}", name, number, column
+                E_CSV_VALUE, f"{_RULE[column]}, got {text!r}{hint}", name, number, column
             ), (prev_ts)
         values[column] = value
     ts, size, rtt = values[TS], values[BYTES], values.get(RTT)

@@ -89,7 +89,7 @@ def read_trace(path: str | os.PathLike[str], options: IngestOptions | None = Non
             report(f"{name}: note: {note}")
         if (line := adjust.summary()) is not None:
             report(f"{name}: adjusted: {line}")
-        for warning in warnings_for(trace, link_bps, adjust.rows_added):
+        for warning in warnings_for(trace, link_bps, options.mtu if options else None):
             report(f"{name}: {warning}")
     return trace
 

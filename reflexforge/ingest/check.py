@@ -1,0 +1,290 @@
+"""``reflex-forge check``: every problem of a telemetry file in one pass (spec/telemetry.md 8).
+
+Counts per code with the first few places, the adjustments the options would make, and the
+plausibility warnings. A problem that stops reading (a corrupt capture, a missing column,
+broken CSV) makes the file unreadable; value and order problems are counted and the scan
+goes on. The other commands still stop at the first error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from reflexforge.errors import (
+    E_CSV_EMPTY,
+    E_CSV_ENCODING,
+    E_CSV_ORDER,
+    E_CSV_VALUE,
+    E_TRACE_SHORT,
+    ForgeError,
+)
+from reflexforge.ingest import sniff
+from reflexforge.ingest.plausibility import warnings_from, zero_gaps
+from reflexforge.ingest.quirks import Adjustments, IngestOptions
+from reflexforge.ingest.records import CLAMP, ERROR, SPLIT
+from reflexforge.telemetry import BYTES, BYTES_MAX, BYTES_MIN, RTT, TS, TS_MAX, TS_MIN
+
+PLACES = 3
+"""Places listed per code."""
+_INTEGER = r"^[ \t]*-?[0-9]{1,19}[ \t]*$"
+
+
+@dataclass
+class Findings:
+    """What ``check`` found in one file."""
+
+    path: str
+    kind: str = ""
+    rows: int = 0
+    span_ns: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    places: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    adjust: Adjustments = field(default_factory=Adjustments)
+    fatal: ForgeError | None = None
+
+    def add(self, code: str, count: int, places) -> None:
+        if count <= 0:
+            return
+        self.counts[code] = self.counts.get(code, 0) + count
+        kept = self.places.setdefault(code, [])
+        for place in places:
+            if len(kept) >= PLACES:
+                break
+            kept.append(place)
+
+    @property
+    def problems(self) -> int:
+        return sum(self.counts.values()) + len(self.warnings)
+
+    def lines(self) -> list[str]:
+        """The report: one summary line, then one line per code, warning and adjustment."""
+        what = f"{self.kind}, {self.rows} rows, {self.span_ns / 1e9:.3f} s"
+        if self.fatal is not None:
+            out = [f"{self.fatal} (unreadable)"]
+        elif self.problems:
+            out = [f"{self.path}: {self.problems} problems ({what})"]
+        else:
+            out = [f"{self.path}: OK ({what})"]
+        for code in sorted(self.counts):
+            out.append(f"  {code}: {self.counts[code]}; first at " + "; ".join(self.places[code]))
+        out.extend(f"  {w}" for w in self.warnings)
+        if (summary := self.adjust.summary()) is not None:
+            out.append(f"  adjustments: {summary}")
+        out.extend(f"  note: {note}" for note in self.adjust.notes)
+        return out
+
+
+def check_file(path: str | os.PathLike[str], options: IngestOptions | None = None,
+               link_bps: int | None = None) -> Findings:
+    """Check one telemetry file; never raises ForgeError (it is kept as ``fatal``)."""
+    from reflexforge.config import WINDOW_NS
+
+    options = options or IngestOptions()
+    name = os.fspath(path)
+    found = Findings(name)
+    try:
+        kind = sniff.sniff(name)
+        found.kind = kind.describe()
+        if (note := sniff.name_mismatch(name, kind)) is not None:
+            found.adjust.notes.append(note)
+        capture = kind.container in sniff.CAPTURES
+        if capture:
+            ts, wire, place = _capture_columns(name)
+        elif kind.container == sniff.PARQUET:
+            ts, wire, place = _parquet_columns(name, found)
+        else:
+            ts, wire, place = _csv_columns(name, found)
+    except ForgeError as exc:
+        found.fatal = exc
+        return found
+    found.rows = int(ts.shape[0])
+    if found.rows == 0:
+        found.fatal = ForgeError(E_CSV_EMPTY, "no data rows", path=name)
+        return found
+    _order(ts, options.window_for(capture), place, found)
+    _oversize(wire, options.oversize_for(capture), options.mtu, capture, place, found)
+    valid = ts[(ts >= TS_MIN) & (ts <= TS_MAX)]
+    found.span_ns = int(valid.max() - valid.min()) if valid.shape[0] else 0
+    if found.span_ns < WINDOW_NS:
+        found.add(E_TRACE_SHORT, 1, [f"the whole trace ({found.span_ns} ns, shorter than one "
+                                     f"window of {WINDOW_NS} ns)"])
+    found.warnings = warnings_from(found.rows, found.span_ns, int(wire.sum()),
+                                   zero_gaps(ts, wire, options.mtu), link_bps)
+    return found
+
+
+def _order(ts: np.ndarray, window: int, place, found: Findings) -> None:
+    """E_CSV_ORDER for every step back beyond the window; the reorder adjustment below it."""
+    if ts.shape[0] < 2:
+        return
+    top = np.maximum.accumulate(ts)
+    back = top[:-1] - ts[1:]
+    beyond = np.flatnonzero(back > window)
+    found.add(E_CSV_ORDER, int(beyond.shape[0]),
+              [f"{place(int(i) + 1)} ({int(back[i])} ns back)" for i in beyond[:PLACES]])
+    within = (back > 0) & (back <= window)
+    found.adjust.window_ns = window
+    found.adjust.reordered_rows = int(np.count_nonzero(within))
+    found.adjust.largest_step_back_ns = int(back[within].max()) if within.any() else 0
+
+
+def _oversize(wire: np.ndarray, mode: str, mtu: int, capture: bool, place,
+              found: Findings) -> None:
+    """Captures under ``--oversize error``: E_CSV_VALUE above 65535 B (CSV and Parquet values
+    are range-checked with the other columns); else the split/clamp adjustment."""
+    adjust = found.adjust
+    adjust.oversize, adjust.mtu = mode, mtu
+    if mode == ERROR:
+        if capture:
+            over = np.flatnonzero(wire > BYTES_MAX)
+            found.add(E_CSV_VALUE, int(over.shape[0]),
+                      [f"{place(int(i))} (bytes {int(wire[i])} > {BYTES_MAX})"
+                       for i in over[:PLACES]])
+        return
+    big = wire[wire > mtu]
+    adjust.oversize_records = int(big.shape[0])
+    adjust.largest_packet = int(wire.max()) if wire.shape[0] else 0
+    if mode == SPLIT:
+        adjust.rows_added = int(((big + mtu - 1) // mtu - 1).sum())
+    elif mode == CLAMP:
+        adjust.bytes_clamped = int((big - mtu).sum())
+
+
+def _capture_columns(name: str):
+    from reflexforge.ingest.read import capture_records
+
+    ts, wire, _iface = capture_records(name)
+    return ts, wire, lambda i: f"record {i + 1}"
+
+
+def _parquet_columns(name: str, found: Findings):
+    import pyarrow.parquet as pq
+
+    from reflexforge.ingest.parquet import _check_schema
+
+    try:
+        parquet = pq.ParquetFile(name)
+        columns = _check_schema(name, parquet.schema_arrow)
+        batches = parquet.iter_batches(batch_size=1 << 20, columns=columns)
+        return _columns(batches, found, lambda i: f"row {i + 1}")
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise ForgeError(E_CSV_ENCODING, f"not a readable Parquet file ({exc})",
+                         path=name) from None
+
+
+def _csv_columns(name: str, found: Findings):
+    """The CSV's columns as int64, the bad values counted; rows with a wrong number of fields
+    are counted (E_CSV_ENCODING) and skipped."""
+    from reflexforge.telemetry import _check_header, _read_header
+
+    header, header_line = _read_header(name)
+    columns = _check_header(name, header, header_line)
+    bad_rows: list[int] = []
+
+    def invalid(row) -> str:
+        bad_rows.append(row.number if row.number is not None else -1)
+        return "skip"
+
+    read = pacsv.ReadOptions(block_size=4 << 20, use_threads=True)
+    parse = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True,
+                               invalid_row_handler=invalid)
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
+                                   include_columns=columns, strings_can_be_null=False)
+    lines = _line_numbers(name, header_line, len(header))
+    try:
+        with sniff.open_file(name) as source:
+            arrays = _columns(pacsv.open_csv(source, read, parse, convert), found,
+                              lambda i: f"line {lines(i)}")
+    except (pa.ArrowException, OSError, *sniff.decompress_errors()) as exc:
+        raise ForgeError(E_CSV_ENCODING, f"malformed CSV ({exc})", path=name) from None
+    found.add(E_CSV_ENCODING, len(bad_rows),
+              [f"line {r}: wrong number of fields" if r >= 0 else "a row: wrong number of fields"
+               for r in bad_rows[:PLACES]])
+    return arrays
+
+
+def _line_numbers(name: str, header_line: int, fields: int):
+    """row index -> physical line (empty lines skipped); the file is scanned only when a
+    place is reported."""
+    import csv
+    import io
+
+    def line_of(row: int) -> int:
+        seen = -1
+        with io.TextIOWrapper(sniff.open_file(name), encoding="utf-8", errors="replace",
+                              newline=None) as text:
+            for number, line in enumerate(text, 1):
+                if number <= header_line or not line.strip("\n"):
+                    continue
+                if len(next(csv.reader([line.rstrip("\n")]), [])) != fields:
+                    continue  # skipped by the scan too (E_CSV_ENCODING)
+                seen += 1
+                if seen == row:
+                    return number
+        return header_line + row + 1
+
+    return line_of
+
+
+def _values(data: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(int64 values, is an integer, is empty/null) of a string or integer column."""
+    if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
+        empty = pc.equal(pc.utf8_length(data), 0).to_numpy(zero_copy_only=False)
+        ok = pc.match_substring_regex(data, _INTEGER).to_numpy(zero_copy_only=False)
+        text = pc.utf8_trim_whitespace(pc.if_else(pa.array(ok), data, "0"))
+        try:
+            values = pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # 19 digits beyond int64: per value
+            values = np.array([_int_or_zero(v) for v in text.to_pylist()], dtype=np.int64)
+            ok &= np.array([_int_or_zero(v) != 0 or v.strip() in ("0", "-0")
+                            for v in text.to_pylist()])
+        return values, ok, empty
+    empty = ~data.is_valid().to_numpy(zero_copy_only=False)
+    return data.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64), ~empty, empty
+
+
+def _int_or_zero(text: str) -> int:
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else 0
+
+
+def _columns(batches, found: Findings, place):
+    """Validate every batch (Telemetry v1 rules); count bad values per code; int64 arrays of
+    ts_ns (a bad one takes the latest good one) and bytes (a bad one counts as 1)."""
+    ts_parts, size_parts = [], []
+    row = 0
+    for batch in batches:
+        n = batch.num_rows
+        names = batch.schema.names
+        for column in (TS, BYTES, RTT):
+            if column not in names:
+                continue
+            values, ok, empty = _values(batch.column(names.index(column)))
+            if column == RTT:
+                bad = (~ok & ~empty) | (ok & (values < 0))
+            else:
+                lo, hi = (TS_MIN, TS_MAX) if column == TS else (BYTES_MIN, BYTES_MAX)
+                bad = ~ok | (values < lo) | (values > hi)
+            where = np.flatnonzero(bad)
+            found.add(E_CSV_VALUE, int(where.shape[0]),
+                      [f"{place(row + int(i))}:{column}" for i in where[:PLACES]])
+            if column == TS:
+                ts_parts.append((values, bad))
+            elif column == BYTES:
+                size_parts.append(np.where(bad, 1, values))
+        row += n
+    if not ts_parts:
+        empty = np.empty(0, np.int64)
+        return empty, empty, place
+    ts = np.concatenate([v for v, _ in ts_parts])
+    bad = np.concatenate([b for _, b in ts_parts])
+    if bad.any():
+        ts = np.where(bad, np.maximum.accumulate(np.where(bad, TS_MIN, ts)), ts)
+    return ts, np.concatenate(size_parts), place
