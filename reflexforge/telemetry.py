@@ -222,7 +222,11 @@ def _read_header(name: str) -> tuple[list[str], int]:
             for number, line in _lines(name, text):
                 if line.strip("\n") == "":
                     continue
-                _check_utf8(name, line, number, None)
+                if any("\udc80" <= ch <= "\udcff" for ch in line):
+                    raise ForgeError(E_CSV_ENCODING, "not valid UTF-8, so not Telemetry v1 CSV; "
+                                     "nor a pcap, pcapng or Parquet file (their magic bytes are "
+                                     f"recognised first; this one starts {_first_bytes(name)})",
+                                     path=name, line=number)
                 fields = next(csv.reader([line.rstrip("\n")]))
                 if fields and fields[0].startswith("\ufeff"):
                     fields[0] = fields[0][1:]
@@ -236,6 +240,11 @@ def _read_header(name: str) -> tuple[list[str], int]:
     except csv.Error as exc:
         raise ForgeError(E_CSV_ENCODING, f"malformed CSV header ({exc})", path=name) from None
     raise ForgeError(E_CSV_EMPTY, "empty file (no header row)", path=name)
+
+
+def _first_bytes(name: str) -> str:
+    with open(name, "rb") as raw:
+        return raw.read(8).hex(" ")
 
 
 def _check_quoted_newlines(name: str) -> None:

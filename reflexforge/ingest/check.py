@@ -44,20 +44,21 @@ class Findings:
     rows: int = 0
     span_ns: int = 0
     counts: dict[str, int] = field(default_factory=dict)
-    places: dict[str, list[str]] = field(default_factory=dict)
+    places: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     adjust: Adjustments = field(default_factory=Adjustments)
     fatal: ForgeError | None = None
 
     def add(self, code: str, count: int, places) -> None:
+        """Count ``count`` problems of ``code``; ``places`` are (position, text) of some of
+        them: the first PLACES positions are kept."""
         if count <= 0:
             return
         self.counts[code] = self.counts.get(code, 0) + count
         kept = self.places.setdefault(code, [])
-        for place in places:
-            if len(kept) >= PLACES:
-                break
-            kept.append(place)
+        kept.extend(places)
+        kept.sort(key=lambda place: place[0])
+        del kept[PLACES:]
 
     @property
     def problems(self) -> int:
@@ -73,7 +74,8 @@ class Findings:
         else:
             out = [f"{self.path}: OK ({what})"]
         for code in sorted(self.counts):
-            out.append(f"  {code}: {self.counts[code]}; first at " + "; ".join(self.places[code]))
+            places = "; ".join(text for _, text in self.places[code])
+            out.append(f"  {code}: {self.counts[code]}; first at {places}")
         out.extend(f"  {w}" for w in self.warnings)
         if (summary := self.adjust.summary()) is not None:
             out.append(f"  adjustments: {summary}")
@@ -113,8 +115,8 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
     valid = ts[(ts >= TS_MIN) & (ts <= TS_MAX)]
     found.span_ns = int(valid.max() - valid.min()) if valid.shape[0] else 0
     if found.span_ns < WINDOW_NS:
-        found.add(E_TRACE_SHORT, 1, [f"the whole trace ({found.span_ns} ns, shorter than one "
-                                     f"window of {WINDOW_NS} ns)"])
+        found.add(E_TRACE_SHORT, 1, [(0, f"the whole trace ({found.span_ns} ns, shorter than "
+                                         f"one window of {WINDOW_NS} ns)")])
     found.warnings = warnings_from(found.rows, found.span_ns, int(wire.sum()),
                                    zero_gaps(ts, wire, options.mtu), link_bps)
     return found
@@ -128,7 +130,8 @@ def _order(ts: np.ndarray, window: int, place, found: Findings) -> None:
     back = top[:-1] - ts[1:]
     beyond = np.flatnonzero(back > window)
     found.add(E_CSV_ORDER, int(beyond.shape[0]),
-              [f"{place(int(i) + 1)} ({int(back[i])} ns back)" for i in beyond[:PLACES]])
+              [(int(i) + 1, f"{place(int(i) + 1)} ({int(back[i])} ns back)")
+               for i in beyond[:PLACES]])
     within = (back > 0) & (back <= window)
     found.adjust.window_ns = window
     found.adjust.reordered_rows = int(np.count_nonzero(within))
@@ -145,7 +148,7 @@ def _oversize(wire: np.ndarray, mode: str, mtu: int, capture: bool, place,
         if capture:
             over = np.flatnonzero(wire > BYTES_MAX)
             found.add(E_CSV_VALUE, int(over.shape[0]),
-                      [f"{place(int(i))} (bytes {int(wire[i])} > {BYTES_MAX})"
+                      [(int(i), f"{place(int(i))} (bytes {int(wire[i])} > {BYTES_MAX})")
                        for i in over[:PLACES]])
         return
     big = wire[wire > mtu]
@@ -205,8 +208,8 @@ def _csv_columns(name: str, found: Findings):
     except (pa.ArrowException, OSError, *sniff.decompress_errors()) as exc:
         raise ForgeError(E_CSV_ENCODING, f"malformed CSV ({exc})", path=name) from None
     found.add(E_CSV_ENCODING, len(bad_rows),
-              [f"line {r}: wrong number of fields" if r >= 0 else "a row: wrong number of fields"
-               for r in bad_rows[:PLACES]])
+              [(r, f"line {r}: wrong number of fields" if r >= 0 else
+                "a row: wrong number of fields") for r in bad_rows[:PLACES]])
     return arrays
 
 
@@ -274,7 +277,8 @@ def _columns(batches, found: Findings, place):
                 bad = ~ok | (values < lo) | (values > hi)
             where = np.flatnonzero(bad)
             found.add(E_CSV_VALUE, int(where.shape[0]),
-                      [f"{place(row + int(i))}:{column}" for i in where[:PLACES]])
+                      [(row + int(i), f"{place(row + int(i))}:{column}")
+                       for i in where[:PLACES]])
             if column == TS:
                 ts_parts.append((values, bad))
             elif column == BYTES:

@@ -47,7 +47,7 @@ def drive(name: str, stream: IO[bytes], base_offset: int,
           emit: Callable[[int, np.ndarray, int, int], None],
           need: Callable[[bytes], int],
           codes: dict[int, str] | None = None,
-          unit: str = "record") -> int:
+          where: Callable[[int, int], str] | None = None) -> int:
     """Read ``stream`` (positioned after a header of ``base_offset`` bytes) chunk by chunk.
 
     ``step(buf, end)`` walks the records of buf[0:end] and returns (records, consumed,
@@ -58,8 +58,10 @@ def drive(name: str, stream: IO[bytes], base_offset: int,
     ``need(first bytes of a record)`` is the bytes that record needs, so one longer than the
     buffer can be read whole (up to MAX_BLOCK). A file that ends inside a record is an error
     (E_CAPTURE, spec 5.4): a capture cut short while it was written. Errors name the place
-    as "``unit`` N at byte offset X". Returns the number of records.
+    with ``where(records so far, byte offset)`` (default "record N at byte offset X").
+    Returns the number of records.
     """
+    place = where or (lambda done, at: f"record {done + 1} at byte offset {at}")
     buf = np.empty(2 * CHUNK_BYTES, dtype=np.uint8)
     end, offset, records, eof = 0, base_offset, 0, False
     while True:
@@ -72,23 +74,24 @@ def drive(name: str, stream: IO[bytes], base_offset: int,
         if status not in (NEED_MORE, FULL):
             message = explain(status, bytes(buf[consumed : min(end, consumed + 64)]))
             raise ForgeError((codes or {}).get(status, E_CAPTURE),
-                             f"{unit} {records + 1} at byte offset {offset + consumed}: {message}",
+                             f"{place(records, offset + consumed)}: {message}",
                              path=name)
         rest = end - consumed
         if status == NEED_MORE and consumed == 0 and end == buf.shape[0]:
             wanted = need(bytes(buf[:64]))  # one record longer than the buffer
             if wanted > MAX_BLOCK or wanted <= end:
-                raise ForgeError(E_CAPTURE, f"{unit} {records + 1} at byte offset {offset}: "
-                                 f"length {wanted} exceeds the largest allowed ({MAX_BLOCK})",
-                                 path=name)
+                raise too_long(name, place(records, offset), wanted)
             bigger = np.empty(wanted + CHUNK_BYTES, dtype=np.uint8)
             bigger[:end] = buf[:end]
             buf = bigger
             continue
         if status == NEED_MORE and eof:
             if rest:
-                raise truncated(name, f"{unit} {records + 1}", offset + consumed, rest,
-                                need(bytes(buf[consumed : consumed + 64])))
+                wanted = need(bytes(buf[consumed : consumed + 64]))
+                if wanted > MAX_BLOCK:
+                    raise too_long(name, place(records, offset + consumed), wanted)
+                raise truncated(name, place(records, offset + consumed), offset + consumed,
+                                rest, wanted)
             return records
         if rest and consumed:
             buf[:rest] = buf[consumed:end]
@@ -96,9 +99,15 @@ def drive(name: str, stream: IO[bytes], base_offset: int,
         end = rest
 
 
+def too_long(name: str, place: str, wanted: int) -> ForgeError:
+    """E_CAPTURE for a length field beyond MAX_BLOCK (corruption, refused unread)."""
+    return ForgeError(E_CAPTURE, f"{place}: length {wanted} exceeds the largest allowed "
+                      f"({MAX_BLOCK}): corrupt length field", path=name)
+
+
 def truncated(name: str, place: str, offset: int, present: int, wanted: int) -> ForgeError:
     """E_CAPTURE for a file that ends inside a record (wanted bytes, only present left)."""
-    return ForgeError(E_CAPTURE, f"{place} at byte offset {offset}: the file ends after "
+    return ForgeError(E_CAPTURE, f"{place}: the file ends after "
                       f"{present} of its {wanted} bytes (a capture cut short while written); "
                       f"cut the file at byte {offset} (truncate -s {offset}, after "
                       "decompressing) to use the records before it", path=name)

@@ -286,6 +286,9 @@ def read_records(name: str, stream: IO[bytes], on_chunk) -> tuple[int, dict]:
     def emit(n: int, buf: np.ndarray, first: int, base: int) -> None:
         on_chunk(chunk, n, buf, first, base, tuple(sections.links))
 
+    def where(done: int, offset: int) -> str:
+        return f"block at byte offset {offset} (after {done} packets)"
+
     records = drive(name, stream, 0, step, explain, emit, need, codes={ZERO_LENGTH: E_CSV_VALUE},
-                    unit="block after packet")
+                    where=where)
     return records, {"link_types": tuple(sorted(set(links_seen))), "untimed": int(state[2])}

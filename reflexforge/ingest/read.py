@@ -123,8 +123,12 @@ def read_with_adjustments(path: str | os.PathLike[str], options: IngestOptions |
         raise ForgeError(E_CSV_EMPTY, "no packets" + (" (after --filter)" if options.bpf else ""),
                          path=name)
     if trace.duration_ns < min_span_ns:
+        from reflexforge.ingest.plausibility import SPAN_ROWS
+
+        hint = (f"; {trace.rows} packets in that span: is ts_ns in nanoseconds? (microseconds: "
+                "multiply by 1000)" if trace.rows >= SPAN_ROWS else "")
         raise ForgeError(E_TRACE_SHORT, f"trace spans {trace.duration_ns} ns from the first to "
-                         f"the last packet, shorter than one window ({min_span_ns} ns)",
+                         f"the last packet, shorter than one window ({min_span_ns} ns){hint}",
                          path=name)
     return trace, adjust
 
