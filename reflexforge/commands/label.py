@@ -24,7 +24,8 @@ def register(subparsers) -> None:
         "200 ms window, label each window with the oracle's best (threshold, delay) pair, and "
         "write training-set.csv.",
     )
-    parser.add_argument("telemetry", metavar="TELEMETRY", help="telemetry.csv (or .csv.gz)")
+    parser.add_argument("telemetry", metavar="TELEMETRY",
+                        help="telemetry: CSV, Parquet, pcap or pcapng (gzip/zstd too)")
     parser.add_argument(
         "-o", "--output", required=True, metavar="TRAINING_SET", help="training-set.csv to write"
     )
