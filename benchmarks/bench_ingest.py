@@ -52,6 +52,19 @@ def write_pcap(trace, path: str) -> None:
             out.write(body.tobytes())
 
 
+def _peak_mb() -> float:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss it does not inherit the parent's
+    peak across fork + exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _child(kind: str, path: str) -> None:
     from reflexforge.ingest.quirks import IngestOptions
 
@@ -71,7 +84,7 @@ def _child(kind: str, path: str) -> None:
 
         rows = read_with_adjustments(path, IngestOptions(oversize="clamp", mtu=65535))[0].rows
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_mb()
     print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak}))
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from numba import njit
 
 from reflexforge.errors import (
     E_CSV_EMPTY,
@@ -25,7 +26,7 @@ from reflexforge.errors import (
     ForgeError,
 )
 from reflexforge.ingest import sniff
-from reflexforge.ingest.plausibility import warnings_from, zero_gaps
+from reflexforge.ingest.plausibility import warnings_from
 from reflexforge.ingest.quirks import Adjustments, IngestOptions
 from reflexforge.ingest.records import CLAMP, ERROR, SPLIT
 from reflexforge.telemetry import BYTES, BYTES_MAX, BYTES_MIN, RTT, TS, TS_MAX, TS_MIN
@@ -110,54 +111,85 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
     if found.rows == 0:
         found.fatal = ForgeError(E_CSV_EMPTY, "no data rows", path=name)
         return found
-    _order(ts, options.window_for(capture), place, found)
-    _oversize(wire, options.oversize_for(capture), options.mtu, capture, place, found)
-    valid = ts[(ts >= TS_MIN) & (ts <= TS_MAX)]
-    found.span_ns = int(valid.max() - valid.min()) if valid.shape[0] else 0
+    mode = options.oversize_for(capture)
+    window = options.window_for(capture)
+    stats, beyond, over = _scan(ts, wire, window, options.mtu, _MODES[mode])
+    (n_beyond, n_within, largest_back, n_big, rows_added, clamped, largest, n_over, zero,
+     t_min, t_max, total) = (int(x) for x in stats)
+    found.add(E_CSV_ORDER, n_beyond, [(int(i), f"{place(int(i))} ({int(d)} ns back)")
+                                      for i, d in beyond if i >= 0])
+    if capture and mode == ERROR:
+        found.add(E_CSV_VALUE, n_over, [(int(i), f"{place(int(i))} (bytes {int(wire[i])} > "
+                                         f"{BYTES_MAX})") for i in over if i >= 0])
+    adjust = found.adjust
+    adjust.window_ns, adjust.reordered_rows, adjust.largest_step_back_ns = (
+        window, n_within, largest_back)
+    adjust.oversize, adjust.mtu = mode, options.mtu
+    if mode != ERROR:
+        adjust.oversize_records, adjust.largest_packet = n_big, largest
+        adjust.rows_added = rows_added if mode == SPLIT else 0
+        adjust.bytes_clamped = clamped if mode == CLAMP else 0
+    found.span_ns = t_max - t_min if t_max >= t_min else 0
     if found.span_ns < WINDOW_NS:
         found.add(E_TRACE_SHORT, 1, [(0, f"the whole trace ({found.span_ns} ns, shorter than "
                                          f"one window of {WINDOW_NS} ns)")])
-    found.warnings = warnings_from(found.rows, found.span_ns, int(wire.sum()),
-                                   zero_gaps(ts, wire, options.mtu), link_bps)
+    found.warnings = warnings_from(found.rows, found.span_ns, total, zero, link_bps)
     return found
 
 
-def _order(ts: np.ndarray, window: int, place, found: Findings) -> None:
-    """E_CSV_ORDER for every step back beyond the window; the reorder adjustment below it."""
-    if ts.shape[0] < 2:
-        return
-    top = np.maximum.accumulate(ts)
-    back = top[:-1] - ts[1:]
-    beyond = np.flatnonzero(back > window)
-    found.add(E_CSV_ORDER, int(beyond.shape[0]),
-              [(int(i) + 1, f"{place(int(i) + 1)} ({int(back[i])} ns back)")
-               for i in beyond[:PLACES]])
-    within = (back > 0) & (back <= window)
-    found.adjust.window_ns = window
-    found.adjust.reordered_rows = int(np.count_nonzero(within))
-    found.adjust.largest_step_back_ns = int(back[within].max()) if within.any() else 0
+_MODES = {ERROR: 0, CLAMP: 1, SPLIT: 2}
 
 
-def _oversize(wire: np.ndarray, mode: str, mtu: int, capture: bool, place,
-              found: Findings) -> None:
-    """Captures under ``--oversize error``: E_CSV_VALUE above 65535 B (CSV and Parquet values
-    are range-checked with the other columns); else the split/clamp adjustment."""
-    adjust = found.adjust
-    adjust.oversize, adjust.mtu = mode, mtu
-    if mode == ERROR:
-        if capture:
-            over = np.flatnonzero(wire > BYTES_MAX)
-            found.add(E_CSV_VALUE, int(over.shape[0]),
-                      [(int(i), f"{place(int(i))} (bytes {int(wire[i])} > {BYTES_MAX})")
-                       for i in over[:PLACES]])
-        return
-    big = wire[wire > mtu]
-    adjust.oversize_records = int(big.shape[0])
-    adjust.largest_packet = int(wire.max()) if wire.shape[0] else 0
-    if mode == SPLIT:
-        adjust.rows_added = int(((big + mtu - 1) // mtu - 1).sum())
-    elif mode == CLAMP:
-        adjust.bytes_clamped = int((big - mtu).sum())
+@njit(cache=True, nogil=True)
+def _scan(ts, wire, window, mtu, mode):
+    """One pass over the rows: order (steps back beyond / within the window), oversize
+    (packets above mtu, rows a split adds, bytes a clamp cuts, above 65535), zero gaps (not
+    after a row of exactly mtu bytes), span and bytes. Returns (stats, first beyond
+    (index, step), first above 65535 (index, 0))."""
+    stats = np.zeros(12, np.int64)
+    beyond = np.full((PLACES, 2), -1, np.int64)
+    over = np.full((PLACES, 2), -1, np.int64)
+    top = ts[0]
+    t_min = 1 << 62
+    t_max = -1
+    for i in range(ts.shape[0]):
+        t = ts[i]
+        b = wire[i]
+        if i > 0:
+            if t < top:
+                back = top - t
+                if back > window:
+                    if stats[0] < PLACES:
+                        beyond[stats[0], 0] = i
+                        beyond[stats[0], 1] = back
+                    stats[0] += 1
+                else:
+                    stats[1] += 1
+                    if back > stats[2]:
+                        stats[2] = back
+            else:
+                top = t
+            if t == ts[i - 1] and wire[i - 1] != mtu:
+                stats[8] += 1
+        if b > mtu:
+            stats[3] += 1
+            stats[4] += (b + mtu - 1) // mtu - 1
+            stats[5] += b - mtu
+        if b > stats[6]:
+            stats[6] = b
+        if b > 65535:
+            if stats[7] < PLACES:
+                over[stats[7], 0] = i
+            stats[7] += 1
+        if 0 <= t <= (1 << 62):
+            if t < t_min:
+                t_min = t
+            if t > t_max:
+                t_max = t
+        stats[11] += b
+    stats[9] = t_min
+    stats[10] = t_max
+    return stats, beyond, over
 
 
 def _capture_columns(name: str):
@@ -196,17 +228,28 @@ def _csv_columns(name: str, found: Findings):
         return "skip"
 
     read = pacsv.ReadOptions(block_size=4 << 20, use_threads=True)
-    parse = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True,
-                               invalid_row_handler=invalid)
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
-                                   include_columns=columns, strings_can_be_null=False)
     lines = _line_numbers(name, header_line, len(header))
-    try:
-        with sniff.open_file(name) as source:
-            arrays = _columns(pacsv.open_csv(source, read, parse, convert), found,
-                              lambda i: f"line {lines(i)}")
-    except (pa.ArrowException, OSError, *sniff.decompress_errors()) as exc:
-        raise ForgeError(E_CSV_ENCODING, f"malformed CSV ({exc})", path=name) from None
+    arrays = None
+    for kind in (pa.int64(), pa.string()):  # integers first: fast when every value is one
+        handler = {} if kind == pa.int64() else {"invalid_row_handler": invalid}
+        parse = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True, **handler)
+        convert = pacsv.ConvertOptions(column_types={c: kind for c in columns},
+                                       include_columns=columns, null_values=[""],
+                                       strings_can_be_null=False)
+        trial = Findings(name)
+        bad_rows.clear()
+        try:
+            with sniff.open_file(name) as source:
+                arrays = _columns(pacsv.open_csv(source, read, parse, convert), trial,
+                                  lambda i: f"line {lines(i)}")
+            break
+        except pa.ArrowInvalid as exc:
+            if kind == pa.string():
+                raise ForgeError(E_CSV_ENCODING, f"malformed CSV ({exc})", path=name) from None
+        except (pa.ArrowException, OSError, *sniff.decompress_errors()) as exc:
+            raise ForgeError(E_CSV_ENCODING, f"malformed CSV ({exc})", path=name) from None
+    for code, count in trial.counts.items():
+        found.add(code, count, trial.places[code])
     found.add(E_CSV_ENCODING, len(bad_rows),
               [(r, f"line {r}: wrong number of fields" if r >= 0 else
                 "a row: wrong number of fields") for r in bad_rows[:PLACES]])
@@ -258,37 +301,64 @@ def _int_or_zero(text: str) -> int:
     return value if -(2**63) <= value < 2**63 else 0
 
 
+@njit(cache=True, nogil=True)
+def _out_of_range(values, lo, hi):
+    """(count of values outside lo..hi, the first PLACES indices, -1 padded)."""
+    first = np.full(PLACES, -1, np.int64)
+    count = 0
+    for i in range(values.shape[0]):
+        v = np.int64(values[i])
+        if v < lo or v > hi:
+            if count < PLACES:
+                first[count] = i
+            count += 1
+    return count, first
+
+
+_LIMITS = {TS: (TS_MIN, TS_MAX), BYTES: (BYTES_MIN, BYTES_MAX), RTT: (0, 2**63 - 1)}
+
+
 def _columns(batches, found: Findings, place):
     """Validate every batch (Telemetry v1 rules); count bad values per code; int64 arrays of
     ts_ns (a bad one takes the latest good one) and bytes (a bad one counts as 1)."""
     ts_parts, size_parts = [], []
     row = 0
     for batch in batches:
-        n = batch.num_rows
         names = batch.schema.names
         for column in (TS, BYTES, RTT):
             if column not in names:
                 continue
-            values, ok, empty = _values(batch.column(names.index(column)))
-            if column == RTT:
-                bad = (~ok & ~empty) | (ok & (values < 0))
+            data = batch.column(names.index(column))
+            lo, hi = _LIMITS[column]
+            if pa.types.is_integer(data.type) and data.null_count == 0 \
+                    and not pa.types.is_uint64(data.type):  # the usual case: one pass
+                values = data.to_numpy(zero_copy_only=False)
+                count, first = _out_of_range(values, lo, hi)
+                found.add(E_CSV_VALUE, count, [(row + int(i), f"{place(row + int(i))}:{column}")
+                                               for i in first if i >= 0])
+                values = values.astype(np.int64, copy=False)
+                bad = (values < lo) | (values > hi) if count else None
             else:
-                lo, hi = (TS_MIN, TS_MAX) if column == TS else (BYTES_MIN, BYTES_MAX)
-                bad = ~ok | (values < lo) | (values > hi)
-            where = np.flatnonzero(bad)
-            found.add(E_CSV_VALUE, int(where.shape[0]),
-                      [(row + int(i), f"{place(row + int(i))}:{column}")
-                       for i in where[:PLACES]])
+                values, ok, empty = _values(data)
+                if column == RTT:
+                    bad = (~ok & ~empty) | (ok & (values < 0))
+                else:
+                    bad = ~ok | (values < lo) | (values > hi)
+                where = np.flatnonzero(bad)
+                found.add(E_CSV_VALUE, int(where.shape[0]),
+                          [(row + int(i), f"{place(row + int(i))}:{column}")
+                           for i in where[:PLACES]])
             if column == TS:
                 ts_parts.append((values, bad))
             elif column == BYTES:
-                size_parts.append(np.where(bad, 1, values))
-        row += n
+                size_parts.append(values if bad is None else np.where(bad, 1, values))
+        row += batch.num_rows
     if not ts_parts:
         empty = np.empty(0, np.int64)
         return empty, empty, place
     ts = np.concatenate([v for v, _ in ts_parts])
-    bad = np.concatenate([b for _, b in ts_parts])
-    if bad.any():
+    if any(b is not None for _, b in ts_parts):
+        bad = np.concatenate([np.zeros(v.shape[0], np.bool_) if b is None else b
+                              for v, b in ts_parts])
         ts = np.where(bad, np.maximum.accumulate(np.where(bad, TS_MIN, ts)), ts)
     return ts, np.concatenate(size_parts), place

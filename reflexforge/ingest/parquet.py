@@ -14,6 +14,7 @@ import tempfile
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from numba import njit
 
 from reflexforge.errors import (
     E_CSV_COLUMN,
@@ -23,7 +24,7 @@ from reflexforge.errors import (
     ForgeError,
 )
 from reflexforge.ingest import sniff
-from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error, step_beyond
+from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error
 from reflexforge.telemetry import (
     BYTES,
     BYTES_MAX,
@@ -105,29 +106,29 @@ def _read(name: str, source: str, sha1: str, options: IngestOptions,
         raise ForgeError(E_CSV_ENCODING, f"not a readable Parquet file ({exc})",
                          path=name) from None
     columns = _check_schema(name, schema)
-    total = parquet.metadata.num_rows
-    ts_all = np.empty(total, dtype=np.int64)
-    size_all = np.empty(total, dtype=SIZE_DTYPE)
+    capacity = min(parquet.metadata.num_rows, FIRST_CAPACITY)  # the footer is not trusted
+    ts_all = np.empty(capacity, dtype=np.int64)
+    size_all = np.empty(capacity, dtype=SIZE_DTYPE)
     rtt_at: list[np.ndarray] = []
     rtt_val: list[np.ndarray] = []
     window = options.window_for(False)
     adjust.window_ns = window
     rows = 0
-    top: int | None = None
+    state = np.array([0, 0], dtype=np.int64)  # [latest ts_ns so far, any row yet]
     try:
         for group in range(parquet.num_row_groups):
             table = parquet.read_row_group(group, columns=columns)
             n = table.num_rows
-            if rows + n > total:
-                raise ForgeError(E_CSV_ENCODING, "row groups hold more rows than the file's "
-                                 "metadata says", path=name)
+            if rows + n > ts_all.shape[0]:
+                capacity = max(rows + n, ts_all.shape[0] * 2)
+                ts_all.resize(capacity, refcheck=False)
+                size_all.resize(capacity, refcheck=False)
             ts = _integers(name, table, TS, rows)
             size = _integers(name, table, BYTES, rows)
-            if n:
-                beyond, top = step_beyond(ts, top, window)
-                if beyond is not None:
-                    i, t, before = beyond
-                    raise order_error(name, f"row {rows + i + 1}", t, before, window)
+            before = int(state[0])
+            bad, kind = _take(ts, size, ts_all, size_all, rows, window, state)
+            if bad >= 0:
+                _raise_bad(name, rows + bad, kind, ts, size, bad, before, window)
             if RTT in columns:
                 column = table.column(RTT).combine_chunks()
                 valid = column.is_valid().to_numpy(zero_copy_only=False)
@@ -139,8 +140,6 @@ def _read(name: str, source: str, sha1: str, options: IngestOptions,
                 where = np.flatnonzero(valid)
                 rtt_at.append(where + rows)
                 rtt_val.append(values[where])
-            ts_all[rows : rows + n] = ts
-            size_all[rows : rows + n] = size
             rows += n
     except (pa.ArrowException, OSError) as exc:
         raise ForgeError(E_CSV_ENCODING, f"unreadable Parquet data after row {rows} ({exc})",
@@ -161,8 +160,50 @@ def _read(name: str, source: str, sha1: str, options: IngestOptions,
     return Trace(ts_all, size_all, rtt_samples=samples, sha1=sha1, path=name)
 
 
+FIRST_CAPACITY = 1 << 24
+"""Rows reserved before reading (more as row groups arrive): a footer's row count is not
+trusted for an allocation."""
+
+
+@njit(cache=True, nogil=True)
+def _take(ts, size, out_ts, out_size, at, window, state):
+    """Copy one row group into the trace arrays, checking ranges and order in one pass:
+    (-1, 0) or (index, kind) of the first bad row: kind 0 ts_ns range, 1 bytes range,
+    2 a step back beyond ``window``."""
+    top = state[0]
+    started = state[1] != 0
+    for i in range(ts.shape[0]):
+        t = np.int64(ts[i])
+        b = np.int64(size[i])
+        if t < 0 or t > TS_MAX:
+            return i, 0
+        if b < 1 or b > 65535:
+            return i, 1
+        if started and t < top - window:
+            return i, 2
+        if not started or t > top:
+            top = t
+            started = True
+        out_ts[at + i] = t
+        out_size[at + i] = b
+    state[0] = top
+    state[1] = 1 if started else 0
+    return -1, 0
+
+
+def _raise_bad(name: str, row: int, kind: int, ts, size, i: int, before: int, window: int):
+    if kind == 0:
+        raise ForgeError(E_CSV_VALUE, f"row {row + 1}: {_RULE[TS]}, got {int(ts[i])}",
+                         path=name, column=TS)
+    if kind == 1:
+        raise ForgeError(E_CSV_VALUE, f"row {row + 1}: {_RULE[BYTES]}, got {int(size[i])}",
+                         path=name, column=BYTES)
+    top = int(np.max(ts[:i])) if i else before
+    raise order_error(name, f"row {row + 1}", int(ts[i]), max(top, before), window)
+
+
 def _integers(name: str, table: pa.Table, column: str, rows: int) -> np.ndarray:
-    """The column as int64, checked against its Telemetry v1 range (row numbers from 1)."""
+    """The column's values (no nulls; uint64 within int64), ranges checked by ``_take``."""
     data = table.column(column).combine_chunks()
     if data.null_count:
         i = int(np.flatnonzero(~data.is_valid().to_numpy(zero_copy_only=False))[0])
@@ -174,11 +215,4 @@ def _integers(name: str, table: pa.Table, column: str, rows: int) -> np.ndarray:
             i = int(np.flatnonzero(raw > np.uint64(2**63 - 1))[0])
             raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {_RULE[column]}, got "
                              f"{int(raw[i])}", path=name, column=column)
-    values = data.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-    lo, hi = (TS_MIN, TS_MAX) if column == TS else (BYTES_MIN, BYTES_MAX)
-    bad = (values < lo) | (values > hi)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {_RULE[column]}, got "
-                         f"{int(values[i])}", path=name, column=column)
-    return values
+    return data.to_numpy(zero_copy_only=False)

@@ -69,7 +69,7 @@ def write_trace(trace: Trace, path: str | os.PathLike[str], fmt: str | None = No
 
 
 def _write_parquet(trace: Trace, raw) -> None:
-    writer = pq.ParquetWriter(raw, PARQUET_SCHEMA, compression="zstd", write_statistics=True,
+    writer = pq.ParquetWriter(raw, PARQUET_SCHEMA, compression="snappy", write_statistics=True,
                               store_schema=False)
     for ts, size, rtt in _slices(trace):
         writer.write_table(pa.table([pa.array(ts), pa.array(size, type=pa.uint16()),
