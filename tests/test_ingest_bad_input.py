@@ -178,13 +178,31 @@ def test_check_exit_codes_and_report(tmp_path, capsys):
 
 # --- hypothesis mutations of real captures -------------------------------------------------
 
-SEEDS = [MICRO[:FIRST * 40], _pcapng_head(40)]
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True)
+def _parquet_seed() -> bytes:
+    import io
+
+    n = 3000
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"ts_ns": np.arange(n, dtype=np.int64) * 100_000,
+                             "bytes": np.full(n, 100, np.uint16),
+                             "rtt_ns": pa.array([None, 5] * (n // 2), pa.int64())}),
+                   buf, compression="snappy", row_group_size=1000)
+    return buf.getvalue()
+
+
+SEEDS = [MICRO[:FIRST * 40], _pcapng_head(40), _parquet_seed()]
+FUZZ = settings(max_examples=100, deadline=None, derandomize=True)
 
 
 def _holds(tmp_path_factory, data: bytes) -> None:
+    """A trace (ordered, sizes >= 1) or a one-line ForgeError with a known code; ``check``
+    never raises."""
+    from reflexforge.ingest.check import check_file
+
     path = tmp_path_factory.mktemp("fuzz") / "f.bin"
     path.write_bytes(data)
+    found = check_file(path)
+    assert found.fatal is None or found.fatal.code in CODES
     try:
         trace, _ = read_with_adjustments(path, min_span_ns=0)
     except ForgeError as exc:

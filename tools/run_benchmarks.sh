@@ -6,3 +6,4 @@ python benchmarks/bench_format.py
 python benchmarks/bench_label.py
 python benchmarks/bench_read.py
 python benchmarks/bench_build.py --workers 2
+python benchmarks/bench_ingest.py
