@@ -70,7 +70,8 @@ def write_trace(trace: Trace, path: str | os.PathLike[str], fmt: str | None = No
 
 def _write_parquet(trace: Trace, raw) -> None:
     writer = pq.ParquetWriter(raw, PARQUET_SCHEMA, compression="snappy", write_statistics=True,
-                              store_schema=False)
+                              store_schema=False, use_dictionary=[BYTES, RTT],
+                              column_encoding={TS: "DELTA_BINARY_PACKED"})
     for ts, size, rtt in _slices(trace):
         writer.write_table(pa.table([pa.array(ts), pa.array(size, type=pa.uint16()),
                                      pa.array(rtt, mask=rtt < 0)], schema=PARQUET_SCHEMA),
