@@ -330,6 +330,15 @@ def _columns(batches, found: Findings, place):
                 continue
             data = batch.column(names.index(column))
             lo, hi = _LIMITS[column]
+            if column == RTT and pa.types.is_integer(data.type):  # nulls allowed: only < 0
+                negative = pc.less(data, 0)
+                count = pc.sum(negative).as_py() or 0
+                if count:
+                    where = np.flatnonzero(negative.fill_null(False).to_numpy(
+                        zero_copy_only=False))[:PLACES]
+                    found.add(E_CSV_VALUE, count, [(row + int(i), f"{place(row + int(i))}:{RTT}")
+                                                   for i in where])
+                continue
             if pa.types.is_integer(data.type) and data.null_count == 0 \
                     and not pa.types.is_uint64(data.type):  # the usual case: one pass
                 values = data.to_numpy(zero_copy_only=False)
