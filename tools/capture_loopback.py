@@ -40,25 +40,24 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loopback_load import (  # noqa: E402 - beside this script
+    HTTP_PORT,
+    IPERF_PORT,
+    KINDS,
+    LAB_ADDR,
+    OBJECTS,
+    REDIS_PORT,
+    make_plan,
+    run_phase,
+    sleep_until,
+)
+
 PACKAGES = ["tcpdump", "redis-server", "redis-tools", "nginx", "apache2-utils", "curl", "iperf3"]
 PCAPNG_PACKAGES = ["wireshark-common"]
-NEEDED = [
-    "ip",
-    "tcpdump",
-    "redis-server",
-    "redis-benchmark",
-    "redis-cli",
-    "nginx",
-    "ab",
-    "curl",
-    "iperf3",
-]
-KINDS = ("idle", "redis", "http", "bulk", "mixed")
-REDIS_PORT, HTTP_PORT, IPERF_PORT = 6379, 8080, 5201
-PEER_ADDR, LAB_ADDR = "10.77.0.2", "10.77.0.1"
+NEEDED = "ip tcpdump redis-server redis-benchmark redis-cli nginx ab curl iperf3".split()
+PEER_ADDR = "10.77.0.2"
 NICE = ["nice", "-n", "15"]
-# HTTP objects served by nginx (name, bytes): small replies to multi-segment bodies
-OBJECTS = [("tiny", 120), ("small", 4096), ("medium", 65536), ("large", 1048576)]
 
 
 class Stop(Exception):
@@ -67,79 +66,6 @@ class Stop(Exception):
 
 def _stop(signum: int, _frame: object) -> None:
     raise Stop(f"signal {signum}")
-
-
-# ---------------------------------------------------------------------------
-# The plan: deterministic per seed
-
-
-def make_plan(
-    seed: int, duration: float, pmin: float, pmax: float, kinds: tuple[str, ...] = KINDS
-) -> list[dict]:
-    """Phases of pmin..pmax s covering `duration`, each with its own generator parameters;
-    the first is idle when idle is one of `kinds`."""
-    rng = random.Random(seed)
-    phases: list[dict] = []
-    t = 0.0
-    first = True
-    while t < duration - 1e-9:
-        span = min(rng.uniform(pmin, pmax), duration - t)
-        if duration - t - span < pmin:  # no tail phase shorter than pmin: this one takes it
-            span = duration - t
-        kind = "idle" if first and "idle" in kinds else rng.choice(kinds)
-        first = False
-        phases.append(
-            {
-                "kind": kind,
-                "start": round(t, 3),
-                "span": round(span, 3),
-                "seed": rng.getrandbits(32),
-                **_params(kind, rng),
-            }
-        )
-        t += span
-    return phases
-
-
-def _params(kind: str, rng: random.Random) -> dict:
-    if kind == "redis":
-        return {
-            "clients": rng.choice([1, 2, 4, 8]),
-            "pipeline": rng.choice([1, 1, 4, 16]),
-            "value_bytes": rng.choice([3, 64, 512, 4096]),
-            "on": [0.2, rng.uniform(0.5, 2.0)],
-            "off": [0.5, rng.uniform(1.5, 5.0)],
-        }
-    if kind == "http":
-        return {
-            "object": rng.choice([o for o, _ in OBJECTS]),
-            "concurrency": rng.choice([1, 2, 4]),
-            "keepalive": rng.random() < 0.5,
-            "on": [0.2, rng.uniform(0.5, 2.5)],
-            "off": [0.5, rng.uniform(1.0, 5.0)],
-            "curl_gap": [0.05, rng.uniform(0.2, 1.0)],
-        }
-    if kind == "bulk":
-        udp = rng.random() < 0.3
-        return {
-            "udp": udp,
-            "mbit": rng.choice([20, 50, 100, 200]) if udp else rng.choice([50, 100, 200, 300]),
-            "length": rng.choice([1400, 8000, 32000])
-            if udp
-            else rng.choice([16384, 65536, 131072]),
-            "streams": 1 if udp else rng.choice([1, 2]),
-            "chunk": rng.randint(5, 15),
-            "pause": [0.5, rng.uniform(1.0, 6.0)],
-        }
-    if kind == "mixed":
-        return {
-            "mbit": rng.choice([10, 30, 80]),
-            "clients": rng.choice([1, 2, 4]),
-            "on": [0.2, rng.uniform(0.3, 1.5)],
-            "off": [0.5, rng.uniform(1.0, 4.0)],
-            "curl_gap": [0.05, rng.uniform(0.1, 0.6)],
-        }
-    return {"ping_gap": [0.3, rng.uniform(1.0, 4.0)]}
 
 
 # ---------------------------------------------------------------------------
@@ -162,6 +88,11 @@ def install(pcapng: bool) -> None:
     )
 
 
+def _ip(netns: str | None, *words: str) -> None:
+    """Run ``ip WORDS`` (inside ``netns`` if given)."""
+    _run((["ip", "netns", "exec", netns] if netns else []) + ["ip", *words])
+
+
 def outer(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         sys.exit("capture_loopback: run as root (network namespaces, tcpdump)")
@@ -182,50 +113,19 @@ def outer(args: argparse.Namespace) -> int:
         signal.signal(sig, _stop)
     inner_proc = None
     try:
-        _run(["ip", "netns", "add", ns])
-        _run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"])
+        _ip(None, "netns", "add", ns)
+        _ip(ns, "link", "set", "lo", "up")
         if args.pcapng:  # a second interface: a veth pair to a peer namespace
-            _run(["ip", "netns", "add", peer])
-            _run(["ip", "netns", "exec", peer, "ip", "link", "set", "lo", "up"])
-            _run(
-                [
-                    "ip",
-                    "link",
-                    "add",
-                    "rcv0",
-                    "netns",
-                    ns,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    "rcv1",
-                    "netns",
-                    peer,
-                ]
-            )
-            _run(["ip", "netns", "exec", ns, "ip", "addr", "add", f"{LAB_ADDR}/24", "dev", "rcv0"])
-            _run(["ip", "netns", "exec", ns, "ip", "link", "set", "rcv0", "up"])
-            _run(
-                ["ip", "netns", "exec", peer, "ip", "addr", "add", f"{PEER_ADDR}/24", "dev", "rcv1"]
-            )
-            _run(["ip", "netns", "exec", peer, "ip", "link", "set", "rcv1", "up"])
+            _ip(None, "netns", "add", peer)
+            _ip(peer, "link", "set", "lo", "up")
+            _ip(None, "link", "add", "rcv0", "netns", ns, "type", "veth", "peer", "name", "rcv1",
+                "netns", peer)  # fmt: skip
+            for where, dev, addr in ((ns, "rcv0", LAB_ADDR), (peer, "rcv1", PEER_ADDR)):
+                _ip(where, "addr", "add", f"{addr}/24", "dev", dev)
+                _ip(where, "link", "set", dev, "up")
         argv = [a for a in sys.argv[1:] if a != "--install"]
-        inner_proc = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                sys.executable,
-                os.path.abspath(__file__),
-                "--inner",
-                "--netns",
-                ns,
-                *argv,
-            ],
-            start_new_session=True,
-        )
+        me = [sys.executable, os.path.abspath(__file__), "--inner", "--netns", ns, *argv]
+        inner_proc = subprocess.Popen(["ip", "netns", "exec", ns, *me], start_new_session=True)
         try:
             rc = inner_proc.wait(timeout=args.duration + 120)
         except subprocess.TimeoutExpired:
@@ -409,124 +309,6 @@ def _wait_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"server on port {port} did not start")
 
 
-def _bounded(cmd: list[str], seconds: float) -> list[str]:
-    """A client command that cannot outlive `seconds`."""
-    return ["timeout", "-s", "INT", "-k", "2", f"{max(0.1, seconds):.2f}", *cmd]
-
-
-def _sleep_until(t: float) -> None:
-    while (d := t - time.monotonic()) > 0:
-        time.sleep(min(d, 0.5))
-
-
-def _iperf(ph: dict, light: bool, seconds: int, length: int, streams: int = 1) -> list[str]:
-    """An iperf3 client at the phase's bounded bitrate (light: a fixed small byte count)."""
-    cmd = [
-        "iperf3",
-        "-c",
-        "127.0.0.1",
-        "-p",
-        str(IPERF_PORT),
-        "-b",
-        f"{ph['mbit']}M",
-        "-l",
-        str(length),
-        "-P",
-        str(streams),
-        "--connect-timeout",
-        "3000",
-    ]
-    cmd += ["-n", "2M"] if light else ["-t", str(seconds)]
-    return cmd + (["-u"] if ph.get("udp") else [])
-
-
-def run_phase(lab: Lab, ph: dict, t_end: float) -> None:
-    """Run one phase until t_end. --light: the same kinds at a few hundred packets a burst
-    (for small test captures)."""
-    rng = random.Random(ph["seed"])
-    kind = ph["kind"]
-    light = lab.args.light
-    url = f"http://127.0.0.1:{HTTP_PORT}/"
-    side: list[subprocess.Popen] = []
-    if kind == "mixed":  # a steady low bulk stream under the bursts, for the whole phase
-        cmd = _iperf(ph, light, max(1, int(ph["span"]) - 2), 32768)
-        side.append(lab.spawn(_bounded(cmd, ph["span"])))
-    if lab.args.pcapng:  # traffic on the second interface too, from the peer namespace
-        gap = rng.uniform(0.2, 1.0)
-        loop = (
-            f"while :; do curl -s -o /dev/null http://{LAB_ADDR}:{HTTP_PORT}/small; "
-            f"sleep {gap:.2f}; done"
-        )
-        side.append(lab.spawn(_bounded(["sh", "-c", loop], ph["span"]), peer=True))
-    next_curl = time.monotonic()
-    while (now := time.monotonic()) < t_end - 0.05:
-        left = t_end - now
-        if kind == "idle":
-            lab.spawn(_bounded(["redis-cli", "-p", str(REDIS_PORT), "PING"], min(2, left)))
-            _sleep_until(min(t_end, time.monotonic() + rng.uniform(*ph["ping_gap"])))
-        elif kind == "bulk":
-            secs = min(ph["chunk"], max(1, int(left) - 1))
-            cmd = _iperf(ph, light, secs, ph["length"], ph["streams"])
-            _wait(lab.spawn(_bounded(cmd, min(secs + 3, left))), t_end)
-            _sleep_until(min(t_end, time.monotonic() + rng.uniform(*ph["pause"])))
-        else:
-            on = min(rng.uniform(*ph["on"]), left)
-            if kind in ("redis", "mixed"):
-                tests = rng.choice(["set,get", "get", "incr,lpush", "set"])
-                cmd = [
-                    "redis-benchmark",
-                    "-p",
-                    str(REDIS_PORT),
-                    "-c",
-                    str(ph["clients"]),
-                    "-n",
-                    "150" if light else "100000000",
-                    "-q",
-                    "-P",
-                    str(ph.get("pipeline", 1)),
-                    "-d",
-                    str(ph.get("value_bytes", 64)),
-                    "-t",
-                    tests,
-                ]
-            else:
-                cmd = [
-                    "ab",
-                    "-q",
-                    "-n",
-                    "20" if light else "100000000",
-                    "-c",
-                    str(ph["concurrency"]),
-                    "-t",
-                    str(max(1, int(on) + 1)),
-                    *(["-k"] if ph["keepalive"] else []),
-                    url + ph["object"],
-                ]
-            burst = lab.spawn(_bounded(cmd, on))
-            end_on = time.monotonic() + on
-            off_end = min(t_end, end_on + rng.uniform(*ph["off"]))
-            while (t := time.monotonic()) < off_end:  # a curl trickle beside the bursts
-                if kind in ("http", "mixed") and t >= next_curl:
-                    obj = rng.choice([o for o, _ in OBJECTS])
-                    lab.spawn(_bounded(["curl", "-s", "-o", "/dev/null", url + obj], 3))
-                    next_curl = t + rng.uniform(*ph["curl_gap"])
-                if t >= end_on:
-                    _wait(burst, t_end + 3)
-                time.sleep(0.02)
-            _wait(burst, t_end + 3)
-        lab.procs = [p for p in lab.procs if p.poll() is None or p in side]
-    for p in side:
-        _wait(p, t_end + 3)
-
-
-def _wait(p: subprocess.Popen, until: float) -> None:
-    try:
-        p.wait(timeout=max(0.1, until - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-
-
 def inner(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop)
@@ -546,7 +328,7 @@ def inner(args: argparse.Namespace) -> int:
         t0 = time.monotonic()
         record["capture_started_unix"] = time.time()
         for ph in plan:
-            _sleep_until(t0 + ph["start"])
+            sleep_until(t0 + ph["start"])
             record["started"].append(round(time.monotonic() - t0, 3))
             run_phase(lab, ph, t0 + ph["start"] + ph["span"])
     except Stop as e:
