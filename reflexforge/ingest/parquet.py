@@ -130,16 +130,15 @@ def _read(name: str, source: str, sha1: str, options: IngestOptions,
             if bad >= 0:
                 _raise_bad(name, rows + bad, kind, ts, size, bad, before, window)
             if RTT in columns:
-                column = table.column(RTT).combine_chunks()
-                valid = column.is_valid().to_numpy(zero_copy_only=False)
-                values = column.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-                if (values < 0).any():
-                    i = int(np.flatnonzero(values < 0)[0])
+                column = table.column(RTT).combine_chunks()  # few samples: compact them first
+                where = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
+                values = column.drop_null().to_numpy(zero_copy_only=False).astype(np.int64)
+                if values.shape[0] and int(values.min()) < 0:
+                    i = int(where[np.flatnonzero(values < 0)[0]])
                     raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {_RULE[RTT]}, got "
-                                     f"{int(values[i])}", path=name, column=RTT)
-                where = np.flatnonzero(valid)
+                                     f"{int(values[values < 0][0])}", path=name, column=RTT)
                 rtt_at.append(where + rows)
-                rtt_val.append(values[where])
+                rtt_val.append(values)
             rows += n
     except (pa.ArrowException, OSError) as exc:
         raise ForgeError(E_CSV_ENCODING, f"unreadable Parquet data after row {rows} ({exc})",
