@@ -318,10 +318,30 @@ def _out_of_range(values, lo, hi):
 _LIMITS = {TS: (TS_MIN, TS_MAX), BYTES: (BYTES_MIN, BYTES_MAX), RTT: (0, 2**63 - 1)}
 
 
+class _Growing:
+    """An int64 array filled batch after batch (capacity doubling), so the batches can go."""
+
+    def __init__(self) -> None:
+        self.data = np.empty(1 << 20, np.int64)
+        self.n = 0
+
+    def add(self, values: np.ndarray) -> None:
+        end = self.n + values.shape[0]
+        if end > self.data.shape[0]:
+            self.data.resize(max(end, 2 * self.data.shape[0]), refcheck=False)
+        self.data[self.n : end] = values
+        self.n = end
+
+    def done(self) -> np.ndarray:
+        self.data.resize(self.n, refcheck=False)
+        return self.data
+
+
 def _columns(batches, found: Findings, place):
     """Validate every batch (Telemetry v1 rules); count bad values per code; int64 arrays of
     ts_ns (a bad one takes the latest good one) and bytes (a bad one counts as 1)."""
-    ts_parts, size_parts = [], []
+    ts_all, size_all = _Growing(), _Growing()
+    bad_ts: list[np.ndarray] = []
     row = 0
     for batch in batches:
         names = batch.schema.names
@@ -345,8 +365,7 @@ def _columns(batches, found: Findings, place):
                 count, first = _out_of_range(values, lo, hi)
                 found.add(E_CSV_VALUE, count, [(row + int(i), f"{place(row + int(i))}:{column}")
                                                for i in first if i >= 0])
-                values = values.astype(np.int64, copy=False)
-                bad = (values < lo) | (values > hi) if count else None
+                bad = ((values < lo) | (values > hi)) if count else None
             else:
                 values, ok, empty = _values(data)
                 if column == RTT:
@@ -357,17 +376,19 @@ def _columns(batches, found: Findings, place):
                 found.add(E_CSV_VALUE, int(where.shape[0]),
                           [(row + int(i), f"{place(row + int(i))}:{column}")
                            for i in where[:PLACES]])
+                if not where.shape[0]:
+                    bad = None
             if column == TS:
-                ts_parts.append((values, bad))
+                ts_all.add(values)
+                if bad is not None:
+                    bad_ts.append(np.flatnonzero(bad) + row)
             elif column == BYTES:
-                size_parts.append(values if bad is None else np.where(bad, 1, values))
+                size_all.add(values if bad is None else np.where(bad, 1, values))
         row += batch.num_rows
-    if not ts_parts:
-        empty = np.empty(0, np.int64)
-        return empty, empty, place
-    ts = np.concatenate([v for v, _ in ts_parts])
-    if any(b is not None for _, b in ts_parts):
-        bad = np.concatenate([np.zeros(v.shape[0], np.bool_) if b is None else b
-                              for v, b in ts_parts])
+        del batch
+    ts = ts_all.done()
+    if bad_ts:  # a bad ts_ns takes the latest good one, so it adds no order problem
+        bad = np.zeros(ts.shape[0], np.bool_)
+        bad[np.concatenate(bad_ts)] = True
         ts = np.where(bad, np.maximum.accumulate(np.where(bad, TS_MIN, ts)), ts)
-    return ts, np.concatenate(size_parts), place
+    return ts, size_all.done(), place
