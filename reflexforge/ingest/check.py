@@ -200,10 +200,19 @@ def _capture_columns(name: str):
 
 
 def _parquet_columns(name: str, found: Findings):
+    """The reader's own pass when every value is good (the usual case); else a pass that
+    counts every bad value."""
     import pyarrow.parquet as pq
 
-    from reflexforge.ingest.parquet import _check_schema
+    from reflexforge.ingest.parquet import _check_schema, _read
 
+    if sniff.compression_of(name) is None:
+        try:
+            trace = _read(name, name, "", IngestOptions(), Adjustments(), in_file_order=True)
+            return trace.ts_ns, trace.size, lambda i: f"row {i + 1}"
+        except ForgeError as exc:
+            if exc.code != E_CSV_VALUE:
+                raise
     try:
         parquet = pq.ParquetFile(name)
         columns = _check_schema(name, parquet.schema_arrow)

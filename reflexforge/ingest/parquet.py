@@ -98,7 +98,9 @@ def read_parquet(name: str, kind: sniff.Kind, options: IngestOptions, also_hash,
 
 
 def _read(name: str, source: str, sha1: str, options: IngestOptions,
-          adjust: Adjustments) -> Trace:
+          adjust: Adjustments, in_file_order: bool = False) -> Trace:
+    """The trace of a plain Parquet file; ``in_file_order``: no order rule and no reordering
+    (for ``check``, which counts steps back itself)."""
     try:
         parquet = pq.ParquetFile(source)
         schema = parquet.schema_arrow
@@ -111,7 +113,7 @@ def _read(name: str, source: str, sha1: str, options: IngestOptions,
     size_all = np.empty(capacity, dtype=SIZE_DTYPE)
     rtt_at: list[np.ndarray] = []
     rtt_val: list[np.ndarray] = []
-    window = options.window_for(False)
+    window = TS_MAX if in_file_order else options.window_for(False)
     adjust.window_ns = window
     rows = 0
     state = np.array([0, 0], dtype=np.int64)  # [latest ts_ns so far, any row yet]
@@ -151,7 +153,7 @@ def _read(name: str, source: str, sha1: str, options: IngestOptions,
         samples = (np.concatenate(rtt_at), np.concatenate(rtt_val))
     else:
         samples = (np.empty(0, np.int64), np.empty(0, np.int64))
-    if window:
+    if window and not in_file_order:
         from reflexforge.ingest.quirks import reorder
 
         samples = reorder(name, ts_all, size_all, samples, window, lambda i: f"row {i + 1}",
