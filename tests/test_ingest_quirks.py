@@ -107,3 +107,11 @@ def test_rtt_tcp_karn_and_wraparound(tmp_path):
     at, values = only_a.rtt_samples  # B's ACK left out: its sample goes to the next row kept
     assert only_a.rows == 5 and at.tolist() == [3] and values.tolist() == [400_000]  # first
     assert np.array_equal(read_with_adjustments(path)[0].rtt_samples[0], np.empty(0))
+
+
+def test_capture_options_on_csv_are_refused(tmp_path):
+    path = _csv(tmp_path, [(0, 100, None), (300_000_000, 1, None)])
+    for options in (IngestOptions(bpf="tcp"), IngestOptions(rtt="tcp")):
+        with pytest.raises(ForgeError) as info:
+            read_with_adjustments(path, options)
+        assert info.value.code == "E_USAGE" and "captures only" in info.value.message

@@ -16,7 +16,15 @@ from typing import IO
 
 import numpy as np
 
-from reflexforge.errors import E_CAPTURE, E_CSV_EMPTY, E_CSV_VALUE, E_IO, E_TRACE_SHORT, ForgeError
+from reflexforge.errors import (
+    E_CAPTURE,
+    E_CSV_EMPTY,
+    E_CSV_VALUE,
+    E_IO,
+    E_TRACE_SHORT,
+    E_USAGE,
+    ForgeError,
+)
 from reflexforge.ingest import sniff
 from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error, reorder, step_beyond
 from reflexforge.ingest.records import ERROR, Chunk, Rows
@@ -109,6 +117,10 @@ def read_with_adjustments(path: str | os.PathLike[str], options: IngestOptions |
     if (note := sniff.name_mismatch(name, kind)) is not None:
         adjust.notes.append(note)
     capture = kind.container in sniff.CAPTURES
+    if not capture and (options.bpf is not None or options.rtt is not None):
+        given = "--filter" if options.bpf is not None else "--rtt"
+        raise ForgeError(E_USAGE, f"{given} applies to captures only, and this file is "
+                         f"{kind.describe()}", path=name)
     if kind.container == sniff.CSV:
         trace = _read_csv(name, options, also_hash, adjust)
     elif kind.container == sniff.PARQUET:
