@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from reflexforge.errors import E_IO, E_USAGE, ForgeError, _one_line
 
-COMMANDS = ("synth", "label", "train", "build", "demo", "shadow")
+COMMANDS = ("synth", "label", "train", "build", "demo", "shadow", "convert", "check")
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ForgeArgumentParser(
         prog=PROG,
         description="Forge .reflex models from packet telemetry: synth, label, train, build, "
-        "demo, shadow.",
+        "demo, shadow, convert, check.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -36,6 +36,7 @@ from reflexforge.errors import (
     E_TRACE_SHORT,
     ForgeError,
 )
+from reflexforge.ingest.sniff import compression_of, decompress_errors, open_file
 
 TS = "ts_ns"
 BYTES = "bytes"
@@ -66,6 +67,10 @@ unbounded read."""
 """Bytes per CSV block: small blocks keep the reader threads' buffers (and the glibc arenas
 they fill) small; larger ones are no faster."""
 _INTEGER = re.compile(r"[ \t]*(-?[0-9]+)[ \t]*")  # what pyarrow's int64 conversion accepts
+_FLOAT = re.compile(r"[-+]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9.]+[eE][-+]?[0-9]+)")
+_FLOAT_HINT = ("; a number with a fraction is usually seconds (as tshark's frame.time_epoch "
+               "exports): ts_ns must be integer nanoseconds, so multiply by 1e9 and round "
+               "(microseconds: by 1000)")
 
 
 class Trace:
@@ -119,19 +124,16 @@ class Trace:
         return int(self.ts_ns[-1] - self.ts_ns[0]) if self.rows else 0
 
 
-def is_gzip_path(path: str | os.PathLike[str]) -> bool:
-    """True if the file name says gzip (``.gz``)."""
-    return os.fspath(path).lower().endswith(".gz")
-
-
 def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None,
-                   also_hash=None) -> Trace:
-    """Read and validate a Telemetry v1 file (``.csv`` or ``.csv.gz``).
+                   also_hash=None, reorder_window_ns: int = 0) -> Trace:
+    """Read and validate a Telemetry v1 CSV file (plain, gzip or zstd: found by content).
 
     ``min_span_ns`` is the shortest allowed time from the first to the last ts_ns; by default
     one feature window (``reflexforge.config.WINDOW_NS``), since a shorter trace has no window.
     ``also_hash`` (a hashlib object) is updated with the file's bytes as stored, as the
-    trace's own sha1 is. Raises ``ForgeError`` (E_CSV_*, E_TRACE_SHORT, E_IO) on any problem.
+    trace's own sha1 is. ``reorder_window_ns`` > 0 lets ts_ns step back by up to that much
+    (the rows are then left as read: ``reflexforge.ingest.quirks.reorder`` sorts them).
+    Raises ``ForgeError`` (E_CSV_*, E_TRACE_SHORT, E_IO) on any problem.
     """
     name = os.fspath(path)
     if min_span_ns is None:
@@ -146,7 +148,7 @@ def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None,
         raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
     with raw:
         hashing = _HashingReader(raw, also_hash)
-        trace_arrays = _stream(name, hashing, columns, header, header_line)
+        trace_arrays = _stream(name, hashing, columns, header, header_line, reorder_window_ns)
         hashing.drain()
     _check_quoted_newlines(name)
     ts, size, rtt_samples = trace_arrays
@@ -198,7 +200,7 @@ class _HashingReader(io.RawIOBase):
 
 def _open_text(name: str) -> IO[str]:
     """The file as text with universal newlines (so line numbers match pyarrow's rows)."""
-    raw: IO[bytes] = gzip.open(name, "rb") if is_gzip_path(name) else open(name, "rb")  # noqa: SIM115
+    raw = open_file(name)
     return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline=None)
 
 
@@ -220,7 +222,11 @@ def _read_header(name: str) -> tuple[list[str], int]:
             for number, line in _lines(name, text):
                 if line.strip("\n") == "":
                     continue
-                _check_utf8(name, line, number, None)
+                if any("\udc80" <= ch <= "\udcff" for ch in line):
+                    raise ForgeError(E_CSV_ENCODING, "not valid UTF-8, so not Telemetry v1 CSV; "
+                                     "nor a pcap, pcapng or Parquet file (their magic bytes are "
+                                     f"recognised first; this one starts {_first_bytes(name)})",
+                                     path=name, line=number)
                 fields = next(csv.reader([line.rstrip("\n")]))
                 if fields and fields[0].startswith("\ufeff"):
                     fields[0] = fields[0][1:]
@@ -236,6 +242,11 @@ def _read_header(name: str) -> tuple[list[str], int]:
     raise ForgeError(E_CSV_EMPTY, "empty file (no header row)", path=name)
 
 
+def _first_bytes(name: str) -> str:
+    with open(name, "rb") as raw:
+        return raw.read(8).hex(" ")
+
+
 def _check_quoted_newlines(name: str) -> None:
     """E_CSV_ENCODING if a quoted field spans lines (an odd number of ``"`` on a line).
 
@@ -243,8 +254,7 @@ def _check_quoted_newlines(name: str) -> None:
     so it is rejected. Files without any ``"`` (the usual case) are only scanned for one.
     """
     try:
-        opener = gzip.open if is_gzip_path(name) else open
-        with opener(name, "rb") as raw:
+        with open_file(name) as raw:
             while block := raw.read(BLOCK_SIZE):
                 if b'"' in block:
                     break
@@ -256,7 +266,7 @@ def _check_quoted_newlines(name: str) -> None:
                     raise ForgeError(E_CSV_ENCODING, "a quoted field runs past the end of the "
                                      "line (newlines inside quoted fields are not allowed)",
                                      path=name, line=number)
-    except (OSError, EOFError, zlib.error) as exc:
+    except (OSError, *decompress_errors()) as exc:
         raise ForgeError(E_CSV_ENCODING, f"unreadable data ({exc})", path=name) from None
 
 
@@ -291,12 +301,14 @@ def _check_header(name: str, header: list[str], header_line: int) -> list[str]:
 
 
 def _stream(
-    name: str, hashing: _HashingReader, columns: list[str], header: list[str], header_line: int
+    name: str, hashing: _HashingReader, columns: list[str], header: list[str], header_line: int,
+    window: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """Stream the CSV through pyarrow, validating each block: ts, size, (rtt indices, values)."""
+    """Stream the CSV through pyarrow, validating each block: ts, size, (rtt indices, values).
+    ``window``: the largest step back of ts_ns allowed (0: non-decreasing)."""
     source: pa.NativeFile = pa.PythonFile(hashing, mode="r")
-    if is_gzip_path(name):
-        source = pa.CompressedInputStream(source, "gzip")
+    if (codec := compression_of(name)) is not None:
+        source = pa.CompressedInputStream(source, codec)
     read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True)
     parse_options = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True)
     convert_options = pacsv.ConvertOptions(
@@ -324,22 +336,28 @@ def _stream(
             except StopIteration:
                 break
             except (pa.ArrowInvalid, pa.ArrowKeyError, OSError) as exc:
-                raise _diagnose(name, header, header_line, rows, prev_ts, str(exc)) from None
+                raise _diagnose(name, header, header_line, rows, prev_ts, str(exc),
+                                window) from None
             n = batch.num_rows
             if n == 0:
                 continue
             ts_col = batch.column(TS)
             size_col = batch.column(BYTES)
             rtt_col = batch.column(RTT) if RTT in columns else None
-            ts = _ints_or_diagnose(ts_col, name, header, header_line, rows, prev_ts)
-            size = _ints_or_diagnose(size_col, name, header, header_line, rows, prev_ts)
+            ts = _ints_or_diagnose(ts_col, name, header, header_line, rows, prev_ts, window)
+            size = _ints_or_diagnose(size_col, name, header, header_line, rows, prev_ts, window)
+            top = ts
+            if window:
+                top = np.maximum.accumulate(ts)
+                if prev_ts is not None:
+                    np.maximum(top, prev_ts, out=top)
             bad = (
                 (ts < TS_MIN).any()
                 or (ts > TS_MAX).any()
                 or (size < BYTES_MIN).any()
                 or (size > BYTES_MAX).any()
-                or (prev_ts is not None and ts[0] < prev_ts)
-                or (n > 1 and bool((ts[1:] < ts[:-1]).any()))
+                or (prev_ts is not None and ts[0] < prev_ts - window)
+                or (n > 1 and bool((ts[1:] < top[:-1] - window).any()))
             )
             if rtt_col is not None:
                 valid = rtt_col.is_valid().to_numpy(zero_copy_only=False)
@@ -350,16 +368,17 @@ def _stream(
                     rtt_at.append(where + rows)
                     rtt_val.append(rtt[where])
             if bad:
-                raise _diagnose(name, header, header_line, rows, prev_ts, "value out of range")
+                raise _diagnose(name, header, header_line, rows, prev_ts, "value out of range",
+                                window)
             if rows + n > capacity:
                 capacity = max(rows + n, capacity + capacity // 2)
                 ts_all.resize(capacity, refcheck=False)
                 size_all.resize(capacity, refcheck=False)
             ts_all[rows : rows + n] = ts
             size_all[rows : rows + n] = size
-            prev_ts = int(ts[-1])
+            prev_ts = int(top[-1])
             rows += n
-            del batch, ts_col, size_col, rtt_col, ts, size
+            del batch, ts_col, size_col, rtt_col, ts, size, top
     except OSError as exc:
         raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
     del batches
@@ -390,7 +409,7 @@ def _initial_capacity(name: str) -> int:
         stored = os.path.getsize(name)
     except OSError:
         stored = 0
-    if is_gzip_path(name):
+    if compression_of(name) is not None:
         return max(1 << 16, stored // 2)
     return max(1 << 16, stored // 8 + 1024)
 
@@ -402,9 +421,10 @@ def _ints_or_diagnose(
     header_line: int,
     rows: int,
     prev_ts: int | None,
+    window: int = 0,
 ) -> np.ndarray:
     if column.null_count:
-        raise _diagnose(name, header, header_line, rows, prev_ts, "empty value")
+        raise _diagnose(name, header, header_line, rows, prev_ts, "empty value", window)
     return column.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
@@ -415,20 +435,22 @@ def _diagnose(
     start_row: int,
     prev_ts: int | None,
     arrow_message: str,
+    window: int = 0,
 ) -> ForgeError:
     """Find the first bad data row at or after ``start_row`` and describe it (error path only)."""
     try:
-        return _scan_for_error(name, header, header_line, start_row, prev_ts) or ForgeError(
+        return _scan_for_error(name, header, header_line, start_row, prev_ts, window) or ForgeError(
             E_CSV_ENCODING, f"malformed CSV ({arrow_message})", path=name
         )
     except ForgeError as exc:
         return exc
-    except (OSError, EOFError, zlib.error) as exc:
+    except (OSError, *decompress_errors()) as exc:
         return ForgeError(E_CSV_ENCODING, f"unreadable data ({exc})", path=name)
 
 
 def _scan_for_error(
-    name: str, header: list[str], header_line: int, start_row: int, prev_ts: int | None
+    name: str, header: list[str], header_line: int, start_row: int, prev_ts: int | None,
+    window: int = 0,
 ) -> ForgeError | None:
     index = {c: header.index(c) for c in (*REQUIRED, *OPTIONAL) if c in header}
     row = -1
@@ -439,7 +461,7 @@ def _scan_for_error(
             row += 1
             if row < start_row:
                 continue
-            error, prev_ts = _check_row(name, line, number, header, index, prev_ts)
+            error, prev_ts = _check_row(name, line, number, header, index, prev_ts, window)
             if error is not None:
                 return error
     return None
@@ -452,6 +474,7 @@ def _check_row(
     header: list[str],
     index: dict[str, int],
     prev_ts: int | None,
+    window: int = 0,
 ) -> tuple[ForgeError | None, int | None]:
     """Validate one data line the way the fast path does; return (error or None, its ts)."""
     try:
@@ -483,8 +506,9 @@ def _check_row(
         match = _INTEGER.fullmatch(text)
         value = int(match.group(1)) if match else None
         if value is None or not INT64_MIN <= value <= INT64_MAX:
+            hint = _FLOAT_HINT if column == TS and _FLOAT.fullmatch(text.strip()) else ""
             return ForgeError(
-                E_CSV_VALUE, f"{_RULE[column]}, got {text!r}", name, number, column
+                E_CSV_VALUE, f"{_RULE[column]}, got {text!r}{hint}", name, number, column
             ), (prev_ts)
         values[column] = value
     ts, size, rtt = values[TS], values[BYTES], values.get(RTT)
@@ -494,12 +518,15 @@ def _check_row(
         return ForgeError(E_CSV_VALUE, f"{_RULE[BYTES]}, got {size}", name, number, BYTES), prev_ts
     if rtt is not None and rtt < 0:
         return ForgeError(E_CSV_VALUE, f"{_RULE[RTT]}, got {rtt}", name, number, RTT), prev_ts
-    if prev_ts is not None and ts < prev_ts:
+    if prev_ts is not None and ts < prev_ts - window:
+        step = prev_ts - ts
         return ForgeError(
             E_CSV_ORDER,
-            f"ts_ns decreases: {ts} after {prev_ts} (must be non-decreasing)",
+            f"ts_ns decreases: {ts} after {prev_ts} (by {step} ns; --reorder-window "
+            f"{window} ns allowed; pass --reorder-window {-(-step // 1_000_000)}ms or more "
+            "to put such rows back in order)",
             name,
             number,
             TS,
         ), prev_ts
-    return None, ts
+    return None, ts if prev_ts is None else max(ts, prev_ts)

@@ -104,10 +104,23 @@ def test_missing_file_is_e_io(tmp_path):
 
 
 def test_corrupt_gzip(tmp_path):
-    path = write(tmp_path, "t.csv.gz", b"ts_ns,bytes\n0,1\n")
+    import gzip
+
+    good = gzip.compress(b"ts_ns,bytes\n0,1\n300000000,1\n", mtime=0)
+    path = write(tmp_path, "t.csv", good[:12] + b"\xff" * 8 + good[20:])  # gzip by content
     with pytest.raises(ForgeError) as info:
         read_telemetry(path)
     assert info.value.code == "E_CSV_ENCODING"
+
+
+def test_compression_is_found_by_content_not_name(tmp_path):
+    """spec 5: a plain CSV named .gz is read as plain CSV, a gzip named .csv as gzip."""
+    import gzip
+
+    text = b"ts_ns,bytes\n0,1\n300000000,1\n"
+    plain = read_telemetry(write(tmp_path, "plain.csv.gz", text))
+    packed = read_telemetry(write(tmp_path, "packed.csv", gzip.compress(text, mtime=0)))
+    assert plain.ts_ns.tolist() == packed.ts_ns.tolist() == [0, 300_000_000]
 
 
 def _rows(n: int) -> list[bytes]:

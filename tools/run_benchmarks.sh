@@ -7,3 +7,4 @@ python benchmarks/bench_label.py
 python benchmarks/bench_read.py
 python benchmarks/bench_build.py --workers 2
 python benchmarks/bench_selection.py
+python benchmarks/bench_ingest.py

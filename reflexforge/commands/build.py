@@ -12,12 +12,14 @@ import time
 
 from reflexforge.commands.common import (
     add_common_options,
+    add_telemetry_options,
     check_distinct_paths,
     check_output_path,
     description,
     dump_model,
     options_from_args,
     progress_enabled,
+    read_input_trace,
 )
 from reflexforge.commands.train import add_training_options, training_options_from_args
 from reflexforge.errors import E_USAGE, ForgeError
@@ -36,6 +38,7 @@ def register(subparsers) -> None:
     parser.add_argument("--training-set", default=None, metavar="PATH",
                         help="also write the plain training set (as `label` does) to PATH")
     add_common_options(parser)
+    add_telemetry_options(parser)
     add_training_options(parser)
     parser.set_defaults(func=run)
 
@@ -53,7 +56,6 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
 
     from reflexforge.build import build_reflex
     from reflexforge.progress import progress_bar
-    from reflexforge.telemetry import read_telemetry
 
     paths = [telemetry] if isinstance(telemetry, str) else list(telemetry)
     opts = options_from_args(args)
@@ -70,7 +72,7 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
     t0 = time.perf_counter()
     # One file is its own hash; several are hashed once more, one after the other.
     combined = hashlib.sha1() if len(paths) > 1 else None
-    traces = [read_telemetry(p, also_hash=combined) for p in paths]
+    traces = [read_input_trace(args, p, also_hash=combined) for p in paths]
     t1 = time.perf_counter()
     with progress_bar(None, "features and oracle", progress_enabled(args)) as bar:
         reflex, report = build_reflex(

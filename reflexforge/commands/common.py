@@ -262,3 +262,38 @@ def check_distinct_paths(inputs: dict[str, str | os.PathLike[str] | None],
             if _same_file(out_path, other_path):
                 raise ForgeError(E_USAGE, f"outputs {other_name} and {out_name} are the same "
                                  "file", path=out_path)
+
+
+def duration_ns(text: str) -> int:
+    """argparse type: a duration such as ``10ms``, ``500us``, ``2s`` or ``7300000`` (ns)."""
+    units = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+    stripped = text.strip()
+    for suffix in ("ns", "us", "µs", "ms", "s"):
+        if stripped.endswith(suffix):
+            number, scale = stripped[: -len(suffix)], units[suffix]
+            break
+    else:
+        number, scale = stripped, 1
+    value = _float(number)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a duration >= 0, got {text!r}")
+    return int(round(value * scale))
+
+
+def add_telemetry_options(parser: argparse.ArgumentParser) -> None:
+    """Add how telemetry files are read (spec/telemetry.md 6): --reorder-window, --oversize,
+    --mtu, --filter, --rtt."""
+    from reflexforge.ingest.options import add_ingest_arguments
+
+    add_ingest_arguments(parser.add_argument_group("telemetry input (spec/telemetry.md 6)"),
+                         duration_ns, int_range)
+
+
+def read_input_trace(args: argparse.Namespace, path, also_hash=None):
+    """Read a telemetry file of any supported format with the command's telemetry options;
+    notes, adjustments and warnings are reported on stderr."""
+    from reflexforge.ingest.options import ingest_options_from_args
+    from reflexforge.ingest.read import read_trace
+
+    return read_trace(path, ingest_options_from_args(args), also_hash=also_hash,
+                      link_bps=getattr(args, "link_bps", None))

@@ -7,10 +7,12 @@ import sys
 
 from reflexforge.commands.common import (
     add_common_options,
+    add_telemetry_options,
     check_distinct_paths,
     check_output_path,
     options_from_args,
     progress_enabled,
+    read_input_trace,
 )
 
 
@@ -22,22 +24,23 @@ def register(subparsers) -> None:
         "200 ms window, label each window with the oracle's best (threshold, delay) pair, and "
         "write training-set.csv.",
     )
-    parser.add_argument("telemetry", metavar="TELEMETRY", help="telemetry.csv (or .csv.gz)")
+    parser.add_argument("telemetry", metavar="TELEMETRY",
+                        help="telemetry: CSV, Parquet, pcap or pcapng (gzip/zstd too)")
     parser.add_argument(
         "-o", "--output", required=True, metavar="TRAINING_SET", help="training-set.csv to write"
     )
     add_common_options(parser)
+    add_telemetry_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from reflexforge.progress import progress_bar
-    from reflexforge.telemetry import read_telemetry
 
     opts = options_from_args(args)
     check_distinct_paths({"TELEMETRY": args.telemetry}, {"-o": args.output})
     target = check_output_path(args.output)
-    trace = read_telemetry(args.telemetry)
+    trace = read_input_trace(args, args.telemetry)
     from reflexforge.features import window_starts
     from reflexforge.trainset import make_training_set, write_training_set
 

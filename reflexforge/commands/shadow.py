@@ -17,6 +17,7 @@ from pathlib import Path
 
 from reflexforge.commands.common import (
     add_common_options,
+    add_telemetry_options,
     check_distinct_paths,
     check_output_path,
     description,
@@ -24,6 +25,7 @@ from reflexforge.commands.common import (
     non_negative_float,
     options_from_args,
     progress_enabled,
+    read_input_trace,
 )
 from reflexforge.errors import E_IO, ForgeError, _one_line
 
@@ -39,6 +41,7 @@ def register(subparsers) -> None:
     )
     add_shadow_arguments(parser)
     add_common_options(parser)
+    add_telemetry_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -68,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
 
     from reflexforge.report import render_table, report_json, write_plot
     from reflexforge.shadow import run_shadow
-    from reflexforge.telemetry import read_telemetry
 
     opts = options_from_args(args)
     check_distinct_paths({"MODEL": args.model, "TELEMETRY": args.telemetry},
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "incumbent", None) is None:
         warn_default_incumbent(args.model, reflex.metadata, opts.incumbent)
     model_bytes = _read_bytes(args.model)
-    trace = read_telemetry(args.telemetry)
+    trace = read_input_trace(args, args.telemetry)
     report = run_shadow(reflex, trace, opts, min_duration_s=args.min_duration,
                         progress=progress_enabled(args), model_path=os.fspath(args.model),
                         gate_j=getattr(args, "gate_j", "on") == "on")

@@ -17,6 +17,7 @@ from reflexfmt.limits import MAX_DEPTH as FORMAT_MAX_DEPTH
 from reflexforge.candidates import DEFAULT_MIN_LEAF, MIN_LEAF_GRID
 from reflexforge.commands.common import (
     add_common_options,
+    add_telemetry_options,
     check_distinct_paths,
     check_output_path,
     description,
@@ -25,6 +26,7 @@ from reflexforge.commands.common import (
     non_negative_float,
     options_from_args,
     progress_enabled,
+    read_input_trace,
 )
 from reflexforge.errors import E_TRAINSET, ForgeError
 from reflexforge.horizon import MAX_HORIZON, check_aggregate
@@ -158,6 +160,7 @@ def register(subparsers) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="MODEL",
                         help="the .reflex file to write")
     add_common_options(parser)
+    add_telemetry_options(parser)
     add_training_options(parser)
     parser.set_defaults(func=run)
 
@@ -168,7 +171,6 @@ def run(args: argparse.Namespace) -> int:
     from reflexforge.features import window_starts
     from reflexforge.oracle import best_pairs, window_costs
     from reflexforge.progress import progress_bar
-    from reflexforge.telemetry import read_telemetry
     from reflexforge.trainset import check_features, incumbent_features, read_training_set
 
     opts = options_from_args(args)
@@ -177,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
                          {"-o": args.output})
     output = check_output_path(args.output)
     tset = read_training_set(args.training_set)
-    trace = read_telemetry(args.telemetry)
+    trace = read_input_trace(args, args.telemetry)
     starts = window_starts(trace.ts_ns)
     check_windows(args.training_set, tset.window_start_ns, starts)
     check_features(args.training_set, tset.X, incumbent_features(trace, opts, starts))

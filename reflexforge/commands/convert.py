@@ -1,0 +1,55 @@
+"""``reflex-forge convert IN -o OUT``: any supported telemetry -> Telemetry v1 CSV or Parquet.
+
+What is written is exactly the trace the other commands would see with the same telemetry
+options (spec/telemetry.md 5.5), so a user can look at it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reflexforge.commands.common import (
+    add_quiet_option,
+    add_telemetry_options,
+    check_distinct_paths,
+    check_output_path,
+    description,
+    read_input_trace,
+)
+
+FORMAT_CHOICES = ("csv", "csv.gz", "parquet")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "convert",
+        help="any telemetry (CSV, Parquet, pcap, pcapng; gzip/zstd) -> Telemetry v1 CSV or "
+        "Parquet",
+        description=description(__doc__),
+    )
+    parser.add_argument("input", metavar="IN",
+                        help="telemetry file: CSV, Parquet, pcap or pcapng, optionally gzip or "
+                        "zstd (recognised by content)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="file to write: Parquet if it ends in .parquet, gzip CSV if .gz, "
+                        "else CSV")
+    parser.add_argument("--to", choices=FORMAT_CHOICES, default=None,
+                        help="output format, overriding the name of OUT")
+    add_telemetry_options(parser)
+    add_quiet_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reflexforge.ingest.write import write_trace
+
+    check_distinct_paths({"IN": args.input}, {"-o": args.output})
+    target = check_output_path(args.output)
+    trace = read_input_trace(args, args.input)
+    write_trace(trace, target, args.to)
+    if not args.quiet:
+        samples = trace.rtt_samples[0].shape[0]
+        print(f"{args.output}: {trace.rows} rows, {samples} RTT samples, "
+              f"{trace.duration_ns / 1e9:.3f} s", file=sys.stderr)
+    return 0

@@ -1,0 +1,403 @@
+"""``reflex-forge check``: every problem of a telemetry file in one pass (spec/telemetry.md 8).
+
+Counts per code with the first few places, the adjustments the options would make, and the
+plausibility warnings. A problem that stops reading (a corrupt capture, a missing column,
+broken CSV) makes the file unreadable; value and order problems are counted and the scan
+goes on. The other commands still stop at the first error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from numba import njit
+
+from reflexforge.errors import (
+    E_CSV_EMPTY,
+    E_CSV_ENCODING,
+    E_CSV_ORDER,
+    E_CSV_VALUE,
+    E_TRACE_SHORT,
+    ForgeError,
+)
+from reflexforge.ingest import sniff
+from reflexforge.ingest.plausibility import warnings_from
+from reflexforge.ingest.quirks import Adjustments, IngestOptions
+from reflexforge.ingest.records import CLAMP, ERROR, SPLIT
+from reflexforge.telemetry import BYTES, BYTES_MAX, BYTES_MIN, RTT, TS, TS_MAX, TS_MIN
+
+PLACES = 3
+"""Places listed per code."""
+_INTEGER = r"^[ \t]*-?[0-9]{1,19}[ \t]*$"
+
+
+@dataclass
+class Findings:
+    """What ``check`` found in one file."""
+
+    path: str
+    kind: str = ""
+    rows: int = 0
+    span_ns: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    places: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    adjust: Adjustments = field(default_factory=Adjustments)
+    fatal: ForgeError | None = None
+
+    def add(self, code: str, count: int, places) -> None:
+        """Count ``count`` problems of ``code``; ``places`` are (position, text) of some of
+        them: the first PLACES positions are kept."""
+        if count <= 0:
+            return
+        self.counts[code] = self.counts.get(code, 0) + count
+        kept = self.places.setdefault(code, [])
+        kept.extend(places)
+        kept.sort(key=lambda place: place[0])
+        del kept[PLACES:]
+
+    @property
+    def problems(self) -> int:
+        return sum(self.counts.values()) + len(self.warnings)
+
+    def lines(self) -> list[str]:
+        """The report: one summary line, then one line per code, warning and adjustment."""
+        what = f"{self.kind}, {self.rows} rows, {self.span_ns / 1e9:.3f} s"
+        if self.fatal is not None:
+            out = [f"{self.fatal} (unreadable)"]
+        elif self.problems:
+            out = [f"{self.path}: {self.problems} problems ({what})"]
+        else:
+            out = [f"{self.path}: OK ({what})"]
+        for code in sorted(self.counts):
+            places = "; ".join(text for _, text in self.places[code])
+            out.append(f"  {code}: {self.counts[code]}; first at {places}")
+        out.extend(f"  {w}" for w in self.warnings)
+        if (summary := self.adjust.summary()) is not None:
+            out.append(f"  adjustments: {summary}")
+        out.extend(f"  note: {note}" for note in self.adjust.notes)
+        return out
+
+
+def check_file(path: str | os.PathLike[str], options: IngestOptions | None = None,
+               link_bps: int | None = None) -> Findings:
+    """Check one telemetry file; never raises ForgeError (it is kept as ``fatal``)."""
+    from reflexforge.config import WINDOW_NS
+
+    options = options or IngestOptions()
+    name = os.fspath(path)
+    found = Findings(name)
+    try:
+        kind = sniff.sniff(name)
+        found.kind = kind.describe()
+        if (note := sniff.name_mismatch(name, kind)) is not None:
+            found.adjust.notes.append(note)
+        capture = kind.container in sniff.CAPTURES
+        if capture:
+            ts, wire, place = _capture_columns(name)
+        elif kind.container == sniff.PARQUET:
+            ts, wire, place = _parquet_columns(name, found)
+        else:
+            ts, wire, place = _csv_columns(name, found)
+    except ForgeError as exc:
+        found.fatal = exc
+        return found
+    found.rows = int(ts.shape[0])
+    if found.rows == 0:
+        found.fatal = ForgeError(E_CSV_EMPTY, "no data rows", path=name)
+        return found
+    mode = options.oversize_for(capture)
+    window = options.window_for(capture)
+    stats, beyond, over = _scan(ts, wire, window, options.mtu, _MODES[mode])
+    (n_beyond, n_within, largest_back, n_big, rows_added, clamped, largest, n_over, zero,
+     t_min, t_max, total) = (int(x) for x in stats)
+    found.add(E_CSV_ORDER, n_beyond, [(int(i), f"{place(int(i))} ({int(d)} ns back)")
+                                      for i, d in beyond if i >= 0])
+    if capture and mode == ERROR:
+        found.add(E_CSV_VALUE, n_over, [(int(i), f"{place(int(i))} (bytes {int(wire[i])} > "
+                                         f"{BYTES_MAX})") for i in over if i >= 0])
+    adjust = found.adjust
+    adjust.window_ns, adjust.reordered_rows, adjust.largest_step_back_ns = (
+        window, n_within, largest_back)
+    adjust.oversize, adjust.mtu = mode, options.mtu
+    if mode != ERROR:
+        adjust.oversize_records, adjust.largest_packet = n_big, largest
+        adjust.rows_added = rows_added if mode == SPLIT else 0
+        adjust.bytes_clamped = clamped if mode == CLAMP else 0
+    found.span_ns = t_max - t_min if t_max >= t_min else 0
+    if found.span_ns < WINDOW_NS:
+        found.add(E_TRACE_SHORT, 1, [(0, f"the whole trace ({found.span_ns} ns, shorter than "
+                                         f"one window of {WINDOW_NS} ns)")])
+    found.warnings = warnings_from(found.rows, found.span_ns, total, zero, link_bps)
+    return found
+
+
+_MODES = {ERROR: 0, CLAMP: 1, SPLIT: 2}
+
+
+@njit(cache=True, nogil=True)
+def _scan(ts, wire, window, mtu, mode):
+    """One pass over the rows: order (steps back beyond / within the window), oversize
+    (packets above mtu, rows a split adds, bytes a clamp cuts, above 65535), zero gaps (not
+    after a row of exactly mtu bytes), span and bytes. Returns (stats, first beyond
+    (index, step), first above 65535 (index, 0))."""
+    stats = np.zeros(12, np.int64)
+    beyond = np.full((PLACES, 2), -1, np.int64)
+    over = np.full((PLACES, 2), -1, np.int64)
+    top = ts[0]
+    t_min = 1 << 62
+    t_max = -1
+    for i in range(ts.shape[0]):
+        t = ts[i]
+        b = wire[i]
+        if i > 0:
+            if t < top:
+                back = top - t
+                if back > window:
+                    if stats[0] < PLACES:
+                        beyond[stats[0], 0] = i
+                        beyond[stats[0], 1] = back
+                    stats[0] += 1
+                else:
+                    stats[1] += 1
+                    if back > stats[2]:
+                        stats[2] = back
+            else:
+                top = t
+            if t == ts[i - 1] and wire[i - 1] != mtu:
+                stats[8] += 1
+        if b > mtu:
+            stats[3] += 1
+            stats[4] += (b + mtu - 1) // mtu - 1
+            stats[5] += b - mtu
+        if b > stats[6]:
+            stats[6] = b
+        if b > 65535:
+            if stats[7] < PLACES:
+                over[stats[7], 0] = i
+            stats[7] += 1
+        if 0 <= t <= (1 << 62):
+            if t < t_min:
+                t_min = t
+            if t > t_max:
+                t_max = t
+        stats[11] += b
+    stats[9] = t_min
+    stats[10] = t_max
+    return stats, beyond, over
+
+
+def _capture_columns(name: str):
+    from reflexforge.ingest.read import capture_records
+
+    ts, wire, _iface = capture_records(name)
+    return ts, wire, lambda i: f"record {i + 1}"
+
+
+def _parquet_columns(name: str, found: Findings):
+    """The reader's own pass when every value is good (the usual case); else a pass that
+    counts every bad value."""
+    import pyarrow.parquet as pq
+
+    from reflexforge.ingest.parquet import _check_schema, _read
+
+    if sniff.compression_of(name) is None:
+        try:
+            trace = _read(name, name, "", IngestOptions(), Adjustments(), in_file_order=True)
+            return trace.ts_ns, trace.size, lambda i: f"row {i + 1}"
+        except ForgeError as exc:
+            if exc.code != E_CSV_VALUE:
+                raise
+    try:
+        parquet = pq.ParquetFile(name)
+        columns = _check_schema(name, parquet.schema_arrow)
+        batches = parquet.iter_batches(batch_size=1 << 20, columns=columns)
+        return _columns(batches, found, lambda i: f"row {i + 1}")
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise ForgeError(E_CSV_ENCODING, f"not a readable Parquet file ({exc})",
+                         path=name) from None
+
+
+def _csv_columns(name: str, found: Findings):
+    """The CSV's columns as int64, the bad values counted; rows with a wrong number of fields
+    are counted (E_CSV_ENCODING) and skipped."""
+    from reflexforge.telemetry import _check_header, _read_header
+
+    header, header_line = _read_header(name)
+    columns = _check_header(name, header, header_line)
+    bad_rows: list[int] = []
+
+    def invalid(row) -> str:
+        bad_rows.append(row.number if row.number is not None else -1)
+        return "skip"
+
+    read = pacsv.ReadOptions(block_size=4 << 20, use_threads=True)
+    lines = _line_numbers(name, header_line, len(header))
+    arrays = None
+    for kind in (pa.int64(), pa.string()):  # integers first: fast when every value is one
+        handler = {} if kind == pa.int64() else {"invalid_row_handler": invalid}
+        parse = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True, **handler)
+        convert = pacsv.ConvertOptions(column_types={c: kind for c in columns},
+                                       include_columns=columns, null_values=[""],
+                                       strings_can_be_null=False)
+        trial = Findings(name)
+        bad_rows.clear()
+        try:
+            with sniff.open_file(name) as source:
+                arrays = _columns(pacsv.open_csv(source, read, parse, convert), trial,
+                                  lambda i: f"line {lines(i)}")
+            break
+        except pa.ArrowInvalid as exc:
+            if kind == pa.string():
+                raise ForgeError(E_CSV_ENCODING, f"malformed CSV ({exc})", path=name) from None
+        except (pa.ArrowException, OSError, *sniff.decompress_errors()) as exc:
+            raise ForgeError(E_CSV_ENCODING, f"malformed CSV ({exc})", path=name) from None
+    for code, count in trial.counts.items():
+        found.add(code, count, trial.places[code])
+    found.add(E_CSV_ENCODING, len(bad_rows),
+              [(r, f"line {r}: wrong number of fields" if r >= 0 else
+                "a row: wrong number of fields") for r in bad_rows[:PLACES]])
+    return arrays
+
+
+def _line_numbers(name: str, header_line: int, fields: int):
+    """row index -> physical line (empty lines skipped); the file is scanned only when a
+    place is reported."""
+    import csv
+    import io
+
+    def line_of(row: int) -> int:
+        seen = -1
+        with io.TextIOWrapper(sniff.open_file(name), encoding="utf-8", errors="replace",
+                              newline=None) as text:
+            for number, line in enumerate(text, 1):
+                if number <= header_line or not line.strip("\n"):
+                    continue
+                if len(next(csv.reader([line.rstrip("\n")]), [])) != fields:
+                    continue  # skipped by the scan too (E_CSV_ENCODING)
+                seen += 1
+                if seen == row:
+                    return number
+        return header_line + row + 1
+
+    return line_of
+
+
+def _values(data: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(int64 values, is an integer, is empty/null) of a string or integer column."""
+    if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
+        empty = pc.equal(pc.utf8_length(data), 0).to_numpy(zero_copy_only=False)
+        ok = pc.match_substring_regex(data, _INTEGER).to_numpy(zero_copy_only=False)
+        text = pc.utf8_trim_whitespace(pc.if_else(pa.array(ok), data, "0"))
+        try:
+            values = pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # 19 digits beyond int64: per value
+            values = np.array([_int_or_zero(v) for v in text.to_pylist()], dtype=np.int64)
+            ok &= np.array([_int_or_zero(v) != 0 or v.strip() in ("0", "-0")
+                            for v in text.to_pylist()])
+        return values, ok, empty
+    empty = ~data.is_valid().to_numpy(zero_copy_only=False)
+    return data.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64), ~empty, empty
+
+
+def _int_or_zero(text: str) -> int:
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else 0
+
+
+@njit(cache=True, nogil=True)
+def _out_of_range(values, lo, hi):
+    """(count of values outside lo..hi, the first PLACES indices, -1 padded)."""
+    first = np.full(PLACES, -1, np.int64)
+    count = 0
+    for i in range(values.shape[0]):
+        v = np.int64(values[i])
+        if v < lo or v > hi:
+            if count < PLACES:
+                first[count] = i
+            count += 1
+    return count, first
+
+
+_LIMITS = {TS: (TS_MIN, TS_MAX), BYTES: (BYTES_MIN, BYTES_MAX), RTT: (0, 2**63 - 1)}
+
+
+class _Growing:
+    """An int64 array filled batch after batch (capacity doubling), so the batches can go."""
+
+    def __init__(self) -> None:
+        self.data = np.empty(1 << 20, np.int64)
+        self.n = 0
+
+    def add(self, values: np.ndarray) -> None:
+        end = self.n + values.shape[0]
+        if end > self.data.shape[0]:
+            self.data.resize(max(end, 2 * self.data.shape[0]), refcheck=False)
+        self.data[self.n : end] = values
+        self.n = end
+
+    def done(self) -> np.ndarray:
+        self.data.resize(self.n, refcheck=False)
+        return self.data
+
+
+def _columns(batches, found: Findings, place):
+    """Validate every batch (Telemetry v1 rules); count bad values per code; int64 arrays of
+    ts_ns (a bad one takes the latest good one) and bytes (a bad one counts as 1)."""
+    ts_all, size_all = _Growing(), _Growing()
+    bad_ts: list[np.ndarray] = []
+    row = 0
+    for batch in batches:
+        names = batch.schema.names
+        for column in (TS, BYTES, RTT):
+            if column not in names:
+                continue
+            data = batch.column(names.index(column))
+            lo, hi = _LIMITS[column]
+            if column == RTT and pa.types.is_integer(data.type):  # nulls allowed: only < 0
+                negative = pc.less(data, 0)
+                count = pc.sum(negative).as_py() or 0
+                if count:
+                    where = np.flatnonzero(negative.fill_null(False).to_numpy(
+                        zero_copy_only=False))[:PLACES]
+                    found.add(E_CSV_VALUE, count, [(row + int(i), f"{place(row + int(i))}:{RTT}")
+                                                   for i in where])
+                continue
+            if pa.types.is_integer(data.type) and data.null_count == 0 \
+                    and not pa.types.is_uint64(data.type):  # the usual case: one pass
+                values = data.to_numpy(zero_copy_only=False)
+                count, first = _out_of_range(values, lo, hi)
+                found.add(E_CSV_VALUE, count, [(row + int(i), f"{place(row + int(i))}:{column}")
+                                               for i in first if i >= 0])
+                bad = ((values < lo) | (values > hi)) if count else None
+            else:
+                values, ok, empty = _values(data)
+                if column == RTT:
+                    bad = (~ok & ~empty) | (ok & (values < 0))
+                else:
+                    bad = ~ok | (values < lo) | (values > hi)
+                where = np.flatnonzero(bad)
+                found.add(E_CSV_VALUE, int(where.shape[0]),
+                          [(row + int(i), f"{place(row + int(i))}:{column}")
+                           for i in where[:PLACES]])
+                if not where.shape[0]:
+                    bad = None
+            if column == TS:
+                ts_all.add(values)
+                if bad is not None:
+                    bad_ts.append(np.flatnonzero(bad) + row)
+            elif column == BYTES:
+                size_all.add(values if bad is None else np.where(bad, 1, values))
+        row += batch.num_rows
+        del batch
+    ts = ts_all.done()
+    if bad_ts:  # a bad ts_ns takes the latest good one, so it adds no order problem
+        bad = np.zeros(ts.shape[0], np.bool_)
+        bad[np.concatenate(bad_ts)] = True
+        ts = np.where(bad, np.maximum.accumulate(np.where(bad, TS_MIN, ts)), ts)
+    return ts, size_all.done(), place

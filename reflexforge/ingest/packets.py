@@ -1,0 +1,84 @@
+"""Per-packet selection for captures: ``--filter`` (a BPF expression compiled by libpcap,
+through pcapy-ng) and ``--rtt tcp`` (spec/telemetry.md 6.3, 6.4)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reflexforge.errors import E_USAGE, ForgeError
+from reflexforge.ingest.quirks import Adjustments, IngestOptions
+from reflexforge.ingest.records import MAX_RECORDS_PER_CHUNK, Chunk, Rows
+
+_NO_SAMPLES = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+BPF_SNAPLEN = 262144
+
+
+def compile_filter(expression: str, link_type: int):
+    """A libpcap BPF program for ``expression`` on ``link_type``; E_USAGE if libpcap refuses
+    it (its own message) or pcapy-ng is missing."""
+    try:
+        import pcapy
+    except ImportError:
+        raise ForgeError(E_USAGE, "--filter needs the 'pcapy-ng' package (pip install "
+                         "'reflex-nem1[forge]')") from None
+    try:
+        return pcapy.compile(link_type, BPF_SNAPLEN, expression, 1, 0xFFFFFFFF)
+    except Exception as exc:  # pcapy raises its own BPFError / PcapError
+        raise ForgeError(E_USAGE, f"--filter {expression!r} on link type {link_type}: "
+                         f"{exc}") from None
+
+
+class PacketSelector:
+    """Which records of a capture become rows, and the RTT samples they carry."""
+
+    def __init__(self, name: str, options: IngestOptions) -> None:
+        self.name = name
+        self.options = options
+        self._all = np.ones(MAX_RECORDS_PER_CHUNK, dtype=np.bool_)
+        self._keep = np.ones(MAX_RECORDS_PER_CHUNK, dtype=np.bool_)
+        self._programs: dict[int, object] = {}
+        self.left_out = 0
+        self._rtt = None
+        if options.rtt == "tcp":
+            from reflexforge.ingest.rtt import TcpRtt
+
+            self._rtt = TcpRtt()
+
+    def _program(self, link_type: int):
+        if link_type not in self._programs:
+            self._programs[link_type] = compile_filter(self.options.bpf, link_type)
+        return self._programs[link_type]
+
+    def select(self, chunk: Chunk, n: int, buf: np.ndarray, links) -> np.ndarray:
+        """The keep mask of the chunk's n records (all True without --filter)."""
+        if self._rtt is not None:
+            self._rtt.observe(chunk, n, buf, links)
+        if self.options.bpf is None:
+            return self._all
+        keep = self._keep
+        view = memoryview(buf)
+        offsets = chunk.offset[:n].tolist()
+        lengths = chunk.caplen[:n].tolist()
+        ifaces = chunk.iface[:n].tolist()
+        programs = [self._program(link) for link in links]
+        for i in range(n):
+            data = bytes(view[offsets[i] : offsets[i] + lengths[i]])
+            keep[i] = programs[ifaces[i] if len(programs) > 1 else 0].filter(data) != 0
+        self.left_out += n - int(np.count_nonzero(keep[:n]))
+        return keep
+
+    def placed(self, chunk: Chunk, n: int, keep: np.ndarray, start_row: int, rows: Rows) -> None:
+        """Note where the chunk's records went (the row of each, for the RTT samples)."""
+        if self._rtt is not None:
+            self._rtt.placed(chunk, n, keep, start_row, rows)
+
+    def finish(self, rows: Rows, adjust: Adjustments) -> tuple[np.ndarray, np.ndarray]:
+        """The RTT samples as (row indices, values); records the filter's count."""
+        if self.options.bpf is not None:
+            adjust.filter_expr = self.options.bpf
+            adjust.filtered_out = self.left_out
+        if self._rtt is None:
+            return _NO_SAMPLES
+        samples = self._rtt.samples(rows.n)
+        adjust.rtt_samples = int(samples[0].shape[0])
+        return samples

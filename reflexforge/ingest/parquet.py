@@ -1,0 +1,219 @@
+"""Parquet telemetry (spec/telemetry.md 5.1): the Telemetry v1 columns as Parquet columns.
+
+``ts_ns`` and ``bytes`` integer columns without nulls, ``rtt_ns`` an optional nullable
+integer column; the Telemetry v1 value rules, error codes and order rule apply, with the
+row number (first data row = row 1) in place of the line. Read one row group at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numba import njit
+
+from reflexforge.errors import (
+    E_CSV_COLUMN,
+    E_CSV_EMPTY,
+    E_CSV_ENCODING,
+    E_CSV_VALUE,
+    ForgeError,
+)
+from reflexforge.ingest import sniff
+from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error
+from reflexforge.telemetry import (
+    BYTES,
+    BYTES_MAX,
+    BYTES_MIN,
+    OPTIONAL,
+    REQUIRED,
+    RTT,
+    SIZE_DTYPE,
+    TS,
+    TS_MAX,
+    TS_MIN,
+    Trace,
+)
+
+_RULE = {TS: f"ts_ns must be an integer in {TS_MIN}..2^62",
+         BYTES: f"bytes must be an integer in {BYTES_MIN}..{BYTES_MAX}",
+         RTT: "rtt_ns must be an integer >= 0 or null"}
+HASH_BLOCK = 8 << 20
+
+
+def _sha1(name: str, also_hash) -> str:
+    from reflexforge.ingest.read import open_hashed
+
+    with open_hashed(name, also_hash) as hashed:
+        hashed.drain()
+        return hashed.sha1.hexdigest()
+
+
+def _check_schema(name: str, schema: pa.Schema) -> list[str]:
+    names = schema.names
+    for column in (*REQUIRED, *OPTIONAL):
+        if names.count(column) > 1:
+            raise ForgeError(E_CSV_COLUMN, f"column {column!r} appears twice", path=name,
+                             column=column)
+    for column in REQUIRED:
+        if column not in names:
+            raise ForgeError(E_CSV_COLUMN, f"missing required column {column!r} (the file "
+                             f"has: {', '.join(names)})", path=name, column=column)
+    present = [c for c in (*REQUIRED, *OPTIONAL) if c in names]
+    for column in present:
+        kind = schema.field(column).type
+        if pa.types.is_integer(kind):
+            continue
+        hint = ""
+        if column == TS and (pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+            hint = (": a fractional column usually holds seconds; multiply by 1e9 and store "
+                    "int64 nanoseconds")
+        elif column == TS and pa.types.is_timestamp(kind):
+            hint = ": store the timestamps as int64 nanoseconds (cast to 'timestamp[ns]' "
+            hint += "then to int64)"
+        raise ForgeError(E_CSV_COLUMN, f"column {column!r} has type {kind}; an integer type "
+                         f"is required{hint}", path=name, column=column)
+    return present
+
+
+def read_parquet(name: str, kind: sniff.Kind, options: IngestOptions, also_hash,
+                 adjust: Adjustments) -> Trace:
+    """Read and validate a Parquet telemetry file (optionally gzip/zstd around it)."""
+    sha1 = _sha1(name, also_hash)
+    if kind.compression is None:
+        return _read(name, name, sha1, options, adjust)
+    with tempfile.TemporaryDirectory(prefix="reflex-parquet-") as scratch:
+        plain = os.path.join(scratch, "telemetry.parquet")
+        try:
+            with sniff.open_file(name) as stream, open(plain, "wb") as out:
+                shutil.copyfileobj(stream, out, HASH_BLOCK)
+        except sniff.decompress_errors() as exc:
+            raise ForgeError(E_CSV_ENCODING, f"corrupt {kind.compression} data ({exc})",
+                             path=name) from None
+        return _read(name, plain, sha1, options, adjust)
+
+
+def _read(name: str, source: str, sha1: str, options: IngestOptions,
+          adjust: Adjustments, in_file_order: bool = False) -> Trace:
+    """The trace of a plain Parquet file; ``in_file_order``: no order rule and no reordering
+    (for ``check``, which counts steps back itself)."""
+    try:
+        parquet = pq.ParquetFile(source)
+        schema = parquet.schema_arrow
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise ForgeError(E_CSV_ENCODING, f"not a readable Parquet file ({exc})",
+                         path=name) from None
+    columns = _check_schema(name, schema)
+    capacity = min(parquet.metadata.num_rows, FIRST_CAPACITY)  # the footer is not trusted
+    ts_all = np.empty(capacity, dtype=np.int64)
+    size_all = np.empty(capacity, dtype=SIZE_DTYPE)
+    rtt_at: list[np.ndarray] = []
+    rtt_val: list[np.ndarray] = []
+    window = TS_MAX if in_file_order else options.window_for(False)
+    adjust.window_ns = window
+    rows = 0
+    state = np.array([0, 0], dtype=np.int64)  # [latest ts_ns so far, any row yet]
+    try:
+        for group in range(parquet.num_row_groups):
+            table = parquet.read_row_group(group, columns=columns)
+            n = table.num_rows
+            if rows + n > ts_all.shape[0]:
+                capacity = max(rows + n, ts_all.shape[0] * 2)
+                ts_all.resize(capacity, refcheck=False)
+                size_all.resize(capacity, refcheck=False)
+            ts = _integers(name, table, TS, rows)
+            size = _integers(name, table, BYTES, rows)
+            before = int(state[0])
+            bad, kind = _take(ts, size, ts_all, size_all, rows, window, state)
+            if bad >= 0:
+                _raise_bad(name, rows + bad, kind, ts, size, bad, before, window)
+            if RTT in columns:
+                column = table.column(RTT).combine_chunks()  # few samples: compact them first
+                where = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
+                values = column.drop_null().to_numpy(zero_copy_only=False).astype(np.int64)
+                if values.shape[0] and int(values.min()) < 0:
+                    i = int(where[np.flatnonzero(values < 0)[0]])
+                    raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {_RULE[RTT]}, got "
+                                     f"{int(values[values < 0][0])}", path=name, column=RTT)
+                rtt_at.append(where + rows)
+                rtt_val.append(values)
+            rows += n
+    except (pa.ArrowException, OSError) as exc:
+        raise ForgeError(E_CSV_ENCODING, f"unreadable Parquet data after row {rows} ({exc})",
+                         path=name) from None
+    if rows == 0:
+        raise ForgeError(E_CSV_EMPTY, "no rows", path=name)
+    ts_all.resize(rows, refcheck=False)
+    size_all.resize(rows, refcheck=False)
+    if rtt_at:
+        samples = (np.concatenate(rtt_at), np.concatenate(rtt_val))
+    else:
+        samples = (np.empty(0, np.int64), np.empty(0, np.int64))
+    if window and not in_file_order:
+        from reflexforge.ingest.quirks import reorder
+
+        samples = reorder(name, ts_all, size_all, samples, window, lambda i: f"row {i + 1}",
+                          adjust)
+    return Trace(ts_all, size_all, rtt_samples=samples, sha1=sha1, path=name)
+
+
+FIRST_CAPACITY = 1 << 24
+"""Rows reserved before reading (more as row groups arrive): a footer's row count is not
+trusted for an allocation."""
+
+
+@njit(cache=True, nogil=True)
+def _take(ts, size, out_ts, out_size, at, window, state):
+    """Copy one row group into the trace arrays, checking ranges and order in one pass:
+    (-1, 0) or (index, kind) of the first bad row: kind 0 ts_ns range, 1 bytes range,
+    2 a step back beyond ``window``."""
+    top = state[0]
+    started = state[1] != 0
+    for i in range(ts.shape[0]):
+        t = np.int64(ts[i])
+        b = np.int64(size[i])
+        if t < 0 or t > TS_MAX:
+            return i, 0
+        if b < 1 or b > 65535:
+            return i, 1
+        if started and t < top - window:
+            return i, 2
+        if not started or t > top:
+            top = t
+            started = True
+        out_ts[at + i] = t
+        out_size[at + i] = b
+    state[0] = top
+    state[1] = 1 if started else 0
+    return -1, 0
+
+
+def _raise_bad(name: str, row: int, kind: int, ts, size, i: int, before: int, window: int):
+    if kind == 0:
+        raise ForgeError(E_CSV_VALUE, f"row {row + 1}: {_RULE[TS]}, got {int(ts[i])}",
+                         path=name, column=TS)
+    if kind == 1:
+        raise ForgeError(E_CSV_VALUE, f"row {row + 1}: {_RULE[BYTES]}, got {int(size[i])}",
+                         path=name, column=BYTES)
+    top = int(np.max(ts[:i])) if i else before
+    raise order_error(name, f"row {row + 1}", int(ts[i]), max(top, before), window)
+
+
+def _integers(name: str, table: pa.Table, column: str, rows: int) -> np.ndarray:
+    """The column's values (no nulls; uint64 within int64), ranges checked by ``_take``."""
+    data = table.column(column).combine_chunks()
+    if data.null_count:
+        i = int(np.flatnonzero(~data.is_valid().to_numpy(zero_copy_only=False))[0])
+        raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {column} is null; an integer is "
+                         "required", path=name, column=column)
+    if pa.types.is_uint64(data.type):
+        raw = data.to_numpy(zero_copy_only=False)
+        if (raw > np.uint64(2**63 - 1)).any():
+            i = int(np.flatnonzero(raw > np.uint64(2**63 - 1))[0])
+            raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {_RULE[column]}, got "
+                             f"{int(raw[i])}", path=name, column=column)
+    return data.to_numpy(zero_copy_only=False)

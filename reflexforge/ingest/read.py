@@ -1,0 +1,276 @@
+"""Any supported telemetry file -> ``Trace``: the format is chosen by content (spec 5).
+
+``read_trace`` is what the commands call: Telemetry v1 CSV (``reflexforge.telemetry``),
+Parquet, pcap or pcapng, each optionally gzip- or zstd-compressed, with the quirk options of
+``IngestOptions``; what was adjusted is reported in one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sys
+from collections.abc import Callable
+from typing import IO
+
+import numpy as np
+
+from reflexforge.errors import (
+    E_CAPTURE,
+    E_CSV_EMPTY,
+    E_CSV_VALUE,
+    E_IO,
+    E_TRACE_SHORT,
+    E_USAGE,
+    ForgeError,
+)
+from reflexforge.ingest import sniff
+from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error, reorder, step_beyond
+from reflexforge.ingest.records import ERROR, Chunk, Rows
+from reflexforge.telemetry import BYTES_MAX, Trace
+
+Report = Callable[[str], None]
+
+
+def stderr_report(line: str) -> None:
+    """Print a note or warning line on stderr."""
+    from reflexforge.errors import _one_line
+
+    sys.stderr.write(_one_line(line) + "\n")
+    sys.stderr.flush()
+
+
+class HashingFile(io.RawIOBase):
+    """A raw binary file that feeds every byte read through it into sha1 (and ``also``)."""
+
+    def __init__(self, raw: IO[bytes], also=None) -> None:
+        super().__init__()
+        self._raw = raw
+        self.sha1 = hashlib.sha1()
+        self._also = also
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self._raw.readinto(buffer)
+        if n:
+            view = memoryview(buffer)[:n]
+            self.sha1.update(view)
+            if self._also is not None:
+                self._also.update(view)
+        return n or 0
+
+    def drain(self) -> None:
+        """Hash the rest of the file (bytes a decompressor or reader left unread)."""
+        buffer = bytearray(1 << 20)
+        while self.readinto(buffer):
+            pass
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def open_hashed(name: str, also=None) -> HashingFile:
+    try:
+        return HashingFile(open(name, "rb"), also)  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
+
+
+def read_trace(path: str | os.PathLike[str], options: IngestOptions | None = None,
+               also_hash=None, min_span_ns: int | None = None,
+               report: Report | None = stderr_report, link_bps: int | None = None) -> Trace:
+    """Read any supported telemetry file (spec/telemetry.md 5) into a ``Trace``.
+
+    Notes (a name that disagrees with the content, what was adjusted) and plausibility
+    warnings go to ``report`` as single lines, prefixed with the file name.
+    """
+    trace, adjust = read_with_adjustments(path, options, also_hash, min_span_ns)
+    if report is not None:
+        from reflexforge.ingest.plausibility import warnings_for
+
+        name = os.fspath(path)
+        for note in adjust.notes:
+            report(f"{name}: note: {note}")
+        if (line := adjust.summary()) is not None:
+            report(f"{name}: adjusted: {line}")
+        for warning in warnings_for(trace, link_bps, options.mtu if options else None):
+            report(f"{name}: {warning}")
+    return trace
+
+
+def read_with_adjustments(path: str | os.PathLike[str], options: IngestOptions | None = None,
+                          also_hash=None, min_span_ns: int | None = None
+                          ) -> tuple[Trace, Adjustments]:
+    """``read_trace`` without reporting: the trace and what was adjusted."""
+    from reflexforge.config import WINDOW_NS
+
+    options = options or IngestOptions()
+    name = os.fspath(path)
+    if min_span_ns is None:
+        min_span_ns = WINDOW_NS
+    kind = sniff.sniff(name)
+    adjust = Adjustments(mtu=options.mtu)
+    if (note := sniff.name_mismatch(name, kind)) is not None:
+        adjust.notes.append(note)
+    capture = kind.container in sniff.CAPTURES
+    if not capture and (options.bpf is not None or options.rtt is not None):
+        given = "--filter" if options.bpf is not None else "--rtt"
+        raise ForgeError(E_USAGE, f"{given} applies to captures only, and this file is "
+                         f"{kind.describe()}", path=name)
+    if kind.container == sniff.CSV:
+        trace = _read_csv(name, options, also_hash, adjust)
+    elif kind.container == sniff.PARQUET:
+        from reflexforge.ingest.parquet import read_parquet
+
+        trace = read_parquet(name, kind, options, also_hash, adjust)
+    else:
+        trace = _read_capture(name, kind, options, also_hash, adjust)
+    if not capture and options.oversize_for(False) != ERROR:
+        trace = _oversize_rows(trace, options, adjust)
+    if trace.rows == 0:
+        raise ForgeError(E_CSV_EMPTY, "no packets" + (" (after --filter)" if options.bpf else ""),
+                         path=name)
+    if trace.duration_ns < min_span_ns:
+        from reflexforge.ingest.plausibility import SPAN_ROWS
+
+        hint = (f"; {trace.rows} packets in that span: is ts_ns in nanoseconds? (microseconds: "
+                "multiply by 1000)" if trace.rows >= SPAN_ROWS else "")
+        raise ForgeError(E_TRACE_SHORT, f"trace spans {trace.duration_ns} ns from the first to "
+                         f"the last packet, shorter than one window ({min_span_ns} ns){hint}",
+                         path=name)
+    return trace, adjust
+
+
+def _read_csv(name: str, options: IngestOptions, also_hash, adjust: Adjustments) -> Trace:
+    from reflexforge.telemetry import read_telemetry
+
+    window = options.window_for(False)
+    trace = read_telemetry(name, min_span_ns=0, also_hash=also_hash, reorder_window_ns=window)
+    adjust.oversize = options.oversize_for(False)
+    if window:
+        samples = reorder(name, trace.ts_ns, trace.size, trace.rtt_samples, window,
+                          lambda i: f"row {i + 1}", adjust)
+        trace = Trace(trace.ts_ns, trace.size, rtt_samples=samples, sha1=trace.sha1,
+                      path=trace.path)
+    return trace
+
+
+def _oversize_rows(trace: Trace, options: IngestOptions, adjust: Adjustments) -> Trace:
+    """--oversize split/clamp given for CSV or Parquet telemetry (rows of 1..65535 bytes)."""
+    over = trace.size > options.mtu
+    if not over.any():
+        return trace
+    chunk = Chunk()
+    rows = Rows(trace.rows + 1024, options.oversize_for(False), options.mtu)
+    keep = np.ones(chunk.ts_ns.shape[0], dtype=np.bool_)
+    first_row = np.empty(trace.rows, dtype=np.int64)
+    for start in range(0, trace.rows, chunk.ts_ns.shape[0]):
+        stop = min(trace.rows, start + chunk.ts_ns.shape[0])
+        n = stop - start
+        chunk.ts_ns[:n] = trace.ts_ns[start:stop]
+        chunk.wire[:n] = trace.size[start:stop]
+        first_row[start:stop] = rows.n + _first_rows(chunk.wire[:n], rows)
+        rows.add(chunk, n, keep)
+    ts, size = rows.finish()
+    _record_oversize(rows, adjust, options)
+    at, values = trace.rtt_samples
+    return Trace(ts, size, rtt_samples=(first_row[at], values), sha1=trace.sha1, path=trace.path)
+
+
+def _first_rows(wire: np.ndarray, rows: Rows) -> np.ndarray:
+    """Offset of each record's first row within the rows a chunk adds."""
+    if rows.mode != 2:
+        return np.arange(wire.shape[0], dtype=np.int64)
+    pieces = np.maximum(1, (wire + rows.mtu - 1) // rows.mtu)
+    return np.concatenate(([0], np.cumsum(pieces)[:-1])).astype(np.int64)
+
+
+def _record_oversize(rows: Rows, adjust: Adjustments, options: IngestOptions) -> None:
+    adjust.oversize = {0: ERROR, 1: "clamp", 2: "split"}[rows.mode]
+    adjust.mtu = options.mtu
+    adjust.oversize_records = int(rows.stats[0])
+    adjust.rows_added = int(rows.stats[1])
+    adjust.bytes_clamped = int(rows.stats[2])
+    adjust.largest_packet = int(rows.stats[3])
+
+
+def _initial_rows(name: str, kind: sniff.Kind) -> int:
+    """Rows reserved up front (address space only until written): one per 64 stored bytes,
+    4x that when compressed; the arrays grow if needed."""
+    try:
+        stored = os.path.getsize(name)
+    except OSError:
+        stored = 0
+    return max(1 << 16, stored // (16 if kind.compression else 64))
+
+
+def _read_capture(name: str, kind: sniff.Kind, options: IngestOptions, also_hash,
+                  adjust: Adjustments) -> Trace:
+    from reflexforge.ingest import pcap, pcapng
+    from reflexforge.ingest.packets import PacketSelector
+
+    mode = options.oversize_for(True)
+    rows = Rows(_initial_rows(name, kind), mode, options.mtu)
+    selector = PacketSelector(name, options)
+    window = options.window_for(True)
+    top: list[int | None] = [None]  # latest timestamp so far, carried across chunks
+
+    def on_chunk(chunk: Chunk, n: int, buf: np.ndarray, first: int, base: int, links) -> None:
+        beyond, top[0] = step_beyond(chunk.ts_ns[:n], top[0], window)
+        if beyond is not None:
+            i, t, before = beyond
+            raise order_error(name, f"record {first + i + 1} at byte offset "
+                              f"{base + int(chunk.start[i])}", t, before, window)
+        keep = selector.select(chunk, n, buf, links)
+        start_row = rows.n
+        bad = rows.add(chunk, n, keep)
+        if bad >= 0:
+            raise ForgeError(E_CSV_VALUE, f"record {first + bad + 1} at byte offset "
+                             f"{base + int(chunk.start[bad])}: original length "
+                             f"{int(chunk.wire[bad])} is above {BYTES_MAX} bytes (use "
+                             "--oversize split or clamp)", path=name)
+        selector.placed(chunk, n, keep, start_row, rows)
+
+    hashed = open_hashed(name, also_hash)
+    with hashed:
+        stream = sniff.open_decompressed(hashed, kind.compression, name)
+        try:
+            reader = pcap.read_records if kind.container == sniff.PCAP else pcapng.read_records
+            _records, facts = reader(name, stream, on_chunk)
+        except sniff.decompress_errors() as exc:
+            raise ForgeError(E_CAPTURE, f"corrupt {kind.compression} data ({exc})",
+                             path=name) from None
+        hashed.drain()
+    ts, size = rows.finish()
+    _record_oversize(rows, adjust, options)
+    adjust.untimed_packets = facts.get("untimed", 0)
+    samples = selector.finish(rows, adjust)
+    samples = reorder(name, ts, size, samples, window, lambda i: f"row {i + 1}", adjust)
+    return Trace(ts, size, rtt_samples=samples, sha1=hashed.sha1.hexdigest(), path=name)
+
+
+def capture_records(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every packet record of a capture as stored, in file order, before any option applies:
+    (ts_ns, original length, interface) int64 arrays. For tests and ``check``."""
+    from reflexforge.ingest import pcap, pcapng
+
+    name = os.fspath(path)
+    kind = sniff.sniff(name)
+    if kind.container not in sniff.CAPTURES:
+        raise ForgeError(E_CAPTURE, f"not a capture but {kind.describe()}", path=name)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def on_chunk(chunk: Chunk, n: int, _buf, _first, _base, _links) -> None:
+        parts.append((chunk.ts_ns[:n].copy(), chunk.wire[:n].copy(), chunk.iface[:n].copy()))
+
+    with sniff.open_file(name) as stream:
+        reader = pcap.read_records if kind.container == sniff.PCAP else pcapng.read_records
+        reader(name, stream, on_chunk)
+    if not parts:
+        empty = np.empty(0, np.int64)
+        return empty, empty, empty
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]

@@ -1,0 +1,120 @@
+"""Capture records -> trace rows: the output arrays and the oversize rule (spec/telemetry.md 6).
+
+A capture reader walks its file in chunks; each chunk gives ``Chunk`` arrays (one entry per
+packet record: timestamp in ns, original length, where the captured bytes are). ``Rows``
+collects the trace rows from them, applying ``--oversize`` on the way, so the reader never
+holds more than one chunk of records besides the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from reflexforge.telemetry import SIZE_DTYPE
+
+SPLIT, CLAMP, ERROR = "split", "clamp", "error"
+OVERSIZE_MODES = (SPLIT, CLAMP, ERROR)
+_MODE_CODE = {ERROR: 0, CLAMP: 1, SPLIT: 2}
+
+CHUNK_BYTES = 8 << 20
+"""Bytes read per chunk. A record may straddle chunks: the rest is carried over."""
+MAX_RECORDS_PER_CHUNK = CHUNK_BYTES // 16 + 1
+"""A pcap record takes at least 16 bytes (a pcapng packet block at least 16): the chunk
+arrays never need more entries than this, whatever the file says."""
+
+
+@dataclass
+class Chunk:
+    """Per-record arrays of one chunk, reused from chunk to chunk (entries 0..n-1 are valid):
+    timestamp, original length, where the record starts and where its captured bytes are
+    in the chunk buffer, captured length, interface (pcapng)."""
+
+    ts_ns: np.ndarray = field(default_factory=lambda: np.empty(MAX_RECORDS_PER_CHUNK, np.int64))
+    wire: np.ndarray = field(default_factory=lambda: np.empty(MAX_RECORDS_PER_CHUNK, np.int64))
+    start: np.ndarray = field(default_factory=lambda: np.empty(MAX_RECORDS_PER_CHUNK, np.int64))
+    offset: np.ndarray = field(default_factory=lambda: np.empty(MAX_RECORDS_PER_CHUNK, np.int64))
+    caplen: np.ndarray = field(default_factory=lambda: np.empty(MAX_RECORDS_PER_CHUNK, np.int64))
+    iface: np.ndarray = field(default_factory=lambda: np.zeros(MAX_RECORDS_PER_CHUNK, np.int64))
+
+
+@njit(cache=True, nogil=True)
+def _emit(ts, wire, keep, n, mode, mtu, out_ts, out_size, at, stats):
+    """Append records 0..n-1 (those with keep[i]) to out_* from row ``at`` (room is made
+    by the caller).
+
+    mode 0 (error): stop at the first record with wire > 65535 and return -(i + 1).
+    mode 1 (clamp): sizes above mtu become mtu. mode 2 (split): a record of L > mtu bytes
+    becomes ceil(L / mtu) rows at its timestamp, mtu bytes each except the last (the rest).
+    Returns the new row count. stats: [records changed, rows added, bytes cut by clamp,
+    largest original length].
+    """
+    for i in range(n):
+        if not keep[i]:
+            continue
+        size = wire[i]
+        if size > stats[3]:
+            stats[3] = size
+        if mode == 0 or size <= mtu:
+            if size > 65535:
+                return -(i + 1)
+            out_ts[at] = ts[i]
+            out_size[at] = size
+            at += 1
+        elif mode == 1:
+            out_ts[at] = ts[i]
+            out_size[at] = mtu
+            stats[0] += 1
+            stats[2] += size - mtu
+            at += 1
+        else:
+            pieces = (size + mtu - 1) // mtu
+            for _ in range(pieces - 1):
+                out_ts[at] = ts[i]
+                out_size[at] = mtu
+                at += 1
+            out_ts[at] = ts[i]
+            out_size[at] = size - (pieces - 1) * mtu
+            at += 1
+            stats[0] += 1
+            stats[1] += pieces - 1
+    return at
+
+
+class Rows:
+    """The growing trace arrays (ts_ns int64, size uint16) and the oversize statistics."""
+
+    def __init__(self, capacity: int, oversize: str, mtu: int) -> None:
+        self.ts = np.empty(max(capacity, 1024), dtype=np.int64)
+        self.size = np.empty(max(capacity, 1024), dtype=SIZE_DTYPE)
+        self.n = 0
+        self.mode = _MODE_CODE[oversize]
+        self.mtu = int(mtu)
+        self.stats = np.zeros(4, dtype=np.int64)
+
+    def add(self, chunk: Chunk, n: int, keep: np.ndarray) -> int:
+        """Append n records of ``chunk``; returns -1, or (mode error) the index of the first
+        record longer than 65535 bytes."""
+        wire = chunk.wire[:n]
+        if self.mode == 2:
+            need = int(np.maximum(1, (wire[keep[:n]] + self.mtu - 1) // self.mtu).sum())
+        else:
+            need = n
+        if self.n + need > self.ts.shape[0]:
+            capacity = max(self.n + need, self.ts.shape[0] + self.ts.shape[0] // 2)
+            self.ts.resize(capacity, refcheck=False)
+            self.size.resize(capacity, refcheck=False)
+        got = _emit(chunk.ts_ns, wire, keep, n, self.mode, self.mtu, self.ts, self.size,
+                    self.n, self.stats)
+        if got < 0:
+            return -got - 1
+        self.n = got
+        return -1
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """The trace arrays, trimmed to the rows written."""
+        self.ts.resize(self.n, refcheck=False)
+        self.size.resize(self.n, refcheck=False)
+        return self.ts, self.size

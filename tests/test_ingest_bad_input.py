@@ -1,0 +1,243 @@
+"""Bad and implausible input of the new paths (captures, Parquet, check): one line naming the
+file, the place and the problem, a code of spec/telemetry.md, exit 2, no output file; and
+hypothesis mutations of real captures that only ever give a trace or a ForgeError."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reflexforge.cli import main
+from reflexforge.errors import CODES, ForgeError
+from reflexforge.ingest.read import read_with_adjustments
+
+DATA = Path(__file__).resolve().parent / "data" / "captures"
+MICRO = (DATA / "micro.pcap").read_bytes()
+FIRST = 24 + 16 + struct.unpack_from("<I", MICRO, 24 + 8)[0]  # end of the first record
+
+
+def _pcapng_head(records: int = 300) -> bytes:
+    from test_ingest_paths import pcap_to_pcapng
+
+    pos = 24
+    for _ in range(records):
+        pos += 16 + struct.unpack_from("<I", MICRO, pos + 8)[0]
+    return pcap_to_pcapng(MICRO[:pos])
+
+
+def _convert(tmp_path, data: bytes, capsys, name: str = "in.pcap", *extra: str):
+    src = tmp_path / name
+    src.write_bytes(data)
+    out = tmp_path / "out.csv"
+    code = main(["convert", str(src), "-o", str(out), "--quiet", *extra])
+    err = capsys.readouterr().err.strip()
+    return code, err, out
+
+
+def _patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
+    out = bytearray(data)
+    struct.pack_into(fmt, out, offset, value)
+    return bytes(out)
+
+
+PCAP_CASES = {
+    "record length of 4 GiB": (_patch(MICRO, FIRST + 8, "<I", 0xFFFFFFFF), "E_CAPTURE",
+                               f"record 2 at byte offset {FIRST}: captured length 4294967295"),
+    "truncated last record": (MICRO[:-5], "E_CAPTURE", "the file ends after"),
+    "header cut short": (MICRO[:10], "E_CAPTURE", "pcap file header cut short"),
+    "microseconds of a second or more": (_patch(MICRO, FIRST + 4, "<I", 1_000_000), "E_CAPTURE",
+                                         "microseconds field 1000000"),
+    "wire length 0": (_patch(MICRO, FIRST + 12, "<I", 0), "E_CSV_VALUE", "record 2"),
+    "gzip cut short": (gzip.compress(MICRO)[:-100], "E_CAPTURE", ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PCAP_CASES))
+def test_bad_pcap(tmp_path, capsys, case):
+    data, code, words = PCAP_CASES[case]
+    status, err, out = _convert(tmp_path, data, capsys)
+    assert status == 2 and not out.exists()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert err.startswith(str(tmp_path / "in.pcap")) and f" {code}: " in err and words in err
+
+
+def test_bad_pcapng(tmp_path, capsys):
+    good = _pcapng_head()
+    shb = struct.unpack_from("<I", good, 4)[0]
+    idb = struct.unpack_from("<I", good, shb + 4)[0]
+    epb = shb + idb
+    cases = {
+        "block length past the end": (_patch(good, epb + 4, "<I", 0x7FFFFFF0), "exceeds"),
+        "plausible length past the end": (good[:-8], "the file ends after"),
+        "length not a multiple of 4": (_patch(good, epb + 4, "<I", 33), "multiple of 4"),
+        "trailer differs": (_patch(good, epb + struct.unpack_from("<I", good, epb + 4)[0] - 4,
+                                   "<I", 1234), "trailing length"),
+        "unknown interface": (_patch(good, epb + 8, "<I", 7), "interface"),
+        "simple packet first": (good[:epb] + struct.pack("<III", 3, 20, 60) + b"\0" * 4
+                                + struct.pack("<I", 20) + good[epb:], "simple packet block"),
+    }
+    status, err, out = _convert(tmp_path, good[shb:], capsys, "in.pcapng")  # no SHB: no magic
+    assert status == 2 and "E_CSV_ENCODING" in err and "pcapng" in err and "starts 01 00" in err
+    for case, (data, words) in cases.items():
+        status, err, out = _convert(tmp_path, data, capsys, "in.pcapng")
+        assert status == 2 and not out.exists(), case
+        assert err.count("\n") == 0 and " E_CAPTURE: " in err and words in err, (case, err)
+        assert "byte offset" in err, case
+
+
+def test_parquet_bad_input(tmp_path, capsys):
+    cases = {
+        "string ts_ns": (pa.table({"ts_ns": ["0", "5"], "bytes": [1, 2]}), "E_CSV_COLUMN",
+                         "type string"),
+        "float ts_ns (seconds)": (pa.table({"ts_ns": [0.5, 1.0], "bytes": [1, 2]}),
+                                  "E_CSV_COLUMN", "seconds; multiply by 1e9"),
+        "missing bytes": (pa.table({"ts_ns": [0, 5]}), "E_CSV_COLUMN", "'bytes'"),
+        "null bytes": (pa.table({"ts_ns": [0, 300_000_000], "bytes": [1, None]}),
+                       "E_CSV_VALUE", "row 2"),
+        "bytes too large": (pa.table({"ts_ns": [0, 300_000_000], "bytes": [70000, 2]}),
+                            "E_CSV_VALUE", "row 1"),
+        "step back": (pa.table({"ts_ns": [0, 300_000_000, 5], "bytes": [1, 2, 3]}),
+                      "E_CSV_ORDER", "row 3"),
+    }
+    for case, (table, code, words) in cases.items():
+        src = tmp_path / "in.parquet"
+        pq.write_table(table, src)
+        out = tmp_path / "out.csv"
+        assert main(["convert", str(src), "-o", str(out), "--quiet"]) == 2, case
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and f" {code}: " in err and words in err, (case, err)
+        assert not out.exists()
+    status, err, _ = _convert(tmp_path, b"PAR1" + b"\0" * 100, capsys, "x.parquet")
+    assert status == 2 and "E_CSV_ENCODING" in err and "Parquet" in err
+
+
+def test_float_seconds_in_csv_name_the_units(tmp_path, capsys):
+    status, err, _ = _convert(tmp_path, b"ts_ns,bytes\n1796066243.645159,100\n", capsys,
+                              "t.csv")
+    assert status == 2 and "E_CSV_VALUE" in err and "seconds" in err and "1e9" in err
+
+
+def test_wrong_names_are_recognised(tmp_path, capsys):
+    """A pcap named .csv and a gzip CSV named .csv are read by content, with a note."""
+    status, err, out = _convert(tmp_path, MICRO, capsys, "capture.csv")
+    assert status == 0 and "note: the name says csv but the content is pcap" in err
+    text = b"ts_ns,bytes\n0,1\n300000000,1\n"
+    status, err, out = _convert(tmp_path, gzip.compress(text), capsys, "t.csv")
+    assert status == 0 and "gzip-compressed" in err and out.read_bytes().startswith(b"ts_ns")
+
+
+def test_plausibility_warnings(tmp_path, capsys):
+    """Microseconds in ts_ns: 1.2 M packets in 0.66 s; zero gaps; never silent, exit 0."""
+    n = 1_200_000
+    ts = (np.arange(n, dtype=np.int64) // 2) * 1100  # 11 minutes in us, read as ns
+    src = tmp_path / "us.parquet"
+    pq.write_table(pa.table({"ts_ns": ts, "bytes": np.full(n, 1400, np.int64)}), src)
+    out = tmp_path / "o.parquet"
+    assert main(["convert", str(src), "-o", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "W_SPAN" in err and "W_RATE" in err and "W_ZERO_GAP" in err and "microseconds" in err
+    assert main(["check", str(src)]) == 1
+    report = capsys.readouterr().out
+    assert "W_SPAN" in report and "3 problems" in report
+    short = tmp_path / "short.parquet"  # the same in a span below one window: named too
+    pq.write_table(pa.table({"ts_ns": ts // 10, "bytes": np.full(n, 1400, np.int64)}), short)
+    assert main(["convert", str(short), "-o", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "E_TRACE_SHORT" in err and "nanoseconds" in err
+
+
+def test_check_exit_codes_and_report(tmp_path, capsys):
+    clean = DATA / "micro.pcap"
+    assert main(["check", str(clean), str(DATA / "two-interfaces.pcapng")]) == 0
+    report = capsys.readouterr().out
+    assert "micro.pcap: OK" in report and "adjustments: split 76 packets" in report
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"ts_ns,bytes,rtt_ns\n0,100,\n1.5,100,\n200,70000,5\n\n100,5,-3\n"
+                    b"300000000,x,\n250000000,1,\n400000000,1,\n")
+    assert main(["check", str(bad)]) == 1
+    report = capsys.readouterr().out.splitlines()
+    assert report[0].startswith(f"{bad}: ")
+    assert any(line.strip().startswith("E_CSV_VALUE: 4; first at line 3:ts_ns; line 4:bytes; "
+                                       "line 6:rtt_ns") for line in report), report
+    assert any("E_CSV_ORDER: 2; first at line 6" in line for line in report), report
+    assert main(["check", str(clean), str(tmp_path / "missing.pcap")]) == 2
+    assert "E_IO" in capsys.readouterr().out
+    stepped = tmp_path / "stepped.pcap.gz"
+    stepped.write_bytes((DATA / "stepback.pcap.gz").read_bytes())
+    assert main(["check", str(stepped), "--reorder-window", "5us"]) == 1
+    assert "E_CSV_ORDER: 1; first at record 3000" in capsys.readouterr().out
+
+
+# --- hypothesis mutations of real captures -------------------------------------------------
+
+def _parquet_seed() -> bytes:
+    import io
+
+    n = 3000
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"ts_ns": np.arange(n, dtype=np.int64) * 100_000,
+                             "bytes": np.full(n, 100, np.uint16),
+                             "rtt_ns": pa.array([None, 5] * (n // 2), pa.int64())}),
+                   buf, compression="snappy", row_group_size=1000)
+    return buf.getvalue()
+
+
+SEEDS = [MICRO[:FIRST * 40], _pcapng_head(40), _parquet_seed()]
+FUZZ = settings(max_examples=100, deadline=None, derandomize=True)
+
+
+def _holds(tmp_path_factory, data: bytes) -> None:
+    """A trace (ordered, sizes >= 1) or a one-line ForgeError with a known code; ``check``
+    never raises."""
+    from reflexforge.ingest.check import check_file
+
+    path = tmp_path_factory.mktemp("fuzz") / "f.bin"
+    path.write_bytes(data)
+    found = check_file(path)
+    assert found.fatal is None or found.fatal.code in CODES
+    try:
+        trace, _ = read_with_adjustments(path, min_span_ns=0)
+    except ForgeError as exc:
+        assert exc.code in CODES and "\n" not in str(exc)
+        return
+    assert trace.rows >= 1 and bool((np.diff(trace.ts_ns) >= 0).all())
+    assert int(trace.size.min()) >= 1
+
+
+@FUZZ
+@given(seed=st.sampled_from(SEEDS), data=st.data())
+def test_flipped_bytes(tmp_path_factory, seed, data):
+    buf = bytearray(seed)
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(buf) - 1))
+        buf[at] = data.draw(st.integers(0, 255))
+    _holds(tmp_path_factory, bytes(buf))
+
+
+@FUZZ
+@given(seed=st.sampled_from(SEEDS), data=st.data())
+def test_huge_length_fields(tmp_path_factory, seed, data):
+    buf = bytearray(seed)
+    at = data.draw(st.integers(0, len(buf) // 4 - 1)) * 4
+    value = data.draw(st.sampled_from([0, 1, 11, 12, 0x7FFFFFFF, 0xFFFFFFFF, 0x10000, 262145]))
+    struct.pack_into("<I", buf, at, value)
+    _holds(tmp_path_factory, bytes(buf))
+
+
+@FUZZ
+@given(seed=st.sampled_from(SEEDS), data=st.data())
+def test_cuts_and_splices(tmp_path_factory, seed, data):
+    a = data.draw(st.integers(0, len(seed)))
+    b = data.draw(st.integers(a, len(seed)))
+    cut = seed[:a] + seed[b:]
+    if data.draw(st.booleans()):
+        cut = gzip.compress(cut, mtime=0)[: data.draw(st.integers(10, 10**6))]
+    _holds(tmp_path_factory, cut)

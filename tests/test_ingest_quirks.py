@@ -1,0 +1,117 @@
+"""The quirk options on CSV telemetry, zstd around CSV, and --rtt tcp on hand-made TCP
+exchanges (Karn's rule, sequence wrap-around, both directions)."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from reflexforge.cli import main
+from reflexforge.errors import ForgeError
+from reflexforge.ingest.quirks import IngestOptions
+from reflexforge.ingest.read import read_with_adjustments
+
+
+def _csv(tmp_path, rows: list[tuple], name: str = "t.csv"):
+    path = tmp_path / name
+    text = "ts_ns,bytes,rtt_ns\n" + "".join(
+        f"{t},{b},{'' if r is None else r}\n" for t, b, r in rows)
+    path.write_text(text)
+    return path
+
+
+def test_csv_reorder_window(tmp_path):
+    rows = [(0, 100, None), (10_000_000, 200, 7), (5_000_000, 300, 9), (300_000_000, 400, None)]
+    path = _csv(tmp_path, rows)
+    with pytest.raises(ForgeError) as info:  # CSV is strict unless asked
+        read_with_adjustments(path)
+    assert info.value.code == "E_CSV_ORDER" and "--reorder-window 5ms" in info.value.message
+    trace, adjust = read_with_adjustments(path, IngestOptions(reorder_window_ns=5_000_000))
+    assert trace.ts_ns.tolist() == [0, 5_000_000, 10_000_000, 300_000_000]
+    assert trace.size.tolist() == [100, 300, 200, 400]
+    assert trace.rtt_ns.tolist() == [-1, 9, 7, -1]  # samples move with their rows
+    assert adjust.reordered_rows == 1 and adjust.largest_step_back_ns == 5_000_000
+    with pytest.raises(ForgeError) as info:
+        read_with_adjustments(path, IngestOptions(reorder_window_ns=4_999_999))
+    assert info.value.code == "E_CSV_ORDER" and info.value.line == 4
+
+
+def test_csv_oversize_split_and_clamp(tmp_path):
+    path = _csv(tmp_path, [(0, 2500, 11), (100, 40, None), (300_000_000, 1000, None)])
+    split, adjust = read_with_adjustments(path, IngestOptions(oversize="split", mtu=1000))
+    assert split.size.tolist() == [1000, 1000, 500, 40, 1000]
+    assert split.ts_ns.tolist() == [0, 0, 0, 100, 300_000_000]
+    assert split.rtt_ns.tolist() == [11, -1, -1, -1, -1]
+    assert adjust.oversize_records == 1 and adjust.rows_added == 2
+    clamp, adjust = read_with_adjustments(path, IngestOptions(oversize="clamp", mtu=1000))
+    assert clamp.size.tolist() == [1000, 40, 1000] and adjust.bytes_clamped == 1500
+    assert read_with_adjustments(path)[0].size.tolist() == [2500, 40, 1000]
+
+
+def test_zstd_csv_and_summary_line(tmp_path, capsys):
+    import zstandard
+
+    plain = _csv(tmp_path, [(0, 100, None), (10, 2000, None), (300_000_000, 1, None)])
+    packed = tmp_path / "t.csv.zst"
+    packed.write_bytes(zstandard.ZstdCompressor().compress(plain.read_bytes()))
+    out = tmp_path / "o.csv"
+    assert main(["convert", str(packed), "-o", str(out), "--oversize", "split"]) == 0
+    err = capsys.readouterr().err
+    assert "adjusted: split 1 packets above --mtu 1500 B into 2 rows" in err
+    assert out.read_text().splitlines()[1:4] == ["0,100,", "10,1500,", "10,500,"]
+
+
+# --- --rtt tcp on hand-made packets ---------------------------------------------------------
+
+A, B = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+
+
+def _tcp(src, dst, sport, dport, seq, ack, flags, payload: int) -> bytes:
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq % 2**32, ack % 2**32, 5 << 4, flags,
+                      65535, 0, 0)
+    total = 20 + 20 + payload
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, total, 0, 0, 64, 6, 0, src, dst)
+    return b"\0" * 12 + b"\x08\x00" + ip + tcp  # Ethernet header, captured to the TCP header
+
+
+def _pcap(tmp_path, packets: list[tuple[int, bytes, int]]):
+    out = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 128, 1)  # nanosecond pcap
+    for t, data, wire in packets:
+        out += struct.pack("<IIII", t // 10**9, t % 10**9, len(data), wire) + data
+    path = tmp_path / "tcp.pcap"
+    path.write_bytes(out)
+    return path
+
+
+def test_rtt_tcp_karn_and_wraparound(tmp_path):
+    ms = 1_000_000
+    near_wrap = 2**32 - 50  # the second exchange crosses the 32-bit sequence wrap
+    packets = [
+        (0, _tcp(A, B, 1000, 80, 1000, 0, 0x18, 100), 154),          # data 1000..1100
+        (5 * ms, _tcp(A, B, 1000, 80, 1000, 0, 0x18, 100), 154),     # retransmitted
+        (6 * ms, _tcp(B, A, 80, 1000, 0, 1100, 0x10, 0), 54),         # ACK: Karn, no sample
+        # another connection, whose data crosses the 32-bit sequence wrap
+        (10 * ms, _tcp(A, B, 1001, 80, near_wrap, 0, 0x18, 100), 154),
+        (10 * ms + 400_000, _tcp(B, A, 80, 1001, 0, near_wrap + 100, 0x10, 0), 54),  # 0.4 ms
+        (20 * ms, _tcp(B, A, 80, 1001, 7, near_wrap + 100, 0x18, 10), 64),  # other direction
+        (20 * ms + 250_000, _tcp(A, B, 1001, 80, near_wrap + 100, 17, 0x10, 0), 54),  # 0.25 ms
+        (300 * ms, _tcp(A, B, 1001, 80, near_wrap + 100, 17, 0x10, 0), 54),  # dup ACK: none
+    ]
+    path = _pcap(tmp_path, packets)
+    trace, adjust = read_with_adjustments(path, IngestOptions(rtt="tcp"))
+    assert trace.rtt_ns.tolist() == [-1, -1, -1, -1, 400_000, -1, 250_000, -1]
+    assert adjust.rtt_samples == 2
+    only_a, _ = read_with_adjustments(path, IngestOptions(rtt="tcp", bpf="src host 10.0.0.1"))
+    at, values = only_a.rtt_samples  # B's ACK left out: its sample goes to the next row kept
+    assert only_a.rows == 5 and at.tolist() == [3] and values.tolist() == [400_000]  # first
+    assert np.array_equal(read_with_adjustments(path)[0].rtt_samples[0], np.empty(0))
+
+
+def test_capture_options_on_csv_are_refused(tmp_path):
+    path = _csv(tmp_path, [(0, 100, None), (300_000_000, 1, None)])
+    for options in (IngestOptions(bpf="tcp"), IngestOptions(rtt="tcp")):
+        with pytest.raises(ForgeError) as info:
+            read_with_adjustments(path, options)
+        assert info.value.code == "E_USAGE" and "captures only" in info.value.message

@@ -1,0 +1,208 @@
+"""The load of tools/capture_loopback.py: a seeded plan of phases and the clients that run
+them (redis-benchmark, redis-cli, ab, curl, iperf3) against the servers of its namespace.
+
+Everything a phase starts is bounded in time (``timeout``) and runs under ``nice``; bursts
+alternate with pauses, so two captures at once leave the 2 cores usable.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import time
+
+KINDS = ("idle", "redis", "http", "bulk", "mixed")
+REDIS_PORT, HTTP_PORT, IPERF_PORT = 6379, 8080, 5201
+LAB_ADDR = "10.77.0.1"
+OBJECTS = [("tiny", 120), ("small", 4096), ("medium", 65536), ("large", 1048576)]
+"""HTTP objects served by nginx (name, bytes): small replies to multi-segment bodies."""
+
+# ---------------------------------------------------------------------------
+# The plan: deterministic per seed
+
+
+def make_plan(
+    seed: int, duration: float, pmin: float, pmax: float, kinds: tuple[str, ...] = KINDS
+) -> list[dict]:
+    """Phases of pmin..pmax s covering `duration`, each with its own generator parameters;
+    the first is idle when idle is one of `kinds`."""
+    rng = random.Random(seed)
+    phases: list[dict] = []
+    t = 0.0
+    first = True
+    while t < duration - 1e-9:
+        span = min(rng.uniform(pmin, pmax), duration - t)
+        if duration - t - span < pmin:  # no tail phase shorter than pmin: this one takes it
+            span = duration - t
+        kind = "idle" if first and "idle" in kinds else rng.choice(kinds)
+        first = False
+        phases.append(
+            {
+                "kind": kind,
+                "start": round(t, 3),
+                "span": round(span, 3),
+                "seed": rng.getrandbits(32),
+                **_params(kind, rng),
+            }
+        )
+        t += span
+    return phases
+
+
+def _params(kind: str, rng: random.Random) -> dict:
+    if kind == "redis":
+        return {
+            "clients": rng.choice([1, 2, 4, 8]),
+            "pipeline": rng.choice([1, 1, 4, 16]),
+            "value_bytes": rng.choice([3, 64, 512, 4096]),
+            "on": [0.2, rng.uniform(0.5, 2.0)],
+            "off": [0.5, rng.uniform(1.5, 5.0)],
+        }
+    if kind == "http":
+        return {
+            "object": rng.choice([o for o, _ in OBJECTS]),
+            "concurrency": rng.choice([1, 2, 4]),
+            "keepalive": rng.random() < 0.5,
+            "on": [0.2, rng.uniform(0.5, 2.5)],
+            "off": [0.5, rng.uniform(1.0, 5.0)],
+            "curl_gap": [0.05, rng.uniform(0.2, 1.0)],
+        }
+    if kind == "bulk":
+        udp = rng.random() < 0.3
+        return {
+            "udp": udp,
+            "mbit": rng.choice([20, 50, 100, 200]) if udp else rng.choice([50, 100, 200, 300]),
+            "length": rng.choice([1400, 8000, 32000])
+            if udp
+            else rng.choice([16384, 65536, 131072]),
+            "streams": 1 if udp else rng.choice([1, 2]),
+            "chunk": rng.randint(5, 15),
+            "pause": [0.5, rng.uniform(1.0, 6.0)],
+        }
+    if kind == "mixed":
+        return {
+            "mbit": rng.choice([10, 30, 80]),
+            "clients": rng.choice([1, 2, 4]),
+            "on": [0.2, rng.uniform(0.3, 1.5)],
+            "off": [0.5, rng.uniform(1.0, 4.0)],
+            "curl_gap": [0.05, rng.uniform(0.1, 0.6)],
+        }
+    return {"ping_gap": [0.3, rng.uniform(1.0, 4.0)]}
+
+
+def _bounded(cmd: list[str], seconds: float) -> list[str]:
+    """A client command that cannot outlive `seconds`."""
+    return ["timeout", "-s", "INT", "-k", "2", f"{max(0.1, seconds):.2f}", *cmd]
+
+
+def sleep_until(t: float) -> None:
+    while (d := t - time.monotonic()) > 0:
+        time.sleep(min(d, 0.5))
+
+
+def _iperf(ph: dict, light: bool, seconds: int, length: int, streams: int = 1) -> list[str]:
+    """An iperf3 client at the phase's bounded bitrate (light: a fixed small byte count)."""
+    cmd = [
+        "iperf3",
+        "-c",
+        "127.0.0.1",
+        "-p",
+        str(IPERF_PORT),
+        "-b",
+        f"{ph['mbit']}M",
+        "-l",
+        str(length),
+        "-P",
+        str(streams),
+        "--connect-timeout",
+        "3000",
+    ]
+    cmd += ["-n", "2M"] if light else ["-t", str(seconds)]
+    return cmd + (["-u"] if ph.get("udp") else [])
+
+
+def run_phase(lab, ph: dict, t_end: float) -> None:
+    """Run one phase until t_end. --light: the same kinds at a few hundred packets a burst
+    (for small test captures)."""
+    rng = random.Random(ph["seed"])
+    kind = ph["kind"]
+    light = lab.args.light
+    url = f"http://127.0.0.1:{HTTP_PORT}/"
+    side: list[subprocess.Popen] = []
+    if kind == "mixed":  # a steady low bulk stream under the bursts, for the whole phase
+        cmd = _iperf(ph, light, max(1, int(ph["span"]) - 2), 32768)
+        side.append(lab.spawn(_bounded(cmd, ph["span"])))
+    if lab.args.pcapng:  # traffic on the second interface too, from the peer namespace
+        gap = rng.uniform(0.2, 1.0)
+        loop = (
+            f"while :; do curl -s -o /dev/null http://{LAB_ADDR}:{HTTP_PORT}/small; "
+            f"sleep {gap:.2f}; done"
+        )
+        side.append(lab.spawn(_bounded(["sh", "-c", loop], ph["span"]), peer=True))
+    next_curl = time.monotonic()
+    while (now := time.monotonic()) < t_end - 0.05:
+        left = t_end - now
+        if kind == "idle":
+            lab.spawn(_bounded(["redis-cli", "-p", str(REDIS_PORT), "PING"], min(2, left)))
+            sleep_until(min(t_end, time.monotonic() + rng.uniform(*ph["ping_gap"])))
+        elif kind == "bulk":
+            secs = min(ph["chunk"], max(1, int(left) - 1))
+            cmd = _iperf(ph, light, secs, ph["length"], ph["streams"])
+            _wait(lab.spawn(_bounded(cmd, min(secs + 3, left))), t_end)
+            sleep_until(min(t_end, time.monotonic() + rng.uniform(*ph["pause"])))
+        else:
+            on = min(rng.uniform(*ph["on"]), left)
+            if kind in ("redis", "mixed"):
+                tests = rng.choice(["set,get", "get", "incr,lpush", "set"])
+                cmd = [
+                    "redis-benchmark",
+                    "-p",
+                    str(REDIS_PORT),
+                    "-c",
+                    str(ph["clients"]),
+                    "-n",
+                    "150" if light else "100000000",
+                    "-q",
+                    "-P",
+                    str(ph.get("pipeline", 1)),
+                    "-d",
+                    str(ph.get("value_bytes", 64)),
+                    "-t",
+                    tests,
+                ]
+            else:
+                cmd = [
+                    "ab",
+                    "-q",
+                    "-n",
+                    "20" if light else "100000000",
+                    "-c",
+                    str(ph["concurrency"]),
+                    "-t",
+                    str(max(1, int(on) + 1)),
+                    *(["-k"] if ph["keepalive"] else []),
+                    url + ph["object"],
+                ]
+            burst = lab.spawn(_bounded(cmd, on))
+            end_on = time.monotonic() + on
+            off_end = min(t_end, end_on + rng.uniform(*ph["off"]))
+            while (t := time.monotonic()) < off_end:  # a curl trickle beside the bursts
+                if kind in ("http", "mixed") and t >= next_curl:
+                    obj = rng.choice([o for o, _ in OBJECTS])
+                    lab.spawn(_bounded(["curl", "-s", "-o", "/dev/null", url + obj], 3))
+                    next_curl = t + rng.uniform(*ph["curl_gap"])
+                if t >= end_on:
+                    _wait(burst, t_end + 3)
+                time.sleep(0.02)
+            _wait(burst, t_end + 3)
+        lab.procs = [p for p in lab.procs if p.poll() is None or p in side]
+    for p in side:
+        _wait(p, t_end + 3)
+
+
+def _wait(p: subprocess.Popen, until: float) -> None:
+    try:
+        p.wait(timeout=max(0.1, until - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
