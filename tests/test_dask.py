@@ -126,3 +126,42 @@ def test_silent_scheduler_fails_in_one_line_without_traceback(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "E_IO" in lines[0] and "Traceback" not in done.stderr, done.stderr
     assert not out.exists()
+
+
+def test_model_selection_scores_the_same_on_threads_and_on_dask(tmp_path):
+    """The closed-loop replays of model selection (spec/training.md section 10) give the same
+    scores in-process, on two threads and on a real Dask cluster."""
+    from distributed import LocalCluster
+
+    from reflexfmt import Node
+    from reflexforge.candidates import FileWindows, candidate_grid, fit_candidate, runtime_reflex
+    from reflexforge.config import ForgeOptions
+    from reflexforge.selection import score_all, validation_span
+    from reflexforge.synth import synthesize
+    from reflexforge.telemetry import read_telemetry
+    from reflexforge.train import TrainOptions, split_by_time
+    from reflexforge.trainset import make_training_set
+
+    path = tmp_path / "t.csv"
+    synthesize(path, "mixed", duration_s=30.0, seed=4)
+    trace = read_telemetry(path)
+    one = ForgeOptions(workers=1)
+    tset, costs = make_training_set(trace, one)
+    n_train = split_by_time(len(tset))
+    files = [FileWindows(tset.window_start_ns, tset.X, costs.J, n_train,
+                         np.zeros(len(tset), dtype=np.int64), trace)]
+    t = TrainOptions(min_leaf=5)
+    fitted = [fit_candidate(c, files, one, t) for c in candidate_grid(t)]
+    lo, hi = fitted[0].lo, fitted[0].hi
+    reflexes = [runtime_reflex(f.lo, f.hi, f.trees, t, {}) for f in fitted] + [
+        runtime_reflex(lo, hi, ((Node.leaf(n),), (Node.leaf(d),)), t, {})
+        for n, d in ((1, 50), (64, 4000), (8, 200))]
+    spans = [validation_span(trace, tset.window_start_ns, tset.X, n_train, costs.J, one)]
+    inline = score_all(reflexes, spans, one)
+    threads = score_all(reflexes, spans, ForgeOptions(workers=2))
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None, processes=True) as cluster:
+        on_dask = score_all(reflexes, spans, ForgeOptions(dask=cluster.scheduler_address))
+    assert len(inline) == len(reflexes) > 1
+    assert inline == threads == on_dask
+    assert len({s.mean_j_us for s in inline}) > 1  # the candidates differ
