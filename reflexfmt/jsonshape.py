@@ -25,7 +25,6 @@ from reflexfmt.limits import (
 )
 from reflexfmt.model import FeatureScale, Node, OutputBounds, Reflex
 
-TOP_LEVEL_KEYS = ("header", "features", "trees", "bounds", "metadata", "crc32")
 _NODE_KEYS = ("feature", "threshold", "left", "right", "value")
 # Header fields that are fixed in v1: value in the document (spec 2).
 _FIXED_HEADER = {

@@ -37,32 +37,15 @@ class Field(namedtuple("Field", "path offset size value doc")):
 class Walk:
     """The result of walking a file: the fields read, the parsed values, the framing error."""
 
-    items: list[Any] = field(default_factory=list)
+    fields: list[Field] = field(default_factory=list)
     value: Container = field(default_factory=Container)
     error: Finding | None = None
     end: int = 0
 
-    @property
-    def fields(self) -> list[Field]:
-        """Every leaf field read, in file order (records are expanded on first use)."""
-        if not hasattr(self, "_fields"):
-            out: list[Field] = []
-            for item in self.items:
-                if isinstance(item, Field):
-                    out.append(item)
-                    continue
-                path, base, members, values = item
-                for (name, doc, size, rel), value in zip(members, values, strict=True):
-                    out.append(
-                        Field(f"{path}.{name}" if path else name, base + rel, size, value, doc)
-                    )
-            self._fields = out
-        return self._fields
-
     def offset(self, path: str) -> int:
         """Offset of the leaf field at ``path``."""
-        if path == "crc32" and self.items and isinstance(self.items[-1], Field):
-            return self.items[-1].offset  # the common case of a CRC mismatch, without expanding
+        if self.fields and self.fields[-1].path == path:
+            return self.fields[-1].offset  # the CRC of a complete walk, without the dict
         return self.offsets[path]
 
     @property
@@ -87,7 +70,7 @@ def walk(data: bytes, construct: Any = None) -> Walk:
         )
         return result
     top = schema.NEM1 if construct is None else construct
-    walker = _Walker(bytes(data), result.items)
+    walker = _Walker(bytes(data), result.fields)
     try:
         result.value = walker.struct(top, "", "", None)
     except _Stop as stop:
@@ -112,9 +95,6 @@ class _Walker:
         self.fields = fields
 
     def struct(self, st: Struct, path: str, pattern: str, parent: Container | None) -> Container:
-        plan = _flat_plan(st)
-        if plan is not None and self.pos + plan[0].size <= len(self.data):
-            return self.record(plan, path, pattern)
         ctx = Container()
         ctx._ = parent
         for name, doc, inner in _members(st):
@@ -160,45 +140,6 @@ class _Walker:
             raise _Stop(Finding(rule[0], offset, path, f"{rule[2]}, got {_show(value)}"))
         return value
 
-    def record(self, plan: tuple[Any, list[tuple[str, str, int, int]]], path: str, pattern: str):
-        """A fixed-size record that fits: one unpack, then the same framing checks."""
-        unpack, members = plan
-        base = self.pos
-        values = unpack.unpack_from(self.data, base)
-        self.fields.append((path, base, members, values))
-        for index, rule in _rules(id(plan), pattern, members):
-            value = values[index]
-            if not rule[1](value):
-                name, _, size, rel = members[index]
-                self.pos = base + rel + size
-                here = f"{path}.{name}" if path else name
-                raise _Stop(Finding(rule[0], base + rel, here, f"{rule[2]}, got {_show(value)}"))
-        self.pos = base + unpack.size
-        return dict(zip(_names(id(plan), members), values, strict=True))
-
-
-_RULES: dict[tuple[int, str], list[tuple[int, Any]]] = {}
-_NAMES: dict[int, tuple[str, ...]] = {}
-
-
-def _rules(key: int, pattern: str, members: list[tuple[str, str, int, int]]):
-    """The framing rules that apply to a record's members at ``pattern``: (index, rule)."""
-    rules = _RULES.get((key, pattern))
-    if rules is None:
-        rules = _RULES[key, pattern] = [
-            (i, schema.FRAMING[p])
-            for i, (name, _, _, _) in enumerate(members)
-            if (p := f"{pattern}.{name}" if pattern else name) in schema.FRAMING
-        ]
-    return rules
-
-
-def _names(key: int, members: list[tuple[str, str, int, int]]) -> tuple[str, ...]:
-    names = _NAMES.get(key)
-    if names is None:
-        names = _NAMES[key] = tuple(m[0] for m in members)
-    return names
-
 
 _new = tuple.__new__
 
@@ -210,24 +151,6 @@ def _format(fmt: str) -> tuple[Any, int]:
 
 
 _MEMBERS: dict[int, list[tuple[str, str, Any]]] = {}
-_PLANS: dict[int, Any] = {}
-
-
-def _flat_plan(st: Struct) -> tuple[struct.Struct, list[tuple[str, str, int, int]]] | None:
-    """For a record of fixed-size leaf fields: its struct and (name, doc, size, offset)."""
-    if id(st) not in _PLANS:
-        try:
-            fields = leaf_fields(st)
-        except TypeError:
-            _PLANS[id(st)] = None
-        else:
-            members, rel = [], 0
-            for name, fmt, doc in fields:
-                size = struct.calcsize("<" + fmt)
-                members.append((name, doc, size, rel))
-                rel += size
-            _PLANS[id(st)] = (struct.Struct("<" + "".join(f for _, f, _ in fields)), members)
-    return _PLANS[id(st)]
 
 
 def _members(st: Struct) -> list[tuple[str, str, Any]]:

@@ -53,14 +53,6 @@ FEATURE_UNITS: tuple[str, ...] = (
 OUTPUT_NAMES: tuple[str, ...] = ("flush_threshold", "max_batch_delay")
 OUTPUT_UNITS: tuple[str, ...] = ("pkt", "µs")
 
-# Section 6.1 item 6: required metadata keys, in the order they are checked.
-REQUIRED_METADATA_KEYS: tuple[str, ...] = (
-    "created_at",
-    "telemetry_hash",
-    "trainer_commit",
-    "lambda",
-    "feature_schema",
-)
 RESERVED_WORDS = frozenset(  # section 6.1: YAML 1.1 booleans and null
     {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 )

@@ -1,4 +1,4 @@
-"""Synthetic Telemetry v1 traces with realistic load profiles (spec/synth.md).
+"""Synthetic Telemetry v1 traces with realistic load profiles (spec/telemetry.md section 4).
 
 Everything is vectorized numpy and deterministic per seed: a trace is planned as a list of
 segments (profile, span, mean rate, parameters) from one generator, then generated piece by
