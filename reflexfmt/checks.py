@@ -3,7 +3,7 @@
 The validating path (offsets from the schema walker) and ``validate`` call
 ``semantic_findings``; it is the reference implementation of the rules. The fast path of
 ``loads`` (reflexfmt.fastpath) is a second, faster implementation, and
-tests/test_fmt_fastpath.py proves that both accept exactly the same files.
+tests/fmt/test_fmt_fastpath.py proves that both accept exactly the same files.
 """
 
 from __future__ import annotations

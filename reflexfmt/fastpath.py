@@ -5,7 +5,7 @@ semantic (9.3, metadata included) check, and ``None`` for anything else; the cal
 the validating path (schema walker and ``checks.semantic_findings``), which names the exact
 error. The checks here are a second implementation of the same rules, written for speed (struct
 unpacks, one regular expression per node array, slices and sorts instead of Python loops);
-tests/test_fmt_fastpath.py proves on many valid and corrupted files, and node by node on random
+tests/fmt/test_fmt_fastpath.py proves on many valid and corrupted files, and node by node on random
 trees, that both implementations accept exactly the same files with equal results.
 """
 

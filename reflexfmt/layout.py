@@ -213,7 +213,7 @@ def fast_layout_source() -> str:
         '"""Struct formats of the NEM1 layout for the fast path of ``loads``.',
         "",
         "Generated from reflexfmt.schema by ``python -m reflexfmt.layout``; do not edit.",
-        "tests/test_fmt_fastpath.py checks that it equals a fresh generation.",
+        "tests/fmt/test_fmt_fastpath.py checks that it equals a fresh generation.",
         '"""',
         "",
         f"SECTIONS = {_tuple(sections)}",

@@ -15,10 +15,11 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from reflexfmt.describe import escape_control, format_split
+from reflexfmt.describe import format_split
 from reflexfmt.layout import Field, walk
 from reflexfmt.limits import FEATURE_NAMES, FEATURE_UNITS, LEAF, OUTPUT_NAMES, OUTPUT_UNITS
 from reflexfmt.model import Reflex
+from reflexfmt.terminal import escape_control
 
 
 def render(console: Console, name: str, data: bytes, reflex: Reflex) -> None:

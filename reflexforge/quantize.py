@@ -2,7 +2,7 @@
 
 ``quantize_matrix`` is spec/NEM1.md section 10 step 1 applied to a whole matrix with
 numpy; every element goes through the same three binary64 operations, in the same order,
-as ``reflexfmt.Reflex.quantize`` (tests/test_quantize.py proves the equality).
+as ``reflexfmt.Reflex.quantize`` (tests/forge/test_quantize.py proves the equality).
 """
 
 from __future__ import annotations

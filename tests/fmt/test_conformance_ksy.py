@@ -24,7 +24,7 @@ from kaitaistruct import KaitaiStream
 import reflexfmt
 from reflexfmt import metadata
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KSY = ROOT / "spec" / "nem1.ksy"
 KSY_TOOLS = ROOT / "tools" / "ksy"
 VECTORS = ROOT / "spec" / "vectors"

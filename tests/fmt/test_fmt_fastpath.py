@@ -12,7 +12,7 @@ from reflexfmt import ReflexFormatError
 from reflexfmt.layout import fast_layout_source
 from reflexfmt.reader import fast_loads, validating_loads
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_generated_layout_is_fresh():
