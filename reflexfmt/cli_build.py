@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(source: str, output: str) -> int:
+    from reflexfmt.checksum import stored_crc
     from reflexfmt.errors import ReflexFormatError
     from reflexfmt.jsonshape import DescriptionError, from_document, parse_description
     from reflexfmt.writer import dumps
@@ -76,7 +77,7 @@ def _run(source: str, output: str) -> int:
         return _fail(f"{shown}: {exc} (in the file the description makes)", EXIT_INVALID)
     except (ValueError, TypeError) as exc:
         return _fail(f"{shown}: E_DESCRIPTION: cannot write: {exc}", EXIT_INVALID)
-    actual = int.from_bytes(data[-4:], "little")
+    actual = stored_crc(data)
     if crc is not None and crc != actual:
         return _fail(
             f"{shown}: E_CRC: the description states crc32 0x{crc:08x}, the built file has "

@@ -16,9 +16,9 @@ import struct
 import zlib
 from itertools import compress, repeat
 from math import isfinite
-from operator import le, sub
+from operator import ge, itemgetter, le, sub
 
-from reflexfmt import _fastlayout as L
+from reflexfmt import structs as L
 from reflexfmt.limits import (
     CONFIRM_STEPS_RANGE,
     DWELL_STEPS_RANGE,
@@ -38,46 +38,38 @@ from reflexfmt.limits import (
 from reflexfmt.metadata import MetadataError, parse, required_keys_hold
 from reflexfmt.model import FeatureScale, Node, OutputBounds, Reflex
 
-_HEADER_FIELDS = (
-    "magic",
-    "version_major",
-    "version_minor",
-    "flags",
-    "feature_count",
-    "output_count",
-    "q_scale",
-    "confirm_steps",
-    "reserved",
-    "dwell_steps",
-)
-_HEADER_LEN = len(_HEADER_FIELDS)
-# The code below relies on this layout; the generated one must agree.
-if (
-    L.SECTIONS != ("header", "scaling", "trees", "bounds", "metadata", "crc32")
-    or L.HEADER_FIELDS != _HEADER_FIELDS
-    or L.NODE_FORMAT != "<BBhHHh"
-    or L.NODE_FIELDS != ("feature", "reserved", "threshold", "left", "right", "value")
-    or L.BOUNDS_FIELDS != ("min", "max")
-    or Node._fields != ("feature", "threshold", "left", "right", "value")
-    or (OUTPUT_COUNT, len(OUTPUT_MIN_FLOOR)) != (2, 2)
-):
-    raise ImportError("reflexfmt._fastlayout is stale: run python -m reflexfmt.layout")
-
+# Everything below is derived from the generated layout (reflexfmt.structs): the sections
+# follow each other in this order, each record is one struct.
+assert L.SECTIONS == ("header", "scaling", "trees", "bounds", "metadata", "crc32")
+assert Node._fields == L.NODE_VALUE_FIELDS
 _HEAD = struct.Struct(L.HEADER_FORMAT + L.SCALING_FORMAT[1:] * FEATURE_COUNT)
+_HEADER_LEN = len(L.HEADER_FIELDS)
+_header = itemgetter(*map(L.HEADER_FIELDS.index, (
+    "magic", "version_major", "version_minor", "flags", "feature_count", "output_count",
+    "q_scale", "confirm_steps", "reserved", "dwell_steps",
+)))
+_SCALING_LEN = len(L.SCALING_FIELDS)
+_LO = _HEADER_LEN + L.SCALING_FIELDS.index("lo")
+_HI = _HEADER_LEN + L.SCALING_FIELDS.index("hi")
 _COUNT = struct.Struct(L.NODE_COUNT_FORMAT)
 _NODE_SIZE = struct.calcsize(L.NODE_FORMAT)
-_PUBLIC_NODE = struct.Struct("<BxhHHh")  # the Node fields in order, skipping `reserved`
-_TAIL = struct.Struct(L.BOUNDS_FORMAT + L.BOUNDS_FORMAT[1:] + L.METADATA_LENGTH_FORMAT[1:])
+_NODE_VALUES = struct.Struct(L.NODE_VALUES_FORMAT)  # unpacks a node to the Node fields
+_LEFT_RIGHT = itemgetter(Node._fields.index("left"), Node._fields.index("right"))
+_BOUNDS_LEN = len(L.BOUNDS_FIELDS)
+_TAIL = struct.Struct(L.BOUNDS_FORMAT + L.BOUNDS_FORMAT[1:] * (OUTPUT_COUNT - 1)
+                      + L.METADATA_LENGTH_FORMAT[1:])
+_MINS = slice(L.BOUNDS_FIELDS.index("min"), _BOUNDS_LEN * OUTPUT_COUNT, _BOUNDS_LEN)
+_MAXS = slice(L.BOUNDS_FIELDS.index("max"), _BOUNDS_LEN * OUTPUT_COUNT, _BOUNDS_LEN)
 _CRC = struct.Struct(L.CRC32_FORMAT)
 
 # Spec 4.1 rules 1 and 2 for a whole node array in one call: a leaf (feature 0xFF) has zero
 # reserved, threshold, left and right; an internal node has a feature below feature_count and
 # zero reserved and value.
 _NODES_OK = re.compile(
-    b"(?:\\xff\\x00{7}..|[\\x00-%s]\\x00.{6}\\x00\\x00)*+" % re.escape(bytes([FEATURE_COUNT - 1])),
-    re.DOTALL,
+    b"(?:%s|%s)*+" % (L.NODE_LEAF_PATTERN, L.NODE_INTERNAL_PATTERN), re.DOTALL
 ).fullmatch
-_INTERNAL = bytes(int(b != LEAF) for b in range(256))  # table over the `feature` column
+_LEAF_BYTE = LEAF & 0xFF  # the `feature` byte at NODE_FEATURE_OFFSET (little-endian)
+_INTERNAL = bytes(int(b != _LEAF_BYTE) for b in range(256))  # table over that byte
 _new = tuple.__new__
 
 
@@ -87,9 +79,9 @@ def load(data: bytes) -> Reflex | None:
     if size > MAX_FILE_SIZE or size < _HEAD.size:
         return None
     head = _HEAD.unpack_from(data, 0)
-    magic, major, minor, flags, features, outputs, q_scale, confirm, reserved, dwell = head[
-        :_HEADER_LEN
-    ]
+    magic, major, minor, flags, features, outputs, q_scale, confirm, reserved, dwell = _header(
+        head
+    )
     if magic != MAGIC or major != VERSION_MAJOR or features != FEATURE_COUNT:
         return None
     if outputs != OUTPUT_COUNT:
@@ -97,10 +89,10 @@ def load(data: bytes) -> Reflex | None:
     pos = _HEAD.size
     trees = []
     for _ in range(OUTPUT_COUNT):
-        if pos + 2 > size:
+        if pos + _COUNT.size > size:
             return None
         (n,) = _COUNT.unpack_from(data, pos)
-        pos += 2
+        pos += _COUNT.size
         end = pos + n * _NODE_SIZE
         if not MIN_NODES <= n <= MAX_NODES or end > size:
             return None
@@ -108,7 +100,8 @@ def load(data: bytes) -> Reflex | None:
         pos = end
     if pos + _TAIL.size > size:
         return None
-    min0, max0, min1, max1, length = _TAIL.unpack_from(data, pos)
+    tail = _TAIL.unpack_from(data, pos)
+    length = tail[-1]
     pos += _TAIL.size
     if length > MAX_METADATA or pos + length + _CRC.size != size:
         return None
@@ -125,7 +118,7 @@ def load(data: bytes) -> Reflex | None:
         or not DWELL_STEPS_RANGE[0] <= dwell <= DWELL_STEPS_RANGE[1]
     ):
         return None
-    los, his = head[_HEADER_LEN::2], head[_HEADER_LEN + 1 :: 2]
+    los, his = head[_LO::_SCALING_LEN], head[_HI::_SCALING_LEN]
     if not (all(map(le, los, his)) and all(map(isfinite, map(sub, his, los)))):
         return None
     nodes = []
@@ -134,7 +127,8 @@ def load(data: bytes) -> Reflex | None:
         if tree is None:
             return None
         nodes.append(tree)
-    if min0 > max0 or min1 > max1 or min0 < OUTPUT_MIN_FLOOR[0] or min1 < OUTPUT_MIN_FLOOR[1]:
+    mins, maxs = tail[_MINS], tail[_MAXS]
+    if not (all(map(le, mins, maxs)) and all(map(ge, mins, OUTPUT_MIN_FLOOR))):
         return None
     try:
         metadata = parse(data[pos : pos + length])
@@ -145,7 +139,7 @@ def load(data: bytes) -> Reflex | None:
     return Reflex(
         tuple(map(_new, repeat(FeatureScale), zip(los, his, strict=True))),
         tuple(nodes),
-        (_new(OutputBounds, (min0, max0)), _new(OutputBounds, (min1, max1))),
+        tuple(map(_new, repeat(OutputBounds), zip(mins, maxs, strict=True))),
         metadata,
         q_scale,
         confirm,
@@ -164,14 +158,15 @@ def tree_nodes(data: bytes, start: int, end: int, n: int) -> tuple[Node, ...] | 
     the parent's; a node never claimed keeps depth -1 (its parent would have come before it).
     The deepest depth is checked last (rule 6).
     """
-    features = data[start:end:_NODE_SIZE]
-    if not _NODES_OK(data, start, end) or 2 * features.count(LEAF) != n + 1:
+    features = data[start + L.NODE_FEATURE_OFFSET : end : _NODE_SIZE]
+    if not _NODES_OK(data, start, end) or 2 * features.count(_LEAF_BYTE) != n + 1:
         return None
-    rows = list(_PUBLIC_NODE.iter_unpack(data[start:end]))
+    rows = list(_NODE_VALUES.iter_unpack(data[start:end]))
     depth = [-1] * n
     depth[0] = 0
     try:
-        for i, (_, _, left, right, _) in compress(enumerate(rows), features.translate(_INTERNAL)):
+        for i, row in compress(enumerate(rows), features.translate(_INTERNAL)):
+            left, right = _LEFT_RIGHT(row)
             if left <= i or right <= i:
                 return None
             depth[left] = depth[right] = depth[i] + 1

@@ -109,7 +109,7 @@ class _Walker:
             return self.struct(con, path, pattern, ctx)
         if isinstance(con, Array):
             count = evaluate(con.count, ctx)
-            _, sub_doc, inner = _unwrap(con.subcon)
+            _, sub_doc, inner = unwrap(con.subcon)
             return [
                 self.any(inner, f"{path}[{i}]", pattern, ctx, sub_doc or doc) for i in range(count)
             ]
@@ -157,11 +157,11 @@ def _members(st: Struct) -> list[tuple[str, str, Any]]:
     """(name, doc, inner construct) of each member of ``st``, computed once per struct."""
     members = _MEMBERS.get(id(st))
     if members is None:
-        members = _MEMBERS[id(st)] = [_unwrap(sub) for sub in st.subcons]
+        members = _MEMBERS[id(st)] = [unwrap(sub) for sub in st.subcons]
     return members
 
 
-def _unwrap(con: Any) -> tuple[str, str, Any]:
+def unwrap(con: Any) -> tuple[str, str, Any]:
     """Peel Renamed/Rebuild wrappers: (name, doc, inner construct)."""
     name, doc = "", ""
     while isinstance(con, Renamed | Rebuild):
@@ -174,86 +174,3 @@ def _unwrap(con: Any) -> tuple[str, str, Any]:
 
 def _show(value: Any) -> str:
     return repr(value) if isinstance(value, bytes) else str(value)
-
-
-def leaf_fields(st: Struct) -> list[tuple[str, str, str]]:
-    """(name, struct format, doc) of each field of a fixed-size record, in order."""
-    out = []
-    for sub in st.subcons:
-        name, doc, inner = _unwrap(sub)
-        if isinstance(inner, Const):
-            inner = inner.subcon
-        if isinstance(inner, FormatField):
-            out.append((name, inner.fmtstr[1:], doc))
-        elif isinstance(inner, Bytes) and isinstance(inner.length, int):
-            out.append((name, f"{inner.length}s", doc))
-        else:
-            raise TypeError(f"{name}: not a fixed-size leaf field")
-    return out
-
-
-def fast_layout_source() -> str:
-    """Source of ``reflexfmt/_fastlayout.py``: struct formats derived from the schema."""
-
-    def fmt(st: Struct) -> tuple[str, tuple[str, ...]]:
-        fields = leaf_fields(st)
-        return "<" + "".join(f for _, f, _ in fields), tuple(n for n, _, _ in fields)
-
-    def one(st: Struct, name: str) -> str:
-        (field,) = [f for f in leaf_fields_any(st) if f[0] == name]
-        return "<" + field[1]
-
-    header, header_names = fmt(schema.Header)
-    scaling, scaling_names = fmt(schema.Scaling)
-    node, node_names = fmt(schema.Node)
-    bounds, bounds_names = fmt(schema.Bounds)
-    sections = tuple(_unwrap(s)[0] for s in schema.NEM1.subcons)
-    crc = "<" + schema.CRC32.fmtstr[1:]
-    lines = [
-        '"""Struct formats of the NEM1 layout for the fast path of ``loads``.',
-        "",
-        "Generated from reflexfmt.schema by ``python -m reflexfmt.layout``; do not edit.",
-        "tests/fmt/test_fmt_fastpath.py checks that it equals a fresh generation.",
-        '"""',
-        "",
-        f"SECTIONS = {_tuple(sections)}",
-        f"HEADER_FORMAT = {_str(header)}",
-        f"HEADER_FIELDS = {_tuple(header_names)}",
-        f"SCALING_FORMAT = {_str(scaling)}",
-        f"SCALING_FIELDS = {_tuple(scaling_names)}",
-        f"NODE_COUNT_FORMAT = {_str(one(schema.Tree, 'node_count'))}",
-        f"NODE_FORMAT = {_str(node)}",
-        f"NODE_FIELDS = {_tuple(node_names)}",
-        f"BOUNDS_FORMAT = {_str(bounds)}",
-        f"BOUNDS_FIELDS = {_tuple(bounds_names)}",
-        f"METADATA_LENGTH_FORMAT = {_str(one(schema.Metadata, 'length'))}",
-        f"CRC32_FORMAT = {_str(crc)}",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _tuple(names: tuple[str, ...]) -> str:
-    return "(\n" + "".join(f'    "{n}",\n' for n in names) + ")"
-
-
-def _str(text: str) -> str:
-    return f'"{text}"'
-
-
-def leaf_fields_any(st: Struct) -> list[tuple[str, str]]:
-    """(name, struct format) of the fixed-size leaf fields of a record; others are skipped."""
-    out = []
-    for sub in st.subcons:
-        name, _, inner = _unwrap(sub)
-        if isinstance(inner, FormatField):
-            out.append((name, inner.fmtstr[1:]))
-    return out
-
-
-if __name__ == "__main__":
-    import pathlib
-
-    target = pathlib.Path(__file__).with_name("_fastlayout.py")
-    target.write_text(fast_layout_source(), encoding="utf-8")
-    print(f"wrote {target}")

@@ -8,6 +8,20 @@ VERSION_MINOR = 0  # the minor version this implementation writes
 FEATURE_COUNT = 10  # section 8
 OUTPUT_COUNT = 2  # section 8
 LEAF = 0xFF  # section 4.1: `feature` value that marks a leaf
+# Section 4.1 rule 1: the node fields that must be 0 in a leaf and in an internal node.
+LEAF_ZERO_FIELDS = ("reserved", "threshold", "left", "right")
+INTERNAL_ZERO_FIELDS = ("reserved", "value")
+
+# Section 2: the header fields whose value is fixed in v1 (the others are Reflex attributes
+# of the same name: version_minor, q_scale, confirm_steps, dwell_steps).
+FIXED_HEADER: dict[str, object] = {
+    "magic": MAGIC,
+    "version_major": VERSION_MAJOR,
+    "flags": 0,
+    "feature_count": FEATURE_COUNT,
+    "output_count": OUTPUT_COUNT,
+    "reserved": 0,
+}
 
 MAX_FILE_SIZE = 131072  # section 8
 MIN_NODES = 1  # section 4

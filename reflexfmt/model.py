@@ -7,11 +7,15 @@ from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import itemgetter
 
 from reflexfmt.limits import LEAF, VERSION_MINOR
+from reflexfmt.structs import BOUNDS_FIELDS, NODE_VALUE_FIELDS, SCALING_FIELDS
+
+_NODE_DEFAULTS = (0,) * (len(NODE_VALUE_FIELDS) - 1)  # every field but `feature`
 
 
-class Node(namedtuple("Node", "feature threshold left right value", defaults=(0, 0, 0, 0))):
+class Node(namedtuple("Node", NODE_VALUE_FIELDS, defaults=_NODE_DEFAULTS)):
     """One tree node (spec 4.1). A leaf has ``feature == LEAF`` and carries ``value``.
 
     Immutable; a named tuple rather than a dataclass because ``loads`` creates hundreds of
@@ -27,18 +31,18 @@ class Node(namedtuple("Node", "feature threshold left right value", defaults=(0,
 
     @classmethod
     def leaf(cls, value: int) -> Node:
-        return cls(LEAF, 0, 0, 0, value)
+        return cls(feature=LEAF, value=value)
 
     @classmethod
     def split(cls, feature: int, threshold: int, left: int, right: int) -> Node:
-        return cls(feature, threshold, left, right, 0)
+        return cls(feature=feature, threshold=threshold, left=left, right=right)
 
     @property
     def is_leaf(self) -> bool:
         return self.feature == LEAF
 
 
-class FeatureScale(namedtuple("FeatureScale", "lo hi")):
+class FeatureScale(namedtuple("FeatureScale", SCALING_FIELDS)):
     """Raw values mapped to grid 0 (``lo``) and Q (``hi``) (spec 3)."""
 
     __slots__ = ()
@@ -46,7 +50,7 @@ class FeatureScale(namedtuple("FeatureScale", "lo hi")):
     hi: float
 
 
-class OutputBounds(namedtuple("OutputBounds", "min max")):
+class OutputBounds(namedtuple("OutputBounds", BOUNDS_FIELDS)):
     """Clamp range of one output (spec 5)."""
 
     __slots__ = ()
@@ -81,9 +85,8 @@ class Reflex:
         """Spec 10: quantize, walk each tree, clamp to the bounds."""
         q = self.quantize(raw)
         out = []
-        for (features, thresholds, lefts, rights, values), b in zip(
-            self._flat, self.bounds, strict=True
-        ):
+        for columns, b in zip(self._flat, self.bounds, strict=True):
+            features, thresholds, lefts, rights, values = _EVALUATED(columns)
             i = 0
             f = features[0]
             while f != LEAF:
@@ -98,13 +101,13 @@ class Reflex:
             for i, n in enumerate(tree):
                 if n.feature != LEAF and not (i < n.left < len(tree) and i < n.right < len(tree)):
                     raise ValueError(f"trees[{o}].nodes[{i}]: children must follow their parent")
-        return tuple(
-            tuple(tuple(getattr(n, name) for n in tree) for name in _NODE_ATTRS)
-            for tree in self.trees
-        )
+        return tuple(tuple(zip(*tree, strict=True)) for tree in self.trees)
 
 
-_NODE_ATTRS = ("feature", "threshold", "left", "right", "value")
+# The node columns the evaluator reads, by name, from the columns in Node._fields order.
+_EVALUATED = itemgetter(
+    *map(Node._fields.index, ("feature", "threshold", "left", "right", "value"))
+)
 
 
 def quantize_value(x: float, lo: float, hi: float, q_scale: int) -> int:

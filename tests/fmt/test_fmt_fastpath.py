@@ -8,16 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import valid_files
 
-from reflexfmt import ReflexFormatError
-from reflexfmt.layout import fast_layout_source
+from reflexfmt import ReflexFormatError, structgen
 from reflexfmt.reader import fast_loads, validating_loads
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_generated_layout_is_fresh():
-    generated = (ROOT / "reflexfmt" / "_fastlayout.py").read_text(encoding="utf-8")
-    assert generated == fast_layout_source(), "run: python -m reflexfmt.layout"
+    generated = (ROOT / "reflexfmt" / "structs.py").read_text(encoding="utf-8")
+    assert generated == structgen.source(), "run: python -m reflexfmt.structgen"
 
 
 def _agree(data: bytes) -> None:
