@@ -27,7 +27,8 @@ from reflexfmt.limits import (
     OUTPUT_NAMES,
     Q_SCALE_RANGE,
 )
-from reflexfmt.metadata import MetadataError, parse, required_key_problems
+from reflexfmt.metadata import MetadataError, parse
+from reflexfmt.metadata_keys import required_key_problems
 from reflexfmt.model import FeatureScale, Node, OutputBounds, Reflex
 from reflexfmt.structs import NODE_FIELDS
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import struct
 import zlib
+from functools import cache
 from itertools import compress, repeat
 from math import isfinite
 from operator import ge, itemgetter, le, sub
@@ -35,7 +36,8 @@ from reflexfmt.limits import (
     Q_SCALE_RANGE,
     VERSION_MAJOR,
 )
-from reflexfmt.metadata import MetadataError, parse, required_keys_hold
+from reflexfmt.metadata import MetadataError, parse
+from reflexfmt.metadata_keys import required_keys_hold
 from reflexfmt.model import FeatureScale, Node, OutputBounds, Reflex
 
 # Everything below is derived from the generated layout (reflexfmt.structs): the sections
@@ -53,8 +55,13 @@ _LO = _HEADER_LEN + L.SCALING_FIELDS.index("lo")
 _HI = _HEADER_LEN + L.SCALING_FIELDS.index("hi")
 _COUNT = struct.Struct(L.NODE_COUNT_FORMAT)
 _NODE_SIZE = struct.calcsize(L.NODE_FORMAT)
-_NODE_VALUES = struct.Struct(L.NODE_VALUES_FORMAT)  # unpacks a node to the Node fields
-_LEFT_RIGHT = itemgetter(Node._fields.index("left"), Node._fields.index("right"))
+# A node with every field but `left` and `right` skipped, for the child checks.
+_CHILDREN_FORMAT = "".join(
+    code if name in ("left", "right") else f"{struct.calcsize('<' + code)}x"
+    for name, code in zip(L.NODE_FIELDS, L.NODE_CODES, strict=True)
+)
+_LEFTS = slice(int(L.NODE_FIELDS.index("left") > L.NODE_FIELDS.index("right")), None, 2)
+_RIGHTS = slice(int(L.NODE_FIELDS.index("right") > L.NODE_FIELDS.index("left")), None, 2)
 _BOUNDS_LEN = len(L.BOUNDS_FIELDS)
 _TAIL = struct.Struct(L.BOUNDS_FORMAT + L.BOUNDS_FORMAT[1:] * (OUTPUT_COUNT - 1)
                       + L.METADATA_LENGTH_FORMAT[1:])
@@ -136,10 +143,10 @@ def load(data: bytes) -> Reflex | None:
         return None
     if not required_keys_hold(metadata):
         return None
-    return Reflex(
-        tuple(map(_new, repeat(FeatureScale), zip(los, his, strict=True))),
+    return Reflex.from_node_arrays(
+        tuple(map(_new, repeat(FeatureScale, FEATURE_COUNT), zip(los, his, strict=True))),
         tuple(nodes),
-        tuple(map(_new, repeat(OutputBounds), zip(mins, maxs, strict=True))),
+        tuple(map(_new, repeat(OutputBounds, OUTPUT_COUNT), zip(mins, maxs, strict=True))),
         metadata,
         q_scale,
         confirm,
@@ -148,8 +155,9 @@ def load(data: bytes) -> Reflex | None:
     )
 
 
-def tree_nodes(data: bytes, start: int, end: int, n: int) -> tuple[Node, ...] | None:
-    """The ``n`` nodes in ``data[start:end]`` if they pass spec 4.1 rules 1-6, else None.
+def tree_nodes(data: bytes, start: int, end: int, n: int) -> bytes | None:
+    """The node array ``data[start:end]`` of ``n`` nodes if it passes spec 4.1 rules 1-6,
+    else None.
 
     Rules 1-2 are one regular expression over the node array. With ``(n + 1) / 2`` leaves
     there are ``n - 1`` child slots, so rule 5 holds iff every node but the root is claimed.
@@ -161,12 +169,17 @@ def tree_nodes(data: bytes, start: int, end: int, n: int) -> tuple[Node, ...] | 
     features = data[start + L.NODE_FEATURE_OFFSET : end : _NODE_SIZE]
     if not _NODES_OK(data, start, end) or 2 * features.count(_LEAF_BYTE) != n + 1:
         return None
-    rows = list(_NODE_VALUES.iter_unpack(data[start:end]))
+    children = _children_struct(n).unpack_from(data, start)
+    internal = features.translate(_INTERNAL)
     depth = [-1] * n
     depth[0] = 0
     try:
-        for i, row in compress(enumerate(rows), features.translate(_INTERNAL)):
-            left, right = _LEFT_RIGHT(row)
+        for i, left, right in zip(
+            compress(range(n), internal),
+            compress(children[_LEFTS], internal),
+            compress(children[_RIGHTS], internal),
+            strict=True,
+        ):
             if left <= i or right <= i:
                 return None
             depth[left] = depth[right] = depth[i] + 1
@@ -174,4 +187,10 @@ def tree_nodes(data: bytes, start: int, end: int, n: int) -> tuple[Node, ...] | 
         return None
     if -1 in depth or max(depth) > MAX_DEPTH:
         return None
-    return tuple(map(_new, repeat(Node, n), rows))
+    return data[start:end]
+
+
+@cache
+def _children_struct(n: int) -> struct.Struct:
+    """Unpacks the (left, right) of each of ``n`` nodes, node after node (n <= MAX_NODES)."""
+    return struct.Struct("<" + _CHILDREN_FORMAT * n)
