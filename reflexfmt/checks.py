@@ -22,7 +22,7 @@ from reflexfmt.limits import (
     INTERNAL_ZERO_FIELDS,
     LEAF,
     LEAF_ZERO_FIELDS,
-    MAX_DEPTH,
+    MAX_TREE_DEPTH,
     OUTPUT_MIN_FLOOR,
     OUTPUT_NAMES,
     Q_SCALE_RANGE,
@@ -187,8 +187,8 @@ def _tree_findings(o: int, nodes: list[RawNode], add: Callable[..., bool]) -> bo
             f"node {i} is the child of {parents[i]} nodes, must be exactly 1",
         ):
             return True
-    if deepest > MAX_DEPTH and add(
-        "E_DEPTH", f"{base}.node_count", f"tree depth {deepest} is above {MAX_DEPTH}"
+    if deepest > MAX_TREE_DEPTH and add(
+        "E_DEPTH", f"{base}.node_count", f"tree depth {deepest} is above {MAX_TREE_DEPTH}"
     ):
         return True
     return False

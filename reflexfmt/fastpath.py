@@ -26,10 +26,10 @@ from reflexfmt.limits import (
     FEATURE_COUNT,
     LEAF,
     MAGIC,
-    MAX_DEPTH,
     MAX_FILE_SIZE,
     MAX_METADATA,
     MAX_NODES,
+    MAX_TREE_DEPTH,
     MIN_NODES,
     OUTPUT_COUNT,
     OUTPUT_MIN_FLOOR,
@@ -185,7 +185,7 @@ def tree_nodes(data: bytes, start: int, end: int, n: int) -> bytes | None:
             depth[left] = depth[right] = depth[i] + 1
     except IndexError:
         return None
-    if -1 in depth or max(depth) > MAX_DEPTH:
+    if -1 in depth or max(depth) > MAX_TREE_DEPTH:
         return None
     return data[start:end]
 

@@ -26,7 +26,7 @@ FIXED_HEADER: dict[str, object] = {
 MAX_FILE_SIZE = 131072  # section 8
 MIN_NODES = 1  # section 4
 MAX_NODES = 255  # section 4
-MAX_DEPTH = 8  # section 4.1 rule 6 (root is depth 0)
+MAX_TREE_DEPTH = 8  # section 4.1 rule 6: the deepest a file may hold (root is depth 0)
 MAX_METADATA = 65536  # section 6
 MAX_METADATA_LEVELS = 8  # section 6.1: block(n) with n <= 7
 MAX_KEY_LENGTH = 64  # section 6.1
