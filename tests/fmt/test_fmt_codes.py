@@ -22,6 +22,7 @@ from reflexfmt import (
 )
 from reflexfmt.cli_inspect import main as inspect_main
 from reflexfmt.errors import ERROR_CODES, TOOL_CODES
+from reflexfmt.layout import walk
 from reflexfmt.limits import RESERVED_WORDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,6 +82,10 @@ def test_every_code_is_reported_on_some_vector():
         with pytest.raises(ReflexFormatError) as info:
             loads(data)
         assert info.value.code == entry["code"], entry["id"]
+        if entry["offset"] is None:  # E_METADATA_YAML: the range of spec 9.3
+            walked = walk(data)
+            first = walked.offset("metadata.yaml")
+            assert first <= info.value.offset <= first + walked.value.metadata.length
         raised.add(info.value.code)
         found |= {f.code for f in validate(data)}
     assert raised == ERROR_CODES
