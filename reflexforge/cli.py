@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from reflexfmt.terminal import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, escape_control
-from reflexforge.errors import E_IO, E_USAGE, ForgeError
+from reflexforge.errors import E_INSTALL, E_IO, E_USAGE, ForgeError
 
 # The one-line summary of each command in `reflex-forge --help`, in this order; each
 # module's register() adds the full parser (tests check that the summaries agree).
@@ -115,6 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _report(f"{PROG}: interrupted")
         return EXIT_INTERRUPTED
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").partition(".")[0]
+        if not top or top in ("reflexforge", "reflexfmt"):
+            return _internal(exc)  # our own module missing: a broken install or a bug
+        _report(f"{PROG}: {E_INSTALL}: {exc.name} is not installed: the forge needs the "
+                f"[forge] extra (pip install 'reflex-nem1[forge]', or '.[forge]' in a clone)")
+        return EXIT_USAGE
     except OSError as exc:
         where = exc.filename if exc.filename is not None else PROG
         reason = exc.strerror or str(exc) or type(exc).__name__
@@ -128,13 +135,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             name = getattr(exc, "file", None)
             _report(f"{name}: {exc}" if name else str(exc))
             return EXIT_USAGE
-        if os.environ.get("REFLEX_FORGE_DEBUG"):
-            raise
-        _report(
-            f"{PROG}: E_INTERNAL: {type(exc).__name__}: {exc} "
-            "(a bug; set REFLEX_FORGE_DEBUG=1 for the traceback)"
-        )
-        return EXIT_INTERNAL
+        return _internal(exc)
+
+
+def _internal(exc: Exception) -> int:
+    """A bug: one E_INTERNAL line and exit 3, or the traceback with REFLEX_FORGE_DEBUG."""
+    if os.environ.get("REFLEX_FORGE_DEBUG"):
+        raise exc
+    _report(
+        f"{PROG}: E_INTERNAL: {type(exc).__name__}: {exc} "
+        "(a bug; set REFLEX_FORGE_DEBUG=1 for the traceback)"
+    )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ E_TRACE_SHORT = "E_TRACE_SHORT"
 E_TRAINSET = "E_TRAINSET"
 E_IO = "E_IO"
 E_USAGE = "E_USAGE"
+E_INSTALL = "E_INSTALL"
 
 # Every code of spec/telemetry.md section 2 (tests/forge/test_cli_forge.py checks both ways).
 CODES = (
@@ -31,6 +32,7 @@ CODES = (
     E_TRAINSET,
     E_IO,
     E_USAGE,
+    E_INSTALL,
 )
 
 
