@@ -283,7 +283,10 @@ _ENTRY = re.compile(
     r"|(?P<f>-?[0-9]+\.[0-9]+)|(?P<k>true|false|null)|(?P<e>\{\})"
     r"|(?P<n>-?[0-9][0-9.e+-]*)|(?P<l>\[[^\n]*\]))\n)"
 )
-_ENTRIES = re.compile(f"({_ENTRY.pattern})")  # the same, with the whole line as group 1
+# The same, with the whole line as group 1, tried only at line starts: ``findall`` then
+# skips a line that is not an entry in one step per character, never rescanning it (an
+# unanchored pattern tried at every character of a long line is quadratic).
+_ENTRIES = re.compile(f"^({_ENTRY.pattern})", re.MULTILINE)
 _float_repr = float.__repr__
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,24 @@ def test_long_strings_do_not_backtrack():
     parse(b'a: "' + b"x" * 60000 + b'"\n')
     with pytest.raises(MetadataError):
         parse(b'a: "' + b"x\\" * 30000 + b"\n")
+
+
+def test_long_lines_that_are_not_entries_do_not_backtrack():
+    """One 64 KB line of key characters (or of `key: ` pieces) is refused at once; an
+    unanchored scan for entries would try every character and take minutes."""
+    def hang(signum: int, frame: object) -> None:
+        raise TimeoutError("parse did not finish within 5 s (linear: a few ms)")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(5)  # a hang guard, not a speed test
+    try:
+        for text in (b"a" * 65000 + b"\n", b"ok: 1\n" + b"b" * 65000 + b"\n",
+                     b'a: "' + b"b: " * 21000 + b"\n"):
+            with pytest.raises(MetadataError):
+                parse(text)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_key_rules():
