@@ -9,7 +9,7 @@ input slower than libFuzzer's -timeout, or an allocation the address-space limit
 (MemoryError) or, with NEM1_FUZZ_PEAK_MB set, a traced peak above that many MiB.
 
 The invariants checked on every input are in fuzz/invariants.py (shared with the hypothesis
-tests in tests/test_fuzz_mutations.py).
+tests in tests/fmt/test_fuzz_mutations.py).
 """
 
 from __future__ import annotations

@@ -3,36 +3,38 @@
 The validating path (offsets from the schema walker) and ``validate`` call
 ``semantic_findings``; it is the reference implementation of the rules. The fast path of
 ``loads`` (reflexfmt.fastpath) is a second, faster implementation, and
-tests/test_fmt_fastpath.py proves that both accept exactly the same files.
+tests/fmt/test_fmt_fastpath.py proves that both accept exactly the same files.
 """
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 
-from reflexfmt import _fastlayout
 from reflexfmt.errors import Finding
 from reflexfmt.limits import (
     CONFIRM_STEPS_RANGE,
     DWELL_STEPS_RANGE,
     FEATURE_COUNT,
+    INTERNAL_ZERO_FIELDS,
     LEAF,
-    MAX_DEPTH,
+    LEAF_ZERO_FIELDS,
+    MAX_TREE_DEPTH,
     OUTPUT_MIN_FLOOR,
     OUTPUT_NAMES,
     Q_SCALE_RANGE,
 )
-from reflexfmt.metadata import MetadataError, parse, required_key_problems
+from reflexfmt.metadata import MetadataError, parse
+from reflexfmt.metadata_keys import required_key_problems
 from reflexfmt.model import FeatureScale, Node, OutputBounds, Reflex
+from reflexfmt.structs import NODE_FIELDS
 
-# The node tuples below are unpacked in this order; the generated layout must agree.
-NODE_FIELDS = ("feature", "reserved", "threshold", "left", "right", "value")
-if _fastlayout.NODE_FIELDS != NODE_FIELDS or Node._fields != tuple(
-    n for n in NODE_FIELDS if n != "reserved"
-):
-    raise ImportError("reflexfmt._fastlayout is stale: run python -m reflexfmt.layout")
+RawNode = namedtuple("RawNode", NODE_FIELDS)
+"""Every field of a node as stored, reserved ones included (reflexfmt.structs order)."""
+_NODE_VALUES = itemgetter(*map(NODE_FIELDS.index, Node._fields))
 
 
 @dataclass
@@ -40,9 +42,9 @@ class Decoded:
     """The field values of a framed file, in schema terms."""
 
     header: dict[str, object]
-    scaling: list[tuple[float, float]]
-    trees: list[list[tuple[int, int, int, int, int, int]]]
-    bounds: list[tuple[int, int]]
+    scaling: list[FeatureScale]
+    trees: list[list[RawNode]]
+    bounds: list[OutputBounds]
     yaml: bytes
 
 
@@ -74,7 +76,7 @@ def semantic_findings(
         ):
             return out, None
     # Step 10: scaling.
-    for i, (lo, hi) in enumerate(d.scaling):
+    for i, (lo, hi) in enumerate((s.lo, s.hi) for s in d.scaling):
         if not (lo <= hi and math.isfinite(hi - lo)):
             if add("E_SCALING", f"scaling[{i}].lo", _scaling_problem(lo, hi)):
                 return out, None
@@ -83,7 +85,7 @@ def semantic_findings(
         if _tree_findings(o, nodes, add):
             return out, None
     # Step 12: bounds.
-    for o, (low, high) in enumerate(d.bounds):
+    for o, (low, high) in enumerate((b.min, b.max) for b in d.bounds):
         floor = OUTPUT_MIN_FLOOR[o]
         if low > high or low < floor:
             message = (
@@ -127,17 +129,17 @@ def _key_offset(yaml: bytes, key: str) -> int:
     return at + 1 if at >= 0 else 0
 
 
-def _tree_findings(o: int, nodes: list[tuple[int, ...]], add: Callable[..., bool]) -> bool:
+def _tree_findings(o: int, nodes: list[RawNode], add: Callable[..., bool]) -> bool:
     """Spec 4.1 rules 1-6 for tree ``o``; True when ``add`` asks to stop."""
     n = len(nodes)
     base = f"trees[{o}]"
-    for i, (feature, reserved, threshold, left, right, value) in enumerate(nodes):
+    for i, node in enumerate(nodes):
+        feature, left, right = node.feature, node.left, node.right
         leaf = feature == LEAF
-        if reserved or (value if not leaf else threshold or left or right):
-            zero = ("reserved", "value") if not leaf else ("reserved", "threshold", "left", "right")
-            fields = dict(zip(NODE_FIELDS, nodes[i], strict=True))
-            for name in zero:
-                if fields[name] and add(
+        zero = LEAF_ZERO_FIELDS if leaf else INTERNAL_ZERO_FIELDS
+        if any(getattr(node, name) for name in zero):
+            for name in NODE_FIELDS:  # the first in file order is reported first
+                if name in zero and getattr(node, name) and add(
                     "E_RESERVED",
                     f"{base}.nodes[{i}].{name}",
                     f"{name} must be 0 in {'a leaf' if leaf else 'an internal node'}",
@@ -169,10 +171,10 @@ def _tree_findings(o: int, nodes: list[tuple[int, ...]], add: Callable[..., bool
     depth = [-1] * n
     depth[0] = 0
     deepest = 0
-    for i, (feature, _, _, left, right, _) in enumerate(nodes):
-        if feature == LEAF:
+    for i, node in enumerate(nodes):
+        if node.feature == LEAF:
             continue
-        for child in (left, right):
+        for child in (node.left, node.right):
             if i < child < n:
                 parents[child] += 1
                 if depth[i] >= 0 and depth[i] + 1 > depth[child]:
@@ -185,8 +187,8 @@ def _tree_findings(o: int, nodes: list[tuple[int, ...]], add: Callable[..., bool
             f"node {i} is the child of {parents[i]} nodes, must be exactly 1",
         ):
             return True
-    if deepest > MAX_DEPTH and add(
-        "E_DEPTH", f"{base}.node_count", f"tree depth {deepest} is above {MAX_DEPTH}"
+    if deepest > MAX_TREE_DEPTH and add(
+        "E_DEPTH", f"{base}.node_count", f"tree depth {deepest} is above {MAX_TREE_DEPTH}"
     ):
         return True
     return False
@@ -197,9 +199,9 @@ def decoded_walk(w: object) -> Decoded:
     v = w.value
     return Decoded(
         header=dict(v.header),
-        scaling=[(s["lo"], s["hi"]) for s in v.scaling],
-        trees=[[tuple(n[f] for f in NODE_FIELDS) for n in t.nodes] for t in v.trees],
-        bounds=[(b["min"], b["max"]) for b in v.bounds],
+        scaling=[FeatureScale(**s) for s in v.scaling],
+        trees=[[RawNode(**n) for n in t.nodes] for t in v.trees],
+        bounds=[OutputBounds(**b) for b in v.bounds],
         yaml=v.metadata.yaml,
     )
 
@@ -211,9 +213,9 @@ def to_reflex(d: Decoded, metadata: dict[str, object]) -> Reflex:
     """The Reflex of a file's decoded values (after semantic_findings found nothing)."""
     h = d.header
     return Reflex(
-        scaling=tuple([_new(FeatureScale, s) for s in d.scaling]),
+        scaling=tuple(d.scaling),
         trees=tuple([_tree(tree) for tree in d.trees]),
-        bounds=tuple([_new(OutputBounds, b) for b in d.bounds]),
+        bounds=tuple(d.bounds),
         metadata=metadata,
         q_scale=h["q_scale"],
         confirm_steps=h["confirm_steps"],
@@ -222,5 +224,5 @@ def to_reflex(d: Decoded, metadata: dict[str, object]) -> Reflex:
     )
 
 
-def _tree(nodes: list[tuple[int, ...]]) -> tuple[Node, ...]:
-    return tuple([_new(Node, (f, t, lt, rt, v)) for f, _, t, lt, rt, v in nodes])
+def _tree(nodes: list[RawNode]) -> tuple[Node, ...]:
+    return tuple([_new(Node, _NODE_VALUES(node)) for node in nodes])

@@ -1,7 +1,8 @@
 """``reflex-build DESC -o OUT``: write a .reflex file from a description in the --json shape.
 
 DESC is JSON or YAML (``-`` reads stdin). The output is written atomically. Exit status: 0
-written, 1 the description cannot make a valid file, 2 usage or I/O error (E_IO).
+written, 1 the description cannot make a valid file, 2 usage or I/O error (E_IO), 3 an
+internal error (a bug).
 """
 
 from __future__ import annotations
@@ -9,9 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reflexfmt.describe import escape_control
+from reflexfmt.terminal import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    escape_control,
+)
 
-OK, INVALID, USAGE = 0, 1, 2
 MAX_DESCRIPTION_BYTES = 1 << 20
 """Largest description read (the --json of the largest valid file is about 0.5 MB)."""
 
@@ -21,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="reflex-build",
         description="Build a NEM1 .reflex file from a JSON or YAML description in the shape "
         "printed by 'reflex-inspect --json' (spec/NEM1.md appendix A).",
-        epilog="Exit status: 0 written, 1 invalid description, 2 usage or I/O error.",
+        epilog="Exit status: 0 written, 1 invalid description, 2 usage or I/O error, "
+        "3 internal error (a bug).",
     )
     parser.add_argument("description", metavar="DESC", help="JSON or YAML file, '-' for stdin")
     parser.add_argument(
@@ -35,13 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args.description, args.output)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: still one line, never a traceback
-        print(f"reflex-build: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return USAGE
+        message = f"reflex-build: E_INTERNAL: {type(exc).__name__}: {exc} (a bug)"
+        print(escape_control(message), file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _run(source: str, output: str) -> int:
+    from reflexfmt.checksum import stored_crc
     from reflexfmt.errors import ReflexFormatError
     from reflexfmt.jsonshape import DescriptionError, from_document, parse_description
     from reflexfmt.writer import dumps
@@ -51,28 +61,28 @@ def _run(source: str, output: str) -> int:
         raw = sys.stdin.buffer.read(MAX_DESCRIPTION_BYTES + 1) if source == "-" \
             else _read(source)
     except OSError as exc:
-        return _fail(f"{shown}: E_IO: {exc.strerror or exc}", USAGE)
+        return _fail(f"{shown}: E_IO: {exc.strerror or exc}", EXIT_USAGE)
     if len(raw) > MAX_DESCRIPTION_BYTES:
         return _fail(f"{shown}: E_DESCRIPTION: more than {MAX_DESCRIPTION_BYTES} bytes, "
-                     "the limit", INVALID)
+                     "the limit", EXIT_INVALID)
     try:
         text = raw.decode("utf-8")
         reflex, crc = from_document(parse_description(text))
         data = dumps(reflex)
     except UnicodeDecodeError as exc:
-        return _fail(f"{shown}: E_DESCRIPTION: not UTF-8 text (byte {exc.start})", INVALID)
+        return _fail(f"{shown}: E_DESCRIPTION: not UTF-8 text (byte {exc.start})", EXIT_INVALID)
     except DescriptionError as exc:
-        return _fail(f"{shown}: E_DESCRIPTION: {exc}", INVALID)
+        return _fail(f"{shown}: E_DESCRIPTION: {exc}", EXIT_INVALID)
     except ReflexFormatError as exc:
-        return _fail(f"{shown}: {exc} (in the file the description makes)", INVALID)
+        return _fail(f"{shown}: {exc} (in the file the description makes)", EXIT_INVALID)
     except (ValueError, TypeError) as exc:
-        return _fail(f"{shown}: E_DESCRIPTION: cannot write: {exc}", INVALID)
-    actual = int.from_bytes(data[-4:], "little")
+        return _fail(f"{shown}: E_DESCRIPTION: cannot write: {exc}", EXIT_INVALID)
+    actual = stored_crc(data)
     if crc is not None and crc != actual:
         return _fail(
             f"{shown}: E_CRC: the description states crc32 0x{crc:08x}, the built file has "
             f"0x{actual:08x} (remove crc32 from an edited description)",
-            INVALID,
+            EXIT_INVALID,
         )
     try:
         if output == "-":
@@ -83,8 +93,8 @@ def _run(source: str, output: str) -> int:
 
             atomic_write_bytes(output, data)
     except OSError as exc:
-        return _fail(f"{escape_control(output)}: E_IO: {exc.strerror or exc}", USAGE)
-    return OK
+        return _fail(f"{escape_control(output)}: E_IO: {exc.strerror or exc}", EXIT_USAGE)
+    return EXIT_OK
 
 
 def _read(path: str) -> bytes:

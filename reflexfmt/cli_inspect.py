@@ -1,6 +1,7 @@
 """``reflex-inspect FILE...``: show, verify, dump or export NEM1 files.
 
-Exit status: 0 every file is valid, 1 some file is invalid, 2 usage or I/O error (E_IO).
+Exit status: 0 every file is valid, 1 some file is invalid, 2 usage or I/O error (E_IO),
+3 an internal error (a bug).
 Bad input never produces a traceback: one line names the file, the place and the problem.
 """
 
@@ -9,12 +10,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reflexfmt.describe import escape_control
 from reflexfmt.errors import ReflexFormatError
 from reflexfmt.limits import MAX_FILE_SIZE
 from reflexfmt.reader import loads, read_file
-
-OK, INVALID, USAGE = 0, 1, 2
+from reflexfmt.terminal import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    escape_control,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="reflex-inspect",
         description="Show NEM1 .reflex files (spec/NEM1.md): header, features with scaling, "
         "trees (splits as int16 and raw units), bounds, metadata, CRC.",
-        epilog="Exit status: 0 all files valid, 1 any file invalid, 2 usage or I/O error.",
+        epilog="Exit status: 0 all files valid, 1 any file invalid, 2 usage or I/O error, "
+        "3 internal error (a bug).",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -44,17 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         sys.stderr.close()
-        return INVALID
+        return EXIT_INVALID
     except Exception as exc:  # a bug: still one line, never a traceback
-        print(f"reflex-inspect: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return USAGE
+        message = f"reflex-inspect: E_INTERNAL: {type(exc).__name__}: {exc} (a bug)"
+        print(escape_control(message), file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _run(args: argparse.Namespace) -> int:
-    status = OK
+    status = EXIT_OK
     console = None
     for name in args.files:
         shown = escape_control(name)
@@ -62,14 +70,14 @@ def _run(args: argparse.Namespace) -> int:
             data = sys.stdin.buffer.read(MAX_FILE_SIZE + 1) if name == "-" else read_file(name)
         except OSError as exc:
             print(f"{shown}: E_IO: {escape_control(exc.strerror or str(exc))}", file=sys.stderr)
-            status = USAGE
+            status = EXIT_USAGE
             continue
         try:
             reflex = loads(data)
             error = None
         except ReflexFormatError as exc:
             reflex, error = None, exc
-            status = max(status, INVALID)
+            status = max(status, EXIT_INVALID)
         line = f"{shown}: {escape_control(str(error))}" if error else f"{shown}: OK"
         if args.verify:
             print(line)

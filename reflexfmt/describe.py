@@ -1,26 +1,11 @@
-"""Human wording for NEM1 values: control-character escaping, split thresholds in raw units."""
+"""Human wording for NEM1 values: split thresholds in raw units."""
 
 from __future__ import annotations
 
 import math
-import re
 import struct
 
 from reflexfmt.model import quantize_value
-
-# C0, DEL, C1, and the Unicode line/paragraph separators and bidi controls, which can reorder
-# or hide what a terminal shows.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
-
-
-def escape_control(text: str) -> str:
-    """``text`` with every terminal control character written as a visible escape."""
-    return _CONTROL.sub(_escape, text)
-
-
-def _escape(m: re.Match[str]) -> str:
-    c = ord(m.group())
-    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
 
 def _key(x: float) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from reflexfmt.describe import escape_control
 from reflexfmt.layout import walk
+from reflexfmt.terminal import escape_control
 
 _CHUNK = 16
 

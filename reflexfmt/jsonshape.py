@@ -9,34 +9,28 @@ from __future__ import annotations
 import functools
 import json
 import math
-import zlib
 from typing import Any
 
-from reflexfmt import _fastlayout
+from reflexfmt.checksum import computed_crc
 from reflexfmt.limits import (
     FEATURE_COUNT,
     FEATURE_NAMES,
     FEATURE_UNITS,
-    MAGIC,
+    FIXED_HEADER,
     OUTPUT_COUNT,
     OUTPUT_NAMES,
     OUTPUT_UNITS,
-    VERSION_MAJOR,
 )
 from reflexfmt.model import FeatureScale, Node, OutputBounds, Reflex
+from reflexfmt.structs import HEADER_FIELDS
 
-TOP_LEVEL_KEYS = ("header", "features", "trees", "bounds", "metadata", "crc32")
-_NODE_KEYS = ("feature", "threshold", "left", "right", "value")
-# Header fields that are fixed in v1: value in the document (spec 2).
+_NODE_KEYS = Node._fields
+# Header fields that are fixed in v1, as the document writes them (magic as a string).
 _FIXED_HEADER = {
-    "magic": MAGIC.decode("ascii"),
-    "version_major": VERSION_MAJOR,
-    "flags": 0,
-    "feature_count": FEATURE_COUNT,
-    "output_count": OUTPUT_COUNT,
-    "reserved": 0,
+    name: value.decode("ascii") if isinstance(value, bytes) else value
+    for name, value in FIXED_HEADER.items()
 }
-_FREE_HEADER = ("version_minor", "q_scale", "confirm_steps", "dwell_steps")
+_FREE_HEADER = tuple(name for name in HEADER_FIELDS if name not in FIXED_HEADER)
 
 
 class DescriptionError(ValueError):
@@ -51,7 +45,7 @@ class DescriptionError(ValueError):
 def to_document(reflex: Reflex, data: bytes) -> dict[str, Any]:
     """The --json document of a valid file ``data`` that decodes to ``reflex``."""
     free = {name: getattr(reflex, name) for name in _FREE_HEADER}
-    header = {name: free.get(name, _FIXED_HEADER.get(name)) for name in _fastlayout.HEADER_FIELDS}
+    header = {name: free.get(name, _FIXED_HEADER.get(name)) for name in HEADER_FIELDS}
     return {
         "header": header,
         "features": [
@@ -77,7 +71,7 @@ def to_document(reflex: Reflex, data: bytes) -> dict[str, Any]:
             for o, b in enumerate(reflex.bounds)
         ],
         "metadata": reflex.metadata,
-        "crc32": f"0x{zlib.crc32(data[:-4]):08x}",
+        "crc32": f"0x{computed_crc(data):08x}",
     }
 
 
@@ -150,7 +144,7 @@ def from_document(doc: Any) -> tuple[Reflex, int | None]:
         required=("header", "features", "trees", "bounds", "metadata"),
         optional=("crc32",),
     )
-    header = _mapping(doc["header"], "$.header", required=_fastlayout.HEADER_FIELDS)
+    header = _mapping(doc["header"], "$.header", required=HEADER_FIELDS)
     for name, value in _FIXED_HEADER.items():
         if header[name] != value or isinstance(header[name], bool):
             raise DescriptionError(f"$.header.{name}", f"must be {value!r} in NEM1 v1")

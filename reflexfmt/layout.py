@@ -37,32 +37,15 @@ class Field(namedtuple("Field", "path offset size value doc")):
 class Walk:
     """The result of walking a file: the fields read, the parsed values, the framing error."""
 
-    items: list[Any] = field(default_factory=list)
+    fields: list[Field] = field(default_factory=list)
     value: Container = field(default_factory=Container)
     error: Finding | None = None
     end: int = 0
 
-    @property
-    def fields(self) -> list[Field]:
-        """Every leaf field read, in file order (records are expanded on first use)."""
-        if not hasattr(self, "_fields"):
-            out: list[Field] = []
-            for item in self.items:
-                if isinstance(item, Field):
-                    out.append(item)
-                    continue
-                path, base, members, values = item
-                for (name, doc, size, rel), value in zip(members, values, strict=True):
-                    out.append(
-                        Field(f"{path}.{name}" if path else name, base + rel, size, value, doc)
-                    )
-            self._fields = out
-        return self._fields
-
     def offset(self, path: str) -> int:
         """Offset of the leaf field at ``path``."""
-        if path == "crc32" and self.items and isinstance(self.items[-1], Field):
-            return self.items[-1].offset  # the common case of a CRC mismatch, without expanding
+        if self.fields and self.fields[-1].path == path:
+            return self.fields[-1].offset  # the CRC of a complete walk, without the dict
         return self.offsets[path]
 
     @property
@@ -87,7 +70,7 @@ def walk(data: bytes, construct: Any = None) -> Walk:
         )
         return result
     top = schema.NEM1 if construct is None else construct
-    walker = _Walker(bytes(data), result.items)
+    walker = _Walker(bytes(data), result.fields)
     try:
         result.value = walker.struct(top, "", "", None)
     except _Stop as stop:
@@ -112,9 +95,6 @@ class _Walker:
         self.fields = fields
 
     def struct(self, st: Struct, path: str, pattern: str, parent: Container | None) -> Container:
-        plan = _flat_plan(st)
-        if plan is not None and self.pos + plan[0].size <= len(self.data):
-            return self.record(plan, path, pattern)
         ctx = Container()
         ctx._ = parent
         for name, doc, inner in _members(st):
@@ -129,7 +109,7 @@ class _Walker:
             return self.struct(con, path, pattern, ctx)
         if isinstance(con, Array):
             count = evaluate(con.count, ctx)
-            _, sub_doc, inner = _unwrap(con.subcon)
+            _, sub_doc, inner = unwrap(con.subcon)
             return [
                 self.any(inner, f"{path}[{i}]", pattern, ctx, sub_doc or doc) for i in range(count)
             ]
@@ -160,45 +140,6 @@ class _Walker:
             raise _Stop(Finding(rule[0], offset, path, f"{rule[2]}, got {_show(value)}"))
         return value
 
-    def record(self, plan: tuple[Any, list[tuple[str, str, int, int]]], path: str, pattern: str):
-        """A fixed-size record that fits: one unpack, then the same framing checks."""
-        unpack, members = plan
-        base = self.pos
-        values = unpack.unpack_from(self.data, base)
-        self.fields.append((path, base, members, values))
-        for index, rule in _rules(id(plan), pattern, members):
-            value = values[index]
-            if not rule[1](value):
-                name, _, size, rel = members[index]
-                self.pos = base + rel + size
-                here = f"{path}.{name}" if path else name
-                raise _Stop(Finding(rule[0], base + rel, here, f"{rule[2]}, got {_show(value)}"))
-        self.pos = base + unpack.size
-        return dict(zip(_names(id(plan), members), values, strict=True))
-
-
-_RULES: dict[tuple[int, str], list[tuple[int, Any]]] = {}
-_NAMES: dict[int, tuple[str, ...]] = {}
-
-
-def _rules(key: int, pattern: str, members: list[tuple[str, str, int, int]]):
-    """The framing rules that apply to a record's members at ``pattern``: (index, rule)."""
-    rules = _RULES.get((key, pattern))
-    if rules is None:
-        rules = _RULES[key, pattern] = [
-            (i, schema.FRAMING[p])
-            for i, (name, _, _, _) in enumerate(members)
-            if (p := f"{pattern}.{name}" if pattern else name) in schema.FRAMING
-        ]
-    return rules
-
-
-def _names(key: int, members: list[tuple[str, str, int, int]]) -> tuple[str, ...]:
-    names = _NAMES.get(key)
-    if names is None:
-        names = _NAMES[key] = tuple(m[0] for m in members)
-    return names
-
 
 _new = tuple.__new__
 
@@ -210,35 +151,17 @@ def _format(fmt: str) -> tuple[Any, int]:
 
 
 _MEMBERS: dict[int, list[tuple[str, str, Any]]] = {}
-_PLANS: dict[int, Any] = {}
-
-
-def _flat_plan(st: Struct) -> tuple[struct.Struct, list[tuple[str, str, int, int]]] | None:
-    """For a record of fixed-size leaf fields: its struct and (name, doc, size, offset)."""
-    if id(st) not in _PLANS:
-        try:
-            fields = leaf_fields(st)
-        except TypeError:
-            _PLANS[id(st)] = None
-        else:
-            members, rel = [], 0
-            for name, fmt, doc in fields:
-                size = struct.calcsize("<" + fmt)
-                members.append((name, doc, size, rel))
-                rel += size
-            _PLANS[id(st)] = (struct.Struct("<" + "".join(f for _, f, _ in fields)), members)
-    return _PLANS[id(st)]
 
 
 def _members(st: Struct) -> list[tuple[str, str, Any]]:
     """(name, doc, inner construct) of each member of ``st``, computed once per struct."""
     members = _MEMBERS.get(id(st))
     if members is None:
-        members = _MEMBERS[id(st)] = [_unwrap(sub) for sub in st.subcons]
+        members = _MEMBERS[id(st)] = [unwrap(sub) for sub in st.subcons]
     return members
 
 
-def _unwrap(con: Any) -> tuple[str, str, Any]:
+def unwrap(con: Any) -> tuple[str, str, Any]:
     """Peel Renamed/Rebuild wrappers: (name, doc, inner construct)."""
     name, doc = "", ""
     while isinstance(con, Renamed | Rebuild):
@@ -251,86 +174,3 @@ def _unwrap(con: Any) -> tuple[str, str, Any]:
 
 def _show(value: Any) -> str:
     return repr(value) if isinstance(value, bytes) else str(value)
-
-
-def leaf_fields(st: Struct) -> list[tuple[str, str, str]]:
-    """(name, struct format, doc) of each field of a fixed-size record, in order."""
-    out = []
-    for sub in st.subcons:
-        name, doc, inner = _unwrap(sub)
-        if isinstance(inner, Const):
-            inner = inner.subcon
-        if isinstance(inner, FormatField):
-            out.append((name, inner.fmtstr[1:], doc))
-        elif isinstance(inner, Bytes) and isinstance(inner.length, int):
-            out.append((name, f"{inner.length}s", doc))
-        else:
-            raise TypeError(f"{name}: not a fixed-size leaf field")
-    return out
-
-
-def fast_layout_source() -> str:
-    """Source of ``reflexfmt/_fastlayout.py``: struct formats derived from the schema."""
-
-    def fmt(st: Struct) -> tuple[str, tuple[str, ...]]:
-        fields = leaf_fields(st)
-        return "<" + "".join(f for _, f, _ in fields), tuple(n for n, _, _ in fields)
-
-    def one(st: Struct, name: str) -> str:
-        (field,) = [f for f in leaf_fields_any(st) if f[0] == name]
-        return "<" + field[1]
-
-    header, header_names = fmt(schema.Header)
-    scaling, scaling_names = fmt(schema.Scaling)
-    node, node_names = fmt(schema.Node)
-    bounds, bounds_names = fmt(schema.Bounds)
-    sections = tuple(_unwrap(s)[0] for s in schema.NEM1.subcons)
-    crc = "<" + schema.CRC32.fmtstr[1:]
-    lines = [
-        '"""Struct formats of the NEM1 layout for the fast path of ``loads``.',
-        "",
-        "Generated from reflexfmt.schema by ``python -m reflexfmt.layout``; do not edit.",
-        "tests/test_fmt_fastpath.py checks that it equals a fresh generation.",
-        '"""',
-        "",
-        f"SECTIONS = {_tuple(sections)}",
-        f"HEADER_FORMAT = {_str(header)}",
-        f"HEADER_FIELDS = {_tuple(header_names)}",
-        f"SCALING_FORMAT = {_str(scaling)}",
-        f"SCALING_FIELDS = {_tuple(scaling_names)}",
-        f"NODE_COUNT_FORMAT = {_str(one(schema.Tree, 'node_count'))}",
-        f"NODE_FORMAT = {_str(node)}",
-        f"NODE_FIELDS = {_tuple(node_names)}",
-        f"BOUNDS_FORMAT = {_str(bounds)}",
-        f"BOUNDS_FIELDS = {_tuple(bounds_names)}",
-        f"METADATA_LENGTH_FORMAT = {_str(one(schema.Metadata, 'length'))}",
-        f"CRC32_FORMAT = {_str(crc)}",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _tuple(names: tuple[str, ...]) -> str:
-    return "(\n" + "".join(f'    "{n}",\n' for n in names) + ")"
-
-
-def _str(text: str) -> str:
-    return f'"{text}"'
-
-
-def leaf_fields_any(st: Struct) -> list[tuple[str, str]]:
-    """(name, struct format) of the fixed-size leaf fields of a record; others are skipped."""
-    out = []
-    for sub in st.subcons:
-        name, _, inner = _unwrap(sub)
-        if isinstance(inner, FormatField):
-            out.append((name, inner.fmtstr[1:]))
-    return out
-
-
-if __name__ == "__main__":
-    import pathlib
-
-    target = pathlib.Path(__file__).with_name("_fastlayout.py")
-    target.write_text(fast_layout_source(), encoding="utf-8")
-    print(f"wrote {target}")

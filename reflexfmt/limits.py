@@ -8,11 +8,25 @@ VERSION_MINOR = 0  # the minor version this implementation writes
 FEATURE_COUNT = 10  # section 8
 OUTPUT_COUNT = 2  # section 8
 LEAF = 0xFF  # section 4.1: `feature` value that marks a leaf
+# Section 4.1 rule 1: the node fields that must be 0 in a leaf and in an internal node.
+LEAF_ZERO_FIELDS = ("reserved", "threshold", "left", "right")
+INTERNAL_ZERO_FIELDS = ("reserved", "value")
+
+# Section 2: the header fields whose value is fixed in v1 (the others are Reflex attributes
+# of the same name: version_minor, q_scale, confirm_steps, dwell_steps).
+FIXED_HEADER: dict[str, object] = {
+    "magic": MAGIC,
+    "version_major": VERSION_MAJOR,
+    "flags": 0,
+    "feature_count": FEATURE_COUNT,
+    "output_count": OUTPUT_COUNT,
+    "reserved": 0,
+}
 
 MAX_FILE_SIZE = 131072  # section 8
 MIN_NODES = 1  # section 4
 MAX_NODES = 255  # section 4
-MAX_DEPTH = 8  # section 4.1 rule 6 (root is depth 0)
+MAX_TREE_DEPTH = 8  # section 4.1 rule 6: the deepest a file may hold (root is depth 0)
 MAX_METADATA = 65536  # section 6
 MAX_METADATA_LEVELS = 8  # section 6.1: block(n) with n <= 7
 MAX_KEY_LENGTH = 64  # section 6.1
@@ -53,14 +67,6 @@ FEATURE_UNITS: tuple[str, ...] = (
 OUTPUT_NAMES: tuple[str, ...] = ("flush_threshold", "max_batch_delay")
 OUTPUT_UNITS: tuple[str, ...] = ("pkt", "µs")
 
-# Section 6.1 item 6: required metadata keys, in the order they are checked.
-REQUIRED_METADATA_KEYS: tuple[str, ...] = (
-    "created_at",
-    "telemetry_hash",
-    "trainer_commit",
-    "lambda",
-    "feature_schema",
-)
 RESERVED_WORDS = frozenset(  # section 6.1: YAML 1.1 booleans and null
     {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 )

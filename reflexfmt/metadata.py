@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+from operator import itemgetter
 
 from reflexfmt.limits import (
-    FEATURE_SCHEMA,
     INT64_RANGE,
     MAX_KEY_LENGTH,
     MAX_METADATA_LEVELS,
@@ -133,6 +133,14 @@ def parse(data: bytes) -> dict[str, object]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MetadataError("E_METADATA_UTF8", exc.start, f"invalid UTF-8 ({exc.reason})") from None
+    common = _parse_common(text)
+    if common is not None:
+        return common
+    return parse_text(text)
+
+
+def parse_text(text: str) -> dict[str, object]:
+    """``parse`` of decoded text, entry by entry: the reference, which names every error."""
     if not text:
         raise MetadataError("E_METADATA_YAML", 0, "empty document: the top level needs an entry")
     root: dict[str, object] = {}
@@ -209,6 +217,64 @@ def parse(data: bytes) -> dict[str, object]:
     return root
 
 
+def _parse_common(text: str) -> dict[str, object] | None:
+    """``parse_text(text)`` for a document of common entries (strings, integers, positional
+    floats, keywords, ``{}``, nested blocks); None for anything else, valid or not.
+
+    The same rules as parse_text, from one ``findall`` instead of a match per line: the
+    entries tile the text exactly iff their lengths add up to its length. Proven equal to
+    parse_text on every valid document in tests/fmt/test_fmt_metadata.py."""
+    entries = _ENTRIES.findall(text)
+    if not entries or sum(map(len, map(itemgetter(0), entries))) != len(text):
+        return None
+    root: dict[str, object] = {}
+    stack: list[dict[str, object]] = [root]
+    last: list[str] = [""]
+    block = root
+    top = 0
+    expect_block = False
+    for _, indent, key, s, i, f, k, e, n, lst in entries:
+        if indent or top:
+            level, odd = divmod(len(indent), 2)
+            if odd:
+                return None
+            if level != top:
+                if expect_block or level > top:
+                    return None
+                del stack[level + 1 :], last[level + 1 :]
+                top = level
+                block = stack[level]
+        if len(key) > MAX_KEY_LENGTH or key in RESERVED_WORDS or key <= last[top]:
+            return None
+        last[top] = key
+        if s:
+            value: object = s[1:-1]
+            if "\\" in value:
+                value = _UNESCAPE.sub(_unescape, value)
+        elif i:
+            value = int(i)
+        elif k:
+            value = _KEYWORDS[k]
+        elif e:
+            value = {}
+        elif f and _float_repr(value := float(f)) == f:
+            pass
+        elif f or n or lst:
+            return None
+        else:
+            if top + 1 >= MAX_METADATA_LEVELS:
+                return None
+            block[key] = block = {}
+            stack.append(block)
+            last.append("")
+            top += 1
+            expect_block = True
+            continue
+        block[key] = value
+        expect_block = False
+    return None if expect_block else root
+
+
 # One entry line. The groups `i` (an integer of at most 18 digits, always within int64) and
 # `f` (a float in positional notation, canonical iff it is its own repr) are shortcuts for the
 # common values; every other number (`n`) and list (`l`) goes through _parse_inline.
@@ -217,6 +283,10 @@ _ENTRY = re.compile(
     r"|(?P<f>-?[0-9]+\.[0-9]+)|(?P<k>true|false|null)|(?P<e>\{\})"
     r"|(?P<n>-?[0-9][0-9.e+-]*)|(?P<l>\[[^\n]*\]))\n)"
 )
+# The same, with the whole line as group 1, tried only at line starts: ``findall`` then
+# skips a line that is not an entry in one step per character, never rescanning it (an
+# unanchored pattern tried at every character of a long line is quadratic).
+_ENTRIES = re.compile(f"^({_ENTRY.pattern})", re.MULTILINE)
 _float_repr = float.__repr__
 
 
@@ -313,84 +383,3 @@ def _parse_scalar(text: str, i: int) -> tuple[object, int]:
 def _unescape(m: re.Match[str]) -> str:
     esc = m.group(1)
     return esc if len(esc) == 1 else chr(int(esc[1:], 16))
-
-
-# --- required keys (spec 6.1 item 6) ------------------------------------------------------------
-_DATETIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z\Z")
-_SHA1 = re.compile(r"[0-9a-f]{40}\Z")
-
-
-def required_key_problems(metadata: dict[str, object]) -> list[tuple[str, str]]:
-    """Every broken rule of the required-keys table, as (key, message), in table order."""
-    problems: list[tuple[str, str]] = []
-    for key, check in _REQUIRED:
-        if key not in metadata:
-            problems.append((key, f"required key {key!r} is missing"))
-            continue
-        message = check(metadata[key])
-        if message:
-            problems.append((key, f"{key}: {message}"))
-    return problems
-
-
-def required_keys_hold(metadata: dict[str, object]) -> bool:
-    """True iff ``required_key_problems(metadata)`` is empty (without building messages)."""
-    for key, check in _REQUIRED:
-        if key not in metadata or check(metadata[key]) is not None:
-            return False
-    return True
-
-
-def _check_created_at(v: object) -> str | None:
-    m = _DATETIME.match(v) if isinstance(v, str) else None
-    if m is None:
-        return "must be a string YYYY-MM-DDTHH:MM:SSZ"
-    year, month, day, hour, minute, second = m.groups()
-    y = int(year)
-    if not 1970 <= y <= 9999:
-        return "year must be 1970..9999"
-    # Two digits each (the pattern matched), so comparing the strings compares the numbers.
-    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
-    if not (
-        "01" <= month <= "12"
-        and "01" <= day <= ("29" if leap and month == "02" else _LAST_DAY[month])
-        and hour <= "23"
-        and minute <= "59"
-        and second <= "59"
-    ):
-        return "not a valid UTC date and time"
-    return None
-
-
-_LAST_DAY = {  # month -> last day in a common year
-    "01": "31", "02": "28", "03": "31", "04": "30", "05": "31", "06": "30",
-    "07": "31", "08": "31", "09": "30", "10": "31", "11": "30", "12": "31",
-}  # fmt: skip
-
-
-def _check_hash(v: object) -> str | None:
-    ok = isinstance(v, str) and _SHA1.match(v)
-    return None if ok else "must be 40 lowercase hex characters"
-
-
-def _check_commit(v: object) -> str | None:
-    ok = isinstance(v, str) and 1 <= len(v) <= 200
-    return None if ok else "must be a string of 1..200 characters"
-
-
-def _check_lambda(v: object) -> str | None:
-    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-    return None if ok else "must be a finite number >= 0"
-
-
-def _check_schema(v: object) -> str | None:
-    return None if v == FEATURE_SCHEMA and isinstance(v, str) else f"must be {FEATURE_SCHEMA!r}"
-
-
-_REQUIRED = (
-    ("created_at", _check_created_at),
-    ("telemetry_hash", _check_hash),
-    ("trainer_commit", _check_commit),
-    ("lambda", _check_lambda),
-    ("feature_schema", _check_schema),
-)

@@ -6,8 +6,6 @@ as markup) after ``escape_control``.
 
 from __future__ import annotations
 
-import zlib
-
 from rich import box
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -15,16 +13,18 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from reflexfmt.describe import escape_control, format_split
+from reflexfmt.checksum import computed_crc, stored_crc
+from reflexfmt.describe import format_split
 from reflexfmt.layout import Field, walk
 from reflexfmt.limits import FEATURE_NAMES, FEATURE_UNITS, LEAF, OUTPUT_NAMES, OUTPUT_UNITS
 from reflexfmt.model import Reflex
+from reflexfmt.terminal import escape_control
 
 
 def render(console: Console, name: str, data: bytes, reflex: Reflex) -> None:
     """Print the full view of a valid file."""
-    stored = int.from_bytes(data[-4:], "little")
-    crc_ok = zlib.crc32(data[:-4]) == stored
+    stored = stored_crc(data)
+    crc_ok = computed_crc(data) == stored
     title = Text(escape_control(name), style="bold")
     # Size and CRC status go in the body, which wraps: a long path must not
     # push them out of a truncated panel title.

@@ -1,9 +1,11 @@
 """The NEM1 byte layout as one declarative construct schema: the single source of truth.
 
 Every record cites the spec/NEM1.md section it implements. The reader's validating walker
-(``reflexfmt.layout``), the writer, the hexdump, the pretty-printer and the generated fast-path
-layout (``reflexfmt._fastlayout``) are all derived from these definitions; no other module
-hand-writes an offset. Framing checks (spec 9.1) are attached to fields in ``FRAMING``.
+(``reflexfmt.layout``), the hexdump and the pretty-printer walk these definitions; the fast
+path, the checks, the model, the JSON shape and the writer read the struct formats and field
+names generated from them (``reflexfmt.structs``, ``python -m reflexfmt.structgen``); no other
+module hand-writes an offset, a width or the order of a record's fields. Framing checks
+(spec 9.1) are attached to fields in ``FRAMING``.
 
 Top-level construct: ``NEM1`` (flat: header, scaling, trees, bounds, metadata, crc32).
 ``NEM1_CHECKED`` wraps the same fields with construct's ``RawCopy`` + ``Checksum`` idiom so that

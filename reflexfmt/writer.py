@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 
-from reflexfmt.limits import FEATURE_COUNT, INT16_RANGE, MAGIC, OUTPUT_COUNT, VERSION_MAJOR
+from reflexfmt.limits import FEATURE_COUNT, FIXED_HEADER, OUTPUT_COUNT
 from reflexfmt.metadata import emit
 from reflexfmt.model import Reflex
-
-_U8 = (0, 0xFF)
-_U16 = (0, 0xFFFF)
+from reflexfmt.structs import (
+    BOUNDS_CODES,
+    BOUNDS_FIELDS,
+    HEADER_CODES,
+    HEADER_FIELDS,
+    NODE_CODES,
+    NODE_COUNT_FORMAT,
+    NODE_FIELDS,
+    SCALING_CODES,
+    SCALING_FIELDS,
+)
 
 
 def dumps(reflex: Reflex) -> bytes:
@@ -39,56 +48,61 @@ def dump(reflex: Reflex, path: str | os.PathLike[str]) -> None:
 
 
 def _body(r: Reflex) -> dict[str, object]:
+    """The schema's field values for ``r``: every name and width from reflexfmt.structs."""
     header = {
-        "magic": MAGIC,
-        "version_major": VERSION_MAJOR,
-        "version_minor": _int(r.version_minor, _U8, "header.version_minor"),
-        "flags": 0,
-        "feature_count": FEATURE_COUNT,
-        "output_count": OUTPUT_COUNT,
-        "q_scale": _int(r.q_scale, _U16, "header.q_scale"),
-        "confirm_steps": _int(r.confirm_steps, _U8, "header.confirm_steps"),
-        "reserved": 0,
-        "dwell_steps": _int(r.dwell_steps, _U16, "header.dwell_steps"),
+        name: FIXED_HEADER[name]
+        if name in FIXED_HEADER
+        else _value(getattr(r, name), code, f"header.{name}")
+        for name, code in zip(HEADER_FIELDS, HEADER_CODES, strict=True)
     }
     scaling = _items(r.scaling, FEATURE_COUNT, "scaling")
     trees = _items(r.trees, OUTPUT_COUNT, "trees")
     bounds = _items(r.bounds, OUTPUT_COUNT, "bounds")
     return {
         "header": header,
-        "scaling": [
-            {"lo": _float(s.lo, f"scaling[{i}].lo"), "hi": _float(s.hi, f"scaling[{i}].hi")}
-            for i, s in enumerate(scaling)
+        "scaling": _records(scaling, "scaling", SCALING_FIELDS, SCALING_CODES),
+        "trees": [
+            {"nodes": _records(_nodes(tree, o), f"trees[{o}].nodes", NODE_FIELDS, NODE_CODES)}
+            for o, tree in enumerate(trees)
         ],
-        "trees": [{"nodes": _nodes(tree, o)} for o, tree in enumerate(trees)],
-        "bounds": [
-            {
-                "min": _int(b.min, INT16_RANGE, f"bounds[{o}].min"),
-                "max": _int(b.max, INT16_RANGE, f"bounds[{o}].max"),
-            }
-            for o, b in enumerate(bounds)
-        ],
+        "bounds": _records(bounds, "bounds", BOUNDS_FIELDS, BOUNDS_CODES),
         "metadata": {"yaml": emit(r.metadata)},
     }
 
 
-def _nodes(tree: object, o: int) -> list[dict[str, int]]:
-    if not isinstance(tree, tuple | list) or not 1 <= len(tree) <= _U16[1]:
-        raise ValueError(f"trees[{o}]: must be a sequence of 1..255 nodes")
-    out = []
-    for i, n in enumerate(tree):
-        p = f"trees[{o}].nodes[{i}]"
-        out.append(
-            {
-                "feature": _int(n.feature, _U8, f"{p}.feature"),
-                "reserved": 0,
-                "threshold": _int(n.threshold, INT16_RANGE, f"{p}.threshold"),
-                "left": _int(n.left, _U16, f"{p}.left"),
-                "right": _int(n.right, _U16, f"{p}.right"),
-                "value": _int(n.value, INT16_RANGE, f"{p}.value"),
-            }
-        )
-    return out
+def _records(
+    items: tuple[object, ...], path: str, names: tuple[str, ...], codes: tuple[str, ...]
+) -> list[dict[str, object]]:
+    """One dict per record; a field the model does not carry (``reserved``) is 0."""
+    return [
+        {
+            name: _value(getattr(item, name), code, f"{path}[{i}].{name}")
+            if name in getattr(type(item), "_fields", ())
+            else 0
+            for name, code in zip(names, codes, strict=True)
+        }
+        for i, item in enumerate(items)
+    ]
+
+
+def _nodes(tree: object, o: int) -> tuple[object, ...]:
+    low, high = _int_range(NODE_COUNT_FORMAT[1:])
+    if not isinstance(tree, tuple | list) or not max(low, 1) <= len(tree) <= high:
+        raise ValueError(f"trees[{o}]: must be a sequence of {max(low, 1)}..{high} nodes")
+    return tuple(tree)
+
+
+def _value(value: object, code: str, path: str) -> int | float:
+    """``value`` checked against the width of its struct ``code`` (an integer or ``d``)."""
+    if code == "d":
+        return _float(value, path)
+    return _int(value, _int_range(code), path)
+
+
+def _int_range(code: str) -> tuple[int, int]:
+    """The range of an integer struct code: B -> 0..255, h -> -32768..32767, ..."""
+    bits = 8 * struct.calcsize("<" + code)
+    return (0, 2**bits - 1) if code.isupper() else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
 
 
 def _items(seq: object, count: int, path: str) -> tuple[object, ...]:

@@ -15,6 +15,7 @@ import numpy as np
 import sklearn
 
 from reflexfmt import Reflex
+from reflexfmt.limits import FEATURE_SCHEMA
 from reflexforge.candidates import (
     BOUNDS,
     Candidate,
@@ -47,8 +48,6 @@ from reflexforge.selection import (
     validation_span,
 )
 from reflexforge.train import RANDOM_STATE, TrainOptions, evaluate_tree, split_by_time
-
-FEATURE_SCHEMA = "v1"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """``reflex-forge``: the forge's command line.
 
 Each subcommand lives in ``reflexforge/commands/<name>.py`` and exposes
-``register(subparsers)``, which adds its parser and sets ``func(args) -> int``.
+``register(subparsers)``, which adds its parser and sets ``func(args) -> int``. Only the
+module of the command being run is imported (``--help`` and ``--version`` import none), so
+a command never pays for another's dependencies.
 Errors become one line on stderr with a stable code (spec/telemetry.md, "Exit codes").
 """
 
@@ -13,14 +15,22 @@ import os
 import sys
 from collections.abc import Sequence
 
-from reflexforge.errors import E_IO, E_USAGE, ForgeError, _one_line
+from reflexfmt.terminal import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, escape_control
+from reflexforge.errors import E_INSTALL, E_IO, E_USAGE, ForgeError
 
-COMMANDS = ("synth", "label", "train", "build", "demo", "shadow", "convert", "check")
-
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
-EXIT_INTERNAL = 3  # not 1: shadow and demo exit 1 for "not promoted"
-EXIT_INTERRUPTED = 130
+# The one-line summary of each command in `reflex-forge --help`, in this order; each
+# module's register() adds the full parser (tests check that the summaries agree).
+COMMANDS = {
+    "synth": "synthesize a telemetry.csv with a realistic load profile",
+    "label": "telemetry -> training-set.csv (features + oracle labels per window)",
+    "train": "train a .reflex from a training set and its telemetry",
+    "build": "telemetry -> features -> oracle labels -> trees -> .reflex",
+    "demo": "synthesize, build, inspect and shadow-validate a reflex",
+    "shadow": "shadow-validate a reflex on telemetry and apply the promotion gate",
+    "convert": "any telemetry (CSV, Parquet, pcap, pcapng; gzip/zstd) -> Telemetry v1 CSV or "
+    "Parquet",
+    "check": "report every problem of telemetry files (exit 0 clean, 1 problems, 2 unreadable)",
+}
 
 PROG = "reflex-forge"
 
@@ -29,19 +39,8 @@ class ForgeArgumentParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one E_USAGE line and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: {E_USAGE}: {_one_line(message)} (see --help)\n")
-        sys.exit(EXIT_BAD_INPUT)
-
-
-def _load_command(name: str):
-    """Import ``reflexforge.commands.<name>``; None if that module does not exist (yet)."""
-    module_name = f"reflexforge.commands.{name}"
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
+        sys.stderr.write(f"{self.prog}: {E_USAGE}: {escape_control(message)} (see --help)\n")
+        sys.exit(EXIT_USAGE)
 
 
 def _version() -> str:
@@ -53,45 +52,52 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full ``reflex-forge`` parser with every installed subcommand."""
+class _Version(argparse.Action):
+    """``--version``, with the installed version looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        sys.stdout.write(f"{PROG} {_version()}\n")
+        parser.exit()
+
+
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv``: its first argument that is not an option (the
+    top-level parser has no option that takes a value)."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``reflex-forge`` parser: every command listed, ``command``'s parser complete."""
     parser = ForgeArgumentParser(
         prog=PROG,
         description="Forge .reflex models from packet telemetry: synth, label, train, build, "
         "demo, shadow, convert, check.",
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    parser.add_argument("--version", action=_Version)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        module = _load_command(name)
-        if module is not None:
-            module.register(subparsers)
+    for name, summary in COMMANDS.items():
+        if name == command:
+            importlib.import_module(f"reflexforge.commands.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=summary, add_help=False)
     return parser
 
 
 def _report(message: str) -> None:
-    sys.stderr.write(_one_line(message) + "\n")
+    sys.stderr.write(escape_control(message) + "\n")
     sys.stderr.flush()
-
-
-def _format_error_line(exc: BaseException) -> str:
-    """A reflexfmt error, prefixed with the file it concerns when the command named it."""
-    name = getattr(exc, "file", None)
-    return _one_line(f"{name}: {exc}" if name else str(exc))
-
-
-def _reflex_format_error() -> type[BaseException] | None:
-    try:
-        from reflexfmt import ReflexFormatError
-    except ImportError:
-        return None
-    return ReflexFormatError
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen subcommand; return its exit code (may raise)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(chosen_command(argv)).parse_args(argv)
     return int(args.func(args) or 0)
 
 
@@ -103,32 +109,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         source_date_epoch()
     except ForgeError as exc:
         _report(f"{PROG}: {exc}")
-        return EXIT_BAD_INPUT
-    format_error = _reflex_format_error()
+        return EXIT_USAGE
     try:
         return run(argv)
     except ForgeError as exc:
         _report(str(exc))
-        return EXIT_BAD_INPUT
+        return EXIT_USAGE
     except KeyboardInterrupt:
         _report(f"{PROG}: interrupted")
         return EXIT_INTERRUPTED
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").partition(".")[0]
+        if not top or top in ("reflexforge", "reflexfmt"):
+            return _internal(exc)  # our own module missing: a broken install or a bug
+        _report(f"{PROG}: {E_INSTALL}: {exc.name} is not installed: the forge needs the "
+                f"[forge] extra (pip install 'reflex-nem1[forge]', or '.[forge]' in a clone)")
+        return EXIT_USAGE
     except OSError as exc:
         where = exc.filename if exc.filename is not None else PROG
         reason = exc.strerror or str(exc) or type(exc).__name__
         _report(str(ForgeError(E_IO, reason, path=where)))
-        return EXIT_BAD_INPUT
+        return EXIT_USAGE
     except Exception as exc:
-        if format_error is not None and isinstance(exc, format_error):
-            _report(_format_error_line(exc))
-            return EXIT_BAD_INPUT
-        if os.environ.get("REFLEX_FORGE_DEBUG"):
-            raise
-        _report(
-            f"{PROG}: E_INTERNAL: {type(exc).__name__}: {exc} "
-            "(a bug; set REFLEX_FORGE_DEBUG=1 for the traceback)"
-        )
-        return EXIT_INTERNAL
+        from reflexfmt.errors import ReflexFormatError
+
+        if isinstance(exc, ReflexFormatError):
+            # A reflexfmt error, prefixed with the file it concerns when the command named it.
+            name = getattr(exc, "file", None)
+            _report(f"{name}: {exc}" if name else str(exc))
+            return EXIT_USAGE
+        return _internal(exc)
+
+
+def _internal(exc: Exception) -> int:
+    """A bug: one E_INTERNAL line and exit 3, or the traceback with REFLEX_FORGE_DEBUG."""
+    if os.environ.get("REFLEX_FORGE_DEBUG"):
+        raise exc
+    _report(
+        f"{PROG}: E_INTERNAL: {type(exc).__name__}: {exc} "
+        "(a bug; set REFLEX_FORGE_DEBUG=1 for the traceback)"
+    )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from reflexfmt.limits import FEATURE_COUNT, LEAF, MAX_NODES, Q_SCALE_RANGE
 from reflexforge.config import STEP_NS, WINDOW_NS
 from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.simulate import as_sizes, replay_schedule
@@ -33,8 +34,6 @@ MODE_CLOSED = 1
 MODE_CLIMB = 2
 MODE_SCHEDULE = 3
 
-LEAF = 0xFF
-MAX_NODES = 255
 MAX_STEPS = 10**7
 """Most 100 ms steps a replay handles (about 11.6 days): its arrays hold a few hundred bytes
 per step, so a trace spanning more is refused instead of exhausting memory."""
@@ -96,7 +95,8 @@ def constant_flat(n: int, d_us: int) -> FlatReflex:
     value[0, 0] = n
     value[1, 0] = d_us
     zeros = np.zeros((2, MAX_NODES), dtype=np.int64)
-    return FlatReflex(feature, zeros, zeros, zeros, value, np.zeros(10), np.ones(10), 32767,
+    return FlatReflex(feature, zeros, zeros, zeros, value, np.zeros(FEATURE_COUNT),
+                      np.ones(FEATURE_COUNT), Q_SCALE_RANGE[1],
                       np.array([n, d_us], dtype=np.int64), np.array([n, d_us], dtype=np.int64),
                       1, 0)
 
@@ -111,7 +111,7 @@ def service_ns(batch_bytes, flush_cost_ns, link_bps):
 def quantize_value(x, lo, hi, q_scale):
     """Spec NEM1 section 10 step 1, binary64 throughout: the compiled twin of
     ``reflexfmt.model.quantize_value`` (reflexfmt stays free of numba), the forge's only one;
-    tests/test_shadow.py proves the two equal."""
+    tests/forge/test_shadow.py proves the two equal."""
     if x != x or x <= lo:
         return 0
     if x >= hi:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from reflexfmt.terminal import escape_control
+
 E_CSV_COLUMN = "E_CSV_COLUMN"
 E_CSV_VALUE = "E_CSV_VALUE"
 E_CSV_ORDER = "E_CSV_ORDER"
@@ -18,7 +20,9 @@ E_TRAINSET = "E_TRAINSET"
 E_IO = "E_IO"
 E_USAGE = "E_USAGE"
 E_CAPTURE = "E_CAPTURE"
+E_INSTALL = "E_INSTALL"
 
+# Every code of spec/telemetry.md section 2 (tests/forge/test_cli_forge.py checks both ways).
 CODES = (
     E_CSV_COLUMN,
     E_CSV_VALUE,
@@ -30,24 +34,12 @@ CODES = (
     E_IO,
     E_USAGE,
     E_CAPTURE,
+    E_INSTALL,
 )
 
 
-def _one_line(text: str) -> str:
-    """Escape line breaks and other control characters so a message stays on one line."""
-    out = []
-    for ch in text:
-        if ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+# Every message escapes terminal control characters as reflex-inspect does, with the one
+# helper of reflexfmt.terminal; commands/shadow.py still imports it under this name.
 
 
 class ForgeError(Exception):
@@ -72,7 +64,7 @@ class ForgeError(Exception):
         place = [str(part) for part in (self.path, self.line, self.column) if part is not None]
         prefix = ":".join(place)
         text = f"{self.code}: {self.message}"
-        return _one_line(f"{prefix}: {text}" if prefix else text)
+        return escape_control(f"{prefix}: {text}" if prefix else text)
 
     def __reduce__(self):  # picklable across worker processes
         return (type(self), (self.code, self.message, self.path, self.line, self.column))

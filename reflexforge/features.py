@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from reflexfmt.limits import FEATURE_COUNT
 from reflexforge.config import STEP_NS, WINDOW_NS
 from reflexforge.simulate import as_sizes, kth_smallest
 
-FEATURE_COUNT = 10
 PER_SECOND = 10**9 / WINDOW_NS  # 5.0 exactly: a count per window times 5 is a rate per second
 
 

@@ -20,7 +20,14 @@ from reflexforge.errors import E_IO, E_USAGE, ForgeError
 from reflexforge.oracle import label_chunk
 from reflexforge.simulate import as_sizes
 
-_INLINE_WORK = 2_000_000  # below this many packet-windows, automatic mode stays in-process
+_INLINE_WORK = 40_000_000
+"""Below this many packet-windows, automatic mode labels in this process. Worker processes
+pay off only when half the labelling time exceeds their start-up: the oracle takes about
+75 ns per packet-window (24 policies, benchmarks/bench_label.py) and spawning workers that
+import numpy and numba and map the trace takes about 1.5 s (2.8 s on a busy machine), so
+k >= 2 workers win from about 2 x 1.5 s / 75 ns = 40 M packet-windows (a trace of about
+20 M packets); then all the cores are used. Measured: a 40 s trace of 2.9 M packets labels
+in 3.3 s in-process and in 6.0 s with two workers (benchmarks/bench_label_reference.py)."""
 _CHUNKS_PER_WORKER = 8  # chunks per worker: balances load and keeps progress moving
 _MAX_CHUNK_PACKETS = 4_000_000  # bounds a chunk's scratch memory
 

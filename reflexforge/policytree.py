@@ -29,10 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reflexfmt import Node
+from reflexfmt.limits import MAX_NODES
 from reflexforge.config import PAIRS
-
-MAX_TREE_NODES = 255
-"""NEM1's limit on the nodes of one tree (spec/NEM1.md section 4)."""
 
 
 @dataclass(frozen=True)
@@ -156,7 +154,7 @@ def fit_policy_tree(q: np.ndarray, costs: np.ndarray, features: Sequence[int],
 
     consider(0)
     count = 1
-    while heap and count + 2 <= MAX_TREE_NODES:
+    while heap and count + 2 <= MAX_NODES:
         _, node, cand = heapq.heappop(heap)
         left, right = len(node_rows), len(node_rows) + 1
         node_rows += [cand.left_rows, cand.right_rows]

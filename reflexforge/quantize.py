@@ -2,7 +2,7 @@
 
 ``quantize_matrix`` is spec/NEM1.md section 10 step 1 applied to a whole matrix with
 numpy; every element goes through the same three binary64 operations, in the same order,
-as ``reflexfmt.Reflex.quantize`` (tests/test_quantize.py proves the equality).
+as ``reflexfmt.Reflex.quantize`` (tests/forge/test_quantize.py proves the equality).
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from fractions import Fraction
 
 import numpy as np
 
+from reflexfmt.limits import Q_SCALE_RANGE
 from reflexforge.errors import E_TRAINSET, ForgeError
 
-Q_SCALE = 32767
-"""Top of the int16 feature grid: the finest grid that int16 thresholds can address."""
+Q_SCALE = Q_SCALE_RANGE[1]
+"""The q_scale the forge writes: the top of the format's range (32767), the finest grid
+that int16 thresholds can address."""
 
 
 def scaling_from_training(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.tree import DecisionTreeRegressor
 
 from reflexfmt import Node
-from reflexfmt.limits import MAX_DEPTH as FORMAT_MAX_DEPTH
+from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, FEATURE_COUNT, MAX_TREE_DEPTH
 from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.horizon import MAX_HORIZON, check_aggregate
 from reflexforge.labels import LABEL_TARGETS
@@ -24,7 +24,7 @@ from reflexforge.quantize import clamp, snap_log
 
 DEFAULT_DEPTH = 4
 """The trees' depth unless --max-depth says otherwise (the guide's 4); the format allows up
-to FORMAT_MAX_DEPTH (8)."""
+to MAX_TREE_DEPTH (8)."""
 MODELS = ("auto", "policy-tree", "cost-regressor", "regressors", "static")
 """``auto``: with selection, the best static pair and policy trees compete; without, a
 policy tree. ``policy-tree``: one cost-sensitive tree (reflexforge/policytree.py),
@@ -44,7 +44,7 @@ TARGETS = ("log2", "linear")
 MAX_DAGGER_ROUNDS = 20
 """Most DAgger rounds: each adds one closed-loop replay and one copy of the training rows."""
 FEATURE_SETS: dict[str, tuple[int, ...]] = {
-    "all": tuple(range(10)),
+    "all": tuple(range(FEATURE_COUNT)),
     "arrivals": (1, 5, 7, 8, 9),
 }
 """The features the trees may split on, by name (indices in feature_schema v1 order).
@@ -92,11 +92,13 @@ class TrainOptions:
         if isinstance(cost, bool) or not isinstance(cost, int | float) \
                 or not math.isfinite(cost) or cost < 0:
             raise ForgeError(E_USAGE, f"switch cost must be a finite number >= 0, got {cost!r}")
-        if not _int_in(self.confirm_steps, 1, 100):
-            raise ForgeError(E_USAGE, f"confirm steps must be an integer in 1..100, "
+        if not _int_in(self.confirm_steps, *CONFIRM_STEPS_RANGE):
+            raise ForgeError(E_USAGE, f"confirm steps must be an integer in "
+                             f"{CONFIRM_STEPS_RANGE[0]}..{CONFIRM_STEPS_RANGE[1]}, "
                              f"got {self.confirm_steps!r}")
-        if not _int_in(self.dwell_steps, 0, 6000):
-            raise ForgeError(E_USAGE, f"dwell steps must be an integer in 0..6000, "
+        if not _int_in(self.dwell_steps, *DWELL_STEPS_RANGE):
+            raise ForgeError(E_USAGE, f"dwell steps must be an integer in "
+                             f"{DWELL_STEPS_RANGE[0]}..{DWELL_STEPS_RANGE[1]}, "
                              f"got {self.dwell_steps!r}")
         if self.target not in TARGETS:
             raise ForgeError(E_USAGE, f"target must be one of {TARGETS}, got {self.target!r}")
@@ -117,8 +119,8 @@ class TrainOptions:
                              f"1..{MAX_MIN_LEAF} windows, got {self.min_leaf!r}")
         if not isinstance(self.refit, bool):
             raise ForgeError(E_USAGE, f"refit must be true or false, got {self.refit!r}")
-        if not _int_in(self.max_depth, 1, FORMAT_MAX_DEPTH):
-            raise ForgeError(E_USAGE, f"depth must be an integer in 1..{FORMAT_MAX_DEPTH}, "
+        if not _int_in(self.max_depth, 1, MAX_TREE_DEPTH):
+            raise ForgeError(E_USAGE, f"depth must be an integer in 1..{MAX_TREE_DEPTH}, "
                              f"got {self.max_depth!r}")
         if not _int_in(self.dagger_rounds, 0, MAX_DAGGER_ROUNDS):
             raise ForgeError(E_USAGE, f"DAgger rounds must be an integer in "

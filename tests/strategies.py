@@ -15,8 +15,8 @@ from reflexfmt.limits import (
     FEATURE_COUNT,
     INT16_RANGE,
     INT64_RANGE,
-    MAX_DEPTH,
     MAX_NODES,
+    MAX_TREE_DEPTH,
     Q_SCALE_RANGE,
     RESERVED_WORDS,
 )
@@ -52,7 +52,7 @@ def feature_scales(draw: st.DrawFn) -> FeatureScale:
 
 
 @st.composite
-def trees(draw: st.DrawFn, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> tuple:
+def trees(draw: st.DrawFn, max_depth: int = MAX_TREE_DEPTH, max_nodes: int = MAX_NODES) -> tuple:
     """A valid tree (spec 4.1) numbered in pre-order, so every child follows its parent."""
     nodes: list[Node | None] = []
 
@@ -118,7 +118,7 @@ def output_bounds(draw: st.DrawFn, output: int) -> OutputBounds:
 
 
 @st.composite
-def reflexes(draw: st.DrawFn, max_depth: int = MAX_DEPTH, max_nodes: int = 63) -> Reflex:
+def reflexes(draw: st.DrawFn, max_depth: int = MAX_TREE_DEPTH, max_nodes: int = 63) -> Reflex:
     """Arbitrary valid Reflex objects (``max_nodes`` per tree keeps the examples fast)."""
     return Reflex(
         scaling=tuple(draw(st.lists(feature_scales(), min_size=10, max_size=10))),

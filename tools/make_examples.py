@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate spec/examples/{minimal,typical}.reflex and their --json with the reflexfmt writer.
 
-Deterministic: the same code always writes the same bytes. tests/test_fmt_examples.py checks
+Deterministic: the same code always writes the same bytes. tests/fmt/test_fmt_examples.py checks
 that the checked-in files equal a fresh generation. Usage: tools/make_examples.py [--out DIR]
 """
 

@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reflexforge.errors import _one_line
+    from reflexfmt.terminal import escape_control
     from reflexforge.ingest.check import check_file
     from reflexforge.ingest.options import ingest_options_from_args
 
@@ -36,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
     for path in args.files:
         found = check_file(path, options, args.link_bps)
         for line in found.lines():
-            print(_one_line(line))
+            print(escape_control(line))
         status = max(status, 2 if found.fatal is not None else 1 if found.problems else 0)
     return status

@@ -23,7 +23,6 @@ from reflexforge.commands.train import add_training_options
 from reflexforge.errors import E_IO, ForgeError
 
 TRAIN_SEED = 1
-HELDOUT_SEED = 2
 
 
 def register(subparsers) -> None:

@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from reflexfmt.terminal import escape_control
 from reflexforge.commands.common import (
     add_common_options,
     add_telemetry_options,
@@ -27,7 +28,7 @@ from reflexforge.commands.common import (
     progress_enabled,
     read_input_trace,
 )
-from reflexforge.errors import E_IO, ForgeError, _one_line
+from reflexforge.errors import E_IO, ForgeError
 
 EXIT_PROMOTED = 0
 EXIT_NOT_PROMOTED = 1
@@ -116,7 +117,7 @@ def warn_default_incumbent(model: str, metadata: dict, used: tuple[int, int]) ->
             and all(isinstance(v, int) and not isinstance(v, bool) for v in forged)):
         return
     if tuple(forged) != tuple(used):
-        print(_one_line(f"{model}: warning: replaying the default incumbent {used[0]},"
+        print(escape_control(f"{model}: warning: replaying the default incumbent {used[0]},"
                         f"{used[1]}us, but the model was forged with {forged[0]},{forged[1]}us "
                         f"(metadata oracle.incumbent); pass --incumbent "
                         f"{forged[0]},{forged[1]}us to match"), file=sys.stderr)

@@ -1,5 +1,7 @@
-"""``reflex-forge synth``: write a synthetic Telemetry v1 trace (profiles: spec/telemetry.md
-section 4)."""
+"""``reflex-forge synth``: write a synthetic Telemetry v1 trace.
+
+The profiles are those of spec/telemetry.md section 4.
+"""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from reflexfmt.limits import MAX_DEPTH as FORMAT_MAX_DEPTH
+from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, MAX_TREE_DEPTH
 from reflexforge.candidates import DEFAULT_MIN_LEAF, MIN_LEAF_GRID
 from reflexforge.commands.common import (
     add_common_options,
@@ -91,9 +91,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         f"{', '.join(map(str, MIN_LEAF_GRID))} with --select, {DEFAULT_MIN_LEAF} without)",
     )
     model.add_argument(
-        "--max-depth", type=int_range(1, FORMAT_MAX_DEPTH), default=None, metavar="D",
+        "--max-depth", type=int_range(1, MAX_TREE_DEPTH), default=None, metavar="D",
         help=f"depth of the trees (default {d.max_depth}; the format allows "
-        f"{FORMAT_MAX_DEPTH})",
+        f"{MAX_TREE_DEPTH})",
     )
     group = parser.add_argument_group("training and stability options")
     group.add_argument(
@@ -112,11 +112,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         f"training windows a split separates; 0 turns it off (default {d.switch_cost_us:g})",
     )
     group.add_argument(
-        "--confirm-steps", type=int_range(1, 100), default=None, metavar="C",
+        "--confirm-steps", type=int_range(*CONFIRM_STEPS_RANGE), default=None, metavar="C",
         help=f"runtime hysteresis: steps a new decision must persist (default {d.confirm_steps})",
     )
     group.add_argument(
-        "--dwell-steps", type=int_range(0, 6000), default=None, metavar="W",
+        "--dwell-steps", type=int_range(*DWELL_STEPS_RANGE), default=None, metavar="W",
         help=f"runtime hysteresis: minimum steps a policy stays active (default {d.dwell_steps})",
     )
     group.add_argument(

@@ -35,9 +35,9 @@ Report = Callable[[str], None]
 
 def stderr_report(line: str) -> None:
     """Print a note or warning line on stderr."""
-    from reflexforge.errors import _one_line
+    from reflexfmt.terminal import escape_control
 
-    sys.stderr.write(_one_line(line) + "\n")
+    sys.stderr.write(escape_control(line) + "\n")
     sys.stderr.flush()
 
 

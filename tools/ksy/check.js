@@ -7,7 +7,7 @@
 //   {"verdict": "reject", "error": "EOFError", "field": "trees[0].nodes[4].left"}
 //   {"verdict": "foreign", "error": "RangeError", "message": "..."}   not a KaitaiStream error
 // plus "heapUsed" and "arrayBuffers" (bytes, after the parse; array buffers live outside the
-// heap that --max-old-space-size caps). Used by tests/test_conformance_ksy_js.py, which runs
+// heap that --max-old-space-size caps). Used by tests/fmt/test_conformance_ksy_js.py, which runs
 // it with node's heap capped at 64 MB.
 'use strict';
 const path = require('path');

@@ -18,12 +18,12 @@ from reflexforge.ingest.quirks import IngestOptions
 from reflexforge.ingest.read import capture_records, read_with_adjustments
 from reflexforge.ingest.write import write_trace
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from capture_reference import pcap_records, pcapng_records  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # python-pcapng's own
 
-DATA = Path(__file__).resolve().parent / "data" / "captures"
+DATA = Path(__file__).resolve().parents[1] / "data" / "captures"
 PCAPS = ["micro.pcap", "nano.pcap", "oversize.pcap", "stepback.pcap.gz"]
 PCAPNGS = ["two-interfaces.pcapng"]
 

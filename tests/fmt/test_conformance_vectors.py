@@ -19,7 +19,7 @@ from reflexfmt import cli_inspect
 from reflexfmt.errors import ERROR_CODES
 from reflexfmt.jsonshape import to_document
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "spec" / "vectors"
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text(encoding="utf-8"))
 ENTRIES = MANIFEST["vectors"]

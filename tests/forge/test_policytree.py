@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reflexfmt import FeatureScale, OutputBounds, Reflex, dumps, loads
+from reflexfmt.limits import MAX_NODES as MAX_TREE_NODES
 from reflexforge.config import PAIRS
 from reflexforge.policytree import (
-    MAX_TREE_NODES,
     PolicyLeaf,
     PolicySplit,
     collapse,

@@ -32,12 +32,12 @@ from ksy_compile import KSY, KSY_TOOLS, NODE_MODULES, compile_ksy, node, spec_pa
 import reflexfmt
 from reflexfmt import metadata
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fuzz"))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fuzz"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from ksy_verdict import verdict  # noqa: E402  (tools/ksy_verdict.py)
 from mutations import HUGE, accepted_seeds, fix_crc, mutated  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "spec" / "vectors"
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text(encoding="utf-8"))["vectors"]
 ACCEPT = [v for v in MANIFEST if v["result"] == "accept"]

@@ -27,11 +27,11 @@ from hypothesis import strategies as st
 import reflexfmt
 from reflexfmt.metadata import canonical_float
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fuzz"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fuzz"))
 from mutations import mutated  # noqa: E402
 from strategies import raw_features, reflexes  # noqa: E402  (tests/strategies.py)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "tools" / "nem1c"
 VECTORS = ROOT / "spec" / "vectors"
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text(encoding="utf-8"))["vectors"]

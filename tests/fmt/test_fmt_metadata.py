@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import signal
+from pathlib import Path
 
 import pytest
 import yaml
@@ -10,7 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import finite_floats, keys, metadata_dicts, metadata_values
 
-from reflexfmt.metadata import MetadataError, canonical_float, emit, parse
+from reflexfmt.metadata import (
+    MetadataError,
+    _parse_common,
+    canonical_float,
+    emit,
+    parse,
+    parse_text,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @settings(max_examples=150, deadline=None)
@@ -54,6 +66,41 @@ def test_canonical_float_reads_back(x):
 )
 def test_canonical_float_examples(x, text):
     assert canonical_float(x) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(metadata_dicts())
+def test_common_entry_parser_equals_the_reference(doc):
+    """parse() takes _parse_common for documents of common entries: it must return exactly
+    what the entry-by-entry reference returns, or None (then parse() uses the reference)."""
+    text = emit(doc).decode("utf-8")
+    common = _parse_common(text)
+    assert parse_text(text) == doc
+    assert common is None or common == doc
+    lines = text.splitlines()
+    for cut in range(len(lines)):  # drop or duplicate a line: both refuse or agree
+        for edited in (lines[:cut] + lines[cut + 1 :], lines[: cut + 1] + lines[cut:]):
+            edited_text = "".join(line + "\n" for line in edited)
+            try:
+                expected = parse_text(edited_text)
+            except MetadataError:
+                assert _parse_common(edited_text) is None
+            else:
+                assert _parse_common(edited_text) in (None, expected)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet='ab_z: "\\x.-019e{}[],\n', max_size=60))
+def test_common_entry_parser_never_accepts_more(text):
+    common = _parse_common(text)
+    if common is not None:
+        assert parse_text(text) == common
+
+
+def test_common_entry_parser_takes_the_usual_metadata():
+    text = (ROOT / "spec" / "examples" / "typical.json").read_text(encoding="utf-8")
+    doc = json.loads(text)["metadata"]
+    assert _parse_common(emit(doc).decode("utf-8")) == doc
 
 
 @settings(max_examples=200, deadline=None)
@@ -102,6 +149,24 @@ def test_long_strings_do_not_backtrack():
     parse(b'a: "' + b"x" * 60000 + b'"\n')
     with pytest.raises(MetadataError):
         parse(b'a: "' + b"x\\" * 30000 + b"\n")
+
+
+def test_long_lines_that_are_not_entries_do_not_backtrack():
+    """One 64 KB line of key characters (or of `key: ` pieces) is refused at once; an
+    unanchored scan for entries would try every character and take minutes."""
+    def hang(signum: int, frame: object) -> None:
+        raise TimeoutError("parse did not finish within 5 s (linear: a few ms)")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(5)  # a hang guard, not a speed test
+    try:
+        for text in (b"a" * 65000 + b"\n", b"ok: 1\n" + b"b" * 65000 + b"\n",
+                     b'a: "' + b"b: " * 21000 + b"\n"):
+            with pytest.raises(MetadataError):
+                parse(text)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_key_rules():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fmt_helpers import patch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "spec" / "examples"
 TYPICAL = EXAMPLES / "typical.reflex"
 MINIMAL = EXAMPLES / "minimal.reflex"

@@ -26,7 +26,7 @@ from ksy_compile import KSY, compile_ksy, spec_path  # tests/ksy_compile.py
 import reflexfmt
 from reflexfmt import metadata
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "spec" / "vectors"
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text(encoding="utf-8"))["vectors"]
 ACCEPT = [v for v in MANIFEST if v["result"] == "accept"]

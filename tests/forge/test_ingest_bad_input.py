@@ -19,7 +19,7 @@ from reflexforge.cli import main
 from reflexforge.errors import CODES, ForgeError
 from reflexforge.ingest.read import read_with_adjustments
 
-DATA = Path(__file__).resolve().parent / "data" / "captures"
+DATA = Path(__file__).resolve().parents[1] / "data" / "captures"
 MICRO = (DATA / "micro.pcap").read_bytes()
 FIRST = 24 + 16 + struct.unpack_from("<I", MICRO, 24 + 8)[0]  # end of the first record
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from reflexfmt import loads
 from reflexfmt.limits import LEAF
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "spec" / "examples"
 
 

@@ -167,7 +167,7 @@ def test_common_options_to_forge_options():
     from reflexforge.commands.common import options_from_args
     from reflexforge.config import ForgeOptions
 
-    args = build_parser().parse_args(
+    args = build_parser("label").parse_args(
         [
             "label",
             "t.csv",
@@ -188,7 +188,7 @@ def test_common_options_to_forge_options():
     assert options_from_args(args) == ForgeOptions(
         lam=0.5, incumbent=(8, 200), flush_cost_ns=4000, link_bps=25 * 10**9, workers=2
     )
-    defaults = build_parser().parse_args(["label", "t.csv", "-o", "o.csv"])
+    defaults = build_parser("label").parse_args(["label", "t.csv", "-o", "o.csv"])
     assert options_from_args(defaults) == ForgeOptions()
 
 
@@ -212,7 +212,7 @@ def test_real_console_script_bad_input(tmp_path):
 
 def test_forge_error_one_line_format():
     err = ForgeError("E_CSV_VALUE", "bad\nvalue", path="t.csv", line=17, column="bytes")
-    assert str(err) == "t.csv:17:bytes: E_CSV_VALUE: bad\\nvalue"
+    assert str(err) == "t.csv:17:bytes: E_CSV_VALUE: bad\\x0avalue"
     assert str(ForgeError("E_USAGE", "no")) == "E_USAGE: no"
     assert str(ForgeError("E_IO", "x", path="p")) == "p: E_IO: x"
 
@@ -351,3 +351,103 @@ def test_shadow_warns_when_default_incumbent_differs_from_the_model(tmp_path, ca
     assert lines[0].startswith(str(tmp_path / "m.reflex"))
     assert _shadow_stderr(tmp_path, capsys, (16, 1000)) == []
     assert _shadow_stderr(tmp_path, capsys, (4, 200), "--incumbent", "16,1ms") == []
+
+
+def test_forge_errors_escape_like_reflex_inspect():
+    """U+202E, C1 controls, ESC and line breaks: escaped by the one shared helper."""
+    from reflexfmt.terminal import escape_control
+
+    hostile = "evil\u202etxt.csv\x1b[31m\x85\u2028\r\n"
+    err = ForgeError("E_IO", "cannot read", path=hostile, line=3)
+    text = str(err)
+    assert text == escape_control(f"{hostile}:3: E_IO: cannot read")
+    assert "\\u202e" in text and "\\x85" in text and "\\x1b" in text and "\\u2028" in text
+    assert not any(0x80 <= ord(c) <= 0x9f or ord(c) < 0x20 or c in "\u202e\u2028" for c in text)
+
+
+def test_forge_usage_and_internal_lines_are_escaped(monkeypatch, capsys):
+    import reflexforge.cli as cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["label", "\u202ex.csv", "--lambda", "\u202e"])  # usage: bad value
+    assert info.value.code == 2
+    line = _one_error_line(capsys.readouterr().err, "E_USAGE")
+    assert "\u202e" not in line and "\\u202e" in line
+
+    def broken(argv):
+        raise RuntimeError("boom\u202e\x9b")
+
+    monkeypatch.setattr(cli, "run", broken)
+    monkeypatch.delenv("REFLEX_FORGE_DEBUG", raising=False)
+    assert cli.main(["label"]) == 3
+    line = _one_error_line(capsys.readouterr().err, "E_INTERNAL")
+    assert "boom\\u202e\\x9b" in line
+
+
+def test_forge_codes_are_exactly_those_of_the_spec():
+    """errors.CODES == the table of spec/telemetry.md section 2, and the forge's sources
+    raise no other code (E_INTERNAL is the exit-3 line of section 3)."""
+    import re
+
+    import reflexforge
+    from reflexforge import errors
+
+    root = Path(__file__).resolve().parents[2]
+    spec = (root / "spec" / "telemetry.md").read_text(encoding="utf-8")
+    section = spec.split("## 2. Errors", 1)[1].split("\n## ", 1)[0]
+    table = set(re.findall(r"^\| `(E_[A-Z0-9_]+)` +\|", section, re.MULTILINE))
+    assert table == set(errors.CODES)
+    assert {v for k, v in vars(errors).items() if k.startswith("E_")} == set(errors.CODES)
+    used = set()
+    for path in Path(reflexforge.__file__).parent.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r"\b(E_[A-Z][A-Z0-9_]*[A-Z0-9])\b", text))
+    assert used - {"E_INTERNAL"} <= set(errors.CODES)
+    assert "reflex-forge: E_INTERNAL" in spec.split("## 3. Exit codes", 1)[1]
+
+
+def test_internal_error_exit_code_is_the_same_in_every_command(monkeypatch, capsys, tmp_path):
+    import reflexforge.cli as forge_cli
+    from reflexfmt import cli_build, cli_inspect
+    from reflexfmt.terminal import EXIT_INTERNAL
+
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.delenv("REFLEX_FORGE_DEBUG", raising=False)
+    for module, argv in ((cli_inspect, ["x.reflex"]), (cli_build, ["x.json", "-o", "y"]),
+                         (forge_cli, ["label"])):
+        monkeypatch.setattr(module, "_run" if module is not forge_cli else "run", broken)
+        assert module.main(argv) == EXIT_INTERNAL == 3
+        line = _one_error_line(capsys.readouterr().err, "E_INTERNAL")
+        assert ": E_INTERNAL: RuntimeError: boom" in line
+
+
+def test_command_summaries_agree_with_the_command_modules():
+    """cli.COMMANDS lists each command without importing it; the summary must be the help
+    that the command's own register() gives."""
+    import argparse
+    import importlib
+
+    from reflexforge.cli import COMMANDS
+
+    for name, summary in COMMANDS.items():
+        parser = argparse.ArgumentParser()
+        sub = parser.add_subparsers()
+        importlib.import_module(f"reflexforge.commands.{name}").register(sub)
+        (action,) = sub._choices_actions
+        assert action.help == summary, name
+
+
+def test_help_and_version_import_no_command_module():
+    code = ("import sys\nfrom reflexforge.cli import main\n"
+            "for argv in (['--help'], ['--version']):\n"
+            "    try:\n        main(argv)\n    except SystemExit as e:\n"
+            "        assert e.code == 0\n"
+            "heavy = [m for m in sys.modules if m.startswith('reflexforge.commands.')"
+            " or m.split('.')[0] in ('numpy', 'sklearn', 'numba', 'pyarrow', 'dask')]\n"
+            "print(heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().endswith("[]"), out
+    assert "synth" in out and "shadow" in out  # the --help listing names every command

@@ -8,16 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import valid_files
 
-from reflexfmt import ReflexFormatError
-from reflexfmt.layout import fast_layout_source
+from reflexfmt import ReflexFormatError, structgen
 from reflexfmt.reader import fast_loads, validating_loads
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_generated_layout_is_fresh():
-    generated = (ROOT / "reflexfmt" / "_fastlayout.py").read_text(encoding="utf-8")
-    assert generated == fast_layout_source(), "run: python -m reflexfmt.layout"
+    generated = (ROOT / "reflexfmt" / "structs.py").read_text(encoding="utf-8")
+    assert generated == structgen.source(), "run: python -m reflexfmt.structgen"
 
 
 def _agree(data: bytes) -> None:
@@ -94,3 +93,32 @@ def rewired(draw: st.DrawFn) -> bytes:
 @given(rewired())
 def test_rewired_trees_agree(data):
     _agree(data)
+
+
+def test_loaded_reflex_behaves_like_a_built_one(typical_bytes):
+    """loads keeps the node arrays and builds Node objects on first use of ``trees``: the
+    result must be indistinguishable from the validating path's Reflex."""
+    import copy
+    import dataclasses
+    import pickle
+
+    from reflexfmt import Reflex, loads
+
+    built = validating_loads(typical_bytes)
+    lazy = loads(typical_bytes)
+    assert type(lazy) is Reflex and "trees" not in vars(lazy)
+    for x in ([0.0] * 10, [1e9] * 10, [float("nan")] * 10, [5.0, 4e4] + [3e2] * 8):
+        assert lazy.evaluate(x) == built.evaluate(x)
+    assert "trees" not in vars(lazy)  # evaluate reads the node arrays
+    assert pickle.loads(pickle.dumps(lazy)) == built
+    assert copy.deepcopy(lazy) == built
+    assert built == lazy and lazy == built and repr(lazy) == repr(built)
+    assert lazy.trees == built.trees and lazy.trees is lazy.trees
+    assert dataclasses.replace(loads(typical_bytes), q_scale=5) == dataclasses.replace(
+        built, q_scale=5)
+    try:
+        lazy.missing  # noqa: B018
+    except AttributeError as exc:
+        assert "missing" in str(exc)
+    else:
+        raise AssertionError("no AttributeError")

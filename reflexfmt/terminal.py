@@ -1,0 +1,32 @@
+"""What every command of the toolkit shares on its way out: escaping and exit codes.
+
+``reflex-inspect``, ``reflex-build`` and ``reflex-forge`` print every message (file names,
+metadata, error lines) through ``escape_control`` and end with these exit codes (README,
+"Exit codes"; spec/NEM1.md section 13 and spec/telemetry.md section 3).
+"""
+
+from __future__ import annotations
+
+import re
+
+EXIT_OK = 0
+EXIT_INVALID = 1  # reflex-inspect/reflex-build: an invalid file or description;
+#                   reflex-forge shadow/demo: not promoted
+EXIT_USAGE = 2  # bad usage, bad input to the forge, or an I/O error
+EXIT_INTERNAL = 3  # an internal error (a bug), in every command
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+# C0, DEL, C1, and the Unicode line/paragraph separators and bidi controls, which can reorder
+# or hide what a terminal shows.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+
+
+def escape_control(text: str) -> str:
+    """``text`` with every terminal control character written as a visible escape
+    (``\\x1b``, ``\\u202e``), so that a message is one line and shows what it says."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
