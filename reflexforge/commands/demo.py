@@ -19,7 +19,7 @@ from reflexforge.commands.common import (
     positive_float,
     progress_enabled,
 )
-from reflexforge.commands.train import add_training_options
+from reflexforge.commands.training_options import add_training_options
 from reflexforge.errors import E_IO, ForgeError
 
 TRAIN_SEED = 1

@@ -249,7 +249,9 @@ def test_loop_features_equal_forge_features() -> None:
 
 
 def test_schedule_window_costs_of_a_constant_equal_the_oracle() -> None:
-    from reflexforge.oracle import PAIRS, costs_from_counts, label_chunk, window_bounds
+    from reflexforge.config import PAIRS
+    from reflexforge.oracle import costs_from_counts, window_bounds
+    from reflexforge.oracle_kernel import label_chunk
 
     ts, size, _ = TRACE
     starts = window_starts(ts)
