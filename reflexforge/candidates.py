@@ -147,7 +147,8 @@ def closed_loop_features(trace, reflex: Reflex, opts: ForgeOptions,
                          starts: np.ndarray) -> np.ndarray:
     """The features (float64[n, 10]) the reflex sees at the end of the windows at ``starts``
     when it runs the whole trace in closed loop (spec/validation.md's runtime loop)."""
-    from reflexforge.closedloop import MODE_CLOSED, flatten, run_loop
+    from reflexforge.closedloop import MODE_CLOSED, run_loop
+    from reflexforge.runtime import flatten
 
     ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
     loop = run_loop(ts, trace.size, trace.rtt_ns, tuple(opts.incumbent), opts.flush_cost_ns,

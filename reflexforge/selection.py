@@ -24,17 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reflexforge.closedloop import (
-    MODE_CLOSED,
-    flatten,
-    run_loop,
-    runtime_steps,
-    schedule_window_costs,
-    step_count,
-)
+from reflexforge.closedloop import MODE_CLOSED, run_loop, step_count
 from reflexforge.config import ForgeOptions
 from reflexforge.oscillation import gate_lookback, oscillation_stats
 from reflexforge.quantize import quantize_matrix
+from reflexforge.runtime import flatten, runtime_steps
+from reflexforge.schedulecost import schedule_window_costs
 from reflexforge.simulate import nearest_rank, simulate
 from reflexforge.train import evaluate_tree
 

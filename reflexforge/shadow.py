@@ -22,15 +22,15 @@ from reflexforge.closedloop import (
     MODE_SCHEDULE,
     LoopResult,
     decision_count,
-    flatten,
     run_loop,
     step_count,
-    window_p95_us,
 )
 from reflexforge.config import MAX_THRESHOLD, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
 from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.features import window_starts
 from reflexforge.oscillation import OscillationStats, gate_lookback, oscillation_stats
+from reflexforge.plotseries import window_p95_us
+from reflexforge.runtime import flatten
 from reflexforge.simulate import as_sizes, simulate
 
 PROMOTION_MIN_DURATION_S = 600

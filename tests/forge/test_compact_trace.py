@@ -8,10 +8,11 @@ import gzip
 import numpy as np
 import pytest
 
-from reflexforge.closedloop import MODE_CLOSED, MODE_OPEN, constant_flat, run_loop
+from reflexforge.closedloop import MODE_CLOSED, MODE_OPEN, run_loop
 from reflexforge.config import ForgeOptions
 from reflexforge.features import window_features, window_starts
 from reflexforge.oracle import window_costs
+from reflexforge.runtime import constant_flat
 from reflexforge.simulate import simulate
 from reflexforge.telemetry import Trace, read_telemetry
 from reflexforge.trainset import make_training_set
