@@ -22,7 +22,7 @@ from reflexforge.features import window_starts
 from reflexforge.oracle import window_bounds, window_costs
 from reflexforge.parallel import label_windows
 from reflexforge.synth import generate
-from reflexforge.telemetry import Trace
+from reflexforge.trace import Trace
 from reflexforge.trainset import make_training_set
 
 RATE = 50_000

@@ -35,7 +35,7 @@ def reference(telemetry: str, output: str) -> None:
     from pyarrow import csv
 
     from reflexforge.config import ForgeOptions
-    from reflexforge.telemetry import Trace
+    from reflexforge.trace import Trace
     from reflexforge.trainset import make_training_set, write_training_set
 
     types = {"ts_ns": pa.int64(), "bytes": pa.uint16(), "rtt_ns": pa.int64()}

@@ -26,7 +26,7 @@ from reflexforge.errors import (
 from reflexforge.ingest import sniff
 from reflexforge.ingest.hashing import open_hashed
 from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error
-from reflexforge.telemetry import (
+from reflexforge.trace import (
     BYTES,
     BYTES_MAX,
     BYTES_MIN,

@@ -25,7 +25,7 @@ from reflexforge.ingest import sniff
 from reflexforge.ingest.hashing import open_hashed
 from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error, reorder, step_beyond
 from reflexforge.ingest.records import ERROR, Chunk, Rows
-from reflexforge.telemetry import BYTES_MAX, Trace
+from reflexforge.trace import BYTES_MAX, Trace
 
 Report = Callable[[str], None]
 

@@ -14,7 +14,8 @@ from reflexforge.features import window_features, window_starts
 from reflexforge.oracle import window_costs
 from reflexforge.runtime import constant_flat
 from reflexforge.simulate import simulate
-from reflexforge.telemetry import Trace, read_telemetry
+from reflexforge.telemetry import read_telemetry
+from reflexforge.trace import Trace
 from reflexforge.trainset import make_training_set
 
 

@@ -1,5 +1,5 @@
-"""The package's structure (STYLE): every module imports, and no two modules import each
-other, directly or through others, whether at the top or inside a function."""
+"""The package's structure (STYLE): every module imports; no two modules import each other,
+directly or through others, whether at the top or inside a function; no module is long."""
 
 from __future__ import annotations
 
@@ -97,3 +97,12 @@ def test_the_graph_sees_lazy_and_submodule_imports(tmp_path: Path) -> None:
     modules = {f"pkg.{n}": tmp_path / f"{n}.py" for n in "abc"}
     assert import_graph(modules) == {"pkg.a": {"pkg.b"}, "pkg.b": {"pkg.a", "pkg.c"},
                                      "pkg.c": set()}
+
+
+MAX_LINES = 450  # STYLE: modules small and named for what they do
+
+
+def test_no_module_is_too_long() -> None:
+    long = {name: n for name, path in MODULES.items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}, f"modules over {MAX_LINES} lines: {long}"

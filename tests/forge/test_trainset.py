@@ -9,7 +9,7 @@ import pytest
 
 from reflexforge.config import ForgeOptions
 from reflexforge.errors import ForgeError
-from reflexforge.telemetry import Trace
+from reflexforge.trace import Trace
 from reflexforge.trainset import (
     HEADER,
     format_training_set,
