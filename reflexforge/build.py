@@ -47,7 +47,7 @@ from reflexforge.selection import (
     score_all,
     validation_span,
 )
-from reflexforge.train import RANDOM_STATE, TrainOptions, evaluate_tree, split_by_time
+from reflexforge.train import RANDOM_STATE, TrainOptions, evaluate_grid_rows, split_by_time
 
 
 @dataclass(frozen=True)
@@ -200,8 +200,8 @@ def reflex_from_segments(
     # Section 5's figures are those of the candidate as validated (trained on the training
     # windows only), so that they stay held out even when the file holds the refit.
     q = quantize_matrix(x, best.lo, best.hi, Q_SCALE)
-    out_n = evaluate_tree(best.trees[0], q, BOUNDS[0])
-    out_d = evaluate_tree(best.trees[1], q, BOUNDS[1])
+    out_n = evaluate_grid_rows(best.trees[0], q, BOUNDS[0])
+    out_d = evaluate_grid_rows(best.trees[1], q, BOUNDS[1])
     chosen = pair_indices(out_n, out_d)
     # The best single static pair in hindsight: lowest mean J over the validation windows.
     static = int(np.argmin(j[val].mean(axis=0) if n_val else j.mean(axis=0)))

@@ -27,7 +27,7 @@ from reflexforge.climber import DEAD_BAND_PERCENT, GOING_RIGHT, LADDER, climb_co
 from reflexforge.config import STEP_NS, WINDOW_NS
 from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.loopfeatures import loop_window_features
-from reflexforge.runtime import FlatReflex, constant_flat, evaluate_tree, hysteresis_step
+from reflexforge.runtime import FlatReflex, constant_flat, evaluate_raw_row, hysteresis_step
 from reflexforge.simulate import _INT64_MIN, as_sizes, service_ns
 
 MODE_OPEN = 0
@@ -132,9 +132,9 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
                 for f in range(10):
                     feats[j, f] = row[f]
             if mode == MODE_OPEN or mode == MODE_CLOSED:
-                d0 = evaluate_tree(row, 0, feature, threshold, left, right, value, lo, hi,
+                d0 = evaluate_raw_row(row, 0, feature, threshold, left, right, value, lo, hi,
                                    q_scale, bmin, bmax)
-                d1 = evaluate_tree(row, 1, feature, threshold, left, right, value, lo, hi,
+                d1 = evaluate_raw_row(row, 1, feature, threshold, left, right, value, lo, hi,
                                    q_scale, bmin, bmax)
                 raw_dec[j, 0] = d0
                 raw_dec[j, 1] = d1

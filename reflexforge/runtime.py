@@ -83,8 +83,11 @@ def quantize_value(x, lo, hi, q_scale):
 
 
 @njit(cache=True)
-def evaluate_tree(raw, o, feature, threshold, left, right, value, lo, hi, q_scale, bmin, bmax):
-    """Spec NEM1 section 10 for tree ``o``: quantize on demand, walk, clamp."""
+def evaluate_raw_row(raw, o, feature, threshold, left, right, value, lo, hi, q_scale, bmin,
+                     bmax):
+    """Spec NEM1 section 10 for tree ``o`` of a flattened reflex on ONE row of raw features:
+    quantize on demand, walk, clamp (``reflexforge.train.evaluate_grid_rows`` takes a tree's
+    nodes and a whole matrix of quantized rows)."""
     i = 0
     f = feature[o, 0]
     while f != LEAF:
@@ -108,7 +111,7 @@ def evaluate_batch(raw, feature, threshold, left, right, value, lo, hi, q_scale,
     out = np.empty((raw.shape[0], 2), dtype=np.int64)
     for r in range(raw.shape[0]):
         for o in range(2):
-            out[r, o] = evaluate_tree(raw[r], o, feature, threshold, left, right, value, lo, hi,
+            out[r, o] = evaluate_raw_row(raw[r], o, feature, threshold, left, right, value, lo, hi,
                                       q_scale, bmin, bmax)
     return out
 

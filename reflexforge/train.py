@@ -232,8 +232,10 @@ def export_tree(
     return tuple(nodes)
 
 
-def evaluate_tree(nodes: Sequence[Node], q: np.ndarray, bounds: tuple[int, int]) -> np.ndarray:
-    """Spec 10 steps 2 and 3 for every row of the grid matrix ``q`` [n, 10], vectorized."""
+def evaluate_grid_rows(nodes: Sequence[Node], q: np.ndarray, bounds: tuple[int, int]) -> np.ndarray:
+    """Spec 10 steps 2 and 3 of one tree (its ``nodes``) for every row of the matrix ``q``
+    [n, 10] of quantized (grid) features, vectorized; ``reflexforge.runtime.evaluate_raw_row``
+    is the compiled evaluator of one row of raw features."""
     at = np.zeros(q.shape[0], dtype=np.int64)
     feature = np.array([n.feature for n in nodes], dtype=np.int64)
     threshold = np.array([n.threshold for n in nodes], dtype=np.int64)
