@@ -35,7 +35,7 @@ from reflexforge.config import (
     source_date_epoch,
 )
 from reflexforge.errors import E_TRAINSET, ForgeError
-from reflexforge.labels import count_switches, training_labels
+from reflexforge.label_smoothing import count_switches, training_labels
 from reflexforge.oracle import OracleCosts, best_pairs
 from reflexforge.quantize import Q_SCALE, quantize_matrix
 from reflexforge.selection import (
@@ -263,7 +263,8 @@ def build_reflex(
     ``make_training_set``; with ``training_set_path`` the plain training set is also written
     there (atomically).
     """
-    from reflexforge.trainset import make_training_set, write_training_set
+    from reflexforge.labelling import make_training_set
+    from reflexforge.trainset import write_training_set
 
     train_opts = train_opts or TrainOptions()
     traces = list(trace) if isinstance(trace, list | tuple) else [trace]

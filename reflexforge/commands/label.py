@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     target = check_output_path(args.output)
     trace = read_input_trace(args, args.telemetry)
     from reflexforge.features import window_starts
-    from reflexforge.trainset import make_training_set, write_training_set
+    from reflexforge.labelling import make_training_set
+    from reflexforge.trainset import write_training_set
 
     windows = len(window_starts(trace.ts_ns))
     with progress_bar(windows, "label", progress_enabled(args)) as bar:

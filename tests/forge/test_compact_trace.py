@@ -11,12 +11,12 @@ import pytest
 from reflexforge.closedloop import MODE_CLOSED, MODE_OPEN, run_loop
 from reflexforge.config import ForgeOptions
 from reflexforge.features import window_features, window_starts
+from reflexforge.labelling import make_training_set
 from reflexforge.oracle import window_costs
 from reflexforge.runtime import constant_flat
 from reflexforge.simulate import simulate
 from reflexforge.telemetry import read_telemetry
 from reflexforge.trace import Trace
-from reflexforge.trainset import make_training_set
 
 
 def _packets(n: int = 30_000, seed: int = 7):

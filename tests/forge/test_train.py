@@ -9,7 +9,7 @@ import pytest
 
 from reflexfmt import LEAF, FeatureScale, OutputBounds, Reflex
 from reflexforge.config import STEP_NS
-from reflexforge.labels import count_switches, target_costs, training_labels, viterbi
+from reflexforge.label_smoothing import count_switches, target_costs, training_labels, viterbi
 from reflexforge.quantize import Q_SCALE
 from reflexforge.train import (
     TrainOptions,
