@@ -58,7 +58,7 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
     ``args``; print the figures."""
     import hashlib
 
-    from reflexforge.build import build_reflex
+    from reflexforge.pipeline import build_reflex
     from reflexforge.progress import progress_bar
 
     paths = [telemetry] if isinstance(telemetry, str) else list(telemetry)

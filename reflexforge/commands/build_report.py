@@ -62,7 +62,7 @@ def candidates_table(report, train_opts):
     """Every candidate's closed-loop validation figures; the winner marked with *."""
     from rich.table import Table
 
-    from reflexforge.build import candidate_key
+    from reflexforge.pipeline import candidate_key
 
     table = Table(title="model selection: closed-loop replay of the validation span "
                   "(* the winner; eligible: passes the gate's checks there)")

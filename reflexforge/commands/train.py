@@ -46,11 +46,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reflexforge.build import pair_indices, reflex_from_costs
     from reflexforge.commands.build_report import print_report
     from reflexforge.features import window_starts
     from reflexforge.labelling import incumbent_features
     from reflexforge.oracle import best_pairs, window_costs
+    from reflexforge.pipeline import pair_indices, reflex_from_costs
     from reflexforge.progress import progress_bar
     from reflexforge.trainset import check_features, read_training_set
 

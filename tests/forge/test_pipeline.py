@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from reflexfmt import dumps, load, loads
-from reflexforge.build import build_reflex, created_at, reflex_from_costs
 from reflexforge.cli import main
 from reflexforge.config import ForgeOptions
 from reflexforge.errors import ForgeError
 from reflexforge.oracle import OracleCosts
+from reflexforge.pipeline import build_reflex, created_at, reflex_from_costs
 from reflexforge.synth import synthesize
 from reflexforge.telemetry import read_telemetry
 from reflexforge.train import PLAIN, TrainOptions
