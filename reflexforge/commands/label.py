@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reflexforge.commands.common import (
+from reflexforge.commands.options import (
     add_common_options,
     add_telemetry_options,
-    check_distinct_paths,
-    check_output_path,
     options_from_args,
     progress_enabled,
     read_input_trace,
 )
+from reflexforge.commands.paths import check_distinct_paths, check_output_path
 
 
 def register(subparsers) -> None:

@@ -13,17 +13,16 @@ import argparse
 
 import numpy as np
 
-from reflexforge.commands.common import (
+from reflexforge.commands.modelio import dump_model
+from reflexforge.commands.options import (
     add_common_options,
     add_telemetry_options,
-    check_distinct_paths,
-    check_output_path,
     description,
-    dump_model,
     options_from_args,
     progress_enabled,
     read_input_trace,
 )
+from reflexforge.commands.paths import check_distinct_paths, check_output_path
 from reflexforge.commands.training_options import add_training_options, training_options_from_args
 from reflexforge.errors import E_TRAINSET, ForgeError
 

@@ -10,7 +10,7 @@ import argparse
 
 from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, MAX_TREE_DEPTH
 from reflexforge.candidates import DEFAULT_MIN_LEAF, MIN_LEAF_GRID
-from reflexforge.commands.common import int_range, non_negative_float
+from reflexforge.commands.argtypes import int_range, non_negative_float
 from reflexforge.errors import ForgeError
 from reflexforge.horizon import MAX_HORIZON, check_aggregate
 from reflexforge.train import (

@@ -164,7 +164,7 @@ def test_usage_errors_one_line_exit_2(tmp_path, capsys, monkeypatch, argv):
 
 def test_common_options_to_forge_options():
     from reflexforge.cli import build_parser
-    from reflexforge.commands.common import options_from_args
+    from reflexforge.commands.options import options_from_args
     from reflexforge.config import ForgeOptions
 
     args = build_parser("label").parse_args(
