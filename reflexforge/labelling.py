@@ -14,10 +14,12 @@ from reflexforge.errors import E_CSV_VALUE, E_TRACE_SHORT, ForgeError
 from reflexforge.features import window_features, window_starts
 from reflexforge.oracle import OracleCosts, best_pairs, window_costs
 from reflexforge.simulate import as_sizes, simulate
+from reflexforge.trace import Trace
 from reflexforge.trainset import MAX_TS_NS, TrainingSet
 
 
-def make_training_set(trace, opts: ForgeOptions, progress=None) -> tuple[TrainingSet, OracleCosts]:
+def make_training_set(trace: Trace, opts: ForgeOptions,
+                      progress=None) -> tuple[TrainingSet, OracleCosts]:
     """Features (one incumbent replay of the whole trace) and oracle labels of every window.
 
     ``trace`` has arrays ts_ns, size, rtt_ns (see ``Trace``) and a path. ``progress``, if given, is
@@ -45,7 +47,7 @@ def make_training_set(trace, opts: ForgeOptions, progress=None) -> tuple[Trainin
                        max_batch_delay_us=pairs[best, 1], J=costs.J[rows, best]), costs
 
 
-def incumbent_features(trace, opts: ForgeOptions, starts: np.ndarray) -> np.ndarray:
+def incumbent_features(trace: Trace, opts: ForgeOptions, starts: np.ndarray) -> np.ndarray:
     """The features (float64[n, 10]) of the windows at ``starts``, from one replay of the whole
     trace under ``opts.incumbent`` (spec/forge.md section 4)."""
     ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)

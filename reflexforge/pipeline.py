@@ -47,6 +47,7 @@ from reflexforge.selection import (
     score_all,
     validation_span,
 )
+from reflexforge.trace import Trace
 from reflexforge.train import RANDOM_STATE, TrainOptions, evaluate_grid_rows, split_by_time
 
 
@@ -110,7 +111,7 @@ def reflex_from_costs(
     telemetry_sha1: str,
     opts: ForgeOptions,
     train_opts: TrainOptions,
-    trace=None,
+    trace: Trace | None = None,
 ) -> tuple[Reflex, BuildReport]:
     """Train and quantize a reflex from the feature windows and the oracle's cost matrix.
 
@@ -129,7 +130,7 @@ class Segment:
     starts: np.ndarray
     x: np.ndarray
     costs: OracleCosts
-    trace: object = None
+    trace: Trace | None = None
 
 
 def _checked(segment: Segment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -247,7 +248,7 @@ def refit(candidate: Candidate, files: list[FileWindows], spans: list[Validation
 
 
 def build_reflex(
-    trace,
+    trace: Trace | list[Trace] | tuple[Trace, ...],
     opts: ForgeOptions,
     train_opts: TrainOptions | None = None,
     *,

@@ -31,6 +31,7 @@ from reflexforge.quantize import quantize_matrix
 from reflexforge.runtime import flatten, runtime_steps
 from reflexforge.schedulecost import schedule_window_costs
 from reflexforge.simulate import nearest_rank, simulate
+from reflexforge.trace import Trace
 from reflexforge.train import evaluate_grid_rows
 
 SELECT_TOLERANCE = 0.005
@@ -64,7 +65,7 @@ def _p95(ts: np.ndarray, completion: np.ndarray) -> int:
     return int(np.partition(lat, rank - 1)[rank - 1])
 
 
-def validation_span(trace, starts: np.ndarray, x: np.ndarray, n_train: int,
+def validation_span(trace: Trace, starts: np.ndarray, x: np.ndarray, n_train: int,
                     costs_J: np.ndarray, opts: ForgeOptions) -> ValidationSpan | None:
     """The validation span of one file (None when it has no validation window)."""
     starts = np.asarray(starts, dtype=np.int64)
