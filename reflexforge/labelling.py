@@ -14,8 +14,8 @@ from reflexforge.errors import E_CSV_VALUE, E_TRACE_SHORT, ForgeError
 from reflexforge.features import window_features, window_starts
 from reflexforge.oracle import OracleCosts, best_pairs, window_costs
 from reflexforge.simulate import as_sizes, simulate
-from reflexforge.trace import Trace
-from reflexforge.trainset import MAX_TS_NS, TrainingSet
+from reflexforge.trace import TS_MAX, Trace
+from reflexforge.trainset import TrainingSet
 
 
 def make_training_set(trace: Trace, opts: ForgeOptions,
@@ -29,7 +29,7 @@ def make_training_set(trace: Trace, opts: ForgeOptions,
     ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
     size = as_sizes(trace.size)
     path = getattr(trace, "path", None)
-    if ts.shape[0] and (int(ts[0]) < 0 or int(ts[-1]) > MAX_TS_NS):
+    if ts.shape[0] and (int(ts[0]) < 0 or int(ts[-1]) > TS_MAX):
         raise ForgeError(E_CSV_VALUE, f"ts_ns must lie in 0..2^62 for the forge, got "
                          f"{int(ts[0])}..{int(ts[-1])}", path=path, column="ts_ns")
     starts = window_starts(ts)

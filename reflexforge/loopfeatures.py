@@ -12,13 +12,14 @@ from reflexforge.features import PER_SECOND
 
 @njit(cache=True)
 def sorted_nearest_rank(sorted_vals, count, percent):
+    """The nearest-rank ``percent`` percentile of the first ``count`` values, sorted."""
     rank = (percent * count + 99) // 100
     return sorted_vals[rank - 1]
 
 
 @njit(cache=True)
 def loop_window_features(ts, size, comp, s, e, a_lo, a_hi, q_lo, c_lo, c_hi, ewma, has_ewma,
-                     lat_buf, out):
+                         lat_buf, out):
     """The ten features of window [s, e), bit for bit as ``reflexforge.features`` computes them.
 
     [a_lo, a_hi): arrivals in [s, e); [q_lo, a_hi): packets in the system during the window;

@@ -20,7 +20,6 @@ COLUMNS: tuple[str, ...] = (
     "window_start_ns", *FEATURE_NAMES, "flush_threshold", "max_batch_delay_us", "J",
 )
 HEADER = ",".join(COLUMNS)
-MAX_TS_NS = 2**62  # spec/forge.md, "Limits"
 
 _INT = re.compile(r"-?[0-9]+")
 _FLOAT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
