@@ -126,7 +126,7 @@ def main() -> None:
                  "parquet": os.path.join(tmp, "t.parquet")}
         write_pcap(trace, paths["pcap"])
         write_trace(trace, paths["parquet"])
-        from reflexforge.telemetry import Trace
+        from reflexforge.trace import Trace
 
         small = Trace(trace.ts_ns[:300_000], trace.size[:300_000], rtt_samples=(
             np.empty(0, np.int64), np.empty(0, np.int64)))

@@ -19,11 +19,11 @@ import numpy as np
 
 from reflexforge.config import ForgeOptions
 from reflexforge.features import window_starts
+from reflexforge.labelling import make_training_set
 from reflexforge.oracle import window_bounds, window_costs
 from reflexforge.parallel import label_windows
 from reflexforge.synth import generate
-from reflexforge.telemetry import Trace
-from reflexforge.trainset import make_training_set
+from reflexforge.trace import Trace
 
 RATE = 50_000
 

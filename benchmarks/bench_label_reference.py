@@ -35,8 +35,9 @@ def reference(telemetry: str, output: str) -> None:
     from pyarrow import csv
 
     from reflexforge.config import ForgeOptions
-    from reflexforge.telemetry import Trace
-    from reflexforge.trainset import make_training_set, write_training_set
+    from reflexforge.labelling import make_training_set
+    from reflexforge.trace import Trace
+    from reflexforge.trainset import write_training_set
 
     types = {"ts_ns": pa.int64(), "bytes": pa.uint16(), "rtt_ns": pa.int64()}
     table = csv.read_csv(telemetry, convert_options=csv.ConvertOptions(column_types=types))

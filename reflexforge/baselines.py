@@ -32,17 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reflexforge.closedloop import (
-    DEAD_BAND_PERCENT,
-    GOING_RIGHT,
-    LADDER,
-    MODE_CLIMB,
-    LoopResult,
-    climb_sample,
-    run_loop,
-    schedule_window_costs,
-)
+from reflexforge.climber import DEAD_BAND_PERCENT, GOING_RIGHT, LADDER, climb_sample
+from reflexforge.closedloop import MODE_CLIMB, LoopResult, run_loop
 from reflexforge.config import PAIRS, ForgeOptions
+from reflexforge.schedulecost import schedule_window_costs
 from reflexforge.simulate import nearest_rank, simulate
 
 

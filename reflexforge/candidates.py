@@ -26,6 +26,7 @@ from reflexforge.policytree import (
     leaves,
 )
 from reflexforge.quantize import Q_SCALE, quantize_matrix, scaling_from_training
+from reflexforge.trace import Trace
 from reflexforge.train import (
     FEATURE_SETS,
     RANDOM_STATE,
@@ -115,7 +116,7 @@ class FileWindows:
     J: np.ndarray
     n_train: int
     labels: np.ndarray
-    trace: object = None
+    trace: Trace | None = None
 
 
 @dataclass(frozen=True)
@@ -143,11 +144,12 @@ def runtime_reflex(lo: np.ndarray, hi: np.ndarray, trees, train_opts: TrainOptio
     )
 
 
-def closed_loop_features(trace, reflex: Reflex, opts: ForgeOptions,
+def closed_loop_features(trace: Trace, reflex: Reflex, opts: ForgeOptions,
                          starts: np.ndarray) -> np.ndarray:
     """The features (float64[n, 10]) the reflex sees at the end of the windows at ``starts``
     when it runs the whole trace in closed loop (spec/validation.md's runtime loop)."""
-    from reflexforge.closedloop import MODE_CLOSED, flatten, run_loop
+    from reflexforge.closedloop import MODE_CLOSED, run_loop
+    from reflexforge.runtime import flatten
 
     ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
     loop = run_loop(ts, trace.size, trace.rtt_ns, tuple(opts.incumbent), opts.flush_cost_ns,

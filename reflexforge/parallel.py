@@ -17,7 +17,7 @@ from multiprocessing import get_context
 import numpy as np
 
 from reflexforge.errors import E_IO, E_USAGE, ForgeError
-from reflexforge.oracle import label_chunk
+from reflexforge.oracle_kernel import label_chunk
 from reflexforge.simulate import as_sizes
 
 _INLINE_WORK = 40_000_000

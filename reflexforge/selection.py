@@ -24,19 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reflexforge.closedloop import (
-    MODE_CLOSED,
-    flatten,
-    run_loop,
-    runtime_steps,
-    schedule_window_costs,
-    step_count,
-)
+from reflexforge.closedloop import MODE_CLOSED, run_loop, step_count
 from reflexforge.config import ForgeOptions
 from reflexforge.oscillation import gate_lookback, oscillation_stats
 from reflexforge.quantize import quantize_matrix
+from reflexforge.runtime import flatten, runtime_steps
+from reflexforge.schedulecost import schedule_window_costs
 from reflexforge.simulate import nearest_rank, simulate
-from reflexforge.train import evaluate_tree
+from reflexforge.trace import Trace
+from reflexforge.train import evaluate_grid_rows
 
 SELECT_TOLERANCE = 0.005
 """A candidate within 0.5 % of the lowest validation mean J counts as tied with it; the
@@ -69,7 +65,7 @@ def _p95(ts: np.ndarray, completion: np.ndarray) -> int:
     return int(np.partition(lat, rank - 1)[rank - 1])
 
 
-def validation_span(trace, starts: np.ndarray, x: np.ndarray, n_train: int,
+def validation_span(trace: Trace, starts: np.ndarray, x: np.ndarray, n_train: int,
                     costs_J: np.ndarray, opts: ForgeOptions) -> ValidationSpan | None:
     """The validation span of one file (None when it has no validation window)."""
     starts = np.asarray(starts, dtype=np.int64)
@@ -116,7 +112,7 @@ def open_loop_oscillations(reflex, x_all: np.ndarray, incumbent: tuple[int, int]
     q = quantize_matrix(x_all, np.array([s.lo for s in reflex.scaling]),
                         np.array([s.hi for s in reflex.scaling]), reflex.q_scale)
     bounds = [(b.min, b.max) for b in reflex.bounds]
-    raw = np.stack([evaluate_tree(reflex.trees[o], q, bounds[o]) for o in range(2)], axis=1)
+    raw = np.stack([evaluate_grid_rows(reflex.trees[o], q, bounds[o]) for o in range(2)], axis=1)
     applied = runtime_steps(np.ascontiguousarray(raw, dtype=np.int64), reflex.confirm_steps,
                             reflex.dwell_steps)
     n = np.concatenate(([incumbent[0]] * 2, applied[:, 0]))

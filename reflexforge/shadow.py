@@ -22,16 +22,17 @@ from reflexforge.closedloop import (
     MODE_SCHEDULE,
     LoopResult,
     decision_count,
-    flatten,
     run_loop,
     step_count,
-    window_p95_us,
 )
 from reflexforge.config import MAX_THRESHOLD, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
 from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.features import window_starts
 from reflexforge.oscillation import OscillationStats, gate_lookback, oscillation_stats
+from reflexforge.plotseries import window_p95_us
+from reflexforge.runtime import flatten
 from reflexforge.simulate import as_sizes, simulate
+from reflexforge.trace import Trace
 
 PROMOTION_MIN_DURATION_S = 600
 """The seed's 10 minutes: a shorter trace can be shadowed (with --min-duration) but never
@@ -213,7 +214,7 @@ def _raw_stats(loop: LoopResult, incumbent: tuple[int, int], lookback: int) -> O
     return oscillation_stats(n, d, lookback=lookback)
 
 
-def run_shadow(reflex, trace, opts: ForgeOptions, min_duration_s: float = 600,
+def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float = 600,
                progress: bool = False, workers: int | None = None,
                model_path: str | None = None, gate_j: bool = True) -> ShadowReport:
     """Shadow-validate ``reflex`` (a ``reflexfmt.Reflex``) on ``trace`` (a telemetry Trace).

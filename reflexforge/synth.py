@@ -51,7 +51,7 @@ DATA_MINING_CDF = (
 
 
 @dataclass(frozen=True)
-class Segment:
+class LoadSegment:
     """One stretch of the trace under one profile at one mean packet rate."""
 
     profile: str
@@ -114,7 +114,8 @@ def check_args(profile: str, duration_s: float, rate: float) -> None:
 # --- planning ------------------------------------------------------------------------------
 
 
-def plan(profile: str, duration_ns: int, rate: float, rng: np.random.Generator) -> list[Segment]:
+def plan(profile: str, duration_ns: int, rate: float,
+         rng: np.random.Generator) -> list[LoadSegment]:
     """The segments of a trace: one segment per base profile, many for ``mixed``."""
     if profile == "diurnal":
         return _diurnal_plan(duration_ns, rate, rng)
@@ -142,7 +143,7 @@ REGIMES: dict[str, tuple[tuple[str, ...], float, float]] = {
 REGIME_SECONDS = (60.0, 240.0)
 
 
-def _diurnal_plan(duration_ns: int, rate: float, rng: np.random.Generator) -> list[Segment]:
+def _diurnal_plan(duration_ns: int, rate: float, rng: np.random.Generator) -> list[LoadSegment]:
     """Long regimes (1-4 minutes each) of quiet, busy and bursty load, like a day compressed:
     each regime differs from the one before it; its rate multiplier is uniform in the
     regime's range (log-uniform for quiet) over the mean multiplier of the three."""
@@ -167,7 +168,7 @@ def _diurnal_plan(duration_ns: int, rate: float, rng: np.random.Generator) -> li
 
 def _make_segment(
     kind: str, start: int, end: int, rate: float, rng: np.random.Generator
-) -> Segment:
+) -> LoadSegment:
     params: dict = {
         "p_small": float(rng.uniform(0.3, 0.5)),
         "base_rtt_us": float(rng.uniform(20.0, 80.0)),
@@ -187,7 +188,7 @@ def _make_segment(
     elif kind == "flows":
         params["workload"] = ("web_search", "data_mining")[int(rng.integers(2))]
         params["ack_fraction"] = float(rng.uniform(0.1, 0.3))
-    return Segment(kind, start, end, rate, params)
+    return LoadSegment(kind, start, end, rate, params)
 
 
 def _normalize(times: np.ndarray, rates: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -256,7 +257,7 @@ def _mixed_sizes(rng: np.random.Generator, n: int, p_small: float) -> np.ndarray
     return size
 
 
-def _gen_rate_profile(seg: Segment, rng, t0, t1) -> tuple[np.ndarray, np.ndarray]:
+def _gen_rate_profile(seg: LoadSegment, rng, t0, t1) -> tuple[np.ndarray, np.ndarray]:
     if seg.profile == "poisson":
         ts = _poisson_times(rng, t0, t1, lambda t: np.full(t.shape, seg.rate))
     else:
@@ -265,7 +266,7 @@ def _gen_rate_profile(seg: Segment, rng, t0, t1) -> tuple[np.ndarray, np.ndarray
     return ts, _mixed_sizes(rng, ts.size, seg.params["p_small"])
 
 
-def _gen_incast(seg: Segment, rng, t0, t1) -> tuple[np.ndarray, np.ndarray]:
+def _gen_incast(seg: LoadSegment, rng, t0, t1) -> tuple[np.ndarray, np.ndarray]:
     """Background Poisson plus, every period, K synchronized senders' blocks at line rate."""
     p = seg.params
     bg = _poisson_times(rng, t0, t1, lambda t: np.full(t.shape, seg.rate * p["background"]))
@@ -288,7 +289,7 @@ def _gen_incast(seg: Segment, rng, t0, t1) -> tuple[np.ndarray, np.ndarray]:
     return ts[order], size[order]
 
 
-def _gen_flows(seg: Segment, rng, t0, t1) -> tuple[np.ndarray, np.ndarray]:
+def _gen_flows(seg: LoadSegment, rng, t0, t1) -> tuple[np.ndarray, np.ndarray]:
     """Poisson flow arrivals, sizes from the workload CDF, packetized at the MTU and paced."""
     p = seg.params
     workload = p["workload"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import ctypes
 import gzip
-import hashlib
 import io
 import os
 import re
@@ -36,23 +35,23 @@ from reflexforge.errors import (
     E_TRACE_SHORT,
     ForgeError,
 )
+from reflexforge.ingest.hashing import HashingReader
 from reflexforge.ingest.sniff import compression_of, decompress_errors, open_file
-
-TS = "ts_ns"
-BYTES = "bytes"
-RTT = "rtt_ns"
-REQUIRED = (TS, BYTES)
-OPTIONAL = (RTT,)
-BYTES_MIN = 1
-BYTES_MAX = 65535
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-TS_MIN = 0
-TS_MAX = 2**62
-"""ts_ns range: keeps every simulator intermediate inside int64 (spec/forge.md, "Limits")."""
-NO_RTT = -1
-SIZE_DTYPE = np.uint16
-"""Packet sizes are 1..65535 bytes: stored as uint16 (a quarter of int64's memory)."""
+from reflexforge.trace import (
+    BYTES,
+    BYTES_MAX,
+    BYTES_MIN,
+    INT64_MAX,
+    INT64_MIN,
+    OPTIONAL,
+    REQUIRED,
+    RTT,
+    SIZE_DTYPE,
+    TS,
+    TS_MAX,
+    TS_MIN,
+    Trace,
+)
 
 _RULE = {
     TS: "ts_ns must be an integer in 0..2^62",
@@ -61,67 +60,16 @@ _RULE = {
 }
 
 BLOCK_SIZE = 4 << 20
+"""Bytes per CSV block: small blocks keep the reader threads' buffers (and the glibc arenas
+they fill) small; larger ones are no faster."""
 MAX_HEADER_CHARS = BLOCK_SIZE
 """Longest header line: a file without newlines, such as /dev/zero, is an error, not an
 unbounded read."""
-"""Bytes per CSV block: small blocks keep the reader threads' buffers (and the glibc arenas
-they fill) small; larger ones are no faster."""
 _INTEGER = re.compile(r"[ \t]*(-?[0-9]+)[ \t]*")  # what pyarrow's int64 conversion accepts
 _FLOAT = re.compile(r"[-+]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9.]+[eE][-+]?[0-9]+)")
 _FLOAT_HINT = ("; a number with a fraction is usually seconds (as tshark's frame.time_epoch "
                "exports): ts_ns must be integer nanoseconds, so multiply by 1e9 and round "
                "(microseconds: by 1000)")
-
-
-class Trace:
-    """A packet trace: arrival times ``ts_ns`` (int64), sizes ``size`` (bytes; uint16 when
-    read from a file) and RTT samples.
-
-    The RTT samples are given either dense (``rtt_ns``: int64 per packet, -1 = no sample) or
-    sparse (``rtt_samples=(indices, values)``, both int64, indices increasing), as
-    ``read_telemetry`` keeps them: few packets carry one. Either form is available from
-    either: ``rtt_ns`` is built on first use (and kept), ``rtt_samples`` is cheap.
-    """
-
-    def __init__(self, ts_ns: np.ndarray, size: np.ndarray, rtt_ns: np.ndarray | None = None,
-                 sha1: str = "", path: str = "", *,
-                 rtt_samples: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        if (rtt_ns is None) == (rtt_samples is None):
-            raise ValueError("give the RTT samples either dense (rtt_ns) or sparse (rtt_samples)")
-        self.ts_ns = ts_ns
-        self.size = size
-        self.sha1 = sha1
-        self.path = path
-        self.rows = int(ts_ns.shape[0])
-        self._rtt_ns = rtt_ns
-        self._rtt_samples = rtt_samples
-
-    @property
-    def rtt_ns(self) -> np.ndarray:
-        """int64 per packet, -1 = no sample."""
-        if self._rtt_ns is None:
-            at, values = self._rtt_samples
-            dense = np.full(self.rows, NO_RTT, dtype=np.int64)
-            dense[at] = values
-            self._rtt_ns = dense
-        return self._rtt_ns
-
-    @property
-    def rtt_samples(self) -> tuple[np.ndarray, np.ndarray]:
-        """(packet indices, RTT in ns) of the packets carrying a sample, int64, in order."""
-        if self._rtt_samples is None:
-            rtt = np.asarray(self._rtt_ns, dtype=np.int64)
-            at = np.flatnonzero(rtt >= 0)
-            return at, rtt[at]
-        return self._rtt_samples
-
-    def __len__(self) -> int:
-        return self.rows
-
-    @property
-    def duration_ns(self) -> int:
-        """Time from the first to the last arrival."""
-        return int(self.ts_ns[-1] - self.ts_ns[0]) if self.rows else 0
 
 
 def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None,
@@ -147,9 +95,9 @@ def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None,
     except OSError as exc:
         raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
     with raw:
-        hashing = _HashingReader(raw, also_hash)
+        hashing = HashingReader(raw, also_hash)
         trace_arrays = _stream(name, hashing, columns, header, header_line, reorder_window_ns)
-        hashing.drain()
+        hashing.drain(BLOCK_SIZE)
     _check_quoted_newlines(name)
     ts, size, rtt_samples = trace_arrays
     trace = Trace(ts_ns=ts, size=size, rtt_samples=rtt_samples, sha1=hashing.hexdigest(),
@@ -164,38 +112,6 @@ def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None,
             path=name,
         )
     return trace
-
-
-class _HashingReader(io.RawIOBase):
-    """A read-only stream that feeds every byte it passes on into sha1."""
-
-    def __init__(self, raw: IO[bytes], also=None) -> None:
-        super().__init__()
-        self._raw = raw
-        self._sha1 = hashlib.sha1()
-        self._also = also
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self._sha1.update(data)
-        if self._also is not None:
-            self._also.update(data)
-        return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def drain(self) -> None:
-        while self.read(BLOCK_SIZE):
-            pass
-
-    def hexdigest(self) -> str:
-        return self._sha1.hexdigest()
 
 
 def _open_text(name: str) -> IO[str]:
@@ -301,7 +217,7 @@ def _check_header(name: str, header: list[str], header_line: int) -> list[str]:
 
 
 def _stream(
-    name: str, hashing: _HashingReader, columns: list[str], header: list[str], header_line: int,
+    name: str, hashing: HashingReader, columns: list[str], header: list[str], header_line: int,
     window: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Stream the CSV through pyarrow, validating each block: ts, size, (rtt indices, values).

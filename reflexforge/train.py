@@ -19,7 +19,7 @@ from reflexfmt import Node
 from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, FEATURE_COUNT, MAX_TREE_DEPTH
 from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.horizon import MAX_HORIZON, check_aggregate
-from reflexforge.labels import LABEL_TARGETS
+from reflexforge.label_smoothing import LABEL_TARGETS
 from reflexforge.quantize import clamp, snap_log
 
 DEFAULT_DEPTH = 4
@@ -63,7 +63,7 @@ class TrainOptions:
     ``features`` (None: the grid, or the model's default) shape the cost-sensitive trees;
     ``refit`` fits the selection's winner again on all windows;
     ``label_target`` and ``switch_cost_us`` shape the regressors' labels
-    (reflexforge/labels.py); ``confirm_steps`` and ``dwell_steps`` go into the file header
+    (reflexforge/label_smoothing.py); ``confirm_steps`` and ``dwell_steps`` go into the file header
     (runtime hysteresis, spec/NEM1.md section 11); ``target`` is what the regressors fit;
     ``dagger_rounds`` is the number of DAgger rounds (reflexforge/candidates.py): retrain on
     the features the reflex itself sees in a closed-loop replay of the training windows.
@@ -232,8 +232,10 @@ def export_tree(
     return tuple(nodes)
 
 
-def evaluate_tree(nodes: Sequence[Node], q: np.ndarray, bounds: tuple[int, int]) -> np.ndarray:
-    """Spec 10 steps 2 and 3 for every row of the grid matrix ``q`` [n, 10], vectorized."""
+def evaluate_grid_rows(nodes: Sequence[Node], q: np.ndarray, bounds: tuple[int, int]) -> np.ndarray:
+    """Spec 10 steps 2 and 3 of one tree (its ``nodes``) for every row of the matrix ``q``
+    [n, 10] of quantized (grid) features, vectorized; ``reflexforge.runtime.evaluate_raw_row``
+    is the compiled evaluator of one row of raw features."""
     at = np.zeros(q.shape[0], dtype=np.int64)
     feature = np.array([n.feature for n in nodes], dtype=np.int64)
     threshold = np.array([n.threshold for n in nodes], dtype=np.int64)

@@ -1,4 +1,6 @@
-"""training-set.csv (spec/forge.md section 6): the labelled windows, and how to make them."""
+"""training-set.csv (spec/forge.md section 6): the labelled windows, written and read back.
+
+``reflexforge.labelling`` makes them."""
 
 from __future__ import annotations
 
@@ -11,17 +13,13 @@ import numpy as np
 
 from reflexfmt import FEATURE_NAMES
 from reflexfmt.atomic import atomic_open
-from reflexforge.config import GRID_D_US, GRID_N, PAIRS, ForgeOptions
-from reflexforge.errors import E_CSV_VALUE, E_TRACE_SHORT, E_TRAINSET, ForgeError
-from reflexforge.features import window_features, window_starts
-from reflexforge.oracle import OracleCosts, best_pairs, window_costs
-from reflexforge.simulate import as_sizes, simulate
+from reflexforge.config import GRID_D_US, GRID_N
+from reflexforge.errors import E_TRAINSET, ForgeError
 
 COLUMNS: tuple[str, ...] = (
     "window_start_ns", *FEATURE_NAMES, "flush_threshold", "max_batch_delay_us", "J",
 )
 HEADER = ",".join(COLUMNS)
-MAX_TS_NS = 2**62  # spec/forge.md, "Limits"
 
 _INT = re.compile(r"-?[0-9]+")
 _FLOAT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -39,45 +37,6 @@ class TrainingSet:
 
     def __len__(self) -> int:
         return int(self.window_start_ns.shape[0])
-
-
-def make_training_set(trace, opts: ForgeOptions, progress=None) -> tuple[TrainingSet, OracleCosts]:
-    """Features (one incumbent replay of the whole trace) and oracle labels of every window.
-
-    ``trace`` has arrays ts_ns, size, rtt_ns (see ``Trace``) and a path. ``progress``, if given, is
-    advanced by the number of windows labelled (``len(window_starts(trace.ts_ns))`` in all).
-    Raises ForgeError(E_TRACE_SHORT) when the trace holds no complete window.
-    """
-    ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
-    size = as_sizes(trace.size)
-    path = getattr(trace, "path", None)
-    if ts.shape[0] and (int(ts[0]) < 0 or int(ts[-1]) > MAX_TS_NS):
-        raise ForgeError(E_CSV_VALUE, f"ts_ns must lie in 0..2^62 for the forge, got "
-                         f"{int(ts[0])}..{int(ts[-1])}", path=path, column="ts_ns")
-    starts = window_starts(ts)
-    if starts.shape[0] == 0:
-        span = int(ts[-1]) - int(ts[0]) if ts.shape[0] else 0
-        raise ForgeError(E_TRACE_SHORT, f"the trace spans {span} ns; at least one 200 ms window "
-                         "(200000000 ns from the first to the last ts_ns) is needed", path=path)
-    X = incumbent_features(trace, opts, starts)
-    costs = window_costs(ts, size, starts, opts.lam, opts.flush_cost_ns, opts.link_bps,
-                         workers=opts.workers, dask=opts.dask, progress=progress)
-    best = best_pairs(costs.J)
-    pairs = np.array(PAIRS, dtype=np.int64)
-    rows = np.arange(best.shape[0])
-    return TrainingSet(window_start_ns=starts, X=X, flush_threshold=pairs[best, 0],
-                       max_batch_delay_us=pairs[best, 1], J=costs.J[rows, best]), costs
-
-
-def incumbent_features(trace, opts: ForgeOptions, starts: np.ndarray) -> np.ndarray:
-    """The features (float64[n, 10]) of the windows at ``starts``, from one replay of the whole
-    trace under ``opts.incumbent`` (spec/forge.md section 4)."""
-    ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
-    size = as_sizes(trace.size)
-    n_inc, d_inc_us = opts.incumbent
-    completion, _ = simulate(ts, size, n_inc, d_inc_us * 1000, opts.flush_cost_ns, opts.link_bps)
-    rtt = getattr(trace, "rtt_samples", None)  # sparse: a Trace never builds the dense array
-    return window_features(ts, size, trace.rtt_ns if rtt is None else rtt, completion, starts)
 
 
 def check_features(path: str | os.PathLike[str], got: np.ndarray, want: np.ndarray) -> None:

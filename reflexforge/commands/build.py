@@ -10,18 +10,21 @@ from __future__ import annotations
 import argparse
 import time
 
-from reflexforge.commands.common import (
+from reflexforge.commands.build_report import print_report
+from reflexforge.commands.modelio import dump_model
+from reflexforge.commands.options import (
     add_common_options,
     add_telemetry_options,
-    check_distinct_paths,
-    check_output_path,
     description,
-    dump_model,
     options_from_args,
     progress_enabled,
     read_input_trace,
 )
-from reflexforge.commands.train import add_training_options, training_options_from_args
+from reflexforge.commands.paths import check_distinct_paths, check_output_path
+from reflexforge.commands.training_options import (
+    add_training_options,
+    training_options_from_args,
+)
 from reflexforge.errors import E_USAGE, ForgeError
 
 
@@ -54,7 +57,7 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
     ``args``; print the figures."""
     import hashlib
 
-    from reflexforge.build import build_reflex
+    from reflexforge.pipeline import build_reflex
     from reflexforge.progress import progress_bar
 
     paths = [telemetry] if isinstance(telemetry, str) else list(telemetry)
@@ -83,83 +86,3 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
     report.seconds["total"] = time.perf_counter() - t0
     print_report(report, str(target), train_opts)
     return reflex, report
-
-
-def print_report(report, output: str, train_opts=None) -> None:
-    """The validation figures as a rich table on stdout."""
-    from rich.console import Console
-    from rich.table import Table
-
-    def pct(x: float | None) -> str:
-        return "-" if x is None else f"{100 * x:.1f}%"
-
-    def us(x: float | None) -> str:
-        return "-" if x is None else f"{x:.1f}"
-
-    table = Table(title=f"{output}: validation on the last {report.validation_windows} of "
-                  f"{report.windows} windows")
-    table.add_column("policy")
-    table.add_column("exact match", justify="right")
-    table.add_column("mean J regret (us)", justify="right")
-    table.add_row("reflex (quantized trees)", pct(report.model.exact_match),
-                  us(report.model.mean_regret_us))
-    n, d = report.static_pair
-    table.add_row(f"best static pair ({n}, {d}us)", pct(report.static.exact_match),
-                  us(report.static.mean_regret_us))
-    table.add_row("reflex on its training windows", pct(report.model_train.exact_match),
-                  us(report.model_train.mean_regret_us))
-    console = Console()
-    if not console.is_terminal:
-        console.width = max(console.width, 120)
-    if len(report.candidates) > 1:
-        console.print(candidates_table(report, train_opts))
-    console.print(table)
-    for note in size_notes(report, train_opts):
-        console.print(f"note: {note}", highlight=False)
-    console.print(
-        f"oracle mean J {us(report.oracle_mean_j_us)} us; label switches "
-        f"{report.label_switches_plain} plain -> {report.label_switches_trained} trained; "
-        f"nodes {report.node_counts[0]} + {report.node_counts[1]}",
-        highlight=False,
-    )
-
-
-def size_notes(report, train_opts) -> list[str]:
-    """Say so when the training windows are too few for the depth and leaf size asked."""
-    if train_opts is None:
-        return []
-    depth = train_opts.max_depth
-    out = []
-    for leaf in sorted({c.min_leaf for c, _, _ in report.candidates if c.min_leaf}):
-        most = report.train_windows // leaf
-        if most < 2**depth:
-            out.append(f"{report.train_windows} training windows allow at most {max(1, most)} "
-                       f"leaves of {leaf} windows (--min-leaf), fewer than the {2**depth} of "
-                       f"depth {depth}: such trees are smaller (see their leaves)")
-    return out
-
-
-def candidates_table(report, train_opts):
-    """Every candidate's closed-loop validation figures; the winner marked with *."""
-    from rich.table import Table
-
-    from reflexforge.build import candidate_key
-
-    table = Table(title="model selection: closed-loop replay of the validation span "
-                  "(* the winner; eligible: passes the gate's checks there)")
-    for name in ("", "candidate", "leaves", "mean J µs", "gap closed", "∆p95", "sw/min",
-                 "osc/30s", "eligible"):
-        table.add_column(name, justify="left" if name in ("", "candidate") else "right",
-                         no_wrap=True)
-    for i, (cand, leaves, sc) in enumerate(report.candidates):
-        mark = "*" if i == report.winner else ""
-        label = f"{candidate_key(i)} {cand.label(train_opts)}"
-        if sc is None:
-            table.add_row(mark, label, str(leaves), *["-"] * 6)
-            continue
-        table.add_row(mark, label, str(leaves), f"{sc.mean_j_us:.1f}",
-                      "-" if sc.gap_closed is None else f"{100 * sc.gap_closed:.1f}%",
-                      "-" if sc.delta_p95 is None else f"{100 * sc.delta_p95:+.1f}%",
-                      f"{sc.switches_per_min:.1f}", str(sc.oscillations_max_per_30s),
-                      "yes" if sc.eligible else "no")
-    return table

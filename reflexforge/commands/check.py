@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from reflexforge.commands.common import add_telemetry_options, description, positive_int
+from reflexforge.commands.argtypes import positive_int
+from reflexforge.commands.options import add_telemetry_options, description
 
 
 def register(subparsers) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reflexforge.commands.common import (
+from reflexforge.commands.options import (
     add_quiet_option,
     add_telemetry_options,
-    check_distinct_paths,
-    check_output_path,
     description,
     read_input_trace,
 )
+from reflexforge.commands.paths import check_distinct_paths, check_output_path
 
 FORMAT_CHOICES = ("csv", "csv.gz", "parquet")
 

@@ -12,14 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reflexforge.commands.common import (
-    add_common_options,
-    description,
-    non_negative_int,
-    positive_float,
-    progress_enabled,
-)
-from reflexforge.commands.train import add_training_options
+from reflexforge.commands.argtypes import non_negative_int, positive_float
+from reflexforge.commands.options import add_common_options, description, progress_enabled
+from reflexforge.commands.training_options import add_training_options
 from reflexforge.errors import E_IO, ForgeError
 
 TRAIN_SEED = 1

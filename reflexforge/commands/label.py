@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reflexforge.commands.common import (
+from reflexforge.commands.options import (
     add_common_options,
     add_telemetry_options,
-    check_distinct_paths,
-    check_output_path,
     options_from_args,
     progress_enabled,
     read_input_trace,
 )
+from reflexforge.commands.paths import check_distinct_paths, check_output_path
 
 
 def register(subparsers) -> None:
@@ -42,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     target = check_output_path(args.output)
     trace = read_input_trace(args, args.telemetry)
     from reflexforge.features import window_starts
-    from reflexforge.trainset import make_training_set, write_training_set
+    from reflexforge.labelling import make_training_set
+    from reflexforge.trainset import write_training_set
 
     windows = len(window_starts(trace.ts_ns))
     with progress_bar(windows, "label", progress_enabled(args)) as bar:

@@ -16,18 +16,17 @@ import sys
 from pathlib import Path
 
 from reflexfmt.terminal import escape_control
-from reflexforge.commands.common import (
+from reflexforge.commands.argtypes import non_negative_float
+from reflexforge.commands.modelio import load_model
+from reflexforge.commands.options import (
     add_common_options,
     add_telemetry_options,
-    check_distinct_paths,
-    check_output_path,
     description,
-    load_model,
-    non_negative_float,
     options_from_args,
     progress_enabled,
     read_input_trace,
 )
+from reflexforge.commands.paths import check_distinct_paths, check_output_path
 from reflexforge.errors import E_IO, ForgeError
 
 EXIT_PROMOTED = 0

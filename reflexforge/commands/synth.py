@@ -12,13 +12,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from reflexforge.commands.common import (
-    add_quiet_option,
-    check_output_path,
-    non_negative_int,
-    positive_float,
-    progress_enabled,
-)
+from reflexforge.commands.argtypes import non_negative_int, positive_float
+from reflexforge.commands.options import add_quiet_option, progress_enabled
+from reflexforge.commands.paths import check_output_path
 from reflexforge.config import SYNTH_PROFILES
 
 

@@ -13,139 +13,18 @@ import argparse
 
 import numpy as np
 
-from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, MAX_TREE_DEPTH
-from reflexforge.candidates import DEFAULT_MIN_LEAF, MIN_LEAF_GRID
-from reflexforge.commands.common import (
+from reflexforge.commands.modelio import dump_model
+from reflexforge.commands.options import (
     add_common_options,
     add_telemetry_options,
-    check_distinct_paths,
-    check_output_path,
     description,
-    dump_model,
-    int_range,
-    non_negative_float,
     options_from_args,
     progress_enabled,
     read_input_trace,
 )
+from reflexforge.commands.paths import check_distinct_paths, check_output_path
+from reflexforge.commands.training_options import add_training_options, training_options_from_args
 from reflexforge.errors import E_TRAINSET, ForgeError
-from reflexforge.horizon import MAX_HORIZON, check_aggregate
-from reflexforge.train import (
-    FEATURE_SETS,
-    MAX_DAGGER_ROUNDS,
-    MAX_MIN_LEAF,
-    MODELS,
-    PLAIN,
-    SELECTIONS,
-    TARGETS,
-    TrainOptions,
-)
-
-
-def _aggregate(text: str) -> str:
-    try:
-        return check_aggregate(text)
-    except ForgeError as exc:
-        raise argparse.ArgumentTypeError(exc.message) from None
-
-_STABILITY = ("label_target", "switch_cost_us", "confirm_steps", "dwell_steps", "target",
-              "dagger_rounds", "features", "model", "select", "horizon", "horizon_agg",
-              "min_leaf", "max_depth", "refit")
-
-
-def add_training_options(parser: argparse.ArgumentParser) -> None:
-    """Add the training and stability options (defaults: reflexforge.train.TrainOptions)."""
-    d = TrainOptions()
-    model = parser.add_argument_group("model and model selection")
-    model.add_argument(
-        "--model", choices=MODELS, default=None,
-        help="auto (default): with --select closed-loop, the best static pair, policy trees "
-        "and regressors compete (without, a policy tree); policy-tree: one cost-sensitive "
-        "tree over the 24 pairs; cost-regressor: scikit-learn's multi-output tree on the "
-        "costs; regressors: two trees on the argmin labels (the earlier default); static: "
-        "the best static pair",
-    )
-    model.add_argument(
-        "--select", choices=SELECTIONS, default=None,
-        help="closed-loop (default): replay every candidate in closed loop on the last 20%% "
-        "of the windows and keep the simplest one within 0.5%% of the lowest mean J among "
-        "those the gate would pass; off: build --model alone",
-    )
-    model.add_argument(
-        "--refit", choices=("on", "off"), default=None,
-        help="on (default): the file holds the selection's winner fitted again on all windows, "
-        "training and validation (as scikit-learn's searches refit); off: as validated",
-    )
-    model.add_argument(
-        "--horizon", type=int_range(1, MAX_HORIZON), default=None, metavar="H",
-        help="windows a decision is costed over, from confirm_steps + 1 windows after it "
-        "(default: dwell_steps, the least it stays in force; with --select, also 4)",
-    )
-    model.add_argument(
-        "--horizon-agg", type=_aggregate, default=None, metavar="mean|max|qNN",
-        help=f"how the costs over the horizon are combined (default {d.horizon_agg})",
-    )
-    model.add_argument(
-        "--min-leaf", type=int_range(1, MAX_MIN_LEAF), default=None, metavar="N",
-        help=f"fewest training windows in a leaf of a cost-sensitive tree (default: "
-        f"{', '.join(map(str, MIN_LEAF_GRID))} with --select, {DEFAULT_MIN_LEAF} without)",
-    )
-    model.add_argument(
-        "--max-depth", type=int_range(1, MAX_TREE_DEPTH), default=None, metavar="D",
-        help=f"depth of the trees (default {d.max_depth}; the format allows "
-        f"{MAX_TREE_DEPTH})",
-    )
-    group = parser.add_argument_group("training and stability options")
-    group.add_argument(
-        "--plain", action="store_true",
-        help="no stability: plain per-window labels, confirm 1, dwell 0 (the flags below "
-        "still override)",
-    )
-    group.add_argument(
-        "--label-target", choices=("current", "next"), default=None,
-        help=f"label each window from its own costs or the next step's (default {d.label_target})",
-    )
-    group.add_argument(
-        "--switch-cost", dest="switch_cost_us", type=non_negative_float, default=None,
-        metavar="US", help="J cost of one change of pair, in us: Viterbi smoothing of the "
-        "regressors' labels, and a cost-sensitive tree's price for each pair of consecutive "
-        f"training windows a split separates; 0 turns it off (default {d.switch_cost_us:g})",
-    )
-    group.add_argument(
-        "--confirm-steps", type=int_range(*CONFIRM_STEPS_RANGE), default=None, metavar="C",
-        help=f"runtime hysteresis: steps a new decision must persist (default {d.confirm_steps})",
-    )
-    group.add_argument(
-        "--dwell-steps", type=int_range(*DWELL_STEPS_RANGE), default=None, metavar="W",
-        help=f"runtime hysteresis: minimum steps a policy stays active (default {d.dwell_steps})",
-    )
-    group.add_argument(
-        "--target", choices=TARGETS, default=None,
-        help=f"what the trees regress on: log2 of the labels or the labels (default {d.target})",
-    )
-    group.add_argument(
-        "--dagger-rounds", type=int_range(0, MAX_DAGGER_ROUNDS), default=None, metavar="K",
-        help="DAgger: K rounds that replay the training windows in closed loop under the "
-        "current reflex and retrain on the features it saw, with the same labels "
-        f"(default {d.dagger_rounds})",
-    )
-    group.add_argument(
-        "--features", choices=tuple(FEATURE_SETS), default=None,
-        help="the features the trees may split on: all ten, or only the arrival-side ones "
-        "the batching policy cannot change (enqueue_rate, bytes_in_per_sec, "
-        "packet_size_mean, packet_size_var, rtt_ewma) (default: both with --select; "
-        "arrivals for a policy tree and all for regressors without)",
-    )
-
-
-def training_options_from_args(args: argparse.Namespace) -> TrainOptions:
-    """The ``TrainOptions`` given on the command line; unset ones keep the defaults."""
-    base = PLAIN if getattr(args, "plain", False) else TrainOptions()
-    given = {k: getattr(args, k) for k in _STABILITY if getattr(args, k, None) is not None}
-    if "refit" in given:
-        given["refit"] = given["refit"] == "on"
-    fields = {k: getattr(base, k) for k in _STABILITY} | given
-    return TrainOptions(**fields)
 
 
 def register(subparsers) -> None:
@@ -166,12 +45,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reflexforge.build import pair_indices, reflex_from_costs
-    from reflexforge.commands.build import print_report
+    from reflexforge.commands.build_report import print_report
     from reflexforge.features import window_starts
+    from reflexforge.labelling import incumbent_features
     from reflexforge.oracle import best_pairs, window_costs
+    from reflexforge.pipeline import pair_indices, reflex_from_costs
     from reflexforge.progress import progress_bar
-    from reflexforge.trainset import check_features, incumbent_features, read_training_set
+    from reflexforge.trainset import check_features, read_training_set
 
     opts = options_from_args(args)
     train_opts = training_options_from_args(args)

@@ -29,7 +29,7 @@ from reflexforge.ingest import sniff
 from reflexforge.ingest.plausibility import warnings_from
 from reflexforge.ingest.quirks import Adjustments, IngestOptions
 from reflexforge.ingest.records import CLAMP, ERROR, SPLIT
-from reflexforge.telemetry import BYTES, BYTES_MAX, BYTES_MIN, RTT, TS, TS_MAX, TS_MIN
+from reflexforge.trace import BYTES, BYTES_MAX, BYTES_MIN, RTT, TS, TS_MAX, TS_MIN
 
 PLACES = 3
 """Places listed per code."""

@@ -24,8 +24,9 @@ from reflexforge.errors import (
     ForgeError,
 )
 from reflexforge.ingest import sniff
+from reflexforge.ingest.hashing import open_hashed
 from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error
-from reflexforge.telemetry import (
+from reflexforge.trace import (
     BYTES,
     BYTES_MAX,
     BYTES_MIN,
@@ -46,8 +47,6 @@ HASH_BLOCK = 8 << 20
 
 
 def _sha1(name: str, also_hash) -> str:
-    from reflexforge.ingest.read import open_hashed
-
     with open_hashed(name, also_hash) as hashed:
         hashed.drain()
         return hashed.sha1.hexdigest()

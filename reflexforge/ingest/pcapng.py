@@ -18,7 +18,7 @@ from numba import njit
 from reflexforge.errors import E_CSV_VALUE
 from reflexforge.ingest.chunks import FULL, MAX_BLOCK, NEED_MORE, drive
 from reflexforge.ingest.records import Chunk
-from reflexforge.telemetry import TS_MAX
+from reflexforge.trace import TS_MAX
 
 SHB, IDB, PB, SPB, EPB = 0x0A0D0D0A, 1, 2, 3, 6
 BYTE_ORDER_MAGIC = 0x1A2B3C4D

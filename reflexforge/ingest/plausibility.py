@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reflexforge.telemetry import Trace
+from reflexforge.trace import Trace
 
 W_RATE = "W_RATE"
 W_SPAN = "W_SPAN"

@@ -7,12 +7,9 @@ Parquet, pcap or pcapng, each optionally gzip- or zstd-compressed, with the quir
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import sys
 from collections.abc import Callable
-from typing import IO
 
 import numpy as np
 
@@ -20,15 +17,15 @@ from reflexforge.errors import (
     E_CAPTURE,
     E_CSV_EMPTY,
     E_CSV_VALUE,
-    E_IO,
     E_TRACE_SHORT,
     E_USAGE,
     ForgeError,
 )
 from reflexforge.ingest import sniff
+from reflexforge.ingest.hashing import open_hashed
 from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error, reorder, step_beyond
 from reflexforge.ingest.records import ERROR, Chunk, Rows
-from reflexforge.telemetry import BYTES_MAX, Trace
+from reflexforge.trace import BYTES_MAX, Trace
 
 Report = Callable[[str], None]
 
@@ -39,45 +36,6 @@ def stderr_report(line: str) -> None:
 
     sys.stderr.write(escape_control(line) + "\n")
     sys.stderr.flush()
-
-
-class HashingFile(io.RawIOBase):
-    """A raw binary file that feeds every byte read through it into sha1 (and ``also``)."""
-
-    def __init__(self, raw: IO[bytes], also=None) -> None:
-        super().__init__()
-        self._raw = raw
-        self.sha1 = hashlib.sha1()
-        self._also = also
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        n = self._raw.readinto(buffer)
-        if n:
-            view = memoryview(buffer)[:n]
-            self.sha1.update(view)
-            if self._also is not None:
-                self._also.update(view)
-        return n or 0
-
-    def drain(self) -> None:
-        """Hash the rest of the file (bytes a decompressor or reader left unread)."""
-        buffer = bytearray(1 << 20)
-        while self.readinto(buffer):
-            pass
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
-def open_hashed(name: str, also=None) -> HashingFile:
-    try:
-        return HashingFile(open(name, "rb"), also)  # noqa: SIM115 - closed by the caller
-    except OSError as exc:
-        raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
 
 
 def read_trace(path: str | os.PathLike[str], options: IngestOptions | None = None,

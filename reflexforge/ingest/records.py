@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from reflexforge.telemetry import SIZE_DTYPE
+from reflexforge.trace import SIZE_DTYPE
 
 SPLIT, CLAMP, ERROR = "split", "clamp", "error"
 OVERSIZE_MODES = (SPLIT, CLAMP, ERROR)

@@ -12,7 +12,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from reflexfmt.atomic import atomic_open
-from reflexforge.telemetry import BYTES, RTT, TS, Trace
+from reflexforge.trace import BYTES, RTT, TS, Trace
 
 CSV_OUT, CSV_GZ_OUT, PARQUET_OUT = "csv", "csv.gz", "parquet"
 FORMATS = (CSV_OUT, CSV_GZ_OUT, PARQUET_OUT)

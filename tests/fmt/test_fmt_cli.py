@@ -18,7 +18,7 @@ MINIMAL = EXAMPLES / "minimal.reflex"
 
 
 def run(tool: str, *args: str, stdin: bytes | None = None, flags: tuple[str, ...] = ()):
-    module = {"inspect": "reflexfmt.cli_inspect", "build": "reflexfmt.cli_build"}[tool]
+    module = {"inspect": "reflexfmt.cli_inspect", "build": "reflexfmt.cli_reflex_build"}[tool]
     result = subprocess.run(
         [sys.executable, *flags, "-m", module, *args],
         input=stdin,
@@ -248,7 +248,7 @@ def test_python_O_behaves_the_same(tmp_path, typical_bytes):
 
 def test_no_numpy_or_sklearn_imported():
     code = (
-        "import sys, reflexfmt, reflexfmt.cli_inspect, reflexfmt.cli_build\n"
+        "import sys, reflexfmt, reflexfmt.cli_inspect, reflexfmt.cli_reflex_build\n"
         "from reflexfmt.cli_inspect import main\n"
         f"main(['--verify', {str(TYPICAL)!r}])\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('numpy', 'sklearn', 'scipy')]\n"

@@ -29,7 +29,7 @@ _WRITER_PATH = re.compile(r"^(header\.\w+|scaling\[\d+\]\.(lo|hi)|trees\[\d+\](\
 
 def _build(text: str) -> str:
     """What reflex-build makes of ``text``: "ok", or the stage that refused it. Only the errors
-    cli_build maps to E_DESCRIPTION or a spec code (exit 1) may escape each stage: a
+    cli_reflex_build maps to E_DESCRIPTION or a spec code (exit 1) may escape each stage: a
     DescriptionError from reading, a ReflexFormatError or a plain ValueError naming a field
     from writing. Anything else (a TypeError, a KeyError, a ValueError without a field
     path) is a bug and fails the test."""

@@ -7,13 +7,7 @@ from collections import Counter
 import numpy as np
 
 from reflexforge.baselines import climber_states, hill_climber, p95_ns, static_pairs
-from reflexforge.closedloop import (
-    GOING_LEFT,
-    GOING_RIGHT,
-    LADDER,
-    PARKING_ON_TOP,
-    PARKING_TIRED,
-)
+from reflexforge.climber import GOING_LEFT, GOING_RIGHT, LADDER, PARKING_ON_TOP, PARKING_TIRED
 from reflexforge.config import PAIRS, STEP_NS, ForgeOptions
 from reflexforge.simulate import simulate, simulate_schedule
 

@@ -164,7 +164,7 @@ def test_usage_errors_one_line_exit_2(tmp_path, capsys, monkeypatch, argv):
 
 def test_common_options_to_forge_options():
     from reflexforge.cli import build_parser
-    from reflexforge.commands.common import options_from_args
+    from reflexforge.commands.options import options_from_args
     from reflexforge.config import ForgeOptions
 
     args = build_parser("label").parse_args(
@@ -408,14 +408,14 @@ def test_forge_codes_are_exactly_those_of_the_spec():
 
 def test_internal_error_exit_code_is_the_same_in_every_command(monkeypatch, capsys, tmp_path):
     import reflexforge.cli as forge_cli
-    from reflexfmt import cli_build, cli_inspect
+    from reflexfmt import cli_inspect, cli_reflex_build
     from reflexfmt.terminal import EXIT_INTERNAL
 
     def broken(*args):
         raise RuntimeError("boom")
 
     monkeypatch.delenv("REFLEX_FORGE_DEBUG", raising=False)
-    for module, argv in ((cli_inspect, ["x.reflex"]), (cli_build, ["x.json", "-o", "y"]),
+    for module, argv in ((cli_inspect, ["x.reflex"]), (cli_reflex_build, ["x.json", "-o", "y"]),
                          (forge_cli, ["label"])):
         monkeypatch.setattr(module, "_run" if module is not forge_cli else "run", broken)
         assert module.main(argv) == EXIT_INTERNAL == 3

@@ -8,13 +8,15 @@ import gzip
 import numpy as np
 import pytest
 
-from reflexforge.closedloop import MODE_CLOSED, MODE_OPEN, constant_flat, run_loop
+from reflexforge.closedloop import MODE_CLOSED, MODE_OPEN, run_loop
 from reflexforge.config import ForgeOptions
 from reflexforge.features import window_features, window_starts
+from reflexforge.labelling import make_training_set
 from reflexforge.oracle import window_costs
+from reflexforge.runtime import constant_flat
 from reflexforge.simulate import simulate
-from reflexforge.telemetry import Trace, read_telemetry
-from reflexforge.trainset import make_training_set
+from reflexforge.telemetry import read_telemetry
+from reflexforge.trace import Trace
 
 
 def _packets(n: int = 30_000, seed: int = 7):

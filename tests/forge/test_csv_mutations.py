@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 from reflexforge.config import ForgeOptions
 from reflexforge.errors import ForgeError
+from reflexforge.labelling import make_training_set
 from reflexforge.synth import synthesize
 from reflexforge.telemetry import read_telemetry
-from reflexforge.trainset import format_training_set, make_training_set, parse_training_set
+from reflexforge.trainset import format_training_set, parse_training_set
 
 TOKENS = (b",", b"\n", b"\r", b"\r\n", b'"', b'""', b"-", b"0", b"9" * 25, b"\xff", b"\x00",
           b"\xef\xbb\xbf", b" ", b"1e5", b"+1", b"nan", b"0x10", b"ts_ns", b"bytes", b"rtt_ns")

@@ -136,11 +136,11 @@ def test_model_selection_scores_the_same_on_threads_and_on_dask(tmp_path):
     from reflexfmt import Node
     from reflexforge.candidates import FileWindows, candidate_grid, fit_candidate, runtime_reflex
     from reflexforge.config import ForgeOptions
+    from reflexforge.labelling import make_training_set
     from reflexforge.selection import score_all, validation_span
     from reflexforge.synth import synthesize
     from reflexforge.telemetry import read_telemetry
     from reflexforge.train import TrainOptions, split_by_time
-    from reflexforge.trainset import make_training_set
 
     path = tmp_path / "t.csv"
     synthesize(path, "mixed", duration_s=30.0, seed=4)

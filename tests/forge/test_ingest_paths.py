@@ -139,7 +139,8 @@ def test_every_path_gives_the_golden_training_set(tmp_path):
 
     from reflexforge.config import ForgeOptions
     from reflexforge.features import window_starts
-    from reflexforge.trainset import make_training_set, write_training_set
+    from reflexforge.labelling import make_training_set
+    from reflexforge.trainset import write_training_set
 
     pcap = DATA / "micro.pcap"
     base, adjust = read_with_adjustments(pcap)

@@ -10,7 +10,8 @@ import reference_sim  # tests/reference_sim.py
 
 from reflexforge.config import PAIRS
 from reflexforge.features import window_starts
-from reflexforge.oracle import _kth_latency, best_pairs, window_costs
+from reflexforge.oracle import best_pairs, window_costs
+from reflexforge.oracle_kernel import _kth_latency
 from reflexforge.simulate import nearest_rank, simulate
 
 MS = 1_000_000

@@ -135,7 +135,7 @@ def test_vectorized_flags_equal_the_loop_definition(seed: int) -> None:
 def strict_alternation(confirm: int, dwell: int, seconds: float = 60.0) -> np.ndarray:
     """The pairs a runtime applies when its raw decisions alternate between A and B every
     max(dwell, confirm) + 1 steps: the fastest cycle this hysteresis lets through."""
-    from reflexforge.closedloop import runtime_steps
+    from reflexforge.runtime import runtime_steps
 
     period = max(dwell, confirm) + 1
     steps = int(seconds * 10)

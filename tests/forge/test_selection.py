@@ -210,9 +210,9 @@ def test_too_few_windows_for_the_leaf_size_still_builds(seconds: float, model: s
 def test_refit_of_a_static_winner_is_the_best_pair_over_all_windows(refit: str,
                                                                     tmp_path: Path) -> None:
     from reflexforge.config import ForgeOptions
+    from reflexforge.labelling import make_training_set
     from reflexforge.telemetry import read_telemetry
     from reflexforge.train import split_by_time
-    from reflexforge.trainset import make_training_set
 
     trace = tmp_path / "t.csv"
     synthesize(trace, "mixed", duration_s=6.0, seed=8, rate=8000)

@@ -16,15 +16,13 @@ from reflexforge.closedloop import (
     MODE_OPEN,
     MODE_SCHEDULE,
     decision_count,
-    evaluate_batch,
-    flatten,
     run_loop,
-    runtime_steps,
-    schedule_window_costs,
     step_count,
 )
 from reflexforge.config import STEP_NS, ForgeOptions
 from reflexforge.report import report_dict
+from reflexforge.runtime import evaluate_batch, flatten, runtime_steps
+from reflexforge.schedulecost import schedule_window_costs
 from reflexforge.shadow import delta_p95_passes, gate, notes, run_shadow, window_starts
 from reflexforge.simulate import simulate, simulate_schedule
 from reflexforge.train import FEATURE_SETS
@@ -114,7 +112,7 @@ def test_compiled_evaluator_equals_reflexfmt(seed: int) -> None:
 
 def test_compiled_quantize_equals_reflexfmt() -> None:
     from reflexfmt.model import quantize_value as reference
-    from reflexforge.closedloop import quantize_value
+    from reflexforge.runtime import quantize_value
 
     rng = random.Random(17)
     for _ in range(400):
@@ -249,7 +247,9 @@ def test_loop_features_equal_forge_features() -> None:
 
 
 def test_schedule_window_costs_of_a_constant_equal_the_oracle() -> None:
-    from reflexforge.oracle import PAIRS, costs_from_counts, label_chunk, window_bounds
+    from reflexforge.config import PAIRS
+    from reflexforge.oracle import costs_from_counts, window_bounds
+    from reflexforge.oracle_kernel import label_chunk
 
     ts, size, _ = TRACE
     starts = window_starts(ts)
@@ -513,7 +513,7 @@ def test_model_above_the_simulator_limit_is_exit_2_naming_it(tmp_path, capsys) -
 def test_size_variance_is_the_exactly_rounded_rational() -> None:
     from fractions import Fraction
 
-    from reflexforge.closedloop import size_variance
+    from reflexforge.exact import size_variance
 
     rng = random.Random(5)
     cases = [(1, 64, 64 * 64), (2, 65535 + 1, 65535**2 + 1), (3, 3, 3)]

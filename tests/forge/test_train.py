@@ -9,11 +9,11 @@ import pytest
 
 from reflexfmt import LEAF, FeatureScale, OutputBounds, Reflex
 from reflexforge.config import STEP_NS
-from reflexforge.labels import count_switches, target_costs, training_labels, viterbi
+from reflexforge.label_smoothing import count_switches, target_costs, training_labels, viterbi
 from reflexforge.quantize import Q_SCALE
 from reflexforge.train import (
     TrainOptions,
-    evaluate_tree,
+    evaluate_grid_rows,
     export_tree,
     fit_tree,
     grid_threshold,
@@ -70,7 +70,7 @@ def test_exported_tree_matches_sklearn_prediction_on_all_rows(target: str) -> No
     nodes = export_tree(model, target, N, (1, 64))
     want = [leaf_output(float(v), target, N, (1, 64))
             for v in model.predict(q.astype(np.float32))]
-    assert evaluate_tree(nodes, q, (1, 64)).tolist() == want
+    assert evaluate_grid_rows(nodes, q, (1, 64)).tolist() == want
 
 
 def test_export_is_preorder_with_children_after_parents() -> None:
@@ -94,7 +94,7 @@ def test_equal_sibling_leaves_collapse() -> None:
     q[:, 0] = np.arange(8)
     labels = np.array([1, 1, 1, 1, 4, 4, 4, 5])  # 5 and 4 both snap to 4
     nodes = export_tree(fit_tree(q, labels, "linear"), "linear", N, (1, 64))
-    assert evaluate_tree(nodes, q, (1, 64)).tolist() == [1, 1, 1, 1, 4, 4, 4, 4]
+    assert evaluate_grid_rows(nodes, q, (1, 64)).tolist() == [1, 1, 1, 1, 4, 4, 4, 4]
     assert len(nodes) == 3
 
 
@@ -106,7 +106,8 @@ def test_evaluate_tree_equals_reflexfmt() -> None:
         scaling=tuple(FeatureScale(0.0, float(Q_SCALE)) for _ in range(10)),
         trees=trees, bounds=(OutputBounds(1, 64), OutputBounds(50, 4000)), metadata={},
     )
-    got = np.stack([evaluate_tree(trees[0], q, (1, 64)), evaluate_tree(trees[1], q, (50, 4000))])
+    got = np.stack([evaluate_grid_rows(trees[0], q, (1, 64)),
+                    evaluate_grid_rows(trees[1], q, (50, 4000))])
     # with lo = 0 and hi = Q, grid value g quantizes back to g
     want = np.array([reflex.evaluate([float(v) for v in row]) for row in q[:300]]).T
     assert np.array_equal(got[:, :300], want)

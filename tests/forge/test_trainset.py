@@ -9,14 +9,9 @@ import pytest
 
 from reflexforge.config import ForgeOptions
 from reflexforge.errors import ForgeError
-from reflexforge.telemetry import Trace
-from reflexforge.trainset import (
-    HEADER,
-    format_training_set,
-    make_training_set,
-    read_training_set,
-    write_training_set,
-)
+from reflexforge.labelling import make_training_set
+from reflexforge.trace import Trace
+from reflexforge.trainset import HEADER, format_training_set, read_training_set, write_training_set
 
 
 def small_trace(seconds: float = 1.5, rate: float = 20_000, seed: int = 4) -> Trace:

@@ -35,7 +35,7 @@ from reflexforge.config import (
     source_date_epoch,
 )
 from reflexforge.errors import E_TRAINSET, ForgeError
-from reflexforge.labels import count_switches, training_labels
+from reflexforge.label_smoothing import count_switches, training_labels
 from reflexforge.oracle import OracleCosts, best_pairs
 from reflexforge.quantize import Q_SCALE, quantize_matrix
 from reflexforge.selection import (
@@ -47,7 +47,8 @@ from reflexforge.selection import (
     score_all,
     validation_span,
 )
-from reflexforge.train import RANDOM_STATE, TrainOptions, evaluate_tree, split_by_time
+from reflexforge.trace import Trace
+from reflexforge.train import RANDOM_STATE, TrainOptions, evaluate_grid_rows, split_by_time
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def reflex_from_costs(
     telemetry_sha1: str,
     opts: ForgeOptions,
     train_opts: TrainOptions,
-    trace=None,
+    trace: Trace | None = None,
 ) -> tuple[Reflex, BuildReport]:
     """Train and quantize a reflex from the feature windows and the oracle's cost matrix.
 
@@ -129,7 +130,7 @@ class Segment:
     starts: np.ndarray
     x: np.ndarray
     costs: OracleCosts
-    trace: object = None
+    trace: Trace | None = None
 
 
 def _checked(segment: Segment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -200,8 +201,8 @@ def reflex_from_segments(
     # Section 5's figures are those of the candidate as validated (trained on the training
     # windows only), so that they stay held out even when the file holds the refit.
     q = quantize_matrix(x, best.lo, best.hi, Q_SCALE)
-    out_n = evaluate_tree(best.trees[0], q, BOUNDS[0])
-    out_d = evaluate_tree(best.trees[1], q, BOUNDS[1])
+    out_n = evaluate_grid_rows(best.trees[0], q, BOUNDS[0])
+    out_d = evaluate_grid_rows(best.trees[1], q, BOUNDS[1])
     chosen = pair_indices(out_n, out_d)
     # The best single static pair in hindsight: lowest mean J over the validation windows.
     static = int(np.argmin(j[val].mean(axis=0) if n_val else j.mean(axis=0)))
@@ -247,7 +248,7 @@ def refit(candidate: Candidate, files: list[FileWindows], spans: list[Validation
 
 
 def build_reflex(
-    trace,
+    trace: Trace | list[Trace] | tuple[Trace, ...],
     opts: ForgeOptions,
     train_opts: TrainOptions | None = None,
     *,
@@ -263,7 +264,8 @@ def build_reflex(
     ``make_training_set``; with ``training_set_path`` the plain training set is also written
     there (atomically).
     """
-    from reflexforge.trainset import make_training_set, write_training_set
+    from reflexforge.labelling import make_training_set
+    from reflexforge.trainset import write_training_set
 
     train_opts = train_opts or TrainOptions()
     traces = list(trace) if isinstance(trace, list | tuple) else [trace]

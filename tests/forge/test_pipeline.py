@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from reflexfmt import dumps, load, loads
-from reflexforge.build import build_reflex, created_at, reflex_from_costs
 from reflexforge.cli import main
 from reflexforge.config import ForgeOptions
 from reflexforge.errors import ForgeError
 from reflexforge.oracle import OracleCosts
+from reflexforge.pipeline import build_reflex, created_at, reflex_from_costs
 from reflexforge.synth import synthesize
 from reflexforge.telemetry import read_telemetry
 from reflexforge.train import PLAIN, TrainOptions
@@ -243,9 +243,9 @@ def test_dagger_round_one_doubles_the_rows_with_the_reflex_s_own_features(
         runtime_reflex,
         with_dagger,
     )
-    from reflexforge.labels import training_labels
+    from reflexforge.label_smoothing import training_labels
+    from reflexforge.labelling import make_training_set
     from reflexforge.train import split_by_time
-    from reflexforge.trainset import make_training_set
 
     trace = read_telemetry(trace_path)
     opts = ForgeOptions(workers=1)
@@ -334,8 +334,8 @@ def test_features_arrivals_splits_only_on_arrival_features(tmp_path: Path) -> No
 
 def test_several_telemetry_files_train_one_reflex(trace_path: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from reflexforge.labelling import make_training_set
     from reflexforge.train import split_by_time
-    from reflexforge.trainset import make_training_set
 
     other = tmp_path / "other.csv.gz"
     synthesize(other, "onoff", duration_s=6.0, seed=5)

@@ -1,0 +1,125 @@
+"""Option groups shared by the forge commands, their conversion to ``ForgeOptions``, and the
+telemetry read they configure."""
+
+from __future__ import annotations
+
+import argparse
+
+from reflexforge.commands.argtypes import (
+    duration_ns,
+    incumbent,
+    int_range,
+    lambda_value,
+    non_negative_int,
+    positive_int,
+    workers_value,
+)
+
+
+def description(doc: str | None) -> str:
+    """A command's --help description: the first paragraph of its docstring, without the
+    reStructuredText literal quotes and line breaks."""
+    first = (doc or "").split("\n\n")[0]
+    return " ".join(first.replace("``", "").split())
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Add --lambda, --incumbent, --flush-cost-ns, --link-bps, --workers, --dask, --quiet."""
+    group = parser.add_argument_group("forge options")
+    group.add_argument(
+        "--lambda",
+        dest="lam",
+        type=lambda_value,
+        default=None,
+        metavar="L",
+        help="weight of the batch overhead in J = p95_us + L * overhead_us, 0..1e6 "
+        "(default 0.1)",
+    )
+    group.add_argument(
+        "--incumbent",
+        type=incumbent,
+        default=None,
+        metavar="N,D",
+        help="policy replayed for the features: N packets, delay D in us/ms (default 16,1ms)",
+    )
+    group.add_argument(
+        "--flush-cost-ns",
+        type=non_negative_int,
+        default=None,
+        metavar="NS",
+        help="fixed cost of one flush in ns (default 5000)",
+    )
+    group.add_argument(
+        "--link-bps",
+        type=positive_int,
+        default=None,
+        metavar="BPS",
+        help="link rate in bits per second (default 10000000000)",
+    )
+    group.add_argument(
+        "--workers",
+        type=workers_value,
+        default=None,
+        metavar="N",
+        help="local worker processes for labelling, 1..256 (default: all cores; never more "
+        "than the windows or 4 x the cores)",
+    )
+    group.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="label on a Dask distributed scheduler, e.g. tcp://127.0.0.1:8786",
+    )
+    add_quiet_option(parser)
+
+
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    """Add --quiet (no progress bars) unless the parser already has it."""
+    if any("--quiet" in action.option_strings for action in parser._actions):
+        return
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars (they are also off when stderr is not a terminal)",
+    )
+
+
+def options_from_args(args: argparse.Namespace):
+    """The ``ForgeOptions`` given on the command line; unset options keep their defaults."""
+    from reflexforge.config import ForgeOptions
+
+    given = {}
+    for name in ("lam", "incumbent", "flush_cost_ns", "link_bps", "workers", "dask"):
+        value = getattr(args, name, None)
+        if value is not None:
+            given[name] = value
+    if "dask" in given:
+        from reflexforge.parallel import check_dask_address
+
+        check_dask_address(given["dask"])
+    return ForgeOptions(**given)
+
+
+def progress_enabled(args: argparse.Namespace) -> bool:
+    """True unless --quiet was given (the bars also need stderr to be a terminal)."""
+    return not getattr(args, "quiet", False)
+
+
+def add_telemetry_options(parser: argparse.ArgumentParser) -> None:
+    """Add how telemetry files are read (spec/telemetry.md 6): --reorder-window, --oversize,
+    --mtu, --filter, --rtt."""
+    from reflexforge.ingest.options import add_ingest_arguments
+
+    add_ingest_arguments(parser.add_argument_group("telemetry input (spec/telemetry.md 6)"),
+                         duration_ns, int_range)
+
+
+def read_input_trace(args: argparse.Namespace, path, also_hash=None):
+    """Read a telemetry file of any supported format with the command's telemetry options;
+    notes, adjustments and warnings are reported on stderr."""
+    from reflexforge.ingest.options import ingest_options_from_args
+    from reflexforge.ingest.read import read_trace
+
+    return read_trace(path, ingest_options_from_args(args), also_hash=also_hash,
+                      link_bps=getattr(args, "link_bps", None))

@@ -1,0 +1,51 @@
+"""Output path safety: checked before any work, so a command fails at once and never
+overwrites one of its inputs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from reflexforge.errors import E_IO, E_USAGE, ForgeError
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Fail early, before any work, if ``path`` cannot be written as a file (E_IO)."""
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise ForgeError(E_IO, "output path is a directory", path=target)
+    if not directory.is_dir():
+        raise ForgeError(E_IO, f"output directory {str(directory)!r} does not exist", path=target)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ForgeError(E_IO, f"output directory {str(directory)!r} is not writable", path=target)
+    return target
+
+
+def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    if Path(a).resolve() == Path(b).resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links, bind mounts
+    except OSError:
+        return False
+
+
+def check_distinct_paths(inputs: dict[str, str | os.PathLike[str] | None],
+                         outputs: dict[str, str | os.PathLike[str] | None]) -> None:
+    """E_USAGE if an output is the same file as an input or as another output.
+
+    Keys are the option names used in the message (``TELEMETRY``, ``-o``, ...); None values
+    are options not given.
+    """
+    given_in = [(k, v) for k, v in inputs.items() if v is not None]
+    given_out = [(k, v) for k, v in outputs.items() if v is not None]
+    for i, (out_name, out_path) in enumerate(given_out):
+        for in_name, in_path in given_in:
+            if _same_file(out_path, in_path):
+                raise ForgeError(E_USAGE, f"output {out_name} is the input {in_name}; it would "
+                                 "be overwritten", path=out_path)
+        for other_name, other_path in given_out[:i]:
+            if _same_file(out_path, other_path):
+                raise ForgeError(E_USAGE, f"outputs {other_name} and {out_name} are the same "
+                                 "file", path=out_path)
