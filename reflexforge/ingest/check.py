@@ -226,7 +226,7 @@ def _parquet_columns(name: str, found: Findings):
 def _csv_columns(name: str, found: Findings):
     """The CSV's columns as int64, the bad values counted; rows with a wrong number of fields
     are counted (E_CSV_ENCODING) and skipped."""
-    from reflexforge.telemetry import _check_header, _read_header
+    from reflexforge.telemetry import _check_header, _initial_capacity, _read_header
 
     header, header_line = _read_header(name)
     columns = _check_header(name, header, header_line)
@@ -250,7 +250,7 @@ def _csv_columns(name: str, found: Findings):
         try:
             with sniff.open_file(name) as source:
                 arrays = _columns(pacsv.open_csv(source, read, parse, convert), trial,
-                                  lambda i: f"line {lines(i)}")
+                                  lambda i: f"line {lines(i)}", _initial_capacity(name))
             break
         except pa.ArrowInvalid as exc:
             if kind == pa.string():
@@ -330,8 +330,8 @@ _LIMITS = {TS: (TS_MIN, TS_MAX), BYTES: (BYTES_MIN, BYTES_MAX), RTT: (0, 2**63 -
 class _Growing:
     """An int64 array filled batch after batch (capacity doubling), so the batches can go."""
 
-    def __init__(self) -> None:
-        self.data = np.empty(1 << 20, np.int64)
+    def __init__(self, capacity: int = 1 << 20) -> None:
+        self.data = np.empty(max(1, capacity), np.int64)
         self.n = 0
 
     def add(self, values: np.ndarray) -> None:
@@ -346,10 +346,11 @@ class _Growing:
         return self.data
 
 
-def _columns(batches, found: Findings, place):
+def _columns(batches, found: Findings, place, capacity: int = 1 << 20):
     """Validate every batch (Telemetry v1 rules); count bad values per code; int64 arrays of
-    ts_ns (a bad one takes the latest good one) and bytes (a bad one counts as 1)."""
-    ts_all, size_all = _Growing(), _Growing()
+    ts_ns (a bad one takes the latest good one) and bytes (a bad one counts as 1).
+    ``capacity``: rows to reserve up front (untouched pages cost address space only)."""
+    ts_all, size_all = _Growing(capacity), _Growing(capacity)
     bad_ts: list[np.ndarray] = []
     row = 0
     for batch in batches:
