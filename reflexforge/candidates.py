@@ -16,6 +16,7 @@ from sklearn.tree import DecisionTreeRegressor
 from reflexfmt import FeatureScale, Node, OutputBounds, Reflex
 from reflexforge.config import GRID_D_US, GRID_N, PAIRS, STEP_NS, ForgeOptions
 from reflexforge.horizon import horizon_costs, horizon_span
+from reflexforge.oracle_kernel import PAIR_N
 from reflexforge.policytree import (
     PolicyLeaf,
     PolicySplit,
@@ -40,8 +41,8 @@ BOUNDS = ((min(GRID_N), max(GRID_N)), (min(GRID_D_US), max(GRID_D_US)))
 """Output clamps: 1..64 packets and 50..4000 us, the ends of the oracle grid."""
 LEGAL = (GRID_N, GRID_D_US)
 """The values a leaf may take, per output: the oracle grid."""
-PAIR_N = np.array([n for n, _ in PAIRS], dtype=np.int64)
 PAIR_D = np.array([d for _, d in PAIRS], dtype=np.int64)
+"""Each pair's max batch delay in us (``oracle_kernel.PAIR_N`` has its flush threshold)."""
 
 HORIZON_GRID: tuple[int | None, ...] = (None, 4)
 """Horizons the selection tries when --horizon is not given (None: the hysteresis span)."""
