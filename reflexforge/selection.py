@@ -24,22 +24,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reflexforge.baselines import p95_ns
 from reflexforge.closedloop import MODE_CLOSED, run_loop, step_count
 from reflexforge.config import ForgeOptions
-from reflexforge.oscillation import gate_lookback, oscillation_stats
+from reflexforge.oscillation import STEP_S, gate_lookback, oscillation_stats
 from reflexforge.quantize import quantize_matrix
 from reflexforge.runtime import flatten, runtime_steps
 from reflexforge.schedulecost import schedule_window_costs
-from reflexforge.simulate import nearest_rank, simulate
+from reflexforge.shadow import OSCILLATIONS_MAX_PER_30S, delta_p95_passes
+from reflexforge.simulate import simulate
 from reflexforge.trace import Trace
 from reflexforge.train import evaluate_grid_rows
 
 SELECT_TOLERANCE = 0.005
 """A candidate within 0.5 % of the lowest validation mean J counts as tied with it; the
 simplest tied candidate wins (fewest leaves, then the earliest in candidate order)."""
-OSCILLATIONS_MAX_PER_30S = 1
-DELTA_P95_MAX_PERCENT = -10
-"""The gate's limits (spec/validation.md section 6), applied to the validation span."""
 
 
 @dataclass(frozen=True)
@@ -57,12 +56,6 @@ class ValidationSpan:
     incumbent_J: np.ndarray
     incumbent_p95_ns: int
     x_all: np.ndarray
-
-
-def _p95(ts: np.ndarray, completion: np.ndarray) -> int:
-    lat = completion - ts
-    rank = nearest_rank(lat.shape[0], 95)
-    return int(np.partition(lat, rank - 1)[rank - 1])
 
 
 def validation_span(trace: Trace, starts: np.ndarray, x: np.ndarray, n_train: int,
@@ -84,7 +77,7 @@ def validation_span(trace: Trace, starts: np.ndarray, x: np.ndarray, n_train: in
                                 opts.lam, opts.flush_cost_ns, opts.link_bps, t0)
     completion, _ = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns, opts.link_bps)
     return ValidationSpan(ts, size, rtt, t0, val, costs_J[n_train:].min(axis=1), inc.J,
-                          _p95(ts, completion), np.asarray(x, dtype=np.float64))
+                          p95_ns(ts, completion), np.asarray(x, dtype=np.float64))
 
 
 @dataclass(frozen=True)
@@ -137,8 +130,8 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
                                       loop.schedule_d_us, opts.lam, opts.flush_cost_ns,
                                       opts.link_bps, span.t0)
         stats = oscillation_stats(loop.schedule_n, loop.schedule_d_us, lookback=lookback)
-        p95 = _p95(span.ts, loop.completion)
-        p95_ok &= p95 * 100 <= span.incumbent_p95_ns * (100 + DELTA_P95_MAX_PERCENT)
+        p95 = p95_ns(span.ts, loop.completion)
+        p95_ok &= delta_p95_passes(p95, span.incumbent_p95_ns)
         delta = p95 / span.incumbent_p95_ns - 1.0 if span.incumbent_p95_ns > 0 else None
         if delta is not None and (worst_delta is None or delta > worst_delta):
             worst_delta = delta
@@ -146,7 +139,7 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
         inc.append(span.incumbent_J)
         oracle.append(span.oracle_J)
         switches += stats.switches
-        minutes += stats.steps * 0.1 / 60.0
+        minutes += stats.steps * STEP_S / 60.0
         osc = max(osc, stats.oscillations_max_per_30s,
                   open_loop_oscillations(reflex, span.x_all, opts.incumbent))
     mean_j = float(np.concatenate(js).mean())
