@@ -48,10 +48,12 @@ def p95_ns(ts: np.ndarray, completion: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class StaticPairs:
-    """p95 over all packets (ns) and mean window J of each of the 24 PAIRS."""
+    """p95 over all packets (ns) and mean window J of each of the 24 PAIRS, and the
+    completion times of the replay under the best pair by J (for the figure)."""
 
     p95_ns: np.ndarray  # int64[24]
     mean_J: np.ndarray  # float64[24]
+    best_J_completion: np.ndarray  # int64[packets]
 
     def best_by_p95(self) -> int:
         return int(np.argmin(self.p95_ns))
@@ -63,12 +65,16 @@ class StaticPairs:
 def static_pairs(ts: np.ndarray, size: np.ndarray, oracle_J: np.ndarray,
                  opts: ForgeOptions) -> StaticPairs:
     """Replay the whole trace under each pair; mean J per pair from the oracle's matrix."""
+    mean_J = oracle_J.mean(axis=0) if oracle_J.shape[0] else np.zeros(len(PAIRS))
+    best_J = int(np.argmin(mean_J))
     p95 = np.empty(len(PAIRS), dtype=np.int64)
+    kept = np.empty(0, dtype=np.int64)
     for p, (n, d_us) in enumerate(PAIRS):
         completion, _ = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns, opts.link_bps)
         p95[p] = p95_ns(ts, completion)
-    mean_J = oracle_J.mean(axis=0) if oracle_J.shape[0] else np.zeros(len(PAIRS))
-    return StaticPairs(p95_ns=p95, mean_J=mean_J)
+        if p == best_J:
+            kept = completion
+    return StaticPairs(p95_ns=p95, mean_J=mean_J, best_J_completion=kept)
 
 
 def hill_climber(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray,

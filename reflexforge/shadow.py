@@ -31,7 +31,7 @@ from reflexforge.features import window_starts
 from reflexforge.oscillation import OscillationStats, gate_lookback, oscillation_stats
 from reflexforge.plotseries import window_p95_us
 from reflexforge.runtime import flatten
-from reflexforge.simulate import as_sizes, simulate
+from reflexforge.simulate import as_sizes
 from reflexforge.trace import Trace
 
 PROMOTION_MIN_DURATION_S = 600
@@ -303,7 +303,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
             "window_end_s": (decision_starts - int(ts[0]) + WINDOW_NS) / 1e9,
             "p95_incumbent_us": window_p95_us(ts, logged.completion, decision_starts),
             "p95_reflex_us": window_p95_us(ts, closed.completion, decision_starts),
-            "p95_static_us": _static_window_p95(ts, size, PAIRS[best_J], opts, decision_starts),
+            "p95_static_us": window_p95_us(ts, statics.best_J_completion, decision_starts),
             "offered_pps": _offered_pps(ts, steps),
         }
         bar.advance()
@@ -342,14 +342,6 @@ def _check_reachable_outputs(reflex, model_path: str | None = None) -> None:
         raise ForgeError(E_USAGE, f"the model can choose flush_threshold {top} (its bounds "
                          f"allow up to {reflex.bounds[0].max}), above the shadow simulator's "
                          f"limit of {MAX_THRESHOLD} packets per batch", path=model_path)
-
-
-def _static_window_p95(ts: np.ndarray, size: np.ndarray, pair: tuple[int, int],
-                       opts: ForgeOptions, starts: np.ndarray) -> np.ndarray:
-    """Window p95 (us) of the packets arriving in each window, under one static pair."""
-    completion, _ = simulate(ts, size, pair[0], pair[1] * 1000, opts.flush_cost_ns,
-                             opts.link_bps)
-    return window_p95_us(ts, completion, starts)
 
 
 def _offered_pps(ts: np.ndarray, steps: int) -> np.ndarray:
