@@ -115,8 +115,9 @@ def reflex_from_costs(
 ) -> tuple[Reflex, BuildReport]:
     """Train and quantize a reflex from the feature windows and the oracle's cost matrix.
 
-    ``trace`` (int64 arrays ``ts_ns``, ``size``, ``rtt_ns``: the telemetry the windows come
-    from) is needed only for DAgger rounds (``train_opts.dagger_rounds > 0``).
+    ``trace`` (the telemetry the windows come from) is needed for model selection's
+    closed-loop replays and for DAgger rounds; without it the one model of
+    ``train_opts.model`` is built.
     """
     return reflex_from_segments([Segment(starts, x, costs, trace)], telemetry_sha1, opts,
                                 train_opts)
@@ -125,7 +126,7 @@ def reflex_from_costs(
 @dataclass(frozen=True)
 class Segment:
     """The windows of one telemetry file: starts, features, oracle costs, and the trace
-    itself (needed only for DAgger rounds)."""
+    itself (needed for model selection and DAgger rounds)."""
 
     starts: np.ndarray
     x: np.ndarray
@@ -190,7 +191,7 @@ def reflex_from_segments(
     if len(grid) > 1:
         scores = score_all([runtime_reflex(fi.lo, fi.hi, fi.trees, train_opts, {})
                             for fi in fitted], spans, opts)
-        winner = choose([sc for sc in scores if sc is not None], [fi.leaves for fi in fitted])
+        winner = choose(scores, [fi.leaves for fi in fitted])  # spans given: all scored
     best: Fitted = fitted[winner]
     final, refitted = best, False
     if train_opts.refit and spans and n_val:
