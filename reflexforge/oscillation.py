@@ -1,11 +1,15 @@
 """Switches and oscillations of a policy sequence (spec/validation.md section 5).
 
 ``a_k`` is the pair in force during step k. A *switch* happens at k when a_k != a_(k-1). An
-*oscillation* happens at k when the switch at k reverses, in at least one knob, the direction
+*reversal* happens at k when the switch at k reverses, in at least one knob, the direction
 of another switch at k' with k - L <= k' < k (A -> B -> A is the basic case); a step counts
 at most one. The lookback L of a reflex is ``gate_lookback(confirm_steps, dwell_steps)``:
 at least twice the shortest time the runtime's hysteresis keeps a decision, so no setting
-of confirm/dwell can hide a cycle from it. The gate reads the largest number of
+of confirm/dwell can hide a cycle from it. An *oscillation* is a reversal that the offered
+load did not call for: given the load before each step (``switch_load``), a reversal is
+excused when the load before k and the load before k' differ by LOAD_CHANGE_FACTOR or more
+in packets or in bytes (a policy that follows a load change up and later down); under a
+steady load every reversal counts (a limit cycle). The gate reads the largest number of
 oscillations in any WINDOW_STEPS consecutive steps.
 """
 
@@ -15,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reflexforge.config import STEP_NS
+
 LOOKBACK_STEPS = 10
 """The shortest lookback: 1 s at 100 ms per step."""
 REPORT_LOOKBACKS_S = (1, 5, 10, 30)
@@ -22,6 +28,48 @@ REPORT_LOOKBACKS_S = (1, 5, 10, 30)
 WINDOW_STEPS = 300
 """30 s at 100 ms per step."""
 STEP_S = 0.1
+LOAD_CHANGE_FACTOR = 2.0
+"""A reversal is called for by the load when the offered packets or bytes per step before it
+and before the switch it undoes differ by this factor or more."""
+MIN_LOAD_STEPS = 2
+"""The shortest span the load before a switch is averaged over: one 200 ms feature window."""
+
+
+def load_span(confirm_steps: int) -> int:
+    """Steps the load before a switch is averaged over: the steps whose decisions the runtime
+    confirmed before applying it, ``max(2, confirm_steps + 1)``."""
+    return max(MIN_LOAD_STEPS, confirm_steps + 1)
+
+
+def offered_load(ts: np.ndarray, size: np.ndarray, steps: int, t0: int) -> np.ndarray:
+    """float64[steps, 2]: the packets and bytes arriving in each 100 ms step from ``t0``."""
+    ts = np.asarray(ts, dtype=np.int64)
+    k = (ts - t0) // STEP_NS
+    keep = (k >= 0) & (k < steps)
+    packets = np.bincount(k[keep], minlength=steps)[:steps].astype(np.float64)
+    volume = np.bincount(k[keep], weights=np.asarray(size, dtype=np.float64)[keep],
+                         minlength=steps)[:steps]
+    return np.stack((packets, volume), axis=1)
+
+
+def switch_load(per_step: np.ndarray, span: int) -> np.ndarray:
+    """float64[steps, 2]: at each step k, the mean of ``per_step`` over the ``span`` steps
+    before k (k - span .. k - 1; fewer near the start, zero at k = 0)."""
+    per_step = np.asarray(per_step, dtype=np.float64)
+    steps = per_step.shape[0]
+    sums = np.concatenate((np.zeros((1, 2)), np.cumsum(per_step, axis=0)))
+    k = np.arange(steps)
+    first = np.maximum(k - span, 0)
+    count = np.maximum(k - first, 1)
+    return (sums[k] - sums[first]) / count[:, None]
+
+
+def called_for(load: np.ndarray, k: np.ndarray, k_prev: np.ndarray) -> np.ndarray:
+    """bool[i]: the load before step k[i] and before step k_prev[i] differ by
+    LOAD_CHANGE_FACTOR or more in packets or in bytes (any load after none counts)."""
+    a, b = load[k_prev], load[k]
+    high, low = np.maximum(a, b), np.minimum(a, b)
+    return np.any((high > 0) & (high >= LOAD_CHANGE_FACTOR * low), axis=1)
 
 
 def gate_lookback(confirm_steps: int, dwell_steps: int) -> int:
@@ -55,6 +103,7 @@ class OscillationStats:
     switches: int
     oscillations: int
     oscillations_max_per_30s: int
+    reversals_max_per_30s: int
     switches_per_min: float
     median_dwell_s: float
     lookback_steps: int = LOOKBACK_STEPS
@@ -67,6 +116,7 @@ class OscillationStats:
             "switches": self.switches,
             "oscillations": self.oscillations,
             "oscillations_max_per_30s": self.oscillations_max_per_30s,
+            "reversals_max_per_30s": self.reversals_max_per_30s,
             "lookback_steps": self.lookback_steps,
             "switches_per_min": self.switches_per_min,
             "median_dwell_s": self.median_dwell_s,
@@ -91,20 +141,28 @@ def _directions(n: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return (dn != 0) | (dd != 0), dn, dd
 
 
-def oscillation_flags(n: np.ndarray, d: np.ndarray,
-                      lookback: int = LOOKBACK_STEPS) -> np.ndarray:
+def oscillation_flags(n: np.ndarray, d: np.ndarray, lookback: int = LOOKBACK_STEPS,
+                      load: np.ndarray | None = None) -> np.ndarray:
     """bool[k]: an oscillation happens at step k (vectorized: for each knob and sign, the
-    most recent earlier switch that moved that knob that way)."""
+    most recent earlier switch that moved that knob that way). Without ``load`` every
+    reversal counts; with it (``switch_load``, one row per step) the ones it called for
+    do not."""
     switch, dn, dd = _directions(n, d)
     k = np.arange(switch.shape[0])
     flags = np.zeros(switch.shape[0], dtype=bool)
+    if load is not None and load.shape != (switch.shape[0], 2):
+        raise ValueError("load must have one row of (packets, bytes) per step")
     never = -(2**62)
     for moves in (dn, dd):
         for sign in (1, -1):
             at = np.where(switch & (moves == sign), k, never)
             last = np.maximum.accumulate(at) if at.shape[0] else at
             before = np.concatenate(([never], last[:-1])) if at.shape[0] else at
-            flags |= switch & (moves == -sign) & (k - before <= lookback)
+            hit = switch & (moves == -sign) & (k - before <= lookback)
+            if load is not None and hit.any():
+                where = np.flatnonzero(hit)
+                hit[where[called_for(load, where, before[where])]] = False
+            flags |= hit
     return flags
 
 
@@ -159,21 +217,25 @@ def longest_alternation(n: np.ndarray, d: np.ndarray, step_s: float = STEP_S) ->
 
 
 def oscillation_stats(n: np.ndarray, d: np.ndarray, step_s: float = STEP_S,
-                      lookback: int = LOOKBACK_STEPS) -> OscillationStats:
+                      lookback: int = LOOKBACK_STEPS,
+                      load: np.ndarray | None = None) -> OscillationStats:
     """Switches, oscillations at ``lookback`` (total and the 30 s maximum, also at the
-    REPORT_LOOKBACKS_S), the longest alternation, switches/min and median dwell."""
+    REPORT_LOOKBACKS_S; reversals the ``load`` called for excused), every reversal's 30 s
+    maximum, the longest alternation, switches/min and median dwell."""
     switch, _, _ = _directions(n, d)
-    flags = oscillation_flags(n, d, lookback)
+    flags = oscillation_flags(n, d, lookback, load)
     steps = int(switch.shape[0])
     runs = dwell_runs(n, d)
     minutes = steps * step_s / 60.0
-    by_lookback = {f"{s}s": max_in_window(oscillation_flags(n, d, round(s / step_s)))
+    by_lookback = {f"{s}s": max_in_window(oscillation_flags(n, d, round(s / step_s), load))
                    for s in REPORT_LOOKBACKS_S}
     return OscillationStats(
         steps=steps,
         switches=int(switch.sum()),
         oscillations=int(flags.sum()),
         oscillations_max_per_30s=max_in_window(flags),
+        reversals_max_per_30s=max_in_window(oscillation_flags(n, d, lookback))
+        if load is not None else max_in_window(flags),
         switches_per_min=float(switch.sum()) / minutes if minutes > 0 else 0.0,
         median_dwell_s=float(np.median(runs)) * step_s if runs.shape[0] else 0.0,
         lookback_steps=int(lookback),

@@ -127,6 +127,12 @@ def _points(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:+.1f}"
 
 
+def _oscillations(stats) -> str:
+    """The gate's count, and every reversal's when the load excused some."""
+    osc, rev = stats.oscillations_max_per_30s, stats.reversals_max_per_30s
+    return str(osc) if osc == rev else f"{osc} ({rev})"
+
+
 def render_table(report: ShadowReport, console=None) -> None:
     """Print the baselines table and the verdict with rich."""
     from rich.console import Console
@@ -149,13 +155,14 @@ def render_table(report: ShadowReport, console=None) -> None:
                       _pct(report.delta_p95(result)), f"{result.mean_J:.1f}",
                       _pct(report.gap_closed(result)), _points(report.vs_best_static(result)),
                       "—" if stats is None else f"{stats.switches_per_min:.1f}",
-                      "—" if stats is None else str(stats.oscillations_max_per_30s))
+                      "—" if stats is None else _oscillations(stats))
     table.add_row("oracle", "hindsight", "—", "—", f"{report.oracle_mean_J:.1f}", "+100.0%",
                   "—", "—", "—")
     console.print(table)
     verdict = "[bold green]PROMOTED[/]" if report.promoted else "[bold red]NOT PROMOTED[/]"
-    console.print(f"verdict: {verdict} (oscillations counted at a lookback of "
-                  f"{report.lookback_steps} steps; gap closed vs the best static pair in points)")
+    console.print(f"verdict: {verdict} (oscillations: reversals within a lookback of "
+                  f"{report.lookback_steps} steps that the load did not call for, all reversals "
+                  "in parentheses; gap closed vs the best static pair in points)")
     for reason in report.verdict.reasons:
         console.print(f"  - {reason}", markup=False)
     for note in notes(report):

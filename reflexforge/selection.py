@@ -26,8 +26,15 @@ import numpy as np
 
 from reflexforge.baselines import p95_ns
 from reflexforge.closedloop import MODE_CLOSED, run_loop, step_count
-from reflexforge.config import ForgeOptions
-from reflexforge.oscillation import STEP_S, gate_lookback, oscillation_stats
+from reflexforge.config import STEP_NS, WINDOW_NS, ForgeOptions
+from reflexforge.oscillation import (
+    STEP_S,
+    gate_lookback,
+    load_span,
+    offered_load,
+    oscillation_stats,
+    switch_load,
+)
 from reflexforge.quantize import quantize_matrix
 from reflexforge.runtime import flatten, runtime_steps
 from reflexforge.schedulecost import schedule_window_costs
@@ -45,7 +52,10 @@ simplest tied candidate wins (fewest leaves, then the earliest in candidate orde
 class ValidationSpan:
     """The packets of one file from its first validation window on, what the figures
     compare with (per validation window, the oracle's best J and the incumbent's J, and the
-    incumbent's p95 over the span's packets), and every window's incumbent features."""
+    incumbent's p95 over the span's packets), every window's incumbent features, the
+    file's offered load per step (``oscillation.offered_load``), the span's first step and
+    the step each open-loop decision is applied at (two incumbent steps, then the step at
+    each window's end)."""
 
     ts: np.ndarray
     size: np.ndarray
@@ -56,6 +66,9 @@ class ValidationSpan:
     incumbent_J: np.ndarray
     incumbent_p95_ns: int
     x_all: np.ndarray
+    per_step: np.ndarray
+    first_step: int
+    row_steps: np.ndarray
 
 
 def validation_span(trace: Trace, starts: np.ndarray, x: np.ndarray, n_train: int,
@@ -76,8 +89,12 @@ def validation_span(trace: Trace, starts: np.ndarray, x: np.ndarray, n_train: in
     inc = schedule_window_costs(ts, size, val, np.full(steps, n), np.full(steps, d_us),
                                 opts.lam, opts.flush_cost_ns, opts.link_bps, t0)
     completion, _ = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns, opts.link_bps)
+    origin = int(ts_all[0])
+    per_step = offered_load(ts_all, np.asarray(trace.size), step_count(ts_all), origin)
+    row_steps = np.concatenate(([0, 1], (starts - origin) // STEP_NS + WINDOW_NS // STEP_NS))
     return ValidationSpan(ts, size, rtt, t0, val, costs_J[n_train:].min(axis=1), inc.J,
-                          p95_ns(ts, completion), np.asarray(x, dtype=np.float64))
+                          p95_ns(ts, completion), np.asarray(x, dtype=np.float64), per_step,
+                          (t0 - origin) // STEP_NS, row_steps)
 
 
 @dataclass(frozen=True)
@@ -98,10 +115,11 @@ class Score:
                 "switches_per_min": self.switches_per_min}
 
 
-def open_loop_oscillations(reflex, x_all: np.ndarray, incumbent: tuple[int, int]) -> int:
+def open_loop_oscillations(reflex, span: ValidationSpan, incumbent: tuple[int, int]) -> int:
     """Worst oscillations per 30 s of the applied pairs when the trees see every window's
     incumbent features in order (after the runtime's hysteresis; two incumbent steps
-    first)."""
+    first), each decision judged against the load before the step it is applied at."""
+    x_all = span.x_all
     q = quantize_matrix(x_all, np.array([s.lo for s in reflex.scaling]),
                         np.array([s.hi for s in reflex.scaling]), reflex.q_scale)
     bounds = [(b.min, b.max) for b in reflex.bounds]
@@ -111,7 +129,9 @@ def open_loop_oscillations(reflex, x_all: np.ndarray, incumbent: tuple[int, int]
     n = np.concatenate(([incumbent[0]] * 2, applied[:, 0]))
     d = np.concatenate(([incumbent[1]] * 2, applied[:, 1]))
     lookback = gate_lookback(reflex.confirm_steps, reflex.dwell_steps)
-    return oscillation_stats(n, d, lookback=lookback).oscillations_max_per_30s
+    load = switch_load(span.per_step, load_span(reflex.confirm_steps))
+    rows = np.minimum(span.row_steps, load.shape[0] - 1)
+    return oscillation_stats(n, d, lookback=lookback, load=load[rows]).oscillations_max_per_30s
 
 
 def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score | None:
@@ -129,7 +149,11 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
         costs = schedule_window_costs(span.ts, span.size, span.starts, loop.schedule_n,
                                       loop.schedule_d_us, opts.lam, opts.flush_cost_ns,
                                       opts.link_bps, span.t0)
-        stats = oscillation_stats(loop.schedule_n, loop.schedule_d_us, lookback=lookback)
+        load = switch_load(span.per_step, load_span(reflex.confirm_steps))
+        rows = np.minimum(span.first_step + np.arange(loop.schedule_n.shape[0]),
+                          load.shape[0] - 1)
+        stats = oscillation_stats(loop.schedule_n, loop.schedule_d_us, lookback=lookback,
+                                  load=load[rows])
         p95 = p95_ns(span.ts, loop.completion)
         p95_ok &= delta_p95_passes(p95, span.incumbent_p95_ns)
         delta = p95 / span.incumbent_p95_ns - 1.0 if span.incumbent_p95_ns > 0 else None
@@ -141,7 +165,7 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
         switches += stats.switches
         minutes += stats.steps * STEP_S / 60.0
         osc = max(osc, stats.oscillations_max_per_30s,
-                  open_loop_oscillations(reflex, span.x_all, opts.incumbent))
+                  open_loop_oscillations(reflex, span, opts.incumbent))
     mean_j = float(np.concatenate(js).mean())
     j_inc = float(np.concatenate(inc).mean())
     j_or = float(np.concatenate(oracle).mean())

@@ -28,7 +28,14 @@ from reflexforge.closedloop import (
 from reflexforge.config import MAX_THRESHOLD, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
 from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.features import window_starts
-from reflexforge.oscillation import OscillationStats, gate_lookback, oscillation_stats
+from reflexforge.oscillation import (
+    OscillationStats,
+    gate_lookback,
+    load_span,
+    offered_load,
+    oscillation_stats,
+    switch_load,
+)
 from reflexforge.plotseries import window_p95_us
 from reflexforge.runtime import flatten
 from reflexforge.simulate import as_sizes
@@ -200,18 +207,24 @@ def notes(report: ShadowReport) -> list[str]:
 
 
 def _result(name: str, ts: np.ndarray, size: np.ndarray, starts: np.ndarray, loop: LoopResult,
-            opts: ForgeOptions, lookback: int) -> tuple[PolicyResult, np.ndarray]:
+            opts: ForgeOptions, lookback: int, load: np.ndarray
+            ) -> tuple[PolicyResult, np.ndarray]:
     mean_J, per_window = mean_schedule_J(ts, size, starts, loop, opts)
     return PolicyResult(name=name, p95_ns=p95_ns(ts, loop.completion), mean_J=mean_J,
                         flushes=loop.flushes,
                         stats=oscillation_stats(loop.schedule_n, loop.schedule_d_us,
-                                                lookback=lookback)), per_window
+                                                lookback=lookback,
+                                                load=load[:loop.schedule_n.shape[0]])
+                        ), per_window
 
 
-def _raw_stats(loop: LoopResult, incumbent: tuple[int, int], lookback: int) -> OscillationStats:
+def _raw_stats(loop: LoopResult, incumbent: tuple[int, int], lookback: int,
+               load: np.ndarray) -> OscillationStats:
+    """The trees' raw decisions, after two incumbent steps (index k is step k)."""
     n = np.concatenate(([incumbent[0]] * 2, loop.raw[:, 0]))
     d = np.concatenate(([incumbent[1]] * 2, loop.raw[:, 1]))
-    return oscillation_stats(n, d, lookback=lookback)
+    rows = np.minimum(np.arange(n.shape[0]), load.shape[0] - 1)
+    return oscillation_stats(n, d, lookback=lookback, load=load[rows])
 
 
 def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float = 600,
@@ -273,12 +286,15 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         as_incumbent = LoopResult(logged.completion, logged.flushes, logged.features,
                                   logged.raw, steps_n, steps_d)
         lookback = gate_lookback(reflex.confirm_steps, reflex.dwell_steps)
-        incumbent, _ = _result("incumbent", ts, size, starts, as_incumbent, opts, lookback)
+        per_step = offered_load(ts, size, steps, int(ts[0]))
+        load = switch_load(per_step, load_span(reflex.confirm_steps))
+        judged = (opts, lookback, load)
+        incumbent, _ = _result("incumbent", ts, size, starts, as_incumbent, *judged)
         incumbent = PolicyResult("incumbent", incumbent.p95_ns, incumbent.mean_J,
                                  incumbent.flushes, incumbent.stats, inc)
-        open_res, _ = _result("reflex, open loop", ts, size, starts, open_loop, opts, lookback)
-        closed_res, _ = _result("reflex, closed loop", ts, size, starts, closed, opts, lookback)
-        climb_res, _ = _result("net_dim climber", ts, size, starts, climb, opts, lookback)
+        open_res, _ = _result("reflex, open loop", ts, size, starts, open_loop, *judged)
+        closed_res, _ = _result("reflex, closed loop", ts, size, starts, closed, *judged)
+        climb_res, _ = _result("net_dim climber", ts, size, starts, climb, *judged)
         bar.advance()
         best_p95 = statics.best_by_p95()
         best_J = statics.best_by_J()
@@ -297,14 +313,14 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         decision_starts = int(ts[0]) + np.arange(n_dec, dtype=np.int64) * STEP_NS
         series = {
             "step_start_s": (np.arange(steps, dtype=np.float64) * STEP_NS) / 1e9,
-            "offered_bps": _offered_bps(ts, size, steps),
+            "offered_bps": per_step[:, 1] * 8.0 * (1e9 / STEP_NS),
             "reflex_n": closed.schedule_n,
             "reflex_d_us": closed.schedule_d_us,
             "window_end_s": (decision_starts - int(ts[0]) + WINDOW_NS) / 1e9,
             "p95_incumbent_us": window_p95_us(ts, logged.completion, decision_starts),
             "p95_reflex_us": window_p95_us(ts, closed.completion, decision_starts),
             "p95_static_us": window_p95_us(ts, statics.best_J_completion, decision_starts),
-            "offered_pps": _offered_pps(ts, steps),
+            "offered_pps": per_step[:, 0] * (1e9 / STEP_NS),
         }
         bar.advance()
     metadata = dict(reflex.metadata)
@@ -328,8 +344,8 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
     return ShadowReport(
         options=opts, trace=trace_info, model=model, min_duration_s=float(min_duration_s),
         duration_s=duration_s, promotable=promotable, incumbent=incumbent, open_loop=open_res,
-        closed_loop=closed_res, raw_stats_open=_raw_stats(logged, inc, lookback),
-        raw_stats_closed=_raw_stats(closed, inc, lookback), static_p95=static_p95,
+        closed_loop=closed_res, raw_stats_open=_raw_stats(logged, inc, lookback, load),
+        raw_stats_closed=_raw_stats(closed, inc, lookback, load), static_p95=static_p95,
         static_J=static_J, climber=climb_res, oracle_mean_J=oracle_J, verdict=verdict,
         series=series, lookback_steps=lookback, gate_j=gate_j)
 
@@ -342,16 +358,3 @@ def _check_reachable_outputs(reflex, model_path: str | None = None) -> None:
         raise ForgeError(E_USAGE, f"the model can choose flush_threshold {top} (its bounds "
                          f"allow up to {reflex.bounds[0].max}), above the shadow simulator's "
                          f"limit of {MAX_THRESHOLD} packets per batch", path=model_path)
-
-
-def _offered_pps(ts: np.ndarray, steps: int) -> np.ndarray:
-    """Offered load of each 100 ms step, packets per second."""
-    k = (ts - ts[0]) // STEP_NS
-    return np.bincount(k, minlength=steps)[:steps] * (1e9 / STEP_NS)
-
-
-def _offered_bps(ts: np.ndarray, size: np.ndarray, steps: int) -> np.ndarray:
-    """Offered load of each 100 ms step, bits per second."""
-    k = (ts - ts[0]) // STEP_NS
-    per_step = np.bincount(k, weights=size.astype(np.float64), minlength=steps)[:steps]
-    return per_step * 8.0 / (STEP_NS / 1e9)

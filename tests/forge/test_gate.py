@@ -184,8 +184,10 @@ def test_alternation_every_1_1_s_for_30_s_fails(steady) -> None:
 
 
 def test_following_a_load_change_up_and_later_down_passes() -> None:
-    """Quiet, 5 s busy, quiet again; the reflex follows the arrival rate up and back down
-    (the second move reverses the first within the lookback: one oscillation, allowed)."""
+    """Quiet, 5 s busy, quiet again; the reflex follows the arrival rate up and back down.
+    The second move reverses the first within the lookback (one reversal), but the load
+    called for it (60x more packets before the first move than before the second): no
+    oscillation."""
     trace = poisson_phases([(10.0, 500.0), (5.0, 30_000.0), (10.0, 500.0)], seed=5)
     reflex = one_split(ENQUEUE_RATE, 100_000.0, 5000.0, (1, 50), (32, 200))
     report = run_shadow(reflex, trace, OPTS, min_duration_s=10)
@@ -193,7 +195,8 @@ def test_following_a_load_change_up_and_later_down_passes() -> None:
     assert n[100] == 1 and n[135] == 32 and n[-1] == 1  # it did follow the load
     stats = report.closed_loop.stats
     assert stats.switches == 3  # incumbent -> quiet pair, up, down
-    assert stats.oscillations_max_per_30s == 1
+    assert stats.reversals_max_per_30s == 1
+    assert stats.oscillations_max_per_30s == 0
     assert report.verdict.checks["oscillations"]
     assert report.verdict.gate_passed is True, report.verdict.reasons
 
@@ -234,3 +237,36 @@ def test_gate_j_rejects_other_values(busy_csv: Path, tmp_path: Path, capsys) -> 
     assert info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "E_USAGE" in err[0]
+
+
+def alternating_load(low: float, high: float) -> tuple[Trace, Reflex]:
+    """Twelve 3 s phases alternating between ``low`` and ``high`` packets/s, and a reflex
+    that follows the arrival rate across 25000 packets/s."""
+    trace = poisson_phases([(3.0, low), (3.0, high)] * 6, seed=11)
+    return trace, one_split(ENQUEUE_RATE, 100_000.0, 25_000.0, (16, 200), (32, 200))
+
+
+def test_flapping_on_a_small_load_change_is_refused() -> None:
+    """Load-only trees cannot feed back on themselves, but they can flap: 20000 <-> 30000
+    packets/s (1.5x, under LOAD_CHANGE_FACTOR) every 3 s reverses the reflex within the
+    lookback again and again, and the load does not excuse it."""
+    trace, reflex = alternating_load(20_000.0, 30_000.0)
+    report = run_shadow(reflex, trace, OPTS, min_duration_s=10)
+    stats = report.closed_loop.stats
+    assert stats.switches >= 8  # it does follow every phase
+    assert stats.oscillations_max_per_30s >= 5
+    assert stats.oscillations_max_per_30s == stats.reversals_max_per_30s
+    assert not report.verdict.checks["oscillations"]
+    assert report.verdict.gate_passed is False
+
+
+def test_following_a_large_load_change_every_3_s_is_not_an_oscillation() -> None:
+    """The same reflex on 2000 <-> 30000 packets/s (15x): the same reversals, each called
+    for by the load."""
+    trace, reflex = alternating_load(2_000.0, 30_000.0)
+    report = run_shadow(reflex, trace, OPTS, min_duration_s=10)
+    stats = report.closed_loop.stats
+    assert stats.switches >= 8
+    assert stats.reversals_max_per_30s >= 5
+    assert stats.oscillations_max_per_30s == 0
+    assert report.verdict.checks["oscillations"]

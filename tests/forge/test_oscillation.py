@@ -221,3 +221,52 @@ def test_longest_alternation_hand_cases() -> None:
     # One knob is enough to tell pairs apart.
     a = alt(((16, 50), 3), ((16, 200), 3), ((16, 50), 3), ((16, 200), 3))
     assert (a.runs, a.pairs) == (4, ((16, 50), (16, 200)))
+
+
+def test_switch_load_is_the_mean_of_the_steps_before() -> None:
+    from reflexforge.oscillation import load_span, switch_load
+
+    per_step = np.array([[1.0, 10.0], [3.0, 30.0], [5.0, 50.0], [7.0, 70.0]])
+    load = switch_load(per_step, 2)
+    assert load.tolist() == [[0.0, 0.0], [1.0, 10.0], [2.0, 20.0], [4.0, 40.0]]
+    assert (load_span(0), load_span(1), load_span(10)) == (2, 2, 11)
+
+
+def test_offered_load_counts_packets_and_bytes_per_step() -> None:
+    from reflexforge.oscillation import offered_load
+
+    ts = np.array([5, 10, 100_000_000, 250_000_000, 990_000_000], dtype=np.int64) + 7
+    size = np.array([64, 100, 1500, 200, 9000])
+    got = offered_load(ts, size, 3, 7)  # the last packet is past step 2: not counted
+    assert got.tolist() == [[2.0, 164.0], [1.0, 1500.0], [1.0, 200.0]]
+
+
+@pytest.mark.parametrize(("before_k", "before_k_prev", "called"), [
+    ((100.0, 1000.0), (100.0, 1000.0), False),   # steady: a limit cycle counts
+    ((150.0, 1000.0), (100.0, 1000.0), False),   # 1.5x
+    ((200.0, 1000.0), (100.0, 1000.0), True),    # 2x packets
+    ((100.0, 1000.0), (100.0, 2000.0), True),    # 2x bytes, same packets
+    ((50.0, 500.0), (100.0, 1000.0), True),      # down as well as up
+    ((1.0, 64.0), (0.0, 0.0), True),             # load after none
+    ((0.0, 0.0), (0.0, 0.0), False),             # idle both times
+])
+def test_called_for_is_a_factor_in_packets_or_bytes(before_k, before_k_prev, called) -> None:
+    from reflexforge.oscillation import LOAD_CHANGE_FACTOR, called_for
+
+    assert LOAD_CHANGE_FACTOR == 2.0
+    load = np.array([before_k_prev, before_k])
+    assert called_for(load, np.array([1]), np.array([0])).tolist() == [called]
+
+
+def test_load_excuses_only_reversals_it_called_for() -> None:
+    # A -> B at 1, B -> A at 3 (a reversal), B at 5 (another): load before 3 is 4x load
+    # before 1, load before 5 equals load before 3.
+    n, d = seq(A, B, B, A, A, B)
+    load = np.array([[10.0, 1.0], [10.0, 1.0], [10.0, 1.0], [40.0, 1.0], [40.0, 1.0],
+                     [40.0, 1.0]])
+    assert np.flatnonzero(oscillation_flags(n, d)).tolist() == [3, 5]
+    assert np.flatnonzero(oscillation_flags(n, d, load=load)).tolist() == [5]
+    stats = oscillation_stats(n, d, load=load)
+    assert (stats.oscillations, stats.reversals_max_per_30s) == (1, 2)
+    with pytest.raises(ValueError):
+        oscillation_flags(n, d, load=load[:3])
