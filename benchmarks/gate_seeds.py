@@ -7,7 +7,7 @@ trace, reused when the file exists), `reflex-forge build DIR/P-seedTRAIN.csv -o 
 prints one markdown table row per (setting, profile, pair) with the gate figures, the model
 selection's winner, the best static pair by mean J (from the report's baselines), the
 reflex's closed-loop gap closed minus that pair's (points) and the wall times. All rows also
-go to DIR/gate_seeds.json; `--summary` prints per-profile means and worst cases at the end.
+go to DIR/gate_seeds.json, and per-profile means and worst cases are printed at the end.
 
 TRAIN may join seeds with + (`1+3:2`): one reflex built from all those traces.
 

@@ -1,0 +1,104 @@
+"""Every candidate of a wider grid, on its training trace and on a held-out one.
+
+For each PROFILE:TRAIN:SHADOW it reads DIR/PROFILE-seedTRAIN.csv and DIR/PROFILE-seedSHADOW.csv
+(the traces `benchmarks/gate_seeds.py` synthesizes), fits every candidate on the training
+windows of the first (its first 80 %, as `reflex-forge build` does) and prints, per
+candidate: its figures on the validation replay of model selection (gap closed,
+oscillations per 30 s, eligible) and, fitted again on all of the training trace (the
+refit a build ships), its closed-loop replay over the whole held-out trace (gap closed,
+oscillations per 30 s, eligible under the gate's checks, and its points against the
+held-out trace's best static pair). It answers "would a wider grid or another selection
+rule have found a reflex that generalizes?" without building and shadowing each one.
+
+Usage: python benchmarks/candidates_heldout.py --traces DIR PROFILE:TRAIN:SHADOW ...
+           [--horizons 0 4 ...] [--min-leaves 20 100 ...] [--hysteresis 10,30 5,15 ...]
+(horizon 0: the hysteresis span, the default of `--horizon`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from reflexforge.candidates import Candidate, FileWindows, fit_candidate, runtime_reflex
+from reflexforge.config import ForgeOptions
+from reflexforge.label_smoothing import training_labels
+from reflexforge.labelling import make_training_set
+from reflexforge.selection import ValidationSpan, score, validation_span
+from reflexforge.telemetry import read_telemetry
+from reflexforge.train import TrainOptions, split_by_time
+
+
+def windows(path: Path, opts: ForgeOptions, t: TrainOptions) -> FileWindows:
+    """The windows of one trace, split 80/20 as a build splits them."""
+    trace = read_telemetry(path)
+    tset, costs = make_training_set(trace, opts)
+    labels = training_labels(costs.J, tset.window_start_ns, t.label_target, t.switch_cost_us)
+    return FileWindows(tset.window_start_ns, tset.X, costs.J,
+                       split_by_time(len(tset.window_start_ns)), labels, trace)
+
+
+def whole(f: FileWindows, opts: ForgeOptions) -> ValidationSpan:
+    """Every window of ``f`` as one replay span."""
+    span = validation_span(f.trace, f.starts, f.x, 0, f.J, opts)
+    assert span is not None
+    return span
+
+
+def grid(args: argparse.Namespace) -> list[tuple[Candidate, tuple[int, int]]]:
+    hysteresis = [tuple(int(v) for v in h.split(",")) for h in args.hysteresis]
+    out = [(Candidate("static"), hysteresis[0])]
+    for cw in hysteresis:
+        for h in args.horizons:
+            for leaf in args.min_leaves:
+                out.append((Candidate("policy-tree", h or None, leaf, "arrivals"), cw))
+    return out
+
+
+def run(spec: str, args: argparse.Namespace, opts: ForgeOptions) -> None:
+    profile, train, shadow = spec.split(":")
+    base = TrainOptions()
+    f = windows(args.traces / f"{profile}-seed{train}.csv", opts, base)
+    held_f = windows(args.traces / f"{profile}-seed{shadow}.csv", opts, base)
+    tail = validation_span(f.trace, f.starts, f.x, f.n_train, f.J, opts)
+    held = whole(held_f, opts)
+    room = held.incumbent_J.mean() - held.oracle_J.mean()
+    static_gap = (held.incumbent_J.mean() - held_f.J.mean(axis=0).min()) / room
+    print(f"\n{profile} {train}->{shadow}: held-out best static pair closes "
+          f"{static_gap:.1%}", flush=True)
+    print("| candidate | C/W | leaves | validation gap | osc | eligible "
+          "| held-out gap | osc | eligible | vs static (points) |")
+    print("|---|---|---:|---:|---:|---|---:|---:|---|---:|")
+    everything = [replace(f, n_train=len(f.starts))]
+    for c, (confirm, dwell) in grid(args):
+        t = replace(base, confirm_steps=confirm, dwell_steps=dwell)
+        fitted = fit_candidate(c, [f], opts, t)
+        v = score(runtime_reflex(fitted.lo, fitted.hi, fitted.trees, t, {}), [tail], opts)
+        refit = fit_candidate(c, everything, opts, t)
+        h = score(runtime_reflex(refit.lo, refit.hi, refit.trees, t, {}), [held], opts)
+        assert v is not None and h is not None
+        print(f"| {c.label(t)} | {confirm}/{dwell} | {refit.leaves} | {v.gap_closed:.1%} "
+              f"| {v.oscillations_max_per_30s} | {'yes' if v.eligible else 'no'} "
+              f"| {h.gap_closed:.1%} | {h.oscillations_max_per_30s} "
+              f"| {'yes' if h.eligible else 'no'} | {100 * (h.gap_closed - static_gap):+.1f} |",
+              flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pairs", nargs="+", metavar="PROFILE:TRAIN:SHADOW")
+    parser.add_argument("--traces", type=Path, required=True, help="directory of the traces")
+    parser.add_argument("--horizons", type=int, nargs="+", default=[0, 1, 4, 8, 16])
+    parser.add_argument("--min-leaves", type=int, nargs="+", default=[20, 100, 400])
+    parser.add_argument("--hysteresis", nargs="+", default=["10,30"], metavar="C,W")
+    args = parser.parse_args()
+    opts = ForgeOptions()
+    for spec in args.pairs:
+        run(spec, args, opts)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
