@@ -8,9 +8,11 @@ Several telemetry files train one reflex on all of them (spec/training.md sectio
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
-from reflexforge.commands.build_report import print_report
+from reflexfmt.terminal import escape_control
+from reflexforge.commands.build_report import print_report, size_notes, summary_line
 from reflexforge.commands.modelio import dump_model
 from reflexforge.commands.options import (
     add_common_options,
@@ -84,5 +86,10 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
     dump_model(reflex, target)
     report.seconds["read"] = t1 - t0
     report.seconds["total"] = time.perf_counter() - t0
-    print_report(report, str(target), train_opts)
+    for note in size_notes(report, train_opts):
+        print(escape_control(f"{target}: warning: {note}"), file=sys.stderr)
+    if getattr(args, "quiet", False):
+        print(summary_line(report, str(target), train_opts))
+    else:
+        print_report(report, str(target), train_opts)
     return reflex, report

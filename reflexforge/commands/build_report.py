@@ -33,14 +33,21 @@ def print_report(report, output: str, train_opts=None) -> None:
     if len(report.candidates) > 1:
         console.print(candidates_table(report, train_opts))
     console.print(table)
-    for note in size_notes(report, train_opts):
-        console.print(f"note: {note}", highlight=False)
     console.print(
         f"oracle mean J {us(report.oracle_mean_j_us)} us; label switches "
         f"{report.label_switches_plain} plain -> {report.label_switches_trained} trained; "
         f"nodes {report.node_counts[0]} + {report.node_counts[1]}",
         highlight=False,
     )
+
+
+def summary_line(report, output: str, train_opts=None) -> str:
+    """``build --quiet``'s one line: the file, the winner and its validation gap closed."""
+    cand, leaves, sc = report.candidates[report.winner]
+    label = "the model" if train_opts is None else cand.label(train_opts)
+    gap = "-" if sc is None or sc.gap_closed is None else f"{100 * sc.gap_closed:.1f}%"
+    return (f"{output}: {label} ({leaves} leaves), validation gap closed {gap}"
+            + (", refitted on all windows" if report.refitted else ""))
 
 
 def size_notes(report, train_opts) -> list[str]:

@@ -154,6 +154,20 @@ def test_build_prints_every_candidate_and_marks_the_winner(trace_path: Path, tmp
     assert all("%" in line for line in rows)  # gap closed is shown
 
 
+def test_quiet_build_prints_one_summary_line(trace_path: Path, tmp_path: Path,
+                                             capsys) -> None:
+    out_path = tmp_path / "q.reflex"
+    assert main(["build", str(trace_path), "-o", str(out_path), "--workers", "1",
+                 "--min-leaf", "20", "--horizon", "4", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    selection = load(out_path).metadata["training"]["selection"]
+    winner = selection["candidates"][selection["winner"]]
+    assert lines[0].startswith(f"{out_path}: ")
+    assert f"({winner['leaves']} leaves)" in lines[0]
+    assert f"validation gap closed {100 * winner['gap_closed']:.1f}%" in lines[0]
+
+
 def test_same_bytes_whatever_the_workers(built: tuple[Path, Path], trace_path: Path,
                                          tmp_path: Path) -> None:
     os.environ["SOURCE_DATE_EPOCH"] = "86400"
@@ -195,10 +209,13 @@ def test_too_few_windows_for_the_leaf_size_still_builds(seconds: float, model: s
     capsys.readouterr()
     build(["build", str(trace), "-o", str(out), "--min-leaf", "100", "--max-depth", "8",
            "--model", model])
-    said = " ".join(capsys.readouterr().out.split())
-    if model != "regressors":  # the build says the trees are smaller than asked
+    said = capsys.readouterr()
+    warned = " ".join(said.err.split())
+    if model != "regressors":  # the build says the trees are smaller than asked, even -q
+        assert f"{out}: warning: " in warned
         assert "allow at most 1 leaves of 100 windows (--min-leaf), fewer than the 256 of " \
-            "depth 8" in said
+            "depth 8" in warned
+    assert len(said.out.splitlines()) == 1  # --quiet: the summary line alone
     reflex = load(out)
     windows = reflex.metadata["windows"]["total"]
     assert windows < 200  # fewer than two leaves of 100
