@@ -8,7 +8,7 @@ on the validation span and one is kept.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.tree import DecisionTreeRegressor
@@ -55,6 +55,11 @@ all ten features won validation replays and then failed held-out ones in closed 
 "The gate across profiles")."""
 DEFAULT_MIN_LEAF = 20
 """Minimum leaf size of a cost-sensitive tree built without selection."""
+HYSTERESIS_GRID: tuple[tuple[int, int], ...] = ((5, 15),)
+"""(confirm_steps, dwell_steps) the selection also tries for the policy trees when the
+hysteresis is the default one (neither --confirm-steps nor --dwell-steps given): faster
+following pays on traffic whose load changes every few seconds (README, "Stability
+options"), and the gate judges each candidate at its own hysteresis."""
 
 
 @dataclass(frozen=True)
@@ -65,28 +70,43 @@ class Candidate:
     horizon: int | None = None
     min_leaf: int | None = None
     features: str = "all"
+    hysteresis: tuple[int, int] | None = None
+    """(confirm_steps, dwell_steps) of this candidate; None: the options'."""
+
+    def options(self, t: TrainOptions) -> TrainOptions:
+        """``t`` with this candidate's hysteresis."""
+        if self.hysteresis is None:
+            return t
+        return replace(t, confirm_steps=self.hysteresis[0], dwell_steps=self.hysteresis[1])
 
     def label(self, t: TrainOptions) -> str:
         if self.model == "static":
             return "best static pair"
         if self.model == "regressors":
             return f"regressors ({self.features})"
-        _, length = horizon_span(t.confirm_steps, t.dwell_steps, self.horizon, t.label_target)
-        return f"{self.model} H={length} leaf={self.min_leaf} {self.features}"
+        mine = self.options(t)
+        _, length = horizon_span(mine.confirm_steps, mine.dwell_steps, self.horizon,
+                                 t.label_target)
+        extra = "" if self.hysteresis is None else f" C={mine.confirm_steps} W={mine.dwell_steps}"
+        return f"{self.model} H={length} leaf={self.min_leaf} {self.features}{extra}"
 
     def as_metadata(self, t: TrainOptions) -> dict[str, object]:
         out: dict[str, object] = {"features": self.features, "model": self.model}
         if self.model in ("policy-tree", "cost-regressor"):
-            offset, length = horizon_span(t.confirm_steps, t.dwell_steps, self.horizon,
+            mine = self.options(t)
+            offset, length = horizon_span(mine.confirm_steps, mine.dwell_steps, self.horizon,
                                           t.label_target)
             out |= {"horizon": length, "horizon_offset": offset, "min_leaf": self.min_leaf}
+            if self.hysteresis is not None:
+                out |= {"confirm_steps": mine.confirm_steps, "dwell_steps": mine.dwell_steps}
         return out
 
 
 def candidate_grid(t: TrainOptions) -> list[Candidate]:
     """The candidates of a build: the model of ``t.model`` alone without selection; with it,
     the best static pair, then the family of ``t.model`` (``auto``: policy trees) over the
-    grid (an option given on the command line fixes its axis)."""
+    grid (an option given on the command line fixes its axis; cost-sensitive trees at the
+    options' hysteresis first, then at each of HYSTERESIS_GRID when ``t.hysteresis_grid``)."""
     families = ("policy-tree",) if t.model == "auto" else (t.model,)
     if t.select == "off":
         model = "policy-tree" if t.model == "auto" else t.model
@@ -95,12 +115,14 @@ def candidate_grid(t: TrainOptions) -> list[Candidate]:
                               t.features or "arrivals")]
         return [Candidate(model, features=t.features or "all")]
     out = [Candidate("static")]
+    hysteresis = (None, *HYSTERESIS_GRID) if t.hysteresis_grid else (None,)
     for family in families:
         if family in ("policy-tree", "cost-regressor"):
-            for h in (t.horizon,) if t.horizon is not None else HORIZON_GRID:
-                for leaf in (t.min_leaf,) if t.min_leaf is not None else MIN_LEAF_GRID:
-                    for f in (t.features,) if t.features is not None else FEATURE_GRID:
-                        out.append(Candidate(family, h, leaf, f))
+            for cw in hysteresis:
+                for h in (t.horizon,) if t.horizon is not None else HORIZON_GRID:
+                    for leaf in (t.min_leaf,) if t.min_leaf is not None else MIN_LEAF_GRID:
+                        for f in (t.features,) if t.features is not None else FEATURE_GRID:
+                            out.append(Candidate(family, h, leaf, f, cw))
         elif family == "regressors":
             for f in (t.features,) if t.features is not None else FEATURE_GRID:
                 out.append(Candidate("regressors", features=f))
@@ -261,7 +283,9 @@ def static_fit(files: list[FileWindows]) -> Fitted:
 
 def fit_candidate(c: Candidate, files: list[FileWindows], opts: ForgeOptions,
                   t: TrainOptions) -> Fitted:
-    """Fit one candidate on the training windows of ``files`` (with DAgger rounds)."""
+    """Fit one candidate on the training windows of ``files`` (with DAgger rounds), at its
+    own hysteresis."""
+    t = c.options(t)
     if c.model == "static":
         return static_fit(files)
     if c.model == "regressors":

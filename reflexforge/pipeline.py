@@ -189,8 +189,8 @@ def reflex_from_segments(
     scores: list[Score | None] = [None] * len(grid)
     winner = 0
     if len(grid) > 1:
-        scores = score_all([runtime_reflex(fi.lo, fi.hi, fi.trees, train_opts, {})
-                            for fi in fitted], spans, opts)
+        scores = score_all([runtime_reflex(fi.lo, fi.hi, fi.trees, c.options(train_opts), {})
+                            for c, fi in zip(grid, fitted, strict=True)], spans, opts)
         winner = choose(scores, [fi.leaves for fi in fitted])  # spans given: all scored
     best: Fitted = fitted[winner]
     final, refitted = best, False
@@ -227,7 +227,8 @@ def reflex_from_segments(
     metadata = build_metadata(telemetry_sha1, opts, train_opts, report)
     if telemetry_files is not None and len(telemetry_files) > 1:
         metadata["telemetry_files"] = list(telemetry_files)
-    reflex = runtime_reflex(final.lo, final.hi, final.trees, train_opts, metadata)
+    reflex = runtime_reflex(final.lo, final.hi, final.trees, grid[winner].options(train_opts),
+                            metadata)
     report.seconds["fit"] = t_fit - t_start
     report.seconds["select"] = time.perf_counter() - t_fit
     report.seconds["train"] = time.perf_counter() - t_start
@@ -243,8 +244,8 @@ def refit(candidate: Candidate, files: list[FileWindows], spans: list[Validation
     fitted = fit_candidate(candidate, everything, opts, train_opts)
     if not eligible:
         return fitted
-    again = score(runtime_reflex(fitted.lo, fitted.hi, fitted.trees, train_opts, {}), spans,
-                  opts)
+    again = score(runtime_reflex(fitted.lo, fitted.hi, fitted.trees,
+                                 candidate.options(train_opts), {}), spans, opts)
     return fitted if again is not None and again.eligible else None
 
 
@@ -316,7 +317,7 @@ def build_metadata(
             "selection": selection_metadata(train_opts, report),
             "sklearn": sklearn.__version__,
             "split": "time_first_80_percent",
-            "stability": train_opts.as_metadata(),
+            "stability": report.candidates[report.winner][0].options(train_opts).as_metadata(),
             "threshold": "floor",
         },
         "validation": {

@@ -66,7 +66,12 @@ class TrainOptions:
     (reflexforge/label_smoothing.py); ``confirm_steps`` and ``dwell_steps`` go into the file header
     (runtime hysteresis, spec/NEM1.md section 11); ``target`` is what the regressors fit;
     ``dagger_rounds`` is the number of DAgger rounds (reflexforge/candidates.py): retrain on
-    the features the reflex itself sees in a closed-loop replay of the training windows.
+    the features the reflex itself sees in a closed-loop replay of the training windows;
+    ``hysteresis_grid``: with selection, policy trees are also tried at the hysteresis
+    settings of ``candidates.HYSTERESIS_GRID`` (the CLI turns it off when --confirm-steps,
+    --dwell-steps or --plain is given). It is not metadata: the file header and
+    ``training.stability`` carry the winner's hysteresis, ``training.selection`` each
+    candidate's.
     """
 
     label_target: str = "next"
@@ -83,6 +88,7 @@ class TrainOptions:
     min_leaf: int | None = None
     max_depth: int = DEFAULT_DEPTH
     refit: bool = True
+    hysteresis_grid: bool = True
 
     def __post_init__(self) -> None:
         if self.label_target not in LABEL_TARGETS:
@@ -117,8 +123,10 @@ class TrainOptions:
         if self.min_leaf is not None and not _int_in(self.min_leaf, 1, MAX_MIN_LEAF):
             raise ForgeError(E_USAGE, f"minimum leaf size must be an integer in "
                              f"1..{MAX_MIN_LEAF} windows, got {self.min_leaf!r}")
-        if not isinstance(self.refit, bool):
-            raise ForgeError(E_USAGE, f"refit must be true or false, got {self.refit!r}")
+        for name in ("refit", "hysteresis_grid"):
+            if not isinstance(getattr(self, name), bool):
+                raise ForgeError(E_USAGE, f"{name} must be true or false, "
+                                 f"got {getattr(self, name)!r}")
         if not _int_in(self.max_depth, 1, MAX_TREE_DEPTH):
             raise ForgeError(E_USAGE, f"depth must be an integer in 1..{MAX_TREE_DEPTH}, "
                              f"got {self.max_depth!r}")
@@ -129,6 +137,7 @@ class TrainOptions:
     def as_metadata(self) -> dict[str, object]:
         """The options as canonical metadata values."""
         out: dict[str, object] = asdict(self)
+        del out["hysteresis_grid"]
         out["switch_cost_us"] = float(self.switch_cost_us)
         return out
 
@@ -137,7 +146,8 @@ def _int_in(value: object, lo: int, hi: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
 
 
-PLAIN = TrainOptions(label_target="current", switch_cost_us=0.0, confirm_steps=1, dwell_steps=0)
+PLAIN = TrainOptions(label_target="current", switch_cost_us=0.0, confirm_steps=1, dwell_steps=0,
+                     hysteresis_grid=False)
 """No stability at all: plain per-window labels and a runtime without hysteresis."""
 
 

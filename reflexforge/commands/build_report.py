@@ -29,7 +29,7 @@ def print_report(report, output: str, train_opts=None) -> None:
                   us(report.model_train.mean_regret_us))
     console = Console()
     if not console.is_terminal:
-        console.width = max(console.width, 120)
+        console.width = max(console.width, 132)
     if len(report.candidates) > 1:
         console.print(candidates_table(report, train_opts))
     console.print(table)

@@ -128,4 +128,5 @@ def training_options_from_args(args: argparse.Namespace) -> TrainOptions:
     if "refit" in given:
         given["refit"] = given["refit"] == "on"
     fields = {k: getattr(base, k) for k in _STABILITY} | given
-    return TrainOptions(**fields)
+    fixed = base.hysteresis_grid is False or "confirm_steps" in given or "dwell_steps" in given
+    return TrainOptions(**fields, hysteresis_grid=not fixed)

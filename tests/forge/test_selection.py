@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from reflexfmt import load
-from reflexforge.candidates import Candidate, candidate_grid
+from reflexforge.candidates import HYSTERESIS_GRID, Candidate, candidate_grid
 from reflexforge.cli import main
 from reflexforge.config import GRID_D_US, GRID_N, PAIRS
 from reflexforge.selection import SELECT_TOLERANCE, Score, choose
@@ -54,13 +54,25 @@ def test_choose_takes_only_eligible_candidates_unless_none_is() -> None:
 def test_candidate_grid() -> None:
     grid = candidate_grid(TrainOptions())
     assert grid[0] == Candidate("static")
-    assert [(c.model, c.horizon, c.min_leaf, c.features) for c in grid[1:]] == [
-        ("policy-tree", h, leaf, "arrivals") for h in (None, 4) for leaf in (20, 100)]
+    # The options' hysteresis first (ties go to it), then each of HYSTERESIS_GRID.
+    assert HYSTERESIS_GRID == ((5, 15),)
+    assert [(c.model, c.horizon, c.min_leaf, c.features, c.hysteresis) for c in grid[1:]] == [
+        ("policy-tree", h, leaf, "arrivals", cw) for cw in (None, (5, 15)) for h in (None, 4)
+        for leaf in (20, 100)]
+    assert candidate_grid(TrainOptions(hysteresis_grid=False))[1:] == grid[1:5]
     assert candidate_grid(TrainOptions(model="regressors")) == [
         Candidate("static"), Candidate("regressors", features="arrivals")]
     fixed = candidate_grid(TrainOptions(horizon=3, min_leaf=7, features="all",
-                                        model="policy-tree"))
+                                        model="policy-tree", hysteresis_grid=False))
     assert fixed == [Candidate("static"), Candidate("policy-tree", 3, 7, "all")]
+    fast = Candidate("policy-tree", None, 20, "arrivals", (5, 15))
+    t = TrainOptions()
+    assert (fast.options(t).confirm_steps, fast.options(t).dwell_steps) == (5, 15)
+    assert fast.label(t) == "policy-tree H=15 leaf=20 arrivals C=5 W=15"
+    assert fast.as_metadata(t) | {} == {
+        "confirm_steps": 5, "dwell_steps": 15, "features": "arrivals", "horizon": 15,
+        "horizon_offset": 6, "min_leaf": 20, "model": "policy-tree"}
+    assert "confirm_steps" not in Candidate("policy-tree", None, 20, "arrivals").as_metadata(t)
     assert candidate_grid(TrainOptions(model="static")) == [Candidate("static")]
     assert candidate_grid(TrainOptions(select="off")) == [
         Candidate("policy-tree", None, 20, "arrivals")]
@@ -111,9 +123,12 @@ def test_metadata_lists_the_candidates_and_the_winner(built: tuple[Path, Path]) 
                        "oscillations_max_per_30s", "delta_p95", "leaves"):
             assert figure in entry
         if c.model == "policy-tree":
+            confirm, dwell = c.hysteresis or (10, 30)
             assert entry["min_leaf"] == c.min_leaf and entry["features"] == c.features
-            assert entry["horizon"] == (30 if c.horizon is None else c.horizon)
-            assert entry["horizon_offset"] == 11
+            assert entry["horizon"] == (dwell if c.horizon is None else c.horizon)
+            assert entry["horizon_offset"] == confirm + 1
+            if c.hysteresis is not None:
+                assert (entry["confirm_steps"], entry["dwell_steps"]) == c.hysteresis
     assert entries[0]["leaves"] == 1
     # The winner follows the documented rule, recomputed from the recorded figures.
     pool = [i for i, e in enumerate(entries) if e["eligible"]] or list(range(len(entries)))
@@ -122,6 +137,12 @@ def test_metadata_lists_the_candidates_and_the_winner(built: tuple[Path, Path]) 
     winner = min(tied, key=lambda i: (entries[i]["leaves"], i))
     assert selection["winner"] == keys[winner]
     assert training["model"] == grid[winner].model
+    # The file runs at the winner's hysteresis, and training.stability says so.
+    confirm, dwell = grid[winner].hysteresis or (10, 30)
+    assert (reflex.confirm_steps, reflex.dwell_steps) == (confirm, dwell)
+    assert (training["stability"]["confirm_steps"],
+            training["stability"]["dwell_steps"]) == (confirm, dwell)
+    assert "hysteresis_grid" not in training["stability"]
     # On this trace a model beats the static pair, and the winner is never worse than the
     # static candidate's replay.
     assert winner != 0
@@ -146,7 +167,8 @@ def test_build_prints_every_candidate_and_marks_the_winner(trace_path: Path, tmp
         del os.environ["SOURCE_DATE_EPOCH"]
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if " c0" in line]
-    assert len(rows) == 2  # static and the policy tree of these options
+    assert len(rows) == 3  # static and the policy tree of these options at both hysteresis
+    assert "C=5 W=15" in rows[2]
     marked = [line for line in rows if "*" in line.split("c0")[0]]
     assert len(marked) == 1
     winner = load(tmp_path / "m.reflex").metadata["training"]["selection"]["winner"]
@@ -193,8 +215,16 @@ def test_train_gives_the_build_bytes_with_the_new_options(trace_path: Path,
     assert (stability["horizon"], stability["horizon_agg"], stability["min_leaf"],
             stability["max_depth"], stability["model"]) == (3, "q90", 10, 6, "policy-tree")
     chosen = reflex.metadata["training"]["selection"]["candidates"]
-    assert len(chosen) == 2  # static and the one policy tree of these options
-    assert chosen["c01"]["horizon"] == 3 and chosen["c01"]["min_leaf"] == 10
+    assert len(chosen) == 3  # static and the one policy tree of these options, twice
+    for key in ("c01", "c02"):
+        assert chosen[key]["horizon"] == 3 and chosen[key]["min_leaf"] == 10
+    assert (chosen["c02"]["confirm_steps"], chosen["c02"]["dwell_steps"]) == (5, 15)
+    # --confirm-steps or --dwell-steps fixes the hysteresis: no C/W axis.
+    build(["build", str(trace_path), "-o", str(tmp_path / "f.reflex"), *options,
+           "--confirm-steps", "10"])
+    fixed = load(tmp_path / "f.reflex")
+    assert len(fixed.metadata["training"]["selection"]["candidates"]) == 2
+    assert (fixed.confirm_steps, fixed.dwell_steps) == (10, 30)
 
 
 @pytest.mark.parametrize("seconds", [0.25, 1.5])
