@@ -270,3 +270,21 @@ def test_following_a_large_load_change_every_3_s_is_not_an_oscillation() -> None
     assert stats.reversals_max_per_30s >= 5
     assert stats.oscillations_max_per_30s == 0
     assert report.verdict.checks["oscillations"]
+
+
+@pytest.mark.parametrize(("low", "flaps"), [(20_000.0, True), (2_000.0, False)])
+def test_model_selection_counts_oscillations_as_the_gate_does(low: float, flaps: bool) -> None:
+    """Model selection judges a candidate's open-loop decisions over the whole training file
+    (its windows' incumbent features, each decision applied at its window's end) with the
+    load before each step: on the two alternating loads it finds what the shadow gate finds
+    in its open loop."""
+    from reflexforge.labelling import make_training_set
+    from reflexforge.selection import open_loop_oscillations, validation_span
+
+    trace, reflex = alternating_load(low, 30_000.0)
+    tset, costs = make_training_set(trace, OPTS)
+    span = validation_span(trace, tset.window_start_ns, tset.X, 0, costs.J, OPTS)
+    found = open_loop_oscillations(reflex, span, OPTS.incumbent)
+    report = run_shadow(reflex, trace, OPTS, min_duration_s=10)
+    assert found == report.open_loop.stats.oscillations_max_per_30s
+    assert (found >= 5) if flaps else (found == 0)
