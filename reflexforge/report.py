@@ -55,6 +55,7 @@ def report_dict(report: ShadowReport) -> dict:
         "gate": {
             "delta_p95_max": DELTA_P95_MAX_PERCENT / 100,
             "mean_J_not_above_incumbent": report.gate_j,
+            "vs_best_static_min_points": report.gate_static,
             "oscillation_lookback_steps": report.lookback_steps,
             "oscillations_max_per_30s": OSCILLATIONS_MAX_PER_30S,
             "min_duration_s": PROMOTION_MIN_DURATION_S,

@@ -59,6 +59,14 @@ def delta_p95_passes(p95_reflex_ns: int, p95_incumbent_ns: int,
     return p95_reflex_ns * 100 <= p95_incumbent_ns * (100 + limit_percent)
 
 
+def gap_closed(j_incumbent: float, j_oracle: float, j: float) -> float | None:
+    """(J_incumbent - J) / (J_incumbent - J_oracle); None when the oracle gains nothing."""
+    room = j_incumbent - j_oracle
+    if not room > 0:
+        return None
+    return (j_incumbent - j) / room
+
+
 @dataclass(frozen=True)
 class GateVerdict:
     """The gate's decision: every check, the verdict without and with the duration rule."""
@@ -72,11 +80,16 @@ class GateVerdict:
 def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillations_max: int,
          promotable: bool, duration_s: float = float(PROMOTION_MIN_DURATION_S),
          mean_j: tuple[float, float, float] | None = None,
-         lookback_steps: int | None = None) -> GateVerdict:
+         lookback_steps: int | None = None,
+         vs_static: tuple[float | None, float | None] | None = None,
+         static_points: float | None = None) -> GateVerdict:
     """Apply the promotion gate; ``reasons`` explains each failed check, empty when promoted.
 
     ``mean_j`` = (incumbent, open loop, closed loop) mean J turns on the J checks (each
     loop's mean J must not exceed the incumbent's); None leaves the guide's gate alone.
+    ``static_points`` (opt-in, ``--gate-static``) adds a check per loop: its gap closed
+    (``vs_static``: open, closed, minus the best static pair's, a fraction) must not be more
+    than ``static_points`` points below the best static pair's (passes when undefined).
     """
     reasons = []
     checks = {
@@ -88,6 +101,9 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
     if mean_j is not None:
         checks["mean_J_open_loop"] = mean_j[1] <= mean_j[0]
         checks["mean_J_closed_loop"] = mean_j[2] <= mean_j[0]
+    if static_points is not None:
+        for loop, vs in zip(("open", "closed"), vs_static or (None, None), strict=True):
+            checks[f"vs_best_static_{loop}_loop"] = vs is None or vs * 100 >= -static_points
     for loop, p95 in (("open", p95_open_ns), ("closed", p95_closed_ns)):
         if not checks[f"delta_p95_{loop}_loop"]:
             delta = _delta(p95, p95_incumbent_ns)
@@ -98,6 +114,11 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
             if not checks[f"mean_J_{loop}_loop"]:
                 reasons.append(f"{loop}-loop mean J {value:.1f} µs is above the incumbent's "
                                f"{mean_j[0]:.1f} µs")
+    if static_points is not None:
+        for loop, vs in zip(("open", "closed"), vs_static or (None, None), strict=True):
+            if not checks[f"vs_best_static_{loop}_loop"]:
+                reasons.append(f"{loop}-loop gap closed is {-100 * vs:.1f} points below the "
+                               f"best static pair's (at most {static_points:g} allowed)")
     if not checks["oscillations"]:
         at = "" if lookback_steps is None else f" (lookback {lookback_steps} steps)"
         reasons.append(f"{oscillations_max} oscillations in a 30 s window{at} "
@@ -149,6 +170,7 @@ class ShadowReport:
     series: dict[str, np.ndarray] = field(repr=False)
     lookback_steps: int = 10
     gate_j: bool = True
+    gate_static: float | None = None
 
     @property
     def promoted(self) -> bool:
@@ -158,11 +180,8 @@ class ShadowReport:
         return _delta(result.p95_ns, self.incumbent.p95_ns)
 
     def gap_closed(self, result: PolicyResult) -> float | None:
-        """(J_incumbent - J) / (J_incumbent - J_oracle); None when the oracle gains nothing."""
-        room = self.incumbent.mean_J - self.oracle_mean_J
-        if not room > 0:
-            return None
-        return (self.incumbent.mean_J - result.mean_J) / room
+        """``gap_closed`` of ``result`` against this report's incumbent and oracle."""
+        return gap_closed(self.incumbent.mean_J, self.oracle_mean_J, result.mean_J)
 
     def vs_best_static(self, result: PolicyResult) -> float | None:
         """Gap closed of ``result`` minus that of the best static pair by J (points / 100)."""
@@ -229,10 +248,12 @@ def _raw_stats(loop: LoopResult, incumbent: tuple[int, int], lookback: int,
 
 def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float = 600,
                progress: bool = False, workers: int | None = None,
-               model_path: str | None = None, gate_j: bool = True) -> ShadowReport:
+               model_path: str | None = None, gate_j: bool = True,
+               gate_static: float | None = None) -> ShadowReport:
     """Shadow-validate ``reflex`` (a ``reflexfmt.Reflex``) on ``trace`` (a telemetry Trace).
 
-    ``gate_j`` adds the J checks to the gate (``--gate-j off`` leaves the guide's gate).
+    ``gate_j`` adds the J checks to the gate (``--gate-j off`` leaves the guide's gate);
+    ``gate_static`` (points, ``--gate-static``) adds the check against the best static pair.
     Raises ForgeError(E_TRACE_SHORT) when the trace covers less than ``min_duration_s`` or has
     no full 200 ms window, ForgeError(E_USAGE) when it spans more than MAX_STEPS steps or the
     reflex (read from ``model_path``, named in the error) can choose a flush threshold above
@@ -305,10 +326,15 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         oracle_J = float(costs.J.min(axis=1).mean()) if costs.J.shape[0] else 0.0
         osc_max = max(open_res.stats.oscillations_max_per_30s,
                       closed_res.stats.oscillations_max_per_30s)
+        static_gap = gap_closed(incumbent.mean_J, oracle_J, static_J.mean_J)
+        vs_static = tuple(
+            None if gap is None or static_gap is None else gap - static_gap
+            for gap in (gap_closed(incumbent.mean_J, oracle_J, r.mean_J)
+                        for r in (open_res, closed_res)))
         verdict = gate(incumbent.p95_ns, open_res.p95_ns, closed_res.p95_ns, osc_max,
                        promotable, duration_s,
                        (incumbent.mean_J, open_res.mean_J, closed_res.mean_J) if gate_j
-                       else None, lookback)
+                       else None, lookback, vs_static, gate_static)
         n_dec = decision_count(ts)
         decision_starts = int(ts[0]) + np.arange(n_dec, dtype=np.int64) * STEP_NS
         series = {
@@ -347,7 +373,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         closed_loop=closed_res, raw_stats_open=_raw_stats(logged, inc, lookback, load),
         raw_stats_closed=_raw_stats(closed, inc, lookback, load), static_p95=static_p95,
         static_J=static_J, climber=climb_res, oracle_mean_J=oracle_J, verdict=verdict,
-        series=series, lookback_steps=lookback, gate_j=gate_j)
+        series=series, lookback_steps=lookback, gate_j=gate_j, gate_static=gate_static)
 
 
 def _check_reachable_outputs(reflex, model_path: str | None = None) -> None:

@@ -64,6 +64,11 @@ def add_shadow_arguments(parser: argparse.ArgumentParser) -> None:
                         help="on (default): the reflex's mean J must not exceed the "
                         "incumbent's in either loop; off: the guide's gate alone (∆p95 and "
                         "oscillations)")
+    parser.add_argument("--gate-static", type=non_negative_float, default=None,
+                        metavar="POINTS",
+                        help="also refuse a reflex whose gap closed, in either loop, is more "
+                        "than POINTS points below the best static pair's in hindsight on this "
+                        "trace (default: off)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     trace = read_input_trace(args, args.telemetry)
     report = run_shadow(reflex, trace, opts, min_duration_s=args.min_duration,
                         progress=progress_enabled(args), model_path=os.fspath(args.model),
-                        gate_j=getattr(args, "gate_j", "on") == "on")
+                        gate_j=getattr(args, "gate_j", "on") == "on",
+                        gate_static=getattr(args, "gate_static", None))
     report.model["path"] = os.fspath(args.model)
     data = report_json(report)
     if args.report is not None:

@@ -288,3 +288,42 @@ def test_model_selection_counts_oscillations_as_the_gate_does(low: float, flaps:
     report = run_shadow(reflex, trace, OPTS, min_duration_s=10)
     assert found == report.open_loop.stats.oscillations_max_per_30s
     assert (found >= 5) if flaps else (found == 0)
+
+
+def test_gate_static_is_opt_in_and_refuses_a_reflex_below_the_best_static_pair(busy) -> None:
+    """``--gate-static POINTS``: each loop's gap closed may be at most POINTS points below
+    the best static pair's. The best pair itself passes (on this short trace its two
+    incumbent steps cost it 1.6 points, so POINTS is 2); a pair several points below it
+    fails, whatever the other checks say; off by default."""
+    points = 2.0
+    best = run_shadow(constant((1, 50)), busy, OPTS, min_duration_s=10).static_J.pair
+    assert "vs_best_static_closed_loop" not in run_shadow(
+        constant(best), busy, OPTS, min_duration_s=10).verdict.checks  # off by default
+    equal = run_shadow(constant(best), busy, OPTS, min_duration_s=10, gate_static=points)
+    doc = report_dict(equal)
+    assert doc["gate"]["vs_best_static_min_points"] == points
+    for loop in ("open", "closed"):
+        assert abs(doc["vs_best_static"][f"{loop}_loop"]) * 100 <= points
+        assert equal.verdict.checks[f"vs_best_static_{loop}_loop"]
+    others = [p for p in ((32, 200), (64, 200), (16, 200), (64, 50), (8, 200)) if p != best]
+    worse = [run_shadow(constant(p), busy, OPTS, min_duration_s=10, gate_static=points)
+             for p in others]
+    below = [r for r in worse if r.vs_best_static(r.closed_loop) * 100 < -points]
+    assert below  # at least one of them is more than POINTS below the best pair
+    for r in below:
+        assert not r.verdict.checks["vs_best_static_closed_loop"]
+        assert r.verdict.gate_passed is False
+        assert any(f"points below the best static pair's (at most {points:g} allowed)"
+                   in reason for reason in r.verdict.reasons)
+    off = report_dict(run_shadow(constant(best), busy, OPTS, min_duration_s=10))
+    assert off["gate"]["vs_best_static_min_points"] is None
+
+
+def test_gate_static_option_range(busy_csv: Path, tmp_path: Path, capsys) -> None:
+    model = tmp_path / "m.reflex"
+    dump(constant((64, 200)), model)
+    for bad in ("-1", "nan", "abc"):
+        with pytest.raises(SystemExit) as exc:
+            main(["shadow", str(model), str(busy_csv), "--gate-static", bad])
+        assert exc.value.code == 2
+        assert "--gate-static" in capsys.readouterr().err
