@@ -82,7 +82,7 @@ def _best_split(q: np.ndarray, costs: np.ndarray, rows: np.ndarray, features: Se
     parent = float(node_cost.min())
     best: tuple[float, int, int] | None = None
     best_rows: tuple[np.ndarray, np.ndarray] | None = None
-    for f in features:
+    for f in sorted(set(features)):  # ties go to the lowest feature index, whatever the order
         values = q[rows, f]
         order = np.argsort(values, kind="stable")
         sv = values[order]

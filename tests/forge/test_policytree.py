@@ -212,6 +212,19 @@ def test_tree_equals_the_reference_growth(problem, max_depth: int, switch_cost: 
     assert as_tuple(tree) == want
 
 
+@settings(max_examples=40, deadline=None)
+@given(problems(max_rows=30), st.sampled_from([0.0, 2.0]))
+def test_the_order_of_the_features_does_not_matter(problem, switch_cost: float) -> None:
+    """Split ties go to the lowest feature index (spec/training.md section 4.3) however the
+    allowed features are listed."""
+    q, costs, features, min_leaf, follows = problem
+    listed = list(features)
+    shuffled = listed[::-1] + listed  # reversed, with repeats
+    assert as_tuple(fit_policy_tree(q, costs, shuffled, 3, min_leaf, follows, switch_cost)) \
+        == as_tuple(fit_policy_tree(q, costs, sorted(listed), 3, min_leaf, follows,
+                                    switch_cost))
+
+
 @settings(max_examples=60, deadline=None)
 @given(problems())
 def test_a_root_only_tree_is_the_best_static_pair(problem) -> None:
