@@ -51,13 +51,10 @@ from reflexforge.trace import (
     TS_MAX,
     TS_MIN,
     Trace,
+    value_rules,
 )
 
-_RULE = {
-    TS: "ts_ns must be an integer in 0..2^62",
-    BYTES: f"bytes must be an integer in {BYTES_MIN}..{BYTES_MAX}",
-    RTT: "rtt_ns must be an integer >= 0 or empty",
-}
+_RULE = value_rules("empty")
 
 BLOCK_SIZE = 4 << 20
 """Bytes per CSV block: small blocks keep the reader threads' buffers (and the glibc arenas

@@ -25,6 +25,14 @@ SIZE_DTYPE = np.uint16
 """Packet sizes are 1..65535 bytes: stored as uint16 (a quarter of int64's memory)."""
 
 
+def value_rules(no_rtt: str) -> dict[str, str]:
+    """The rule each column's values must follow, in words, for error messages; ``no_rtt``
+    names a missing rtt_ns in the input format ("empty" in CSV, "null" in Parquet)."""
+    return {TS: f"ts_ns must be an integer in {TS_MIN}..2^62",
+            BYTES: f"bytes must be an integer in {BYTES_MIN}..{BYTES_MAX}",
+            RTT: f"rtt_ns must be an integer >= 0 or {no_rtt}"}
+
+
 class Trace:
     """A packet trace: arrival times ``ts_ns`` (int64), sizes ``size`` (bytes; uint16 when
     read from a file) and RTT samples.

@@ -28,21 +28,17 @@ from reflexforge.ingest.hashing import open_hashed
 from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error
 from reflexforge.trace import (
     BYTES,
-    BYTES_MAX,
-    BYTES_MIN,
     OPTIONAL,
     REQUIRED,
     RTT,
     SIZE_DTYPE,
     TS,
     TS_MAX,
-    TS_MIN,
     Trace,
+    value_rules,
 )
 
-_RULE = {TS: f"ts_ns must be an integer in {TS_MIN}..2^62",
-         BYTES: f"bytes must be an integer in {BYTES_MIN}..{BYTES_MAX}",
-         RTT: "rtt_ns must be an integer >= 0 or null"}
+_RULE = value_rules("null")
 HASH_BLOCK = 8 << 20
 
 
