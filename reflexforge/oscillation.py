@@ -64,6 +64,12 @@ def switch_load(per_step: np.ndarray, span: int) -> np.ndarray:
     return (sums[k] - sums[first]) / count[:, None]
 
 
+def load_rows(load: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The rows of ``load`` (``switch_load``) at ``steps``; a step past its end gets the last
+    row (a replay can run one step beyond the last arrival)."""
+    return load[np.minimum(np.asarray(steps), load.shape[0] - 1)]
+
+
 def called_for(load: np.ndarray, k: np.ndarray, k_prev: np.ndarray) -> np.ndarray:
     """bool[i]: the load before step k[i] and before step k_prev[i] differ by
     LOAD_CHANGE_FACTOR or more in packets or in bytes (any load after none counts)."""

@@ -30,6 +30,7 @@ from reflexforge.config import STEP_NS, WINDOW_NS, ForgeOptions
 from reflexforge.oscillation import (
     STEP_S,
     gate_lookback,
+    load_rows,
     load_span,
     offered_load,
     oscillation_stats,
@@ -38,7 +39,7 @@ from reflexforge.oscillation import (
 from reflexforge.quantize import quantize_matrix
 from reflexforge.runtime import flatten, runtime_steps
 from reflexforge.schedulecost import schedule_window_costs
-from reflexforge.shadow import OSCILLATIONS_MAX_PER_30S, delta_p95_passes
+from reflexforge.shadow import OSCILLATIONS_MAX_PER_30S, delta_p95_passes, gap_closed
 from reflexforge.simulate import simulate
 from reflexforge.trace import Trace
 from reflexforge.train import evaluate_grid_rows
@@ -115,10 +116,13 @@ class Score:
                 "switches_per_min": self.switches_per_min}
 
 
-def open_loop_oscillations(reflex, span: ValidationSpan, incumbent: tuple[int, int]) -> int:
+def open_loop_oscillations(reflex, span: ValidationSpan, incumbent: tuple[int, int],
+                           load: np.ndarray | None = None) -> int:
     """Worst oscillations per 30 s of the applied pairs when the trees see every window's
     incumbent features in order (after the runtime's hysteresis; two incumbent steps
-    first), each decision judged against the load before the step it is applied at."""
+    first), each decision judged against the load before the step it is applied at
+    (``load``: the file's ``switch_load`` for the reflex's confirm_steps, computed when
+    not given)."""
     x_all = span.x_all
     q = quantize_matrix(x_all, np.array([s.lo for s in reflex.scaling]),
                         np.array([s.hi for s in reflex.scaling]), reflex.q_scale)
@@ -129,9 +133,10 @@ def open_loop_oscillations(reflex, span: ValidationSpan, incumbent: tuple[int, i
     n = np.concatenate(([incumbent[0]] * 2, applied[:, 0]))
     d = np.concatenate(([incumbent[1]] * 2, applied[:, 1]))
     lookback = gate_lookback(reflex.confirm_steps, reflex.dwell_steps)
-    load = switch_load(span.per_step, load_span(reflex.confirm_steps))
-    rows = np.minimum(span.row_steps, load.shape[0] - 1)
-    return oscillation_stats(n, d, lookback=lookback, load=load[rows]).oscillations_max_per_30s
+    if load is None:
+        load = switch_load(span.per_step, load_span(reflex.confirm_steps))
+    return oscillation_stats(n, d, lookback=lookback,
+                             load=load_rows(load, span.row_steps)).oscillations_max_per_30s
 
 
 def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score | None:
@@ -150,10 +155,9 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
                                       loop.schedule_d_us, opts.lam, opts.flush_cost_ns,
                                       opts.link_bps, span.t0)
         load = switch_load(span.per_step, load_span(reflex.confirm_steps))
-        rows = np.minimum(span.first_step + np.arange(loop.schedule_n.shape[0]),
-                          load.shape[0] - 1)
+        steps = span.first_step + np.arange(loop.schedule_n.shape[0])
         stats = oscillation_stats(loop.schedule_n, loop.schedule_d_us, lookback=lookback,
-                                  load=load[rows])
+                                  load=load_rows(load, steps))
         p95 = p95_ns(span.ts, loop.completion)
         p95_ok &= delta_p95_passes(p95, span.incumbent_p95_ns)
         delta = p95 / span.incumbent_p95_ns - 1.0 if span.incumbent_p95_ns > 0 else None
@@ -165,13 +169,12 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
         switches += stats.switches
         minutes += stats.steps * STEP_S / 60.0
         osc = max(osc, stats.oscillations_max_per_30s,
-                  open_loop_oscillations(reflex, span, opts.incumbent))
+                  open_loop_oscillations(reflex, span, opts.incumbent, load))
     mean_j = float(np.concatenate(js).mean())
     j_inc = float(np.concatenate(inc).mean())
     j_or = float(np.concatenate(oracle).mean())
-    room = j_inc - j_or
     eligible = p95_ok and mean_j <= j_inc and osc <= OSCILLATIONS_MAX_PER_30S
-    return Score(mean_j_us=mean_j, gap_closed=(j_inc - mean_j) / room if room > 0 else None,
+    return Score(mean_j_us=mean_j, gap_closed=gap_closed(j_inc, j_or, mean_j),
                  switches_per_min=switches / minutes if minutes > 0 else 0.0,
                  oscillations_max_per_30s=osc, delta_p95=worst_delta, eligible=eligible)
 

@@ -31,6 +31,7 @@ from reflexforge.features import window_starts
 from reflexforge.oscillation import (
     OscillationStats,
     gate_lookback,
+    load_rows,
     load_span,
     offered_load,
     oscillation_stats,
@@ -65,6 +66,15 @@ def gap_closed(j_incumbent: float, j_oracle: float, j: float) -> float | None:
     if not room > 0:
         return None
     return (j_incumbent - j) / room
+
+
+def vs_best_static(j_incumbent: float, j_oracle: float, j: float,
+                   j_static: float) -> float | None:
+    """``gap_closed`` of ``j`` minus that of the best static pair's ``j_static`` (a fraction:
+    0.012 is 1.2 points above it); None when either is undefined."""
+    mine = gap_closed(j_incumbent, j_oracle, j)
+    static = gap_closed(j_incumbent, j_oracle, j_static)
+    return None if mine is None or static is None else mine - static
 
 
 @dataclass(frozen=True)
@@ -185,8 +195,8 @@ class ShadowReport:
 
     def vs_best_static(self, result: PolicyResult) -> float | None:
         """Gap closed of ``result`` minus that of the best static pair by J (points / 100)."""
-        mine, static = self.gap_closed(result), self.gap_closed(self.static_J)
-        return None if mine is None or static is None else mine - static
+        return vs_best_static(self.incumbent.mean_J, self.oracle_mean_J, result.mean_J,
+                              self.static_J.mean_J)
 
 
 LOOP_GAP_NOTE = 0.10
@@ -229,11 +239,11 @@ def _result(name: str, ts: np.ndarray, size: np.ndarray, starts: np.ndarray, loo
             opts: ForgeOptions, lookback: int, load: np.ndarray
             ) -> tuple[PolicyResult, np.ndarray]:
     mean_J, per_window = mean_schedule_J(ts, size, starts, loop, opts)
+    steps = np.arange(loop.schedule_n.shape[0])
     return PolicyResult(name=name, p95_ns=p95_ns(ts, loop.completion), mean_J=mean_J,
                         flushes=loop.flushes,
                         stats=oscillation_stats(loop.schedule_n, loop.schedule_d_us,
-                                                lookback=lookback,
-                                                load=load[:loop.schedule_n.shape[0]])
+                                                lookback=lookback, load=load_rows(load, steps))
                         ), per_window
 
 
@@ -242,8 +252,8 @@ def _raw_stats(loop: LoopResult, incumbent: tuple[int, int], lookback: int,
     """The trees' raw decisions, after two incumbent steps (index k is step k)."""
     n = np.concatenate(([incumbent[0]] * 2, loop.raw[:, 0]))
     d = np.concatenate(([incumbent[1]] * 2, loop.raw[:, 1]))
-    rows = np.minimum(np.arange(n.shape[0]), load.shape[0] - 1)
-    return oscillation_stats(n, d, lookback=lookback, load=load[rows])
+    return oscillation_stats(n, d, lookback=lookback,
+                             load=load_rows(load, np.arange(n.shape[0])))
 
 
 def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float = 600,
@@ -326,11 +336,8 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         oracle_J = float(costs.J.min(axis=1).mean()) if costs.J.shape[0] else 0.0
         osc_max = max(open_res.stats.oscillations_max_per_30s,
                       closed_res.stats.oscillations_max_per_30s)
-        static_gap = gap_closed(incumbent.mean_J, oracle_J, static_J.mean_J)
-        vs_static = tuple(
-            None if gap is None or static_gap is None else gap - static_gap
-            for gap in (gap_closed(incumbent.mean_J, oracle_J, r.mean_J)
-                        for r in (open_res, closed_res)))
+        vs_static = tuple(vs_best_static(incumbent.mean_J, oracle_J, r.mean_J, static_J.mean_J)
+                          for r in (open_res, closed_res))
         verdict = gate(incumbent.p95_ns, open_res.p95_ns, closed_res.p95_ns, osc_max,
                        promotable, duration_s,
                        (incumbent.mean_J, open_res.mean_J, closed_res.mean_J) if gate_j
