@@ -27,6 +27,7 @@ from reflexforge.config import ForgeOptions
 from reflexforge.label_smoothing import training_labels
 from reflexforge.labelling import make_training_set
 from reflexforge.selection import ValidationSpan, score, validation_span
+from reflexforge.shadow import gap_closed
 from reflexforge.telemetry import read_telemetry
 from reflexforge.train import TrainOptions, split_by_time
 
@@ -64,8 +65,9 @@ def run(spec: str, args: argparse.Namespace, opts: ForgeOptions) -> None:
     held_f = windows(args.traces / f"{profile}-seed{shadow}.csv", opts, base)
     tail = validation_span(f.trace, f.starts, f.x, f.n_train, f.J, opts)
     held = whole(held_f, opts)
-    room = held.incumbent_J.mean() - held.oracle_J.mean()
-    static_gap = (held.incumbent_J.mean() - held_f.J.mean(axis=0).min()) / room
+    static_gap = gap_closed(float(held.incumbent_J.mean()), float(held.oracle_J.mean()),
+                            float(held_f.J.mean(axis=0).min()))
+    assert static_gap is not None  # the oracle gains something on a held-out trace
     print(f"\n{profile} {train}->{shadow}: held-out best static pair closes "
           f"{static_gap:.1%}", flush=True)
     print("| candidate | C/W | leaves | validation gap | osc | eligible "
