@@ -12,6 +12,7 @@ rule have found a reflex that generalizes?" without building and shadowing each 
 
 Usage: python benchmarks/candidates_heldout.py --traces DIR PROFILE:TRAIN:SHADOW ...
            [--horizons 0 4 ...] [--min-leaves 20 100 ...] [--hysteresis 10,30 5,15 ...]
+           [--features arrivals ...]
 (horizon 0: the hysteresis span, the default of `--horizon`).
 """
 
@@ -29,7 +30,7 @@ from reflexforge.labelling import make_training_set
 from reflexforge.selection import ValidationSpan, score, validation_span
 from reflexforge.shadow import gap_closed
 from reflexforge.telemetry import read_telemetry
-from reflexforge.train import TrainOptions, split_by_time
+from reflexforge.train import FEATURE_SETS, TrainOptions, split_by_time
 
 
 def windows(path: Path, opts: ForgeOptions, t: TrainOptions) -> FileWindows:
@@ -54,7 +55,8 @@ def grid(args: argparse.Namespace) -> list[tuple[Candidate, tuple[int, int]]]:
     for cw in hysteresis:
         for h in args.horizons:
             for leaf in args.min_leaves:
-                out.append((Candidate("policy-tree", h or None, leaf, "arrivals"), cw))
+                for feats in args.features:
+                    out.append((Candidate("policy-tree", h or None, leaf, feats), cw))
     return out
 
 
@@ -95,6 +97,8 @@ def main() -> int:
     parser.add_argument("--horizons", type=int, nargs="+", default=[0, 1, 4, 8, 16])
     parser.add_argument("--min-leaves", type=int, nargs="+", default=[20, 100, 400])
     parser.add_argument("--hysteresis", nargs="+", default=["10,30"], metavar="C,W")
+    parser.add_argument("--features", nargs="+", default=["arrivals"], choices=FEATURE_SETS,
+                        help="feature sets (spec/training.md section 6.2)")
     args = parser.parse_args()
     opts = ForgeOptions()
     for spec in args.pairs:

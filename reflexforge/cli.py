@@ -16,21 +16,8 @@ import sys
 from collections.abc import Sequence
 
 from reflexfmt.terminal import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, escape_control
+from reflexforge.commands import COMMANDS
 from reflexforge.errors import E_INSTALL, E_IO, E_USAGE, ForgeError
-
-# The one-line summary of each command in `reflex-forge --help`, in this order; each
-# module's register() adds the full parser (tests check that the summaries agree).
-COMMANDS = {
-    "synth": "synthesize a telemetry.csv with a realistic load profile",
-    "label": "telemetry -> training-set.csv (features + oracle labels per window)",
-    "train": "train a .reflex from a training set and its telemetry",
-    "build": "telemetry -> features -> oracle labels -> trees -> .reflex",
-    "demo": "synthesize, build, inspect and shadow-validate a reflex",
-    "shadow": "shadow-validate a reflex on telemetry and apply the promotion gate",
-    "convert": "any telemetry (CSV, Parquet, pcap, pcapng; gzip/zstd) -> Telemetry v1 CSV or "
-    "Parquet",
-    "check": "report every problem of telemetry files (exit 0 clean, 1 problems, 2 unreadable)",
-}
 
 PROG = "reflex-forge"
 

@@ -12,6 +12,7 @@ import sys
 import time
 
 from reflexfmt.terminal import escape_control
+from reflexforge.commands import COMMANDS
 from reflexforge.commands.build_report import print_report, size_notes, summary_line
 from reflexforge.commands.modelio import dump_model
 from reflexforge.commands.options import (
@@ -32,7 +33,7 @@ from reflexforge.errors import E_USAGE, ForgeError
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "build", help="telemetry -> features -> oracle labels -> trees -> .reflex",
+        "build", help=COMMANDS["build"],
         description=description(__doc__),
     )
     parser.add_argument("telemetry", metavar="TELEMETRY", nargs="+",

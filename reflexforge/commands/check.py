@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from reflexforge.commands import COMMANDS
 from reflexforge.commands.argtypes import positive_int
 from reflexforge.commands.options import add_telemetry_options, description
 
@@ -16,7 +17,7 @@ from reflexforge.commands.options import add_telemetry_options, description
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="report every problem of telemetry files (exit 0 clean, 1 problems, 2 unreadable)",
+        help=COMMANDS["check"],
         description=description(__doc__),
     )
     parser.add_argument("files", metavar="FILE", nargs="+",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from reflexforge.commands import COMMANDS
 from reflexforge.commands.options import (
     add_quiet_option,
     add_telemetry_options,
@@ -23,8 +24,7 @@ FORMAT_CHOICES = ("csv", "csv.gz", "parquet")
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "convert",
-        help="any telemetry (CSV, Parquet, pcap, pcapng; gzip/zstd) -> Telemetry v1 CSV or "
-        "Parquet",
+        help=COMMANDS["convert"],
         description=description(__doc__),
     )
     parser.add_argument("input", metavar="IN",

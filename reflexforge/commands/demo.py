@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reflexforge.commands import COMMANDS
 from reflexforge.commands.argtypes import non_negative_int, positive_float
 from reflexforge.commands.options import add_common_options, description, progress_enabled
 from reflexforge.commands.training_options import add_training_options
@@ -22,7 +23,7 @@ TRAIN_SEED = 1
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "demo", help="synthesize, build, inspect and shadow-validate a reflex",
+        "demo", help=COMMANDS["demo"],
         description=description(__doc__),
     )
     parser.add_argument("--out", default="reflex-demo", metavar="DIR",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from reflexforge.commands import COMMANDS
 from reflexforge.commands.options import (
     add_common_options,
     add_telemetry_options,
@@ -18,7 +19,7 @@ from reflexforge.commands.paths import check_distinct_paths, check_output_path
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "label",
-        help="telemetry -> training-set.csv (features + oracle labels per window)",
+        help=COMMANDS["label"],
         description="Replay the telemetry under the incumbent for the features of every "
         "200 ms window, label each window with the oracle's best (threshold, delay) pair, and "
         "write training-set.csv.",

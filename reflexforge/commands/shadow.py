@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from reflexfmt.terminal import escape_control
+from reflexforge.commands import COMMANDS
 from reflexforge.commands.argtypes import non_negative_float
 from reflexforge.commands.modelio import load_model
 from reflexforge.commands.options import (
@@ -35,7 +36,7 @@ EXIT_NOT_PROMOTED = 1
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "shadow", help="shadow-validate a reflex on telemetry and apply the promotion gate",
+        "shadow", help=COMMANDS["shadow"],
         description=description(__doc__),
         epilog="exit codes: 0 promoted, 1 not promoted, 2 bad input or usage",
     )

@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from reflexforge.commands import COMMANDS
 from reflexforge.commands.argtypes import non_negative_int, positive_float
 from reflexforge.commands.options import add_quiet_option, progress_enabled
 from reflexforge.commands.paths import check_output_path
@@ -21,7 +22,7 @@ from reflexforge.config import SYNTH_PROFILES
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "synth",
-        help="synthesize a telemetry.csv with a realistic load profile",
+        help=COMMANDS["synth"],
         description="Synthesize a Telemetry v1 trace, deterministic per seed. "
         "Writes gzip if OUTPUT ends in .gz.",
     )

@@ -13,6 +13,7 @@ import argparse
 
 import numpy as np
 
+from reflexforge.commands import COMMANDS
 from reflexforge.commands.modelio import dump_model
 from reflexforge.commands.options import (
     add_common_options,
@@ -29,7 +30,7 @@ from reflexforge.errors import E_TRAINSET, ForgeError
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="train a .reflex from a training set and its telemetry",
+        "train", help=COMMANDS["train"],
         description=description(__doc__),
     )
     parser.add_argument("training_set", metavar="TRAINING_SET",

@@ -424,13 +424,17 @@ def test_internal_error_exit_code_is_the_same_in_every_command(monkeypatch, caps
 
 
 def test_command_summaries_agree_with_the_command_modules():
-    """cli.COMMANDS lists each command without importing it; the summary must be the help
-    that the command's own register() gives."""
+    """COMMANDS lists each command without importing it; the summary must be the help that
+    the command's own register() gives, and `reflex-forge --help` lists the same."""
     import argparse
     import importlib
 
-    from reflexforge.cli import COMMANDS
+    from reflexforge.cli import build_parser
+    from reflexforge.commands import COMMANDS
 
+    top = build_parser()
+    (listed,) = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)]
+    assert {a.dest: a.help for a in listed._choices_actions} == COMMANDS
     for name, summary in COMMANDS.items():
         parser = argparse.ArgumentParser()
         sub = parser.add_subparsers()
