@@ -73,6 +73,31 @@ def _advance(ts, completion, s, e, a0, a1, c0, c1):
     return a0, a1, c0, c1
 
 
+@njit(cache=True, inline="always")
+def window_sums(ts, size, completion, s, e, a0, a1, q0, c0, c1):
+    """The exact integer sums of window [s, e), shared by the offline features and the closed
+    loop: (time in system within the window of the packets [q0, a1), bytes in and the sum of
+    their squares over the arrivals [a0, a1), bytes out over the completions [c0, c1)).
+    A packet counts only the part of its stay inside the window; ``completion`` may be
+    INT64_MAX for a packet not completed yet."""
+    in_system = 0
+    for x in range(q0, a1):
+        end = completion[x] if completion[x] < e else e
+        begin = ts[x] if ts[x] > s else s
+        if end > begin:
+            in_system += end - begin
+    bytes_in = 0
+    squares = 0
+    for x in range(a0, a1):
+        v = np.int64(size[x])
+        bytes_in += v
+        squares += v * v
+    bytes_out = 0
+    for x in range(c0, c1):
+        bytes_out += np.int64(size[x])
+    return in_system, bytes_in, squares, bytes_out
+
+
 @njit(cache=True)
 def _window_aggregates(ts, size, completion, starts, window_ns, ints, lat_ns):
     """Exact integer aggregates of each window [s, s + window_ns).
@@ -105,18 +130,8 @@ def _window_aggregates(ts, size, completion, starts, window_ns, ints, lat_ns):
         a0, a1, c0, c1 = _advance(ts, completion, s, e, a0, a1, c0, c1)
         while q0 < m and completion[q0] <= s:
             q0 += 1
-        in_system = 0
-        for x in range(q0, a1):  # arrival < e and completion > s
-            in_system += min(completion[x], e) - max(ts[x], s)
-        bytes_in = 0
-        squares = 0
-        for x in range(a0, a1):
-            v = np.int64(size[x])
-            bytes_in += v
-            squares += v * v
-        bytes_out = 0
-        for x in range(c0, c1):
-            bytes_out += np.int64(size[x])
+        in_system, bytes_in, squares, bytes_out = window_sums(ts, size, completion, s, e, a0,
+                                                              a1, q0, c0, c1)
         ints[w, 0] = a1 - a0
         ints[w, 1] = c1 - c0
         ints[w, 2] = in_system

@@ -7,7 +7,7 @@ import numpy as np
 from numba import njit
 
 from reflexforge.exact import size_variance
-from reflexforge.features import PER_SECOND
+from reflexforge.features import PER_SECOND, window_sums
 
 
 @njit(cache=True)
@@ -25,23 +25,11 @@ def loop_window_features(ts, size, comp, s, e, a_lo, a_hi, q_lo, c_lo, c_hi, ewm
     [a_lo, a_hi): arrivals in [s, e); [q_lo, a_hi): packets in the system during the window;
     [c_lo, c_hi): completions in [s, e). ``comp`` is INT64_MAX for packets not completed yet.
     """
-    in_system = 0
-    for x in range(q_lo, a_hi):
-        end = comp[x] if comp[x] < e else e
-        begin = ts[x] if ts[x] > s else s
-        if end > begin:
-            in_system += end - begin
+    in_system, bytes_in, squares, bytes_out = window_sums(ts, size, comp, s, e, a_lo, a_hi, q_lo,
+                                                          c_lo, c_hi)
     n_in = a_hi - a_lo
-    bytes_in = 0
-    squares = 0
-    for x in range(a_lo, a_hi):
-        v = np.int64(size[x])
-        bytes_in += v
-        squares += v * v
     n_out = c_hi - c_lo
-    bytes_out = 0
     for x in range(c_lo, c_hi):
-        bytes_out += np.int64(size[x])
         lat_buf[x - c_lo] = comp[x] - ts[x]
     out[0] = np.float64(in_system) / np.float64(e - s)
     out[1] = np.float64(n_in) * PER_SECOND
