@@ -35,7 +35,7 @@ from reflexforge.errors import (
     E_TRACE_SHORT,
     ForgeError,
 )
-from reflexforge.ingest.hashing import HashingReader
+from reflexforge.ingest.hashing import HashingFile
 from reflexforge.ingest.sniff import compression_of, decompress_errors, open_file
 from reflexforge.trace import (
     BYTES,
@@ -92,7 +92,7 @@ def read_telemetry(path: str | os.PathLike[str], min_span_ns: int | None = None,
     except OSError as exc:
         raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
     with raw:
-        hashing = HashingReader(raw, also_hash)
+        hashing = HashingFile(raw, also_hash, owns=False)
         trace_arrays = _stream(name, hashing, columns, header, header_line, reorder_window_ns)
         hashing.drain(BLOCK_SIZE)
     _check_quoted_newlines(name)
@@ -214,7 +214,7 @@ def _check_header(name: str, header: list[str], header_line: int) -> list[str]:
 
 
 def _stream(
-    name: str, hashing: HashingReader, columns: list[str], header: list[str], header_line: int,
+    name: str, hashing: HashingFile, columns: list[str], header: list[str], header_line: int,
     window: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Stream the CSV through pyarrow, validating each block: ts, size, (rtt indices, values).

@@ -45,7 +45,7 @@ HASH_BLOCK = 8 << 20
 def _sha1(name: str, also_hash) -> str:
     with open_hashed(name, also_hash) as hashed:
         hashed.drain()
-        return hashed.sha1.hexdigest()
+        return hashed.hexdigest()
 
 
 def _check_schema(name: str, schema: pa.Schema) -> list[str]:

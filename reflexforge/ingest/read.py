@@ -208,7 +208,7 @@ def _read_capture(name: str, kind: sniff.Kind, options: IngestOptions, also_hash
     adjust.untimed_packets = facts.get("untimed", 0)
     samples = selector.finish(rows, adjust)
     samples = reorder(name, ts, size, samples, window, lambda i: f"row {i + 1}", adjust)
-    return Trace(ts, size, rtt_samples=samples, sha1=hashed.sha1.hexdigest(), path=name)
+    return Trace(ts, size, rtt_samples=samples, sha1=hashed.hexdigest(), path=name)
 
 
 def capture_records(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
