@@ -14,7 +14,9 @@ closed-loop validation replay and on the open-loop decisions over the whole file
 trees on every window's incumbent features, through the runtime's hysteresis): a 2-minute
 span alone is too short to see how often a policy flaps. The winner is the simplest
 eligible candidate (fewest leaves, then the earliest) within ``SELECT_TOLERANCE`` of the
-lowest mean J; if none is eligible, the same rule over all candidates.
+lowest mean J; if none is eligible, the simplest candidate of all (the static pair): the
+span then shows no candidate the gate would pass, and a more complex model is chosen only
+on evidence.
 """
 
 from __future__ import annotations
@@ -207,9 +209,12 @@ def score_all(reflexes: Sequence, spans: Sequence[ValidationSpan], opts: ForgeOp
 
 
 def choose(scores: Sequence[Score], leaves: Sequence[int]) -> int:
-    """The winner's index: among eligible candidates (all, if none is), the one with the
-    fewest leaves, then the earliest, whose mean J is within SELECT_TOLERANCE of the lowest."""
-    pool = [i for i, s in enumerate(scores) if s.eligible] or list(range(len(scores)))
+    """The winner's index: among eligible candidates, the one with the fewest leaves, then
+    the earliest, whose mean J is within SELECT_TOLERANCE of the lowest; if none is
+    eligible, the one with the fewest leaves, then the earliest."""
+    pool = [i for i, s in enumerate(scores) if s.eligible]
+    if not pool:
+        return min(range(len(scores)), key=lambda i: (leaves[i], i))
     best = min(scores[i].mean_j_us for i in pool)
     tied = [i for i in pool if scores[i].mean_j_us <= best * (1 + SELECT_TOLERANCE)]
     return min(tied, key=lambda i: (leaves[i], i))

@@ -13,7 +13,7 @@ import time
 
 from reflexfmt.terminal import escape_control
 from reflexforge.commands import COMMANDS
-from reflexforge.commands.build_report import print_report, size_notes, summary_line
+from reflexforge.commands.build_report import build_warnings, print_report, summary_line
 from reflexforge.commands.modelio import dump_model
 from reflexforge.commands.options import (
     add_common_options,
@@ -87,7 +87,7 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
     dump_model(reflex, target)
     report.seconds["read"] = t1 - t0
     report.seconds["total"] = time.perf_counter() - t0
-    for note in size_notes(report, train_opts):
+    for note in build_warnings(report, train_opts):
         print(escape_control(f"{target}: warning: {note}"), file=sys.stderr)
     if getattr(args, "quiet", False):
         print(summary_line(report, str(target), train_opts))

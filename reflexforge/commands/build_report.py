@@ -50,10 +50,22 @@ def summary_line(report, output: str, train_opts=None) -> str:
             + (", refitted on all windows" if report.refitted else ""))
 
 
-def size_notes(report, train_opts) -> list[str]:
-    """Say so when the training windows are too few for the depth and leaf size asked."""
+def build_warnings(report, train_opts) -> list[str]:
+    """What ``build`` warns about on stderr: training windows too few for the depth and leaf
+    size asked, and a model selection in which no candidate would pass the gate."""
     if train_opts is None:
         return []
+    out = size_notes(report, train_opts)
+    scored = [sc for _, _, sc in report.candidates if sc is not None]
+    if len(scored) > 1 and not any(sc.eligible for sc in scored):
+        out.append("no candidate passes the gate's checks on the validation span (∆p95, mean "
+                   "J, oscillations; see the table), so the simplest one wins; the shadow "
+                   "gate may refuse it on this kind of traffic")
+    return out
+
+
+def size_notes(report, train_opts) -> list[str]:
+    """Say so when the training windows are too few for the depth and leaf size asked."""
     depth = train_opts.max_depth
     out = []
     for leaf in sorted({c.min_leaf for c, _, _ in report.candidates if c.min_leaf}):

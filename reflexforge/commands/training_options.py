@@ -116,8 +116,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--features", choices=tuple(FEATURE_SETS), default=None,
         help="the features the trees may split on: all ten, or only the arrival-side ones "
         "the batching policy cannot change (enqueue_rate, bytes_in_per_sec, "
-        "packet_size_mean, packet_size_var, rtt_ewma) (default: both with --select; "
-        "arrivals for a policy tree and all for regressors without)",
+        "packet_size_mean, packet_size_var, rtt_ewma) (default: arrivals; all for the "
+        "regressors with --select off)",
     )
 
 

@@ -42,13 +42,14 @@ def test_choose_prefers_the_simplest_within_the_tolerance() -> None:
     assert choose([score(best), score(best)], [4, 3]) == 1
 
 
-def test_choose_takes_only_eligible_candidates_unless_none_is() -> None:
+def test_choose_takes_only_eligible_candidates_and_else_the_simplest() -> None:
     scores = [score(900.0, eligible=False), score(1000.0), score(1003.0)]
     assert choose(scores, [1, 4, 2]) == 2  # 900 is not eligible; 1003 within 0.5 % of 1000
-    scores = [score(900.0, False), score(1000.0, False)]
-    assert choose(scores, [4, 1]) == 0  # none eligible: the same rule over all
-    scores = [score(900.0, False), score(903.0, False)]
-    assert choose(scores, [4, 1]) == 1
+    # none eligible: the simplest candidate, however much lower another's mean J is
+    scores = [score(1000.0, False), score(500.0, False), score(900.0, False)]
+    assert choose(scores, [1, 4, 2]) == 0
+    assert choose(scores, [4, 1, 1]) == 1  # equal leaves: the earliest
+    assert choose(scores[1:], [3, 3]) == 0
 
 
 def test_candidate_grid() -> None:
@@ -304,3 +305,23 @@ def test_options_outside_their_ranges_are_one_usage_line(command: str, option: l
     assert len(lines) == 1 and "E_USAGE" in lines[0] and "Traceback" not in lines[0]
     assert option[0] in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_with_no_eligible_candidate_the_static_pair_wins_and_build_warns(
+        trace_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Against an incumbent of (32, 50 µs) every candidate raises p95 on this trace's
+    validation span (it has the lowest p95 of the grid there): none is eligible,
+    so the simplest candidate, the static pair, wins whatever the trees' mean J, and build
+    says so on stderr (spec/training.md section 10, "Winner")."""
+    out = tmp_path / "none.reflex"
+    capsys.readouterr()
+    build(["build", str(trace_path), "-o", str(out), "--incumbent", "32,50us", "--min-leaf",
+           "20", "--horizon", "4"])
+    said = capsys.readouterr()
+    selection = load(out).metadata["training"]["selection"]
+    entries = selection["candidates"]
+    assert not any(e["eligible"] for e in entries.values())
+    assert selection["winner"] == "c00" and entries["c00"]["model"] == "static"
+    assert f"{out}: warning: no candidate passes the gate's checks" in " ".join(said.err.split())
+    # the winner is not the lowest mean J here: the rule, not the figures, chose it
+    assert min(e["mean_j_us"] for e in entries.values()) < entries["c00"]["mean_j_us"]
