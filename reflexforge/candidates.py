@@ -56,10 +56,11 @@ all ten features won validation replays and then failed held-out ones in closed 
 DEFAULT_MIN_LEAF = 20
 """Minimum leaf size of a cost-sensitive tree built without selection."""
 HYSTERESIS_GRID: tuple[tuple[int, int], ...] = ((5, 15),)
-"""(confirm_steps, dwell_steps) the selection also tries for the policy trees when the
-hysteresis is the default one (neither --confirm-steps nor --dwell-steps given): faster
-following pays on traffic whose load changes every few seconds (README, "Stability
-options"), and the gate judges each candidate at its own hysteresis."""
+"""(confirm_steps, dwell_steps) the selection also tries for the cost-sensitive trees with
+``--hysteresis-grid`` (``TrainOptions.hysteresis_grid``), each judged at its own hysteresis.
+Off by default: faster following won the validation replay on the seeds it was measured
+on, but on 24 fresh seed pairs its winners flapped on the held-out trace and were refused
+on 5 (README, "The gate across profiles and seeds")."""
 
 
 @dataclass(frozen=True)

@@ -67,9 +67,10 @@ class TrainOptions:
     (runtime hysteresis, spec/NEM1.md section 11); ``target`` is what the regressors fit;
     ``dagger_rounds`` is the number of DAgger rounds (reflexforge/candidates.py): retrain on
     the features the reflex itself sees in a closed-loop replay of the training windows;
-    ``hysteresis_grid``: with selection, policy trees are also tried at the hysteresis
-    settings of ``candidates.HYSTERESIS_GRID`` (the CLI turns it off when --confirm-steps,
-    --dwell-steps or --plain is given). It is not metadata: the file header and
+    ``hysteresis_grid``: with selection, cost-sensitive trees are also tried at the
+    hysteresis settings of ``candidates.HYSTERESIS_GRID`` (off by default; the CLI's
+    --hysteresis-grid, which --confirm-steps, --dwell-steps and --plain exclude). It is not
+    metadata: the file header and
     ``training.stability`` carry the winner's hysteresis, ``training.selection`` each
     candidate's.
     """
@@ -88,7 +89,7 @@ class TrainOptions:
     min_leaf: int | None = None
     max_depth: int = DEFAULT_DEPTH
     refit: bool = True
-    hysteresis_grid: bool = True
+    hysteresis_grid: bool = False
 
     def __post_init__(self) -> None:
         if self.label_target not in LABEL_TARGETS:

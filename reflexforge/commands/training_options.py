@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 
 from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, MAX_TREE_DEPTH
-from reflexforge.candidates import DEFAULT_MIN_LEAF, MIN_LEAF_GRID
+from reflexforge.candidates import DEFAULT_MIN_LEAF, HYSTERESIS_GRID, MIN_LEAF_GRID
 from reflexforge.commands.argtypes import int_range, non_negative_float
-from reflexforge.errors import ForgeError
+from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.horizon import MAX_HORIZON, check_aggregate
 from reflexforge.train import (
     FEATURE_SETS,
@@ -78,6 +78,12 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help=f"depth of the trees (default {d.max_depth}; the format allows "
         f"{MAX_TREE_DEPTH})",
     )
+    model.add_argument(
+        "--hysteresis-grid", action="store_true", default=None,
+        help="with --select, also try the cost-sensitive trees at confirm/dwell "
+        f"{'/'.join(map(str, HYSTERESIS_GRID[0]))} (faster following; off by default: on "
+        "traffic it was not tuned on it flapped more often than it gained, see README)",
+    )
     group = parser.add_argument_group("training and stability options")
     group.add_argument(
         "--plain", action="store_true",
@@ -128,5 +134,9 @@ def training_options_from_args(args: argparse.Namespace) -> TrainOptions:
     if "refit" in given:
         given["refit"] = given["refit"] == "on"
     fields = {k: getattr(base, k) for k in _STABILITY} | given
-    fixed = base.hysteresis_grid is False or "confirm_steps" in given or "dwell_steps" in given
-    return TrainOptions(**fields, hysteresis_grid=not fixed)
+    grid = bool(getattr(args, "hysteresis_grid", None))
+    fixed = [f"--{k.replace('_', '-')}" for k in ("confirm_steps", "dwell_steps") if k in given]
+    if grid and (fixed or getattr(args, "plain", False)):
+        raise ForgeError(E_USAGE, "--hysteresis-grid tries its own confirm/dwell settings; it "
+                         f"cannot be combined with {(fixed or ['--plain'])[0]}")
+    return TrainOptions(**fields, hysteresis_grid=grid)

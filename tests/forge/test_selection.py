@@ -53,14 +53,15 @@ def test_choose_takes_only_eligible_candidates_and_else_the_simplest() -> None:
 
 
 def test_candidate_grid() -> None:
-    grid = candidate_grid(TrainOptions())
+    grid = candidate_grid(TrainOptions(hysteresis_grid=True))
     assert grid[0] == Candidate("static")
     # The options' hysteresis first (ties go to it), then each of HYSTERESIS_GRID.
     assert HYSTERESIS_GRID == ((5, 15),)
     assert [(c.model, c.horizon, c.min_leaf, c.features, c.hysteresis) for c in grid[1:]] == [
         ("policy-tree", h, leaf, "arrivals", cw) for cw in (None, (5, 15)) for h in (None, 4)
         for leaf in (20, 100)]
-    assert candidate_grid(TrainOptions(hysteresis_grid=False))[1:] == grid[1:5]
+    # The default grid has the options' hysteresis alone (the axis is --hysteresis-grid).
+    assert candidate_grid(TrainOptions()) == grid[:5]
     assert candidate_grid(TrainOptions(model="regressors")) == [
         Candidate("static"), Candidate("regressors", features="arrivals")]
     fixed = candidate_grid(TrainOptions(horizon=3, min_leaf=7, features="all",
@@ -132,7 +133,8 @@ def test_metadata_lists_the_candidates_and_the_winner(built: tuple[Path, Path]) 
                 assert (entry["confirm_steps"], entry["dwell_steps"]) == c.hysteresis
     assert entries[0]["leaves"] == 1
     # The winner follows the documented rule, recomputed from the recorded figures.
-    pool = [i for i, e in enumerate(entries) if e["eligible"]] or list(range(len(entries)))
+    pool = [i for i, e in enumerate(entries) if e["eligible"]]
+    assert pool  # this trace has eligible candidates (the test of the fallback is below)
     low = min(entries[i]["mean_j_us"] for i in pool)
     tied = [i for i in pool if entries[i]["mean_j_us"] <= low * (1 + SELECT_TOLERANCE)]
     winner = min(tied, key=lambda i: (entries[i]["leaves"], i))
@@ -163,7 +165,8 @@ def test_build_prints_every_candidate_and_marks_the_winner(trace_path: Path, tmp
     os.environ["SOURCE_DATE_EPOCH"] = "86400"
     try:
         assert main(["build", str(trace_path), "-o", str(tmp_path / "m.reflex"),
-                     "--workers", "1", "--min-leaf", "20", "--horizon", "4"]) == 0
+                     "--workers", "1", "--min-leaf", "20", "--horizon", "4",
+                     "--hysteresis-grid"]) == 0
     finally:
         del os.environ["SOURCE_DATE_EPOCH"]
     out = capsys.readouterr().out
@@ -207,9 +210,9 @@ def test_train_gives_the_build_bytes_with_the_new_options(trace_path: Path,
     options = ["--model", "policy-tree", "--horizon", "3", "--horizon-agg", "q90",
                "--min-leaf", "10", "--max-depth", "6"]
     build(["build", str(trace_path), "-o", str(tmp_path / "b.reflex"), "--training-set",
-           str(tmp_path / "ts.csv"), *options])
+           str(tmp_path / "ts.csv"), *options, "--hysteresis-grid"])
     build(["train", str(tmp_path / "ts.csv"), "--telemetry", str(trace_path), "-o",
-           str(tmp_path / "t.reflex"), *options])
+           str(tmp_path / "t.reflex"), *options, "--hysteresis-grid"])
     assert (tmp_path / "t.reflex").read_bytes() == (tmp_path / "b.reflex").read_bytes()
     reflex = load(tmp_path / "b.reflex")
     stability = reflex.metadata["training"]["stability"]
@@ -220,7 +223,7 @@ def test_train_gives_the_build_bytes_with_the_new_options(trace_path: Path,
     for key in ("c01", "c02"):
         assert chosen[key]["horizon"] == 3 and chosen[key]["min_leaf"] == 10
     assert (chosen["c02"]["confirm_steps"], chosen["c02"]["dwell_steps"]) == (5, 15)
-    # --confirm-steps or --dwell-steps fixes the hysteresis: no C/W axis.
+    # Without --hysteresis-grid (the default), or with --confirm-steps: no C/W axis.
     build(["build", str(trace_path), "-o", str(tmp_path / "f.reflex"), *options,
            "--confirm-steps", "10"])
     fixed = load(tmp_path / "f.reflex")
@@ -325,3 +328,16 @@ def test_with_no_eligible_candidate_the_static_pair_wins_and_build_warns(
     assert f"{out}: warning: no candidate passes the gate's checks" in " ".join(said.err.split())
     # the winner is not the lowest mean J here: the rule, not the figures, chose it
     assert min(e["mean_j_us"] for e in entries.values()) < entries["c00"]["mean_j_us"]
+
+
+@pytest.mark.parametrize("fixed", [["--confirm-steps", "5"], ["--dwell-steps", "15"],
+                                   ["--plain"]])
+def test_hysteresis_grid_with_a_fixed_hysteresis_is_one_usage_line(
+        fixed: list[str], trace_path: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o.reflex"
+    assert main(["build", str(trace_path), "-o", str(out), "--hysteresis-grid", *fixed]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "E_USAGE" in lines[0] and "--hysteresis-grid" in lines[0]
+    assert fixed[0] in lines[0]
+    assert not out.exists()
