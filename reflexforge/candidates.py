@@ -48,11 +48,16 @@ HORIZON_GRID: tuple[int | None, ...] = (None, 4)
 """Horizons the selection tries when --horizon is not given (None: the hysteresis span)."""
 MIN_LEAF_GRID = (20, 100)
 """Minimum leaf sizes (windows) the selection tries when --min-leaf is not given."""
-FEATURE_GRID = ("arrivals",)
-"""Feature sets the selection tries when --features is not given: the arrival features only,
-which the policy cannot move, so every candidate's closed loop is its open loop. Trees on
-all ten features won validation replays and then failed held-out ones in closed loop (README,
-"The gate across profiles")."""
+DEFAULT_FEATURES = "load"
+"""The features of the cost-sensitive trees when --features is not given: the offered load
+(packet and byte rates, packet size mean and variance), which the policy cannot move, so
+every candidate's closed loop is its open loop. Trees on all ten features won validation
+replays and then failed held-out ones in closed loop; trees that could also split on
+rtt_ewma (``arrivals``) learned which stretch of a training trace they were in and sent
+held-out traffic of another RTT to one-packet batches (README, "The gate across
+profiles")."""
+FEATURE_GRID = (DEFAULT_FEATURES,)
+"""Feature sets the selection tries when --features is not given."""
 DEFAULT_MIN_LEAF = 20
 """Minimum leaf size of a cost-sensitive tree built without selection."""
 HYSTERESIS_GRID: tuple[tuple[int, int], ...] = ((5, 15),)
@@ -113,7 +118,7 @@ def candidate_grid(t: TrainOptions) -> list[Candidate]:
         model = "policy-tree" if t.model == "auto" else t.model
         if model in ("policy-tree", "cost-regressor"):
             return [Candidate(model, t.horizon, t.min_leaf or DEFAULT_MIN_LEAF,
-                              t.features or "arrivals")]
+                              t.features or DEFAULT_FEATURES)]
         return [Candidate(model, features=t.features or "all")]
     out = [Candidate("static")]
     hysteresis = (None, *HYSTERESIS_GRID) if t.hysteresis_grid else (None,)

@@ -230,8 +230,8 @@ def notes(report: ShadowReport) -> list[str]:
     if gap_open is not None and gap_closed is not None \
             and abs(gap_open - gap_closed) > LOOP_GAP_NOTE:
         out.append(f"the loops disagree (gap closed {gap_open:.1%} open, {gap_closed:.1%} "
-                   "closed): the reflex sees its own policy's effects; `--features arrivals` "
-                   "trains on features it cannot change")
+                   "closed): the reflex sees its own policy's effects; `--features load` "
+                   "(the default) trains on features it cannot change")
     return out
 
 

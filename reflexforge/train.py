@@ -46,11 +46,16 @@ MAX_DAGGER_ROUNDS = 20
 FEATURE_SETS: dict[str, tuple[int, ...]] = {
     "all": tuple(range(FEATURE_COUNT)),
     "arrivals": (1, 5, 7, 8, 9),
+    "load": (1, 5, 7, 8),
 }
 """The features the trees may split on, by name (indices in feature_schema v1 order).
 ``arrivals`` keeps the ones the batching policy cannot change (enqueue_rate,
 bytes_in_per_sec, packet_size_mean, packet_size_var, rtt_ewma), so a reflex sees the same
-inputs in closed loop as in the incumbent's replay it was trained on."""
+inputs in closed loop as in the incumbent's replay it was trained on. ``load`` (the
+default of the cost-sensitive trees) is the offered load alone: ``arrivals`` without
+rtt_ewma, which says where the traffic goes rather than how much of it the batcher gets,
+and which can name a stretch of a trace without describing its load (spec/training.md
+section 6.2)."""
 
 
 @dataclass(frozen=True)

@@ -120,10 +120,10 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--features", choices=tuple(FEATURE_SETS), default=None,
-        help="the features the trees may split on: all ten, or only the arrival-side ones "
-        "the batching policy cannot change (enqueue_rate, bytes_in_per_sec, "
-        "packet_size_mean, packet_size_var, rtt_ewma) (default: arrivals; all for the "
-        "regressors with --select off)",
+        help="the features the trees may split on: all ten; arrivals, the ones the "
+        "batching policy cannot change (enqueue_rate, bytes_in_per_sec, packet_size_mean, "
+        "packet_size_var, rtt_ewma); or load, the same without rtt_ewma (default: load; "
+        "all for the regressors with --select off)",
     )
 
 

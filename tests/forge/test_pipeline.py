@@ -306,7 +306,8 @@ def test_dagger_flag_and_train_command(built: tuple[Path, Path], trace_path: Pat
         TrainOptions(dagger_rounds=-1)
 
 
-def test_features_arrivals_splits_only_on_arrival_features(tmp_path: Path) -> None:
+@pytest.mark.parametrize("features", ["arrivals", "load"])
+def test_a_feature_set_splits_only_on_its_features(features: str, tmp_path: Path) -> None:
     from reflexforge.train import FEATURE_SETS
 
     trace_path = tmp_path / "40s.csv"  # long enough for both trees to split
@@ -315,17 +316,17 @@ def test_features_arrivals_splits_only_on_arrival_features(tmp_path: Path) -> No
     regressors = TrainOptions(model="regressors", select="off")
     every, _ = build_reflex(trace, ForgeOptions(workers=1), regressors)
     arrivals, _ = build_reflex(trace, ForgeOptions(workers=1),
-                               replace(regressors, features="arrivals"))
+                               replace(regressors, features=features))
     used = {n.feature for t in arrivals.trees for n in t if not n.is_leaf}
     used_every = {n.feature for t in every.trees for n in t if not n.is_leaf}
-    assert used and used <= set(FEATURE_SETS["arrivals"])
-    assert used_every - set(FEATURE_SETS["arrivals"])  # the default does use the others
+    assert used and used <= set(FEATURE_SETS[features])
+    assert used_every - set(FEATURE_SETS[features])  # the default does use the others
     assert arrivals.scaling == every.scaling  # all ten features stay scaled
-    assert arrivals.metadata["training"]["stability"]["features"] == "arrivals"
+    assert arrivals.metadata["training"]["stability"]["features"] == features
     assert every.metadata["training"]["stability"]["features"] is None
     assert every.metadata["training"]["selection"]["candidates"]["c00"]["features"] == "all"
     out = tmp_path / "arrivals.reflex"
-    assert main(["build", str(trace_path), "-o", str(out), "--features", "arrivals",
+    assert main(["build", str(trace_path), "-o", str(out), "--features", features,
                  "--model", "regressors", "--select", "off", "--workers", "1", "--quiet"]) == 0
     assert out.read_bytes() == dumps(arrivals)
     with pytest.raises(ForgeError, match="feature set"):

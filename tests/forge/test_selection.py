@@ -58,12 +58,12 @@ def test_candidate_grid() -> None:
     # The options' hysteresis first (ties go to it), then each of HYSTERESIS_GRID.
     assert HYSTERESIS_GRID == ((5, 15),)
     assert [(c.model, c.horizon, c.min_leaf, c.features, c.hysteresis) for c in grid[1:]] == [
-        ("policy-tree", h, leaf, "arrivals", cw) for cw in (None, (5, 15)) for h in (None, 4)
+        ("policy-tree", h, leaf, "load", cw) for cw in (None, (5, 15)) for h in (None, 4)
         for leaf in (20, 100)]
     # The default grid has the options' hysteresis alone (the axis is --hysteresis-grid).
     assert candidate_grid(TrainOptions()) == grid[:5]
     assert candidate_grid(TrainOptions(model="regressors")) == [
-        Candidate("static"), Candidate("regressors", features="arrivals")]
+        Candidate("static"), Candidate("regressors", features="load")]
     fixed = candidate_grid(TrainOptions(horizon=3, min_leaf=7, features="all",
                                         model="policy-tree", hysteresis_grid=False))
     assert fixed == [Candidate("static"), Candidate("policy-tree", 3, 7, "all")]
@@ -77,7 +77,7 @@ def test_candidate_grid() -> None:
     assert "confirm_steps" not in Candidate("policy-tree", None, 20, "arrivals").as_metadata(t)
     assert candidate_grid(TrainOptions(model="static")) == [Candidate("static")]
     assert candidate_grid(TrainOptions(select="off")) == [
-        Candidate("policy-tree", None, 20, "arrivals")]
+        Candidate("policy-tree", None, 20, "load")]
     assert candidate_grid(TrainOptions(select="off", model="regressors")) == [
         Candidate("regressors", features="all")]
 
