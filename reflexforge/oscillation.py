@@ -52,9 +52,11 @@ def offered_load(ts: np.ndarray, size: np.ndarray, steps: int, t0: int) -> np.nd
     return np.stack((packets, volume), axis=1)
 
 
-def switch_load(per_step: np.ndarray, span: int) -> np.ndarray:
-    """float64[steps, 2]: at each step k, the mean of ``per_step`` over the ``span`` steps
-    before k (k - span .. k - 1; fewer near the start, zero at k = 0)."""
+def switch_load(per_step: np.ndarray, confirm_steps: int) -> np.ndarray:
+    """float64[steps, 2]: the load before each switch of a reflex with ``confirm_steps``: at
+    each step k, the mean of ``per_step`` over the ``load_span(confirm_steps)`` steps before
+    k (k - span .. k - 1; fewer near the start, zero at k = 0)."""
+    span = load_span(confirm_steps)
     per_step = np.asarray(per_step, dtype=np.float64)
     steps = per_step.shape[0]
     sums = np.concatenate((np.zeros((1, 2)), np.cumsum(per_step, axis=0)))

@@ -33,7 +33,6 @@ from reflexforge.oscillation import (
     STEP_S,
     gate_lookback,
     load_rows,
-    load_span,
     offered_load,
     oscillation_stats,
     switch_load,
@@ -136,7 +135,7 @@ def open_loop_oscillations(reflex, span: ValidationSpan, incumbent: tuple[int, i
     d = np.concatenate(([incumbent[1]] * 2, applied[:, 1]))
     lookback = gate_lookback(reflex.confirm_steps, reflex.dwell_steps)
     if load is None:
-        load = switch_load(span.per_step, load_span(reflex.confirm_steps))
+        load = switch_load(span.per_step, reflex.confirm_steps)
     return oscillation_stats(n, d, lookback=lookback,
                              load=load_rows(load, span.row_steps)).oscillations_max_per_30s
 
@@ -156,7 +155,7 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
         costs = schedule_window_costs(span.ts, span.size, span.starts, loop.schedule_n,
                                       loop.schedule_d_us, opts.lam, opts.flush_cost_ns,
                                       opts.link_bps, span.t0)
-        load = switch_load(span.per_step, load_span(reflex.confirm_steps))
+        load = switch_load(span.per_step, reflex.confirm_steps)
         steps = span.first_step + np.arange(loop.schedule_n.shape[0])
         stats = oscillation_stats(loop.schedule_n, loop.schedule_d_us, lookback=lookback,
                                   load=load_rows(load, steps))

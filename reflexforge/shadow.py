@@ -32,7 +32,6 @@ from reflexforge.oscillation import (
     OscillationStats,
     gate_lookback,
     load_rows,
-    load_span,
     offered_load,
     oscillation_stats,
     switch_load,
@@ -318,7 +317,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
                                   logged.raw, steps_n, steps_d)
         lookback = gate_lookback(reflex.confirm_steps, reflex.dwell_steps)
         per_step = offered_load(ts, size, steps, int(ts[0]))
-        load = switch_load(per_step, load_span(reflex.confirm_steps))
+        load = switch_load(per_step, reflex.confirm_steps)
         judged = (opts, lookback, load)
         incumbent, _ = _result("incumbent", ts, size, starts, as_incumbent, *judged)
         incumbent = PolicyResult("incumbent", incumbent.p95_ns, incumbent.mean_J,

@@ -227,7 +227,7 @@ def test_switch_load_is_the_mean_of_the_steps_before() -> None:
     from reflexforge.oscillation import load_span, switch_load
 
     per_step = np.array([[1.0, 10.0], [3.0, 30.0], [5.0, 50.0], [7.0, 70.0]])
-    load = switch_load(per_step, 2)
+    load = switch_load(per_step, 1)  # span load_span(1) = 2
     assert load.tolist() == [[0.0, 0.0], [1.0, 10.0], [2.0, 20.0], [4.0, 40.0]]
     assert (load_span(0), load_span(1), load_span(10)) == (2, 2, 11)
 
