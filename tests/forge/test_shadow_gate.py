@@ -1,0 +1,144 @@
+"""Shadow validation: the gate, the verdict and the notes of run_shadow, and the traces and
+models it refuses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from shadow_helpers import (  # tests/shadow_helpers.py
+    FLUSH_COST,
+    LINK,
+    META,
+    TRACE,
+    FakePath,
+    constant_reflex,
+    make_trace,
+    two_level_reflex,
+)
+
+from reflexfmt import FeatureScale, Node, OutputBounds, Reflex
+from reflexforge.closedloop import MODE_CLOSED, run_loop
+from reflexforge.config import ForgeOptions
+from reflexforge.report import report_dict
+from reflexforge.shadow import delta_p95_passes, gate, notes, run_shadow
+
+
+def test_open_loop_with_incumbent_reflex_gives_zero_delta() -> None:
+    ts, size, rtt = make_trace(11, 12.0, 5_000)
+    report = run_shadow(constant_reflex(16, 1000), FakePath(ts, size, rtt), ForgeOptions(),
+                        min_duration_s=10, workers=1)
+    assert report.delta_p95(report.open_loop) == 0.0
+    assert report.delta_p95(report.closed_loop) == 0.0
+    assert report.open_loop.p95_ns == report.incumbent.p95_ns
+    assert report.open_loop.stats.switches == 0
+    assert not report.promoted and not report.promotable
+
+
+def test_notes_follow_the_figures_and_never_change_the_verdict() -> None:
+    ts, size, rtt = TRACE
+    trace = FakePath(ts, size, rtt)
+    trace.sha1 = "f" * 40  # not the models' telemetry_hash: a held-out trace
+    incumbent = run_shadow(constant_reflex(16, 1000), trace, ForgeOptions(), min_duration_s=10,
+                           workers=1)
+    static = incumbent.static_J
+    assert static.mean_J < incumbent.incumbent.mean_J  # this trace has a better static pair
+    assert notes(incumbent) == [
+        f"the best static pair by J, ({static.pair[0]}, {static.pair[1]} µs), has a lower mean "
+        f"J ({static.mean_J:.1f} µs) than the reflex ({incumbent.open_loop.mean_J:.1f} µs, "
+        "open loop): consider it as the incumbent, or retrain on several traces of this kind "
+        "of traffic"]
+    best = run_shadow(constant_reflex(*static.pair), trace, ForgeOptions(), min_duration_s=10,
+                      workers=1)
+    # the same pair after the first two steps under the incumbent: within the 1 % margin
+    assert best.open_loop.mean_J != static.mean_J and notes(best) == []
+    worst = run_shadow(constant_reflex(1, 4000), trace, ForgeOptions(), min_duration_s=10,
+                       workers=1)
+    assert worst.open_loop.mean_J > worst.incumbent.mean_J
+    assert notes(worst)[0].startswith("the reflex's mean J (")
+    queue = run_shadow(two_level_reflex(0, 5_400), trace, ForgeOptions(), min_duration_s=10,
+                       workers=1)
+    gaps = (queue.gap_closed(queue.open_loop), queue.gap_closed(queue.closed_loop))
+    disagree = [n for n in notes(queue) if n.startswith("the loops disagree")]
+    assert abs(gaps[0] - gaps[1]) > 0.10 and len(disagree) == 1
+    trained_on = "the shadow trace is one the reflex was trained on (same sha1): these " \
+        "figures are not held out"
+    assert all(trained_on not in notes(r) for r in (incumbent, best, worst, queue))
+    for sha1, files in ((META["telemetry_hash"], None), ("a" * 40, ["b" * 40, "f" * 40])):
+        meta = {**META, "telemetry_hash": sha1}
+        if files:
+            meta["telemetry_files"] = files
+        same = run_shadow(dataclasses.replace(constant_reflex(*static.pair), metadata=meta),
+                          FakePath(ts, size, rtt) if files is None else trace, ForgeOptions(),
+                          min_duration_s=10, workers=1)
+        assert notes(same) == [trained_on]
+    for report in (incumbent, best, worst, queue):
+        assert report_dict(report)["notes"] == notes(report)
+        assert report_dict(report)["promoted"] == report.verdict.promoted
+
+
+@pytest.mark.parametrize(("reflex_ns", "passes"), [(900_000, True), (900_001, False),
+                                                   (899_999, True), (1_000_000, False)])
+def test_gate_delta_boundary_is_exact(reflex_ns: int, passes: bool) -> None:
+    assert delta_p95_passes(reflex_ns, 1_000_000) is passes
+    # 90 / 100 - 1 is -0.09999999999999998 in binary64: the gate must not use that float.
+    assert delta_p95_passes(90, 100)
+    verdict = gate(1_000_000, reflex_ns, 800_000, 0, True)
+    assert verdict.promoted is passes
+    assert verdict.gate_passed is passes
+
+
+@pytest.mark.parametrize(("oscillations", "passes"), [(0, True), (1, True), (2, False)])
+def test_gate_oscillation_boundary(oscillations: int, passes: bool) -> None:
+    verdict = gate(1_000_000, 500_000, 500_000, oscillations, True)
+    assert verdict.promoted is passes
+    assert (verdict.reasons == []) is passes
+
+
+def test_gate_uses_the_worse_loop_and_the_duration() -> None:
+    assert not gate(1000, 500, 950, 0, True).promoted
+    assert not gate(1000, 950, 500, 0, True).promoted
+    verdict = gate(1000, 500, 500, 0, False, 60.0)
+    assert verdict.gate_passed and not verdict.promoted
+    assert "not promotable" in verdict.reasons[0]
+
+
+def test_trace_shorter_than_min_duration_is_an_error() -> None:
+    from reflexforge.errors import E_TRACE_SHORT, ForgeError
+
+    ts, size, rtt = make_trace(3, 5.0, 2_000)
+    with pytest.raises(ForgeError) as err:
+        run_shadow(constant_reflex(16, 1000), FakePath(ts, size, rtt), ForgeOptions())
+    assert err.value.code == E_TRACE_SHORT
+
+
+def test_trace_spanning_too_many_steps_is_refused() -> None:
+    from reflexforge.closedloop import MAX_STEPS
+    from reflexforge.errors import E_USAGE, ForgeError
+
+    ts = np.array([0, 1, 2**62], dtype=np.int64)
+    size = np.full(3, 100, dtype=np.int64)
+    rtt = np.full(3, -1, dtype=np.int64)
+    with pytest.raises(ForgeError) as err:
+        run_shadow(constant_reflex(16, 1000), FakePath(ts, size, rtt, "far.csv"), ForgeOptions())
+    assert err.value.code == E_USAGE
+    assert str(err.value).startswith("far.csv: E_USAGE:") and str(MAX_STEPS) in str(err.value)
+    with pytest.raises(ForgeError) as err:
+        run_loop(ts, size, rtt, (16, 1000), FLUSH_COST, LINK, MODE_CLOSED)
+    assert err.value.code == E_USAGE
+
+
+def test_flush_threshold_above_the_simulator_limit_names_the_model() -> None:
+    from reflexforge.errors import E_USAGE, ForgeError
+
+    scaling = tuple(FeatureScale(0.0, 1.0) for _ in range(10))
+    reflex = Reflex(scaling, ((Node.leaf(20000),), (Node.leaf(1000),)),
+                    (OutputBounds(1, 30000), OutputBounds(0, 4000)), dict(META))
+    ts, size, rtt = make_trace(3, 5.0, 2_000)
+    with pytest.raises(ForgeError) as err:
+        run_shadow(reflex, FakePath(ts, size, rtt), ForgeOptions(), min_duration_s=1,
+                   model_path="big.reflex")
+    assert err.value.code == E_USAGE
+    assert str(err.value).startswith("big.reflex: E_USAGE:")
+    assert "20000" in str(err.value) and "16384" in str(err.value)
