@@ -44,8 +44,12 @@ LEGAL = (GRID_N, GRID_D_US)
 PAIR_D = np.array([d for _, d in PAIRS], dtype=np.int64)
 """Each pair's max batch delay in us (``oracle_kernel.PAIR_N`` has its flush threshold)."""
 
-HORIZON_GRID: tuple[int | None, ...] = (None, 4)
-"""Horizons the selection tries when --horizon is not given (None: the hysteresis span)."""
+HORIZON_GRID: tuple[int | None, ...] = (None,)
+"""Horizons the selection tries when --horizon is not given (None: the hysteresis span, the
+windows a decision is in force). A 4-window horizon was in the grid until measured on 52
+seed pairs: its winners (2-3 leaves, fewer than the hysteresis-span trees, so they won the
+simplest-within-tolerance rule) flapped on two held-out traces and were refused, and on
+the others were not better on average (README, "The gate across profiles and seeds")."""
 MIN_LEAF_GRID = (20, 100)
 """Minimum leaf sizes (windows) the selection tries when --min-leaf is not given."""
 DEFAULT_FEATURES = "load"

@@ -58,10 +58,10 @@ def test_candidate_grid() -> None:
     # The options' hysteresis first (ties go to it), then each of HYSTERESIS_GRID.
     assert HYSTERESIS_GRID == ((5, 15),)
     assert [(c.model, c.horizon, c.min_leaf, c.features, c.hysteresis) for c in grid[1:]] == [
-        ("policy-tree", h, leaf, "load", cw) for cw in (None, (5, 15)) for h in (None, 4)
+        ("policy-tree", None, leaf, "load", cw) for cw in (None, (5, 15))
         for leaf in (20, 100)]
     # The default grid has the options' hysteresis alone (the axis is --hysteresis-grid).
-    assert candidate_grid(TrainOptions()) == grid[:5]
+    assert candidate_grid(TrainOptions()) == grid[:3]
     assert candidate_grid(TrainOptions(model="regressors")) == [
         Candidate("static"), Candidate("regressors", features="load")]
     fixed = candidate_grid(TrainOptions(horizon=3, min_leaf=7, features="all",
