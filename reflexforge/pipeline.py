@@ -94,6 +94,20 @@ def pair_indices(n: np.ndarray, d: np.ndarray) -> np.ndarray:
     return out
 
 
+def chosen_pairs(fitted: Fitted, x: np.ndarray) -> np.ndarray:
+    """Index into PAIRS of the pair ``fitted``'s trees give each row of ``x`` (open loop)."""
+    q = quantize_matrix(x, fitted.lo, fitted.hi, Q_SCALE)
+    return pair_indices(evaluate_grid_rows(fitted.trees[0], q, BOUNDS[0]),
+                        evaluate_grid_rows(fitted.trees[1], q, BOUNDS[1]))
+
+
+def training_mean_j(fitted: Fitted, files: list[FileWindows]) -> float:
+    """The mean J of ``fitted``'s pairs, open loop, over the training windows of ``files``."""
+    x = np.concatenate([f.x[:f.n_train] for f in files])
+    j = np.concatenate([f.J[:f.n_train] for f in files])
+    return float(j[np.arange(len(j)), chosen_pairs(fitted, x)].mean())
+
+
 def figures(chosen: np.ndarray, costs: np.ndarray) -> Figures:
     """Exact match against the per-window argmin and mean regret of the chosen pair indices."""
     if len(chosen) == 0:
@@ -189,8 +203,10 @@ def reflex_from_segments(
     scores: list[Score | None] = [None] * len(grid)
     winner = 0
     if len(grid) > 1:
-        scores = score_all([runtime_reflex(fi.lo, fi.hi, fi.trees, c.options(train_opts), {})
+        scored = score_all([runtime_reflex(fi.lo, fi.hi, fi.trees, c.options(train_opts), {})
                             for c, fi in zip(grid, fitted, strict=True)], spans, opts)
+        scores = [None if sc is None else replace(sc, train_mean_j_us=training_mean_j(fi, files))
+                  for sc, fi in zip(scored, fitted, strict=True)]
         winner = choose(scores, [fi.leaves for fi in fitted])  # spans given: all scored
     best: Fitted = fitted[winner]
     final, refitted = best, False
@@ -201,10 +217,7 @@ def reflex_from_segments(
             final, refitted = again, True
     # Section 5's figures are those of the candidate as validated (trained on the training
     # windows only), so that they stay held out even when the file holds the refit.
-    q = quantize_matrix(x, best.lo, best.hi, Q_SCALE)
-    out_n = evaluate_grid_rows(best.trees[0], q, BOUNDS[0])
-    out_d = evaluate_grid_rows(best.trees[1], q, BOUNDS[1])
-    chosen = pair_indices(out_n, out_d)
+    chosen = chosen_pairs(best, x)
     # The best single static pair in hindsight: lowest mean J over the validation windows.
     static = int(np.argmin(j[val].mean(axis=0) if n_val else j.mean(axis=0)))
     report = BuildReport(

@@ -21,6 +21,7 @@ on evidence.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -109,12 +110,23 @@ class Score:
     oscillations_max_per_30s: int
     delta_p95: float | None
     eligible: bool
+    schedule: str = ""
+    """A digest of the pairs in force at every step of the replays: equal digests, the same
+    decisions throughout the validation spans."""
+    train_mean_j_us: float | None = None
+    """The mean J, open loop, of the candidate's pairs on its own training windows
+    (``candidates.training_mean_j``); set by the build, used only by ``choose``'s rule for
+    a validation span that cannot tell a tree from the static pair."""
 
     def as_metadata(self) -> dict[str, object]:
-        return {"delta_p95": self.delta_p95, "eligible": self.eligible,
-                "gap_closed": self.gap_closed, "mean_j_us": self.mean_j_us,
-                "oscillations_max_per_30s": self.oscillations_max_per_30s,
-                "switches_per_min": self.switches_per_min}
+        out: dict[str, object] = {
+            "delta_p95": self.delta_p95, "eligible": self.eligible,
+            "gap_closed": self.gap_closed, "mean_j_us": self.mean_j_us,
+            "oscillations_max_per_30s": self.oscillations_max_per_30s,
+            "switches_per_min": self.switches_per_min}
+        if self.train_mean_j_us is not None:
+            out["train_mean_j_us"] = self.train_mean_j_us
+        return out
 
 
 def open_loop_oscillations(reflex, span: ValidationSpan, incumbent: tuple[int, int],
@@ -149,9 +161,12 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
     js, inc, oracle = [], [], []
     switches, minutes, osc, p95_ok = 0, 0.0, 0, True
     worst_delta: float | None = None
+    digest = hashlib.blake2b(digest_size=16)
     for span in spans:
         loop = run_loop(span.ts, span.size, span.rtt, opts.incumbent, opts.flush_cost_ns,
                         opts.link_bps, MODE_CLOSED, flat=flat, lam=opts.lam, t0=span.t0)
+        for column in (loop.schedule_n, loop.schedule_d_us):
+            digest.update(np.ascontiguousarray(column, dtype=np.int64).tobytes())
         costs = schedule_window_costs(span.ts, span.size, span.starts, loop.schedule_n,
                                       loop.schedule_d_us, opts.lam, opts.flush_cost_ns,
                                       opts.link_bps, span.t0)
@@ -177,7 +192,8 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
     eligible = p95_ok and mean_j <= j_inc and osc <= OSCILLATIONS_MAX_PER_30S
     return Score(mean_j_us=mean_j, gap_closed=gap_closed(j_inc, j_or, mean_j),
                  switches_per_min=switches / minutes if minutes > 0 else 0.0,
-                 oscillations_max_per_30s=osc, delta_p95=worst_delta, eligible=eligible)
+                 oscillations_max_per_30s=osc, delta_p95=worst_delta, eligible=eligible,
+                 schedule=digest.hexdigest())
 
 
 def score_all(reflexes: Sequence, spans: Sequence[ValidationSpan], opts: ForgeOptions
@@ -210,10 +226,27 @@ def score_all(reflexes: Sequence, spans: Sequence[ValidationSpan], opts: ForgeOp
 def choose(scores: Sequence[Score], leaves: Sequence[int]) -> int:
     """The winner's index: among eligible candidates, the one with the fewest leaves, then
     the earliest, whose mean J is within SELECT_TOLERANCE of the lowest; if none is
-    eligible, the one with the fewest leaves, then the earliest."""
+    eligible, the one with the fewest leaves, then the earliest.
+
+    A silent span: when that rule picks a one-leaf candidate (the static pair) and a tied
+    tree had exactly its schedule throughout the replays (the span only ever reached the
+    tree's leaf that is the static pair, so it cannot tell them apart), the simplest such
+    tree wins instead if its mean J on its training windows is lower than the static
+    pair's by more than SELECT_TOLERANCE: the training windows are then the only
+    evidence that separates them."""
     pool = [i for i, s in enumerate(scores) if s.eligible]
     if not pool:
         return min(range(len(scores)), key=lambda i: (leaves[i], i))
     best = min(scores[i].mean_j_us for i in pool)
     tied = [i for i in pool if scores[i].mean_j_us <= best * (1 + SELECT_TOLERANCE)]
-    return min(tied, key=lambda i: (leaves[i], i))
+    winner = min(tied, key=lambda i: (leaves[i], i))
+    static = scores[winner]
+    same = [i for i in tied if leaves[i] > 1 and static.schedule
+            and scores[i].schedule == static.schedule]
+    if leaves[winner] > 1 or not same or static.train_mean_j_us is None:
+        return winner
+    tree = min(same, key=lambda i: (leaves[i], i))
+    tree_j = scores[tree].train_mean_j_us
+    if tree_j is not None and tree_j * (1 + SELECT_TOLERANCE) < static.train_mean_j_us:
+        return tree
+    return winner

@@ -86,18 +86,19 @@ def candidates_table(report, train_opts):
     table = Table(title="model selection: closed-loop replay of the validation span "
                   "(* the winner; eligible: passes the gate's checks there)")
     for name in ("", "candidate", "leaves", "mean J µs", "gap closed", "∆p95", "sw/min",
-                 "osc/30s", "eligible"):
+                 "osc/30s", "eligible", "train J µs"):
         table.add_column(name, justify="left" if name in ("", "candidate") else "right",
                          no_wrap=True)
     for i, (cand, leaves, sc) in enumerate(report.candidates):
         mark = "*" if i == report.winner else ""
         label = f"{candidate_key(i)} {cand.label(train_opts)}"
         if sc is None:
-            table.add_row(mark, label, str(leaves), *["-"] * 6)
+            table.add_row(mark, label, str(leaves), *["-"] * 7)
             continue
         table.add_row(mark, label, str(leaves), f"{sc.mean_j_us:.1f}",
                       "-" if sc.gap_closed is None else f"{100 * sc.gap_closed:.1f}%",
                       "-" if sc.delta_p95 is None else f"{100 * sc.delta_p95:+.1f}%",
                       f"{sc.switches_per_min:.1f}", str(sc.oscillations_max_per_30s),
-                      "yes" if sc.eligible else "no")
+                      "yes" if sc.eligible else "no",
+                      "-" if sc.train_mean_j_us is None else f"{sc.train_mean_j_us:.1f}")
     return table

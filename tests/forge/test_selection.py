@@ -52,6 +52,31 @@ def test_choose_takes_only_eligible_candidates_and_else_the_simplest() -> None:
     assert choose(scores[1:], [3, 3]) == 0
 
 
+def test_choose_a_silent_span_lets_the_training_windows_decide() -> None:
+    def sc(mean_j: float, schedule: str, train_j: float | None) -> Score:
+        return Score(mean_j_us=mean_j, gap_closed=0.5, switches_per_min=1.0,
+                     oscillations_max_per_30s=0, delta_p95=-0.5, eligible=True,
+                     schedule=schedule, train_mean_j_us=train_j)
+
+    # The tree made the static pair's decisions throughout the span, and is better on its
+    # training windows by more than the tolerance: the tree.
+    assert choose([sc(100.0, "a", 500.0), sc(100.0, "a", 400.0)], [1, 3]) == 1
+    # ... of the trees with that schedule, the simplest; a tree with another one is not taken
+    assert choose([sc(100.0, "a", 500.0), sc(100.0, "a", 300.0), sc(100.0, "a", 400.0),
+                   sc(100.0, "b", 100.0)], [1, 4, 2, 2]) == 2
+    # not better on the training windows by more than the tolerance: the static pair
+    edge = 500.0 / (1 + SELECT_TOLERANCE)
+    assert choose([sc(100.0, "a", 500.0), sc(100.0, "a", edge)], [1, 3]) == 0
+    assert choose([sc(100.0, "a", 500.0), sc(100.0, "a", np.nextafter(edge, 0))], [1, 3]) == 1
+    # another schedule within the tolerance (the span told them apart): the simplest
+    assert choose([sc(100.0, "a", 500.0), sc(100.1, "b", 100.0)], [1, 3]) == 0
+    # the static pair not the winner, or no training figures: the rule does not apply
+    assert choose([sc(200.0, "a", 500.0), sc(100.0, "b", 400.0), sc(100.0, "b", 300.0)],
+                  [1, 2, 3]) == 1
+    assert choose([sc(100.0, "a", None), sc(100.0, "a", 400.0)], [1, 3]) == 0
+    assert choose([sc(100.0, "", 500.0), sc(100.0, "", 400.0)], [1, 3]) == 0
+
+
 def test_candidate_grid() -> None:
     grid = candidate_grid(TrainOptions(hysteresis_grid=True))
     assert grid[0] == Candidate("static")
@@ -122,8 +147,9 @@ def test_metadata_lists_the_candidates_and_the_winner(built: tuple[Path, Path]) 
     for c, entry in zip(grid, entries, strict=True):
         assert entry["model"] == c.model
         for figure in ("mean_j_us", "gap_closed", "switches_per_min", "eligible",
-                       "oscillations_max_per_30s", "delta_p95", "leaves"):
+                       "oscillations_max_per_30s", "delta_p95", "leaves", "train_mean_j_us"):
             assert figure in entry
+        assert entry["train_mean_j_us"] > 0
         if c.model == "policy-tree":
             confirm, dwell = c.hysteresis or (10, 30)
             assert entry["min_leaf"] == c.min_leaf and entry["features"] == c.features
