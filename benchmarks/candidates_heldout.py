@@ -12,13 +12,16 @@ rule have found a reflex that generalizes?" without building and shadowing each 
 
 Usage: python benchmarks/candidates_heldout.py --traces DIR PROFILE:TRAIN:SHADOW ...
            [--horizons 0 4 ...] [--min-leaves 20 100 ...] [--hysteresis 10,30 5,15 ...]
-           [--features arrivals ...]
-(horizon 0: the hysteresis span, the default of `--horizon`).
+           [--features arrivals ...] [--jsonl FILE]
+(horizon 0: the hysteresis span, the default of `--horizon`). `--jsonl` keeps every figure,
+for replaying other selection rules offline (how the default grid and the silent-span rule
+of spec/training.md section 10 were chosen).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +30,7 @@ from reflexforge.candidates import Candidate, FileWindows, fit_candidate, runtim
 from reflexforge.config import ForgeOptions
 from reflexforge.label_smoothing import training_labels
 from reflexforge.labelling import make_training_set
+from reflexforge.pipeline import training_mean_j
 from reflexforge.selection import ValidationSpan, score, validation_span
 from reflexforge.shadow import gap_closed
 from reflexforge.telemetry import read_telemetry
@@ -76,6 +80,7 @@ def run(spec: str, args: argparse.Namespace, opts: ForgeOptions) -> None:
           "| held-out gap | osc | eligible | vs static (points) |")
     print("|---|---|---:|---:|---:|---|---:|---:|---|---:|")
     everything = [replace(f, n_train=len(f.starts))]
+    rows = []
     for c, (confirm, dwell) in grid(args):
         t = replace(base, confirm_steps=confirm, dwell_steps=dwell)
         fitted = fit_candidate(c, [f], opts, t)
@@ -83,11 +88,27 @@ def run(spec: str, args: argparse.Namespace, opts: ForgeOptions) -> None:
         refit = fit_candidate(c, everything, opts, t)
         h = score(runtime_reflex(refit.lo, refit.hi, refit.trees, t, {}), [held], opts)
         assert v is not None and h is not None
+        if args.jsonl is not None:
+            again = score(runtime_reflex(refit.lo, refit.hi, refit.trees, t, {}), [tail], opts)
+            validated = score(runtime_reflex(fitted.lo, fitted.hi, fitted.trees, t, {}),
+                              [held], opts)
+            assert again is not None and validated is not None
+            rows.append({"candidate": c.label(t), "confirm_dwell": [confirm, dwell],
+                         "leaves": fitted.leaves, "refit_leaves": refit.leaves,
+                         "train_mean_j_us": training_mean_j(fitted, [f]),
+                         "validation": v.as_metadata() | {"schedule": v.schedule},
+                         "refit_validation": again.as_metadata(),
+                         "held_out": h.as_metadata(), "held_out_validated_fit":
+                         validated.as_metadata()})
         print(f"| {c.label(t)} | {confirm}/{dwell} | {refit.leaves} | {v.gap_closed:.1%} "
               f"| {v.oscillations_max_per_30s} | {'yes' if v.eligible else 'no'} "
               f"| {h.gap_closed:.1%} | {h.oscillations_max_per_30s} "
               f"| {'yes' if h.eligible else 'no'} | {100 * (h.gap_closed - static_gap):+.1f} |",
               flush=True)
+    if args.jsonl is not None:
+        with args.jsonl.open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"pair": spec, "held_out_static_gap": static_gap,
+                                  "candidates": rows}) + "\n")
 
 
 def main() -> int:
@@ -99,6 +120,11 @@ def main() -> int:
     parser.add_argument("--hysteresis", nargs="+", default=["10,30"], metavar="C,W")
     parser.add_argument("--features", nargs="+", default=["arrivals"], choices=FEATURE_SETS,
                         help="feature sets (spec/training.md section 6.2)")
+    parser.add_argument("--jsonl", type=Path, default=None,
+                        help="also append one JSON line per pair with every candidate's "
+                        "figures (validation as fitted and as refitted, held-out as refitted "
+                        "and as fitted, mean J on its training windows): the data to replay "
+                        "other selection rules offline")
     args = parser.parse_args()
     opts = ForgeOptions()
     for spec in args.pairs:
