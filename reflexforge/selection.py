@@ -16,7 +16,8 @@ span alone is too short to see how often a policy flaps. The winner is the simpl
 eligible candidate (fewest leaves, then the earliest) within ``SELECT_TOLERANCE`` of the
 lowest mean J; if none is eligible, the simplest candidate of all (the static pair): the
 span then shows no candidate the gate would pass, and a more complex model is chosen only
-on evidence.
+on evidence. Where the span is silent (a tied tree made exactly the static pair's decisions
+throughout it), the training windows decide (``choose``).
 """
 
 from __future__ import annotations
