@@ -116,7 +116,7 @@ class Score:
     decisions throughout the validation spans."""
     train_mean_j_us: float | None = None
     """The mean J, open loop, of the candidate's pairs on its own training windows
-    (``candidates.training_mean_j``); set by the build, used only by ``choose``'s rule for
+    (``pipeline.training_mean_j``); set by the build, used only by ``choose``'s rule for
     a validation span that cannot tell a tree from the static pair."""
 
     def as_metadata(self) -> dict[str, object]:
