@@ -30,7 +30,7 @@ from reflexforge.candidates import Candidate, FileWindows, fit_candidate, runtim
 from reflexforge.config import ForgeOptions
 from reflexforge.label_smoothing import training_labels
 from reflexforge.labelling import make_training_set
-from reflexforge.pipeline import training_mean_j
+from reflexforge.pipeline import chosen_pairs, mean_cost
 from reflexforge.selection import ValidationSpan, score, validation_span
 from reflexforge.shadow import gap_closed
 from reflexforge.telemetry import read_telemetry
@@ -95,7 +95,8 @@ def run(spec: str, args: argparse.Namespace, opts: ForgeOptions) -> None:
             assert again is not None and validated is not None
             rows.append({"candidate": c.label(t), "confirm_dwell": [confirm, dwell],
                          "leaves": fitted.leaves, "refit_leaves": refit.leaves,
-                         "train_mean_j_us": training_mean_j(fitted, [f]),
+                         "train_mean_j_us": mean_cost(
+                             chosen_pairs(fitted, f.x[:f.n_train]), f.J[:f.n_train]),
                          "validation": v.as_metadata() | {"schedule": v.schedule},
                          "refit_validation": again.as_metadata(),
                          "held_out": h.as_metadata(), "held_out_validated_fit":

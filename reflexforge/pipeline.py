@@ -101,11 +101,9 @@ def chosen_pairs(fitted: Fitted, x: np.ndarray) -> np.ndarray:
                         evaluate_grid_rows(fitted.trees[1], q, BOUNDS[1]))
 
 
-def training_mean_j(fitted: Fitted, files: list[FileWindows]) -> float:
-    """The mean J of ``fitted``'s pairs, open loop, over the training windows of ``files``."""
-    x = np.concatenate([f.x[:f.n_train] for f in files])
-    j = np.concatenate([f.J[:f.n_train] for f in files])
-    return float(j[np.arange(len(j)), chosen_pairs(fitted, x)].mean())
+def mean_cost(chosen: np.ndarray, costs: np.ndarray) -> float:
+    """The mean over rows of ``costs[row, chosen[row]]``."""
+    return float(costs[np.arange(len(chosen)), chosen].mean())
 
 
 def figures(chosen: np.ndarray, costs: np.ndarray) -> Figures:
@@ -199,14 +197,18 @@ def reflex_from_segments(
     # Without a validation span to replay, there is nothing to select on: build --model.
     grid = candidate_grid(train_opts if spans else replace(train_opts, select="off"))
     fitted = [fit_candidate(c, files, opts, train_opts) for c in grid]
+    # Each candidate's pair on every window, open loop (x and j hold every file's windows in
+    # order, so ~val are the training windows).
+    pairs = [chosen_pairs(fi, x) for fi in fitted]
     t_fit = time.perf_counter()
     scores: list[Score | None] = [None] * len(grid)
     winner = 0
     if len(grid) > 1:
         scored = score_all([runtime_reflex(fi.lo, fi.hi, fi.trees, c.options(train_opts), {})
                             for c, fi in zip(grid, fitted, strict=True)], spans, opts)
-        scores = [None if sc is None else replace(sc, train_mean_j_us=training_mean_j(fi, files))
-                  for sc, fi in zip(scored, fitted, strict=True)]
+        scores = [None if sc is None else
+                  replace(sc, train_mean_j_us=mean_cost(p[~val], j[~val]))
+                  for sc, p in zip(scored, pairs, strict=True)]
         winner = choose(scores, [fi.leaves for fi in fitted])  # spans given: all scored
     best: Fitted = fitted[winner]
     final, refitted = best, False
@@ -217,7 +219,7 @@ def reflex_from_segments(
             final, refitted = again, True
     # Section 5's figures are those of the candidate as validated (trained on the training
     # windows only), so that they stay held out even when the file holds the refit.
-    chosen = chosen_pairs(best, x)
+    chosen = pairs[winner]
     # The best single static pair in hindsight: lowest mean J over the validation windows.
     static = int(np.argmin(j[val].mean(axis=0) if n_val else j.mean(axis=0)))
     report = BuildReport(

@@ -116,8 +116,8 @@ class Score:
     decisions throughout the validation spans."""
     train_mean_j_us: float | None = None
     """The mean J, open loop, of the candidate's pairs on its own training windows
-    (``pipeline.training_mean_j``); set by the build, used only by ``choose``'s rule for
-    a validation span that cannot tell a tree from the static pair."""
+    (``pipeline.mean_cost``); set by the build, used only by ``choose``'s rule for a
+    validation span that cannot tell a tree from the static pair."""
 
     def as_metadata(self) -> dict[str, object]:
         out: dict[str, object] = {
