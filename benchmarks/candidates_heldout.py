@@ -9,10 +9,12 @@ refit a build ships), its closed-loop replay over the whole held-out trace (gap 
 oscillations per 30 s, eligible under the gate's checks, and its points against the
 held-out trace's best static pair). It answers "would a wider grid or another selection
 rule have found a reflex that generalizes?" without building and shadowing each one.
+PROFILE:S:S (the same seed twice) gives the ceiling in hindsight instead: each candidate
+refitted on the whole trace it is then replayed on.
 
 Usage: python benchmarks/candidates_heldout.py --traces DIR PROFILE:TRAIN:SHADOW ...
            [--horizons 0 4 ...] [--min-leaves 20 100 ...] [--hysteresis 10,30 5,15 ...]
-           [--features arrivals ...] [--jsonl FILE]
+           [--features load ...] [--jsonl FILE]
 (horizon 0: the hysteresis span, the default of `--horizon`). `--jsonl` keeps every figure,
 for replaying other selection rules offline (how the default grid and the silent-span rule
 of spec/training.md section 10 were chosen).
@@ -26,7 +28,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from reflexforge.candidates import Candidate, FileWindows, fit_candidate, runtime_reflex
+from reflexforge.candidates import (
+    DEFAULT_FEATURES,
+    Candidate,
+    FileWindows,
+    fit_candidate,
+    runtime_reflex,
+)
 from reflexforge.config import ForgeOptions
 from reflexforge.label_smoothing import training_labels
 from reflexforge.labelling import make_training_set
@@ -119,8 +127,9 @@ def main() -> int:
     parser.add_argument("--horizons", type=int, nargs="+", default=[0, 1, 4, 8, 16])
     parser.add_argument("--min-leaves", type=int, nargs="+", default=[20, 100, 400])
     parser.add_argument("--hysteresis", nargs="+", default=["10,30"], metavar="C,W")
-    parser.add_argument("--features", nargs="+", default=["arrivals"], choices=FEATURE_SETS,
-                        help="feature sets (spec/training.md section 6.2)")
+    parser.add_argument("--features", nargs="+", default=[DEFAULT_FEATURES],
+                        choices=FEATURE_SETS, help="feature sets (spec/training.md section "
+                        f"6.2; default {DEFAULT_FEATURES}, as a build's)")
     parser.add_argument("--jsonl", type=Path, default=None,
                         help="also append one JSON line per pair with every candidate's "
                         "figures (validation as fitted and as refitted, held-out as refitted "
