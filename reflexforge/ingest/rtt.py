@@ -11,17 +11,14 @@ tags), Linux cooked v1/v2, BSD loopback, raw IPv4/IPv6.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.typed import Dict
 
 from reflexforge.ingest.records import MAX_RECORDS_PER_CHUNK, Chunk, Rows
 
 MAX_OUTSTANDING = 4096
 """Unacknowledged segments remembered per direction (the oldest are forgotten first)."""
-_MOD = 1 << 32
-_HALF = 1 << 31
 LINK_OFFSETS = {1: -1, 113: -2, 276: -3, 0: -4, 101: 0, 12: 0, 14: 0, 228: 0, 229: 0}
 """Link type -> how to find the IP header (-1 Ethernet, -2 SLL, -3 SLL2, -4 BSD loopback,
 0: IP at the start)."""
@@ -124,9 +121,106 @@ def tcp_headers(buf, offset, caplen, iface, link_mode, n, fwd, rev, seq, ack, fl
         plen[i] = max(0, payload - hlen)
 
 
-def _after(a: int, b: int) -> bool:
+_NONE = -1
+"""No node / no segment sent yet."""
+_SLOTS0, _NODES0 = 1 << 10, 1 << 14
+"""Starting sizes of the direction and segment tables (each doubles when full)."""
+
+
+@njit(cache=True, inline="always")
+def _after(a, b):
     """a is after b in 32-bit sequence space."""
-    return 0 < (a - b) % _MOD < _HALF
+    d = (a - b) & 0xFFFFFFFF
+    return 0 < d < 0x80000000
+
+
+@njit(cache=True)
+def _match(start, n, ts, fwd, rev, seq, ack, flags, plen, slot_of, highest, head, tail,
+           count, seg_end, seg_t, seg_retx, seg_next, meta, sample_at, sample_ns):
+    """Match records start..n-1 of a chunk (spec/telemetry.md 6.4).
+
+    Per direction (``slot_of``: hash -> slot) the highest sequence end sent and a singly
+    linked list of its unacknowledged segments, oldest first, at most MAX_OUTSTANDING (the
+    oldest is forgotten first); segment nodes come from one pool with a free list.
+    meta = [free list head, pool nodes used, slots used, samples found]. Returns the record
+    at which a table is full (the caller grows it and calls again from there), or n.
+    """
+    for i in range(start, n):
+        fl = flags[i]
+        if fl < 0:
+            continue
+        if meta[2] >= highest.shape[0] or (meta[0] == _NONE and meta[1] >= seg_end.shape[0]):
+            return i
+        s, t = seq[i], ts[i]
+        consumed = plen[i] + (1 if fl & SYN else 0) + (1 if fl & FIN else 0)
+        if consumed:
+            end = (s + consumed) & 0xFFFFFFFF
+            f = fwd[i]
+            if f in slot_of:
+                k = slot_of[f]
+            else:
+                k = meta[2]
+                meta[2] += 1
+                slot_of[f] = k
+                highest[k], head[k], tail[k], count[k] = _NONE, _NONE, _NONE, 0
+            if highest[k] != _NONE and not _after(end, highest[k]):
+                node = head[k]
+                while node != _NONE:  # Karn: every segment this one resends
+                    if _after(seg_end[node], s):
+                        seg_retx[node] = 1
+                    node = seg_next[node]
+            else:
+                highest[k] = end
+                if count[k] == MAX_OUTSTANDING:  # forget the oldest
+                    old = head[k]
+                    head[k] = seg_next[old]
+                    seg_next[old] = meta[0]
+                    meta[0] = old
+                    count[k] -= 1
+                if meta[0] != _NONE:
+                    node = meta[0]
+                    meta[0] = seg_next[node]
+                else:
+                    node = meta[1]
+                    meta[1] += 1
+                seg_end[node], seg_t[node], seg_retx[node], seg_next[node] = end, t, 0, _NONE
+                if tail[k] == _NONE:
+                    head[k] = node
+                else:
+                    seg_next[tail[k]] = node
+                tail[k] = node
+                count[k] += 1
+        if fl & ACK:
+            r = rev[i]
+            if r not in slot_of:
+                continue
+            k = slot_of[r]
+            a = ack[i]
+            last = _NONE
+            while head[k] != _NONE and not _after(seg_end[head[k]], a):
+                if last != _NONE:
+                    seg_next[last] = meta[0]
+                    meta[0] = last
+                last = head[k]
+                head[k] = seg_next[last]
+                count[k] -= 1
+            if last == _NONE:
+                continue
+            if head[k] == _NONE:
+                tail[k] = _NONE
+            if seg_retx[last] == 0 and t >= seg_t[last]:
+                sample_at[meta[3]] = i
+                sample_ns[meta[3]] = t - seg_t[last]
+                meta[3] += 1
+            seg_next[last] = meta[0]
+            meta[0] = last
+    return n
+
+
+def _grown(a: np.ndarray) -> np.ndarray:
+    out = np.zeros(2 * a.shape[0], a.dtype)
+    out[: a.shape[0]] = a
+    return out
 
 
 class TcpRtt:
@@ -135,8 +229,13 @@ class TcpRtt:
     def __init__(self) -> None:
         size = MAX_RECORDS_PER_CHUNK
         self._fields = [np.zeros(size, np.int64) for _ in range(6)]
-        self._flows: dict[int, list] = {}  # direction -> [highest end sent, deque of segments]
-        self._chunk_samples: list[tuple[int, int]] = []  # (record in chunk, ns)
+        self._slot_of = Dict.empty(key_type=types.int64, value_type=types.int64)
+        self._slots = [np.zeros(_SLOTS0, np.int64) for _ in range(4)]  # highest head tail count
+        self._pool = [np.zeros(_NODES0, np.int64), np.zeros(_NODES0, np.int64),
+                      np.zeros(_NODES0, np.uint8), np.zeros(_NODES0, np.int64)]
+        self._meta = np.array([_NONE, 0, 0, 0], np.int64)
+        self._at = np.zeros(size, np.int64)
+        self._ns = np.zeros(size, np.int64)
         self._rows: list[np.ndarray] = []
         self._values: list[np.ndarray] = []
 
@@ -145,39 +244,22 @@ class TcpRtt:
         fwd, rev, seq, ack, flags, plen = self._fields
         tcp_headers(buf, chunk.offset, chunk.caplen, chunk.iface, modes, n,
                     fwd, rev, seq, ack, flags, plen)
-        found = []
-        ts = chunk.ts_ns
-        for i in np.flatnonzero(flags[:n] >= 0).tolist():
-            f, s, fl, t = int(fwd[i]), int(seq[i]), int(flags[i]), int(ts[i])
-            consumed = int(plen[i]) + (1 if fl & SYN else 0) + (1 if fl & FIN else 0)
-            if consumed:
-                end = (s + consumed) % _MOD
-                state = self._flows.get(f)
-                if state is None:
-                    state = self._flows[f] = [None, deque(maxlen=MAX_OUTSTANDING)]
-                if state[0] is not None and not _after(end, state[0]):
-                    for segment in state[1]:  # Karn: every segment this one resends
-                        if _after(segment[0], s):
-                            segment[2] = True
-                else:
-                    state[0] = end
-                    state[1].append([end, t, False])
-            if fl & ACK:
-                other = self._flows.get(int(rev[i]))
-                if other is None or not other[1]:
-                    continue
-                a = int(ack[i])
-                pending = other[1]
-                last = None
-                while pending and not _after(pending[0][0], a):
-                    last = pending.popleft()
-                if last is not None and not last[2] and t >= last[1]:
-                    found.append((i, t - last[1]))
-        self._chunk_samples = found
+        self._meta[3] = 0
+        at = 0
+        while True:
+            at = _match(at, n, chunk.ts_ns, fwd, rev, seq, ack, flags, plen, self._slot_of,
+                        *self._slots, *self._pool, self._meta, self._at, self._ns)
+            if at == n:
+                break
+            if self._meta[2] >= self._slots[0].shape[0]:
+                self._slots = [_grown(a) for a in self._slots]
+            else:
+                self._pool = [_grown(a) for a in self._pool]
 
     def placed(self, chunk: Chunk, n: int, keep: np.ndarray, start_row: int, rows: Rows) -> None:
         """Turn this chunk's samples (by record) into row indices."""
-        if not self._chunk_samples:
+        found = int(self._meta[3])
+        if not found:
             return
         wire = chunk.wire[:n]
         if rows.mode == 2:
@@ -185,9 +267,8 @@ class TcpRtt:
         else:
             pieces = keep[:n].astype(np.int64)
         first_row = start_row + np.concatenate(([0], np.cumsum(pieces)[:-1]))
-        at = np.array([i for i, _ in self._chunk_samples], dtype=np.int64)
-        self._rows.append(first_row[at])
-        self._values.append(np.array([v for _, v in self._chunk_samples], dtype=np.int64))
+        self._rows.append(first_row[self._at[:found]])
+        self._values.append(self._ns[:found].copy())
 
     def samples(self, total_rows: int) -> tuple[np.ndarray, np.ndarray]:
         """(row indices, RTT ns): one sample per row at most (the first), rows that exist."""

@@ -1,17 +1,22 @@
 """The quirk options on CSV telemetry, zstd around CSV, and --rtt tcp on hand-made TCP
-exchanges (Karn's rule, sequence wrap-around, both directions)."""
+exchanges (Karn's rule, sequence wrap-around, both directions, too many outstanding
+segments) and with tables that must grow."""
 
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from reflexforge.cli import main
 from reflexforge.errors import ForgeError
+from reflexforge.ingest import rtt
 from reflexforge.ingest.quirks import IngestOptions
 from reflexforge.ingest.read import read_with_adjustments
+
+DATA = Path(__file__).parent.parent / "data" / "captures"
 
 
 def _csv(tmp_path, rows: list[tuple], name: str = "t.csv"):
@@ -115,3 +120,32 @@ def test_capture_options_on_csv_are_refused(tmp_path):
         with pytest.raises(ForgeError) as info:
             read_with_adjustments(path, options)
         assert info.value.code == "E_USAGE" and "captures only" in info.value.message
+
+
+def test_rtt_tcp_forgets_the_oldest_of_too_many_outstanding_segments(tmp_path):
+    us = 1_000
+    sent = rtt.MAX_OUTSTANDING + 1  # one-byte segments 0..4096: the first is forgotten
+    packets = [(k * us, _tcp(A, B, 1000, 80, k, 0, 0x18, 1), 55) for k in range(sent)]
+    t = sent * us
+    packets += [
+        (t, _tcp(B, A, 80, 1000, 0, 1, 0x10, 0), 54),               # acks the forgotten one
+        (t + 7 * us, _tcp(B, A, 80, 1000, 0, 3, 0x10, 0), 54),      # acks segments 1 and 2
+        (300_000 * us, _tcp(B, A, 80, 1000, 0, 3, 0x10, 0), 54),   # dup ACK: none
+    ]
+    trace, adjust = read_with_adjustments(_pcap(tmp_path, packets), IngestOptions(rtt="tcp"))
+    at, values = trace.rtt_samples
+    assert at.tolist() == [sent + 1] and values.tolist() == [t + 7 * us - 2 * us]
+    assert adjust.rtt_samples == 1
+
+
+def test_rtt_tcp_tables_that_grow_give_the_same_samples(tmp_path, monkeypatch):
+    """The direction and segment tables start small and double when full; starting them at
+    one entry each makes every record of these captures grow one, with the same samples."""
+    paths = [DATA / "micro.pcap", DATA / "nano.pcap"]
+    before = [read_with_adjustments(p, IngestOptions(rtt="tcp"))[0].rtt_samples for p in paths]
+    monkeypatch.setattr(rtt, "_SLOTS0", 1)
+    monkeypatch.setattr(rtt, "_NODES0", 1)
+    after = [read_with_adjustments(p, IngestOptions(rtt="tcp"))[0].rtt_samples for p in paths]
+    for (a_at, a_ns), (b_at, b_ns) in zip(before, after, strict=True):
+        assert a_at.shape[0] > 100
+        assert np.array_equal(a_at, b_at) and np.array_equal(a_ns, b_ns)
