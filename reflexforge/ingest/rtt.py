@@ -5,8 +5,9 @@ direction with its capture time. An ACK in the other direction that acknowledges
 gives one sample: its time minus the time of the latest segment it acknowledges whole, unless
 that segment was sent more than once (Karn's rule: a retransmitted segment gives no sample).
 The sample is placed on the ACK's row (or, if ``--filter`` leaves the ACK out, on the next
-row kept). Headers are read by a compiled loop per chunk; link types: Ethernet (with VLAN
-tags), Linux cooked v1/v2, BSD loopback, raw IPv4/IPv6.
+row kept). Headers are read, and segments matched, by compiled loops per chunk (the matching
+state carries over from chunk to chunk); link types: Ethernet (with VLAN tags), Linux cooked
+v1/v2, BSD loopback, raw IPv4/IPv6.
 """
 
 from __future__ import annotations
