@@ -1,11 +1,13 @@
 """Per-packet selection for captures: ``--filter`` (a BPF expression compiled by libpcap,
-through pcapy-ng) and ``--rtt tcp`` (spec/telemetry.md 6.3, 6.4)."""
+through pcapy-ng, run by ``reflexforge.ingest.bpf``) and ``--rtt tcp`` (spec/telemetry.md
+6.3, 6.4)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from reflexforge.errors import E_USAGE, ForgeError
+from reflexforge.ingest.bpf import filter_records, jumps_backward, load_program
 from reflexforge.ingest.quirks import Adjustments, IngestOptions
 from reflexforge.ingest.records import MAX_RECORDS_PER_CHUNK, Chunk, Rows
 
@@ -37,6 +39,7 @@ class PacketSelector:
         self._all = np.ones(MAX_RECORDS_PER_CHUNK, dtype=np.bool_)
         self._keep = np.ones(MAX_RECORDS_PER_CHUNK, dtype=np.bool_)
         self._programs: dict[int, object] = {}
+        self._tables: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray] | None] = {}
         self.left_out = 0
         self._rtt = None
         if options.rtt == "tcp":
@@ -49,12 +52,42 @@ class PacketSelector:
             self._programs[link_type] = compile_filter(self.options.bpf, link_type)
         return self._programs[link_type]
 
+    def _table(self, links) -> tuple[np.ndarray, np.ndarray] | None:
+        """The programs of the interfaces stacked for ``filter_records`` (the instructions, the
+        row where each interface's program starts), or None if one loops back (libpcap's
+        ``protochain``): then libpcap runs them, packet by packet."""
+        key = tuple(links)
+        if key not in self._tables:
+            insns = {link: self._program(link).get_bpf() for link in key}
+            what = f"--filter {self.options.bpf!r} on link type"
+            if any(jumps_backward(program) for program in insns.values()):
+                self._tables[key] = None
+            else:
+                programs = [load_program(insns[link], f"{what} {link}") for link in key]
+                starts = np.cumsum([0] + [p.shape[0] for p in programs[:-1]], dtype=np.int64)
+                self._tables[key] = (np.concatenate(programs), starts)
+        return self._tables[key]
+
     def select(self, chunk: Chunk, n: int, buf: np.ndarray, links) -> np.ndarray:
         """The keep mask of the chunk's n records (all True without --filter)."""
         if self._rtt is not None:
             self._rtt.observe(chunk, n, buf, links)
         if self.options.bpf is None:
             return self._all
+        keep = self._keep
+        if n == 0:
+            return keep
+        table = self._table(links)
+        if table is None:
+            kept = self._select_each(chunk, n, buf, links)
+        else:
+            # ld #len gives the captured length, as pcapy's filter(data) has always done
+            kept = filter_records(table[0], table[1], buf, chunk.offset, chunk.caplen,
+                                  chunk.caplen, chunk.iface, n, keep)
+        self.left_out += n - kept
+        return keep
+
+    def _select_each(self, chunk: Chunk, n: int, buf: np.ndarray, links) -> int:
         keep = self._keep
         view = memoryview(buf)
         offsets = chunk.offset[:n].tolist()
@@ -64,8 +97,7 @@ class PacketSelector:
         for i in range(n):
             data = bytes(view[offsets[i] : offsets[i] + lengths[i]])
             keep[i] = programs[ifaces[i] if len(programs) > 1 else 0].filter(data) != 0
-        self.left_out += n - int(np.count_nonzero(keep[:n]))
-        return keep
+        return int(np.count_nonzero(keep[:n]))
 
     def placed(self, chunk: Chunk, n: int, keep: np.ndarray, start_row: int, rows: Rows) -> None:
         """Note where the chunk's records went (the row of each, for the RTT samples)."""
