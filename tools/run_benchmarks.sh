@@ -13,9 +13,11 @@ python benchmarks/bench_read.py
 python benchmarks/bench_build.py --workers 2
 python benchmarks/bench_selection.py
 python benchmarks/bench_ingest.py
-# --rtt tcp needs a real TCP capture (tools/capture_loopback.py makes one): RTT_CAPTURE=FILE
-if [ -n "${RTT_CAPTURE:-}" ]; then
-    python benchmarks/bench_rtt.py "$RTT_CAPTURE"
+# --rtt tcp and --filter need a real TCP capture (tools/capture_loopback.py makes one)
+if [ -n "${CAPTURE:-}" ]; then
+    python benchmarks/bench_rtt.py "$CAPTURE"
+    python benchmarks/bench_filter.py "$CAPTURE" --filter 'tcp port 6379'
 else
-    echo "bench_rtt.py skipped: set RTT_CAPTURE to a TCP capture (tools/capture_loopback.py)"
+    echo "bench_rtt.py, bench_filter.py skipped: set CAPTURE to a TCP capture" \
+        "(tools/capture_loopback.py)"
 fi

@@ -7,9 +7,12 @@ scratch words M[]. This runs the subset libpcap emits (its ``bpf_filter()`` swit
 LDX in the W/H/B sizes with the ABS/IND/MSH/IMM/LEN/MEM modes, ST, STX, ALU, JMP, RET, MISC
 (TAX, TXA), with libpcap's semantics: a load past the captured bytes rejects the packet
 (returns 0), so does a division or modulus by zero; a shift by 32 or more gives 0; the
-packet is kept when the value returned is nonzero. libpcap stays the compiler: this only
-checks its programs (known opcodes, scratch index < 16, jumps forward and within the program,
-a return at the end) so that the loop always ends.
+packet is kept when the value returned is nonzero. ``ja`` takes its offset as a signed
+32-bit number, as ``bpf_filter()`` does: libpcap's ``protochain`` loops back over the
+extension headers. libpcap stays the compiler: this only checks its programs (known opcodes,
+scratch index < 16, jumps that land inside the program, a return at the end), and a run
+that takes more than ``MAX_STEPS`` instructions rejects its packet, so no program and no
+packet can make the loop hang.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from numba import njit
 from reflexforge.errors import E_USAGE, ForgeError
 
 MEMWORDS = 16
+MAX_STEPS = 1 << 21
+"""Instructions one packet may take (a forward-only program takes at most its length; a
+``protochain`` loop about 20 per extension header of at least 8 bytes)."""
 _M32 = 0xFFFFFFFF
 
 OPCODES: dict[int, str] = {
@@ -44,12 +50,6 @@ _JA = 0x05
 _BPF_JMP, _BPF_RET = 0x05, 0x06
 
 
-def jumps_backward(insns: Sequence[tuple[int, int, int, int]]) -> bool:
-    """Whether a ``ja`` goes back (libpcap's ``protochain`` loops so; this interpreter
-    refuses those programs, libpcap's own ``bpf_filter()`` runs them)."""
-    return any(code == _JA and k >= 1 << 31 for code, _jt, _jf, k in insns)
-
-
 def load_program(insns: Sequence[tuple[int, int, int, int]], what: str) -> np.ndarray:
     """The (code, jt, jf, k) instructions as an int64 array for ``filter_records``, after
     checking that the interpreter can run them to a return; E_USAGE naming the first
@@ -61,9 +61,9 @@ def load_program(insns: Sequence[tuple[int, int, int, int]], what: str) -> np.nd
             fault = "is not one the interpreter runs"
         elif code in _MEMORY and k >= MEMWORDS:
             fault = f"uses scratch word {k} (there are {MEMWORDS})"
-        elif code == _JA and k >= 1 << 31:
-            fault = "jumps backward"
-        elif code & 0x07 == _BPF_JMP and i + 1 + (k if code == _JA else max(jt, jf)) >= m:
+        elif code == _JA and not 0 <= i + 1 + _signed(k) < m:
+            fault = "jumps outside the program"
+        elif code & 0x07 == _BPF_JMP and code != _JA and i + 1 + max(jt, jf) >= m:
             fault = "jumps past the end of the program"
         if fault is not None:
             raise ForgeError(E_USAGE, f"{what}: instruction {i} of libpcap's program (opcode "
@@ -71,16 +71,24 @@ def load_program(insns: Sequence[tuple[int, int, int, int]], what: str) -> np.nd
                              f"{fault}")
     if m == 0 or insns[-1][0] & 0x07 != _BPF_RET:
         raise ForgeError(E_USAGE, f"{what}: libpcap's program does not end with a return")
-    return np.array(insns, dtype=np.int64).reshape(m, 4)
+    prog = np.array(insns, dtype=np.int64).reshape(m, 4)
+    prog[:, 3] = [_signed(k) if code == _JA else k for code, _jt, _jf, k in insns]
+    return prog
+
+
+def _signed(k: int) -> int:
+    """A 32-bit ``k`` as the signed offset of ``ja``."""
+    return k - (1 << 32) if k >= 1 << 31 else k
 
 
 @njit(cache=True, nogil=True)
 def _run(prog: np.ndarray, pc: int, buf: np.ndarray, base: int, buflen: int, wirelen: int,
          mem: np.ndarray) -> int:
-    """Run the program at row ``pc`` on ``buf[base : base + buflen]``: the value returned."""
+    """Run the program at row ``pc`` on ``buf[base : base + buflen]``: the value returned
+    (0 after ``MAX_STEPS`` instructions)."""
     a = 0
     x = 0
-    while True:
+    for _ in range(MAX_STEPS):
         code = prog[pc, 0]
         k = prog[pc, 3]
         if code == 0x28 or code == 0x48:  # ldh [k], ldh [x+k]
@@ -102,7 +110,7 @@ def _run(prog: np.ndarray, pc: int, buf: np.ndarray, base: int, buflen: int, wir
                 a = (a << 8) | np.int64(buf[base + at + j])
         elif code & 0x07 == 0x05:  # jumps
             if code == 0x05:
-                pc += k
+                pc += k  # signed (load_program)
             else:
                 b = x if code & 0x08 else k
                 op = code & 0xF0
@@ -169,6 +177,7 @@ def _run(prog: np.ndarray, pc: int, buf: np.ndarray, base: int, buflen: int, wir
         else:  # 0x87 txa (load_program lets no other opcode through)
             a = x
         pc += 1
+    return 0
 
 
 @njit(cache=True, nogil=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from reflexforge.errors import E_USAGE, ForgeError
-from reflexforge.ingest.bpf import filter_records, jumps_backward, load_program
+from reflexforge.ingest.bpf import filter_records, load_program
 from reflexforge.ingest.quirks import Adjustments, IngestOptions
 from reflexforge.ingest.records import MAX_RECORDS_PER_CHUNK, Chunk, Rows
 
@@ -15,16 +15,22 @@ _NO_SAMPLES = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 BPF_SNAPLEN = 262144
 
 
+DLT_OF_LINKTYPE = {100: 11, 101: 12}
+"""The capture file's link types whose libpcap DLT number differs (LINKTYPE_ATM_RFC1483,
+LINKTYPE_RAW); libpcap compiles for the DLT."""
+
+
 def compile_filter(expression: str, link_type: int):
-    """A libpcap BPF program for ``expression`` on ``link_type``; E_USAGE if libpcap refuses
-    it (its own message) or pcapy-ng is missing."""
+    """A libpcap BPF program for ``expression`` on the capture file's ``link_type``; E_USAGE
+    if libpcap refuses it (its own message) or pcapy-ng is missing."""
     try:
         import pcapy
     except ImportError:
         raise ForgeError(E_USAGE, "--filter needs the 'pcapy-ng' package (pip install "
                          "'reflex-nem1[forge]')") from None
     try:
-        return pcapy.compile(link_type, BPF_SNAPLEN, expression, 1, 0xFFFFFFFF)
+        return pcapy.compile(DLT_OF_LINKTYPE.get(link_type, link_type), BPF_SNAPLEN,
+                             expression, 1, 0xFFFFFFFF)
     except Exception as exc:  # pcapy raises its own BPFError / PcapError
         raise ForgeError(E_USAGE, f"--filter {expression!r} on link type {link_type}: "
                          f"{exc}") from None
@@ -39,7 +45,7 @@ class PacketSelector:
         self._all = np.ones(MAX_RECORDS_PER_CHUNK, dtype=np.bool_)
         self._keep = np.ones(MAX_RECORDS_PER_CHUNK, dtype=np.bool_)
         self._programs: dict[int, object] = {}
-        self._tables: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray] | None] = {}
+        self._tables: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
         self.left_out = 0
         self._rtt = None
         if options.rtt == "tcp":
@@ -52,20 +58,16 @@ class PacketSelector:
             self._programs[link_type] = compile_filter(self.options.bpf, link_type)
         return self._programs[link_type]
 
-    def _table(self, links) -> tuple[np.ndarray, np.ndarray] | None:
-        """The programs of the interfaces stacked for ``filter_records`` (the instructions, the
-        row where each interface's program starts), or None if one loops back (libpcap's
-        ``protochain``): then libpcap runs them, packet by packet."""
+    def _table(self, links) -> tuple[np.ndarray, np.ndarray]:
+        """The programs of the interfaces stacked for ``filter_records``: the instructions,
+        and the row where each interface's program starts."""
         key = tuple(links)
         if key not in self._tables:
-            insns = {link: self._program(link).get_bpf() for link in key}
             what = f"--filter {self.options.bpf!r} on link type"
-            if any(jumps_backward(program) for program in insns.values()):
-                self._tables[key] = None
-            else:
-                programs = [load_program(insns[link], f"{what} {link}") for link in key]
-                starts = np.cumsum([0] + [p.shape[0] for p in programs[:-1]], dtype=np.int64)
-                self._tables[key] = (np.concatenate(programs), starts)
+            programs = [load_program(self._program(link).get_bpf(), f"{what} {link}")
+                        for link in key]
+            starts = np.cumsum([0] + [p.shape[0] for p in programs[:-1]], dtype=np.int64)
+            self._tables[key] = (np.concatenate(programs), starts)
         return self._tables[key]
 
     def select(self, chunk: Chunk, n: int, buf: np.ndarray, links) -> np.ndarray:
@@ -78,26 +80,11 @@ class PacketSelector:
         if n == 0:
             return keep
         table = self._table(links)
-        if table is None:
-            kept = self._select_each(chunk, n, buf, links)
-        else:
-            # ld #len gives the captured length, as pcapy's filter(data) has always done
-            kept = filter_records(table[0], table[1], buf, chunk.offset, chunk.caplen,
-                                  chunk.caplen, chunk.iface, n, keep)
+        # ld #len (len, greater, less) is the packet's length on the wire, as in tcpdump
+        kept = filter_records(table[0], table[1], buf, chunk.offset, chunk.caplen, chunk.wire,
+                              chunk.iface, n, keep)
         self.left_out += n - kept
         return keep
-
-    def _select_each(self, chunk: Chunk, n: int, buf: np.ndarray, links) -> int:
-        keep = self._keep
-        view = memoryview(buf)
-        offsets = chunk.offset[:n].tolist()
-        lengths = chunk.caplen[:n].tolist()
-        ifaces = chunk.iface[:n].tolist()
-        programs = [self._program(link) for link in links]
-        for i in range(n):
-            data = bytes(view[offsets[i] : offsets[i] + lengths[i]])
-            keep[i] = programs[ifaces[i] if len(programs) > 1 else 0].filter(data) != 0
-        return int(np.count_nonzero(keep[:n]))
 
     def placed(self, chunk: Chunk, n: int, keep: np.ndarray, start_row: int, rows: Rows) -> None:
         """Note where the chunk's records went (the row of each, for the RTT samples)."""
