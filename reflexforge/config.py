@@ -20,6 +20,8 @@ SYNTH_PROFILES: tuple[str, ...] = ("mixed", "diurnal", "poisson", "onoff", "flow
                                    "incast")
 """The load profiles of ``reflex-forge synth`` (spec/telemetry.md section 4)."""
 
+SECOND_NS = 1_000_000_000
+"""One second in the nanoseconds of ts_ns."""
 WINDOW_NS = 200_000_000
 """Feature and oracle window length: 200 ms."""
 STEP_NS = 100_000_000

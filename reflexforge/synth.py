@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from reflexfmt.atomic import atomic_open
-from reflexforge.config import SYNTH_PROFILES
+from reflexforge.config import SECOND_NS, SYNTH_PROFILES
 from reflexforge.errors import E_USAGE, ForgeError
 
 PROFILES = SYNTH_PROFILES
@@ -27,8 +27,7 @@ BASE_PROFILES = ("poisson", "onoff", "flows", "ramp", "incast")
 DEFAULT_RATE = 15_000.0
 MAX_ROWS = 2_000_000_000
 
-SECOND = 1_000_000_000
-PIECE_NS = 10 * SECOND
+PIECE_NS = 10 * SECOND_NS
 BIN_NS = 1_000_000  # rate functions are sampled per 1 ms bin
 MTU = 1500
 MSS = 1460
@@ -125,7 +124,7 @@ def plan(profile: str, duration_ns: int, rate: float,
     start = 0
     mean_m = (8.0 - 0.02) / math.log(8.0 / 0.02)  # mean of log-uniform on [0.02, 8]
     while start < duration_ns:
-        length = int(np.clip(rng.lognormal(math.log(8.0), 0.8), 2.0, 40.0) * SECOND)
+        length = int(np.clip(rng.lognormal(math.log(8.0), 0.8), 2.0, 40.0) * SECOND_NS)
         end = min(duration_ns, start + length)
         kind = BASE_PROFILES[int(rng.integers(len(BASE_PROFILES)))]
         m = math.exp(rng.uniform(math.log(0.02), math.log(8.0))) / mean_m
@@ -156,7 +155,7 @@ def _diurnal_plan(duration_ns: int, rate: float, rng: np.random.Generator) -> li
         choices = [i for i in range(len(names)) if i != previous]
         previous = choices[int(rng.integers(len(choices)))]
         kinds, lo, hi = REGIMES[names[previous]]
-        length = int(rng.uniform(*REGIME_SECONDS) * SECOND)
+        length = int(rng.uniform(*REGIME_SECONDS) * SECOND_NS)
         end = min(duration_ns, start + length)
         kind = kinds[int(rng.integers(len(kinds)))]
         m = math.exp(rng.uniform(math.log(lo), math.log(hi))) if previous == 0 \
@@ -180,8 +179,8 @@ def _make_segment(
     elif kind == "incast":
         period = float(rng.uniform(0.02, 0.2))
         params.update(
-            period_ns=int(period * SECOND),
-            phase_ns=int(rng.uniform(0, period) * SECOND),
+            period_ns=int(period * SECOND_NS),
+            phase_ns=int(rng.uniform(0, period) * SECOND_NS),
             senders=int(rng.integers(8, 65)),
             background=0.2,
         )
@@ -204,7 +203,7 @@ def _onoff_knots(start: int, end: int, rate: float, rng: np.random.Generator):
     t = float(start)
     on = bool(rng.integers(2))
     while t < end:
-        stay = min(5.0, 0.1 * (1.0 + rng.pareto(1.5))) * SECOND
+        stay = min(5.0, 0.1 * (1.0 + rng.pareto(1.5))) * SECOND_NS
         level = rng.lognormal(0.0, 0.5) if on else 0.05
         t_end = min(float(end), t + stay)
         times += [t, max(t, t_end - 1)]
@@ -218,7 +217,7 @@ def _ramp_knots(start: int, end: int, rate: float, rng: np.random.Generator):
     times, rates = [float(start)], [math.exp(rng.uniform(math.log(0.05), math.log(3.0)))]
     t = float(start)
     while t < end:
-        length = rng.uniform(1.0, 10.0) * SECOND
+        length = rng.uniform(1.0, 10.0) * SECOND_NS
         level = math.exp(rng.uniform(math.log(0.05), math.log(3.0)))
         t_end = min(float(end), t + length)
         if rng.random() < 0.5:  # step: jump now, hold
@@ -241,7 +240,7 @@ def _poisson_times(
     starts = np.arange(t0, t1, BIN_NS, dtype=np.int64)
     widths = np.minimum(starts + BIN_NS, t1) - starts
     rates = np.maximum(rate_of(starts + widths / 2), 0.0)
-    counts = rng.poisson(rates * widths / SECOND)
+    counts = rng.poisson(rates * widths / SECOND_NS)
     ts = np.repeat(starts, counts) + (rng.random(int(counts.sum())) * np.repeat(widths, counts))
     return np.sort(ts.astype(np.int64))
 
@@ -274,7 +273,7 @@ def _gen_incast(seg: LoadSegment, rng, t0, t1) -> tuple[np.ndarray, np.ndarray]:
     first = seg.start_ns + phase
     k0 = max(0, -(-(t0 - first) // period))
     bursts = np.arange(first + k0 * period, t1, period, dtype=np.int64)
-    per_burst = max(1, round(seg.rate * (1 - p["background"]) * period / SECOND))
+    per_burst = max(1, round(seg.rate * (1 - p["background"]) * period / SECOND_NS))
     block = max(1, round(per_burst / senders))
     n_burst = senders * block
     span = n_burst * 1200 + 20_000  # 1.2 us per 1500 B packet at 10 Gb/s, plus 20 us of skew
@@ -296,7 +295,7 @@ def _gen_flows(seg: LoadSegment, rng, t0, t1) -> tuple[np.ndarray, np.ndarray]:
     ack = p["ack_fraction"]
     mean_pkts = FLOW_MEAN_BYTES[workload] / MSS + 1
     flow_rate = seg.rate * (1 - ack) / mean_pkts
-    n_flows = int(rng.poisson(flow_rate * (t1 - t0) / SECOND))
+    n_flows = int(rng.poisson(flow_rate * (t1 - t0) / SECOND_NS))
     starts = np.sort(rng.integers(t0, t1, n_flows)) if n_flows else np.zeros(0, np.int64)
     nbytes = _sample_cdf(rng, FLOW_WORKLOADS[workload], n_flows)
     npkts = -(-nbytes // MSS)
@@ -348,7 +347,7 @@ def generate(profile: str, duration_s: float, seed: int, rate: float | None = No
     """Yield (ts_ns, bytes, rtt_ns) int64 arrays, piece by piece, in time order."""
     rate = DEFAULT_RATE if rate is None else float(rate)
     check_args(profile, duration_s, rate)
-    duration_ns = int(round(duration_s * SECOND))
+    duration_ns = int(round(duration_s * SECOND_NS))
     segments = plan(profile, duration_ns, rate, np.random.default_rng([seed, 0]))
     piece = 0
     for seg in segments:
@@ -364,7 +363,7 @@ def pieces(profile: str, duration_s: float, seed: int, rate: float | None = None
     """How many pieces ``generate`` yields (for a progress bar)."""
     rate = DEFAULT_RATE if rate is None else float(rate)
     check_args(profile, duration_s, rate)
-    duration_ns = int(round(duration_s * SECOND))
+    duration_ns = int(round(duration_s * SECOND_NS))
     segments = plan(profile, duration_ns, rate, np.random.default_rng([seed, 0]))
     return sum(-(-(s.end_ns - s.start_ns) // PIECE_NS) for s in segments)
 
@@ -405,7 +404,7 @@ def synthesize(
         if rows == 0:  # raised inside atomic_open: nothing is left at path
             raise ForgeError(E_USAGE, f"no packet in {duration_s:g} s at this rate: raise "
                              "--rate or --duration", path=path)
-    duration_ns = int(round(duration_s * SECOND))
+    duration_ns = int(round(duration_s * SECOND_NS))
     segments = plan(
         profile,
         duration_ns,

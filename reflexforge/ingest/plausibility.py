@@ -6,29 +6,81 @@ Each warning is one line ``W_NAME: message`` with a stable name; they never stop
 
 from __future__ import annotations
 
-import numpy as np
+from typing import NamedTuple
 
+import numpy as np
+from numba import njit
+
+from reflexforge.config import GRID_D_US, SECOND_NS, STEP_NS
 from reflexforge.trace import Trace
 
 W_RATE = "W_RATE"
+W_OVERLOAD = "W_OVERLOAD"
 W_SPAN = "W_SPAN"
 W_ZERO_GAP = "W_ZERO_GAP"
-WARNINGS = (W_RATE, W_SPAN, W_ZERO_GAP)
+WARNINGS = (W_RATE, W_OVERLOAD, W_SPAN, W_ZERO_GAP)
 SPAN_ROWS = 1_000_000
 """A trace of at least this many packets ..."""
-SPAN_NS = 1_000_000_000
+SPAN_NS = SECOND_NS
 """... over less than this span is almost surely not in nanoseconds."""
 ZERO_GAP_SHARE = 0.05
 """More than this share of packets at the same ts_ns as the previous one: timestamps
 coarser than the delays the oracle chooses between (50 us .. 4 ms)."""
 ZERO_GAP_MIN_ROWS = 1000
+OVERLOAD_SHARE = 0.05
+"""W_OVERLOAD when at least this share of packets (the share above a p95) wait behind the
+link's own queue longer than the largest max_batch_delay."""
 DEFAULT_LINK_BPS = 10_000_000_000
+
+
+class LinkQueue(NamedTuple):
+    """What ``link_queue`` found."""
+
+    packets: int  # packets of the steps whose backlog waits longer than longer_ns
+    longer_ns: int  # the largest max_batch_delay of the grid
+    peak_ns: int  # the longest backlog, in time to send it
+    peak_at_ns: int  # the step it ends, from the first packet
 
 
 def warnings_for(trace: Trace, link_bps: int | None = None, mtu: int | None = None) -> list[str]:
     """The plausibility warnings of a trace, each ``W_NAME: message``."""
+    link = link_bps or DEFAULT_LINK_BPS
     return warnings_from(trace.rows, trace.duration_ns, int(np.sum(trace.size, dtype=np.int64)),
-                         zero_gaps(trace.ts_ns, trace.size, mtu), link_bps)
+                         zero_gaps(trace.ts_ns, trace.size, mtu), link_bps,
+                         link_queue(trace.ts_ns, trace.size, link))
+
+
+@njit(cache=True)
+def _link_queue(ts, size, link_bps, longer_ns):
+    capacity = link_bps * STEP_NS // SECOND_NS  # the bits the link sends in one step
+    longer = link_bps * longer_ns // SECOND_NS  # a backlog of this many bits waits longer
+    packets, queue, peak, peak_at, step, bits, in_step = 0, 0, 0, 0, 0, 0, 0
+    t0 = ts[0] if ts.shape[0] else 0
+    for i in range(ts.shape[0] + 1):
+        k = (ts[i] - t0) // STEP_NS if i < ts.shape[0] else step + 1
+        if k != step:
+            queue = max(0, queue + bits - capacity)
+            if queue > longer:
+                packets += in_step
+            if queue > peak:
+                peak, peak_at = queue, step
+            queue = max(0, queue - max(0, k - step - 1) * capacity)  # empty steps drain it
+            step, bits, in_step = k, 0, 0
+        if i < ts.shape[0]:
+            bits += np.int64(size[i]) * 8
+            in_step += 1
+    return packets, peak, peak_at
+
+
+def link_queue(ts: np.ndarray, size: np.ndarray, link_bps: int) -> LinkQueue:
+    """The link alone as a fluid queue over the runtime's 100 ms steps (counted from the first
+    packet): the packets of the steps that end with a backlog longer than the largest
+    max_batch_delay of the grid, and the longest backlog. One pass, no allocation; rows in
+    time order (a row out of order starts a new step, so the figures may be low)."""
+    longer_ns = max(GRID_D_US) * 1000
+    packets, peak, at = _link_queue(ts, size, link_bps, longer_ns)
+    return LinkQueue(int(packets), longer_ns, int(peak) * SECOND_NS // link_bps,
+                     int(at) * STEP_NS)
 
 
 def zero_gaps(ts: np.ndarray, size: np.ndarray, mtu: int | None) -> int:
@@ -41,11 +93,13 @@ def zero_gaps(ts: np.ndarray, size: np.ndarray, mtu: int | None) -> int:
 
 
 def warnings_from(packets: int, span_ns: int, total_bytes: int, zero_gaps: int,
-                  link_bps: int | None = None) -> list[str]:
+                  link_bps: int | None = None,
+                  queue: LinkQueue | None = None) -> list[str]:
     """The warnings from a trace's figures: packets, span, bytes, packets at the same ts_ns
-    as the one before."""
+    as the one before, and ``link_queue``."""
     link = link_bps or DEFAULT_LINK_BPS
     out = []
+    rate_warned = False
     if packets >= SPAN_ROWS and span_ns < SPAN_NS:
         out.append(f"{W_SPAN}: {packets} packets within {span_ns / 1e9:.3g} s: ts_ns is "
                    "probably not in nanoseconds (microseconds: multiply by 1000; seconds: "
@@ -56,6 +110,14 @@ def warnings_from(packets: int, span_ns: int, total_bytes: int, zero_gaps: int,
             out.append(f"{W_RATE}: mean rate {rate / 1e9:.3g} Gb/s is above the link "
                        f"({link / 1e9:.3g} Gb/s, --link-bps): the batcher could never keep "
                        "up; is ts_ns in nanoseconds?")
+            rate_warned = True
+    if queue is not None and queue.packets >= OVERLOAD_SHARE * packets > 0 and not rate_warned:
+        out.append(f"{W_OVERLOAD}: at {link / 1e9:.3g} Gb/s (--link-bps) the link alone makes "
+                   f"{queue.packets / packets:.1%} of packets wait more than "
+                   f"{queue.longer_ns / 1e6:.3g} ms, the largest max_batch_delay (its backlog "
+                   f"reaches {queue.peak_ns / 1e6:.4g} ms at {queue.peak_at_ns / SECOND_NS:.1f} "
+                   "s): every policy's p95 is then the link's queue, not batching; if the link "
+                   "is faster, give its rate with --link-bps")
     if packets >= ZERO_GAP_MIN_ROWS and zero_gaps > ZERO_GAP_SHARE * (packets - 1):
         out.append(f"{W_ZERO_GAP}: {zero_gaps / (packets - 1):.1%} of packets have the same "
                    "ts_ns as the previous one: timestamps coarser than the batching delays "

@@ -154,6 +154,45 @@ def test_plausibility_warnings(tmp_path, capsys):
     assert "E_TRACE_SHORT" in err and "nanoseconds" in err
 
 
+
+def _bursts(tmp_path, burst_bytes: int):
+    """A 20 s trace at 50,000 packets/s of 100 B, with a 2 s burst of ``burst_bytes`` B
+    packets at 1.5 M packets/s (18 Gb/s for 1500 B) from 10 s."""
+    quiet = np.arange(0, 20_000_000_000, 20_000, dtype=np.int64)
+    burst = np.arange(10_000_000_000, 12_000_000_000, 667, dtype=np.int64)
+    ts = np.concatenate([quiet, burst])
+    size = np.concatenate([np.full(quiet.shape[0], 100), np.full(burst.shape[0], burst_bytes)])
+    order = np.argsort(ts, kind="stable")
+    path = tmp_path / f"burst{burst_bytes}.parquet"
+    pq.write_table(pa.table({"ts_ns": ts[order], "bytes": size[order]}), path)
+    return path
+
+
+def test_a_link_slower_than_the_traffic_is_named(tmp_path, capsys):
+    """2 s at 18 Gb/s on the default 10 Gb/s link: a backlog of 2 s x 8 Gb/s = 1.6 s builds,
+    so the burst's packets and those after it wait behind the link longer than any batching
+    delay and every policy's p95 would be that queue (W_OVERLOAD, naming --link-bps); not
+    with --link-bps 100 Gb/s, nor when the burst fits the link, nor when the mean rate is
+    already above it (W_RATE says that)."""
+    path = _bursts(tmp_path, 1500)
+    assert main(["check", str(path)]) == 1
+    report = capsys.readouterr().out
+    assert "W_OVERLOAD: at 10 Gb/s (--link-bps) the link alone makes" in report
+    assert "79.5% of packets wait more than 4 ms" in report and "W_RATE" not in report
+    assert "its backlog reaches 1606 ms at 11.9 s" in report
+    assert main(["check", str(path), "--link-bps", "100000000000"]) == 0
+    assert "W_OVERLOAD" not in capsys.readouterr().out
+    assert main(["check", str(_bursts(tmp_path, 700))]) == 0  # 8.4 Gb/s: fits
+    out = tmp_path / "o.parquet"
+    assert main(["convert", str(path), "-o", str(out), "--quiet"]) == 0
+    assert "W_OVERLOAD" in capsys.readouterr().err  # every command that reads says it
+    ts = np.arange(0, 2_000_000_000, 500, dtype=np.int64)  # 24 Gb/s all along
+    steady = tmp_path / "steady.parquet"
+    pq.write_table(pa.table({"ts_ns": ts, "bytes": np.full(ts.shape[0], 1500)}), steady)
+    assert main(["check", str(steady)]) == 1
+    report = capsys.readouterr().out
+    assert "W_RATE" in report and "W_OVERLOAD" not in report
+
 def test_check_exit_codes_and_report(tmp_path, capsys):
     clean = DATA / "micro.pcap"
     assert main(["check", str(clean), str(DATA / "two-interfaces.pcapng")]) == 0
