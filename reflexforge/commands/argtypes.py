@@ -54,6 +54,13 @@ def int_range(lo: int, hi: int):
     return parse
 
 
+def link_bps_value(text: str) -> int:
+    """argparse type: --link-bps, an integer in MIN_LINK_BPS..MAX_LINK_BPS."""
+    from reflexforge.config import MAX_LINK_BPS, MIN_LINK_BPS
+
+    return int_range(MIN_LINK_BPS, MAX_LINK_BPS)(text)
+
+
 def workers_value(text: str) -> int:
     """argparse type: --workers, an integer in 1..MAX_WORKERS."""
     from reflexforge.config import MAX_WORKERS

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from reflexforge.commands import COMMANDS
-from reflexforge.commands.argtypes import positive_int
+from reflexforge.commands.argtypes import link_bps_value
 from reflexforge.commands.options import add_telemetry_options, description
 
 
@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("files", metavar="FILE", nargs="+",
                         help="telemetry: CSV, Parquet, pcap or pcapng, optionally gzip or zstd")
-    parser.add_argument("--link-bps", type=positive_int, default=None, metavar="BPS",
+    parser.add_argument("--link-bps", type=link_bps_value, default=None, metavar="BPS",
                         help="link rate for the rate warning (default 10000000000)")
     add_telemetry_options(parser)
     parser.set_defaults(func=run)

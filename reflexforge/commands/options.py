@@ -10,8 +10,8 @@ from reflexforge.commands.argtypes import (
     incumbent,
     int_range,
     lambda_value,
+    link_bps_value,
     non_negative_int,
-    positive_int,
     workers_value,
 )
 
@@ -51,7 +51,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--link-bps",
-        type=positive_int,
+        type=link_bps_value,
         default=None,
         metavar="BPS",
         help="link rate in bits per second (default 10000000000)",

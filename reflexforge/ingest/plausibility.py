@@ -51,9 +51,9 @@ def warnings_for(trace: Trace, link_bps: int | None = None, mtu: int | None = No
 
 
 @njit(cache=True)
-def _link_queue(ts, size, link_bps, longer_ns):
-    capacity = link_bps * STEP_NS // SECOND_NS  # the bits the link sends in one step
-    longer = link_bps * longer_ns // SECOND_NS  # a backlog of this many bits waits longer
+def _link_queue(ts, size, capacity, longer):
+    """capacity: the bits the link sends in one step; longer: a backlog of more bits waits
+    longer than the threshold."""
     packets, queue, peak, peak_at, step, bits, in_step = 0, 0, 0, 0, 0, 0, 0
     t0 = ts[0] if ts.shape[0] else 0
     for i in range(ts.shape[0] + 1):
@@ -78,7 +78,8 @@ def link_queue(ts: np.ndarray, size: np.ndarray, link_bps: int) -> LinkQueue:
     max_batch_delay of the grid, and the longest backlog. One pass, no allocation; rows in
     time order (a row out of order starts a new step, so the figures may be low)."""
     longer_ns = max(GRID_D_US) * 1000
-    packets, peak, at = _link_queue(ts, size, link_bps, longer_ns)
+    packets, peak, at = _link_queue(ts, size, link_bps * STEP_NS // SECOND_NS,
+                                    link_bps * longer_ns // SECOND_NS)
     return LinkQueue(int(packets), longer_ns, int(peak) * SECOND_NS // link_bps,
                      int(at) * STEP_NS)
 

@@ -182,6 +182,11 @@ def test_a_link_slower_than_the_traffic_is_named(tmp_path, capsys):
     assert "its backlog reaches 1606 ms at 11.9 s" in report
     assert main(["check", str(path), "--link-bps", "100000000000"]) == 0
     assert "W_OVERLOAD" not in capsys.readouterr().out
+    assert main(["check", str(path), "--link-bps", str(10**15)]) == 0  # the largest
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:  # out of range, as for every command
+        main(["check", str(path), "--link-bps", str(10**24)])
+    assert info.value.code == 2 and "E_USAGE" in capsys.readouterr().err
     assert main(["check", str(_bursts(tmp_path, 700))]) == 0  # 8.4 Gb/s: fits
     out = tmp_path / "o.parquet"
     assert main(["convert", str(path), "-o", str(out), "--quiet"]) == 0
