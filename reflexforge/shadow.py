@@ -25,9 +25,10 @@ from reflexforge.closedloop import (
     run_loop,
     step_count,
 )
-from reflexforge.config import MAX_THRESHOLD, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
+from reflexforge.config import GRID_D_US, MAX_THRESHOLD, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
 from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.features import window_starts
+from reflexforge.ingest.plausibility import OVERLOAD_SHARE, link_queue
 from reflexforge.oscillation import (
     OscillationStats,
     gate_lookback,
@@ -207,7 +208,8 @@ J_NOTE_MARGIN = 0.01
 def notes(report: ShadowReport) -> list[str]:
     """Advice that is not part of the gate (spec/validation.md section 9, ``notes``), from the
     worse loop by mean J: a reflex worse than the incumbent or than the best static pair by
-    J, a shadow trace the reflex was trained on, and loops that disagree."""
+    J, a shadow trace the reflex was trained on, a link slower than the trace, and loops that
+    disagree."""
     out = []
     worse = max(report.open_loop, report.closed_loop, key=lambda r: r.mean_J)
     loop = "open loop" if worse is report.open_loop else "closed loop"
@@ -224,6 +226,12 @@ def notes(report: ShadowReport) -> list[str]:
     if report.trace.get("sha1") is not None and report.trace["sha1"] in seen:
         out.append("the shadow trace is one the reflex was trained on (same sha1): these "
                    "figures are not held out")
+    share = report.trace.get("link_wait_share") or 0.0
+    if share >= OVERLOAD_SHARE:
+        out.append(f"at --link-bps {report.options.link_bps} the link alone makes {share:.1%} "
+                   f"of the packets wait more than {max(GRID_D_US) / 1000:g} ms, longer than "
+                   "any max_batch_delay: every policy's p95, and so the gate's ∆p95, measure "
+                   "the link's queue; if the link is faster, shadow with its rate")
     gap_open, gap_closed = report.gap_closed(report.open_loop), report.gap_closed(
         report.closed_loop)
     if gap_open is not None and gap_closed is not None \
@@ -232,6 +240,12 @@ def notes(report: ShadowReport) -> list[str]:
                    "closed): the reflex sees its own policy's effects; `--features load` "
                    "(the default) trains on features it cannot change")
     return out
+
+
+def link_wait_share(ts: np.ndarray, size: np.ndarray, link_bps: int) -> float:
+    """The share of packets that the link alone, as a fluid queue over the steps, makes wait
+    longer than the grid's largest max_batch_delay (W_OVERLOAD, spec/telemetry.md 7)."""
+    return link_queue(ts, size, link_bps).packets / ts.shape[0] if ts.shape[0] else 0.0
 
 
 def _result(name: str, ts: np.ndarray, size: np.ndarray, starts: np.ndarray, loop: LoopResult,
@@ -372,6 +386,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         "packets": int(ts.shape[0]),
         "steps": steps,
         "windows": int(starts.shape[0]),
+        "link_wait_share": round(link_wait_share(ts, np.asarray(trace.size), opts.link_bps), 6),
     }
     return ShadowReport(
         options=opts, trace=trace_info, model=model, min_duration_s=float(min_duration_s),

@@ -142,3 +142,22 @@ def test_flush_threshold_above_the_simulator_limit_names_the_model() -> None:
     assert err.value.code == E_USAGE
     assert str(err.value).startswith("big.reflex: E_USAGE:")
     assert "20000" in str(err.value) and "16384" in str(err.value)
+
+
+def test_a_link_slower_than_the_trace_earns_a_note() -> None:
+    """At 300 Mb/s the link alone holds nearly every packet of this 250 Mb/s trace with
+    bursts longer than any batching delay: the report says so (``link_wait_share`` and a
+    note naming --link-bps); at the default 10 Gb/s it does not."""
+    ts, size, rtt = TRACE
+    trace = FakePath(ts, size, rtt)
+    trace.sha1 = "f" * 40
+    slow = run_shadow(constant_reflex(16, 1000), trace, ForgeOptions(link_bps=3 * 10**8),
+                      min_duration_s=10, workers=1)
+    assert slow.trace["link_wait_share"] == 0.958367
+    link = [n for n in notes(slow) if n.startswith("at --link-bps 300000000 the link alone")]
+    assert len(link) == 1 and "95.8% of the packets wait more than 4 ms" in link[0]
+    assert report_dict(slow)["trace"]["link_wait_share"] == 0.958367
+    fast = run_shadow(constant_reflex(16, 1000), trace, ForgeOptions(), min_duration_s=10,
+                      workers=1)
+    assert fast.trace["link_wait_share"] == 0.0
+    assert not any(n.startswith("at --link-bps") for n in notes(fast))
