@@ -15,9 +15,8 @@ python benchmarks/bench_selection.py
 python benchmarks/bench_ingest.py
 # --rtt tcp and --filter need a real TCP capture (tools/capture_loopback.py makes one)
 if [ -n "${CAPTURE:-}" ]; then
-    python benchmarks/bench_rtt.py "$CAPTURE"
-    python benchmarks/bench_filter.py "$CAPTURE" --filter 'tcp port 6379'
+    python benchmarks/bench_capture.py "$CAPTURE" --rtt tcp
+    python benchmarks/bench_capture.py "$CAPTURE" --filter 'tcp port 6379'
 else
-    echo "bench_rtt.py, bench_filter.py skipped: set CAPTURE to a TCP capture" \
-        "(tools/capture_loopback.py)"
+    echo "bench_capture.py skipped: set CAPTURE to a TCP capture (tools/capture_loopback.py)"
 fi
