@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from reflexforge.cli import main
 from reflexforge.errors import CODES, ForgeError
+from reflexforge.ingest.quirks import IngestOptions
 from reflexforge.ingest.read import read_with_adjustments
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "captures"
@@ -238,22 +239,30 @@ SEEDS = [MICRO[:FIRST * 40], _pcapng_head(40), _parquet_seed()]
 FUZZ = settings(max_examples=100, deadline=None, derandomize=True)
 
 
+CAPTURE_OPTIONS = IngestOptions(bpf="tcp or (udp and len > 100)", rtt="tcp")
+"""The compiled per-packet paths too: the BPF interpreter and the TCP matcher read the
+records' bytes."""
+
+
 def _holds(tmp_path_factory, data: bytes) -> None:
-    """A trace (ordered, sizes >= 1) or a one-line ForgeError with a known code; ``check``
-    never raises."""
+    """A trace (ordered, sizes >= 1) or a one-line ForgeError with a known code, read plainly
+    and with --filter and --rtt tcp; ``check`` never raises."""
     from reflexforge.ingest.check import check_file
 
     path = tmp_path_factory.mktemp("fuzz") / "f.bin"
     path.write_bytes(data)
     found = check_file(path)
     assert found.fatal is None or found.fatal.code in CODES
-    try:
-        trace, _ = read_with_adjustments(path, min_span_ns=0)
-    except ForgeError as exc:
-        assert exc.code in CODES and "\n" not in str(exc)
-        return
-    assert trace.rows >= 1 and bool((np.diff(trace.ts_ns) >= 0).all())
-    assert int(trace.size.min()) >= 1
+    for options in (None, CAPTURE_OPTIONS):
+        try:
+            trace, _ = read_with_adjustments(path, options, min_span_ns=0)
+        except ForgeError as exc:
+            assert exc.code in CODES and "\n" not in str(exc)
+            continue
+        assert trace.rows >= 1 and bool((np.diff(trace.ts_ns) >= 0).all())
+        assert int(trace.size.min()) >= 1
+        at, values = trace.rtt_samples
+        assert bool((at < trace.rows).all()) and bool((values >= 0).all())
 
 
 @FUZZ
