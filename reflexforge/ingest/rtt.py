@@ -13,8 +13,7 @@ v1/v2, BSD loopback, raw IPv4/IPv6.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
-from numba.typed import Dict
+from numba import njit
 
 from reflexforge.ingest.records import MAX_RECORDS_PER_CHUNK, Chunk, Rows
 
@@ -123,9 +122,10 @@ def tcp_headers(buf, offset, caplen, iface, link_mode, n, fwd, rev, seq, ack, fl
 
 
 _NONE = -1
-"""No node / no segment sent yet."""
+"""No node / no segment sent yet / an empty entry of the direction hash table."""
 _SLOTS0, _NODES0 = 1 << 10, 1 << 14
-"""Starting sizes of the direction and segment tables (each doubles when full)."""
+"""Starting sizes of the direction and segment tables (each doubles when full); the hash
+table of directions has twice as many entries as the direction table (a power of 2)."""
 
 
 @njit(cache=True, inline="always")
@@ -135,12 +135,34 @@ def _after(a, b):
     return 0 < d < 0x80000000
 
 
+@njit(cache=True, inline="always")
+def _probe(keys, key):
+    """Where ``key`` (a direction's hash, >= 0) is in the open-addressing table ``keys``
+    (linear probing, at most half full), or the empty entry where it would go."""
+    mask = keys.shape[0] - 1
+    j = key & mask
+    while keys[j] != _NONE and keys[j] != key:
+        j = (j + 1) & mask
+    return j
+
+
 @njit(cache=True)
-def _match(start, n, ts, fwd, rev, seq, ack, flags, plen, slot_of, highest, head, tail,
-           count, seg_end, seg_t, seg_retx, seg_next, meta, sample_at, sample_ns):
+def _rehash(keys, slot_of, slot_key, used):
+    """Fill the emptied table ``keys`` -> ``slot_of`` with the ``used`` directions."""
+    keys[:] = _NONE
+    for k in range(used):
+        j = _probe(keys, slot_key[k])
+        keys[j] = slot_key[k]
+        slot_of[j] = k
+
+
+@njit(cache=True)
+def _match(start, n, ts, fwd, rev, seq, ack, flags, plen, keys, slot_of, slot_key, highest,
+           head, tail, count, seg_end, seg_t, seg_retx, seg_next, meta, sample_at, sample_ns):
     """Match records start..n-1 of a chunk (spec/telemetry.md 6.4).
 
-    Per direction (``slot_of``: hash -> slot) the highest sequence end sent and a singly
+    Per direction (found by its hash in ``keys``, its slot in ``slot_of``; ``slot_key`` the
+    hash of each slot) the highest sequence end sent and a singly
     linked list of its unacknowledged segments, oldest first, at most MAX_OUTSTANDING (the
     oldest is forgotten first); segment nodes come from one pool with a free list.
     meta = [free list head, pool nodes used, slots used, samples found]. Returns the record
@@ -157,12 +179,13 @@ def _match(start, n, ts, fwd, rev, seq, ack, flags, plen, slot_of, highest, head
         if consumed:
             end = (s + consumed) & 0xFFFFFFFF
             f = fwd[i]
-            if f in slot_of:
-                k = slot_of[f]
+            j = _probe(keys, f)
+            if keys[j] == f:
+                k = slot_of[j]
             else:
                 k = meta[2]
                 meta[2] += 1
-                slot_of[f] = k
+                keys[j], slot_of[j], slot_key[k] = f, k, f
                 highest[k], head[k], tail[k], count[k] = _NONE, _NONE, _NONE, 0
             if highest[k] != _NONE and not _after(end, highest[k]):
                 node = head[k]
@@ -193,9 +216,10 @@ def _match(start, n, ts, fwd, rev, seq, ack, flags, plen, slot_of, highest, head
                 count[k] += 1
         if fl & ACK:
             r = rev[i]
-            if r not in slot_of:
+            j = _probe(keys, r)
+            if keys[j] != r:
                 continue
-            k = slot_of[r]
+            k = slot_of[j]
             a = ack[i]
             last = _NONE
             while head[k] != _NONE and not _after(seg_end[head[k]], a):
@@ -230,8 +254,10 @@ class TcpRtt:
     def __init__(self) -> None:
         size = MAX_RECORDS_PER_CHUNK
         self._fields = [np.zeros(size, np.int64) for _ in range(6)]
-        self._slot_of = Dict.empty(key_type=types.int64, value_type=types.int64)
-        self._slots = [np.zeros(_SLOTS0, np.int64) for _ in range(4)]  # highest head tail count
+        self._keys = np.full(2 * _SLOTS0, _NONE, np.int64)
+        self._slot_of = np.zeros(2 * _SLOTS0, np.int64)
+        # key highest head tail count
+        self._slots = [np.zeros(_SLOTS0, np.int64) for _ in range(5)]
         self._pool = [np.zeros(_NODES0, np.int64), np.zeros(_NODES0, np.int64),
                       np.zeros(_NODES0, np.uint8), np.zeros(_NODES0, np.int64)]
         self._meta = np.array([_NONE, 0, 0, 0], np.int64)
@@ -248,12 +274,16 @@ class TcpRtt:
         self._meta[3] = 0
         at = 0
         while True:
-            at = _match(at, n, chunk.ts_ns, fwd, rev, seq, ack, flags, plen, self._slot_of,
-                        *self._slots, *self._pool, self._meta, self._at, self._ns)
+            at = _match(at, n, chunk.ts_ns, fwd, rev, seq, ack, flags, plen, self._keys,
+                        self._slot_of, *self._slots, *self._pool, self._meta, self._at,
+                        self._ns)
             if at == n:
                 break
             if self._meta[2] >= self._slots[0].shape[0]:
                 self._slots = [_grown(a) for a in self._slots]
+                self._keys = np.full(2 * self._slots[0].shape[0], _NONE, np.int64)
+                self._slot_of = np.zeros(self._keys.shape[0], np.int64)
+                _rehash(self._keys, self._slot_of, self._slots[0], int(self._meta[2]))
             else:
                 self._pool = [_grown(a) for a in self._pool]
 
