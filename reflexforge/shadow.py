@@ -25,10 +25,10 @@ from reflexforge.closedloop import (
     run_loop,
     step_count,
 )
-from reflexforge.config import GRID_D_US, MAX_THRESHOLD, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
+from reflexforge.config import MAX_THRESHOLD, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
 from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.features import window_starts
-from reflexforge.ingest.plausibility import OVERLOAD_SHARE, link_queue
+from reflexforge.ingest.plausibility import LINK_WAIT_NS, OVERLOAD_SHARE, link_queue
 from reflexforge.oscillation import (
     OscillationStats,
     gate_lookback,
@@ -229,7 +229,7 @@ def notes(report: ShadowReport) -> list[str]:
     share = report.trace.get("link_wait_share") or 0.0
     if share >= OVERLOAD_SHARE:
         out.append(f"at --link-bps {report.options.link_bps} the link alone makes {share:.1%} "
-                   f"of the packets wait more than {max(GRID_D_US) / 1000:g} ms, longer than "
+                   f"of the packets wait more than {LINK_WAIT_NS / 1e6:g} ms, longer than "
                    "any max_batch_delay: every policy's p95, and so the gate's ∆p95, measure "
                    "the link's queue; if the link is faster, shadow with its rate")
     gap_open, gap_closed = report.gap_closed(report.open_loop), report.gap_closed(
@@ -244,7 +244,7 @@ def notes(report: ShadowReport) -> list[str]:
 
 def link_wait_share(ts: np.ndarray, size: np.ndarray, link_bps: int) -> float:
     """The share of packets that the link alone, as a fluid queue over the steps, makes wait
-    longer than the grid's largest max_batch_delay (W_OVERLOAD, spec/telemetry.md 7)."""
+    longer than LINK_WAIT_NS (W_OVERLOAD, spec/telemetry.md 7)."""
     return link_queue(ts, size, link_bps).packets / ts.shape[0] if ts.shape[0] else 0.0
 
 

@@ -26,11 +26,7 @@ from reflexforge.errors import (
     ForgeError,
 )
 from reflexforge.ingest import sniff
-from reflexforge.ingest.plausibility import (
-    DEFAULT_LINK_BPS,
-    link_queue,
-    warnings_from,
-)
+from reflexforge.ingest.plausibility import link_queue, warnings_from
 from reflexforge.ingest.quirks import Adjustments, IngestOptions
 from reflexforge.ingest.records import CLAMP, ERROR, SPLIT
 from reflexforge.trace import BYTES, BYTES_MAX, BYTES_MIN, RTT, TS, TS_MAX, TS_MIN
@@ -138,7 +134,7 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
         found.add(E_TRACE_SHORT, 1, [(0, f"the whole trace ({found.span_ns} ns, shorter than "
                                          f"one window of {WINDOW_NS} ns)")])
     found.warnings = warnings_from(found.rows, found.span_ns, total, zero, link_bps,
-                                   link_queue(ts, wire, link_bps or DEFAULT_LINK_BPS))
+                                   link_queue(ts, wire, link_bps))
     return found
 
 

@@ -29,25 +29,25 @@ coarser than the delays the oracle chooses between (50 us .. 4 ms)."""
 ZERO_GAP_MIN_ROWS = 1000
 OVERLOAD_SHARE = 0.05
 """W_OVERLOAD when at least this share of packets (the share above a p95) wait behind the
-link's own queue longer than the largest max_batch_delay."""
+link's own queue longer than LINK_WAIT_NS."""
+LINK_WAIT_NS = max(GRID_D_US) * 1000
+"""The largest max_batch_delay of the grid: a longer wait behind the link is not batching."""
 DEFAULT_LINK_BPS = 10_000_000_000
 
 
 class LinkQueue(NamedTuple):
     """What ``link_queue`` found."""
 
-    packets: int  # packets of the steps whose backlog waits longer than longer_ns
-    longer_ns: int  # the largest max_batch_delay of the grid
+    packets: int  # packets of the steps whose backlog waits longer than LINK_WAIT_NS
     peak_ns: int  # the longest backlog, in time to send it
     peak_at_ns: int  # the step it ends, from the first packet
 
 
 def warnings_for(trace: Trace, link_bps: int | None = None, mtu: int | None = None) -> list[str]:
     """The plausibility warnings of a trace, each ``W_NAME: message``."""
-    link = link_bps or DEFAULT_LINK_BPS
     return warnings_from(trace.rows, trace.duration_ns, int(np.sum(trace.size, dtype=np.int64)),
                          zero_gaps(trace.ts_ns, trace.size, mtu), link_bps,
-                         link_queue(trace.ts_ns, trace.size, link))
+                         link_queue(trace.ts_ns, trace.size, link_bps))
 
 
 @njit(cache=True)
@@ -72,16 +72,16 @@ def _link_queue(ts, size, capacity, longer):
     return packets, peak, peak_at
 
 
-def link_queue(ts: np.ndarray, size: np.ndarray, link_bps: int) -> LinkQueue:
-    """The link alone as a fluid queue over the runtime's 100 ms steps (counted from the first
-    packet): the packets of the steps that end with a backlog longer than the largest
-    max_batch_delay of the grid, and the longest backlog. One pass, no allocation; rows in
-    time order (a row out of order starts a new step, so the figures may be low)."""
-    longer_ns = max(GRID_D_US) * 1000
-    packets, peak, at = _link_queue(ts, size, link_bps * STEP_NS // SECOND_NS,
-                                    link_bps * longer_ns // SECOND_NS)
-    return LinkQueue(int(packets), longer_ns, int(peak) * SECOND_NS // link_bps,
-                     int(at) * STEP_NS)
+def link_queue(ts: np.ndarray, size: np.ndarray, link_bps: int | None = None) -> LinkQueue:
+    """The link alone (``link_bps``, default DEFAULT_LINK_BPS) as a fluid queue over the
+    runtime's 100 ms steps (counted from the first packet): the packets of the steps that end
+    with a backlog longer than LINK_WAIT_NS, and the longest backlog. One pass, no
+    allocation; rows in time order (a row out of order starts a new step, so the figures may
+    be low)."""
+    link = link_bps or DEFAULT_LINK_BPS
+    packets, peak, at = _link_queue(ts, size, link * STEP_NS // SECOND_NS,
+                                    link * LINK_WAIT_NS // SECOND_NS)
+    return LinkQueue(int(packets), int(peak) * SECOND_NS // link, int(at) * STEP_NS)
 
 
 def zero_gaps(ts: np.ndarray, size: np.ndarray, mtu: int | None) -> int:
@@ -115,7 +115,7 @@ def warnings_from(packets: int, span_ns: int, total_bytes: int, zero_gaps: int,
     if queue is not None and queue.packets >= OVERLOAD_SHARE * packets > 0 and not rate_warned:
         out.append(f"{W_OVERLOAD}: at {link / 1e9:.3g} Gb/s (--link-bps) the link alone makes "
                    f"{queue.packets / packets:.1%} of packets wait more than "
-                   f"{queue.longer_ns / 1e6:.3g} ms, the largest max_batch_delay (its backlog "
+                   f"{LINK_WAIT_NS / 1e6:.3g} ms, the largest max_batch_delay (its backlog "
                    f"reaches {queue.peak_ns / 1e6:.4g} ms at {queue.peak_at_ns / SECOND_NS:.1f} "
                    "s): every policy's p95 is then the link's queue, not batching; if the link "
                    "is faster, give its rate with --link-bps")
