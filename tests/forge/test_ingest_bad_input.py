@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from capture_builders import pcap_to_pcapng
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,8 +27,6 @@ FIRST = 24 + 16 + struct.unpack_from("<I", MICRO, 24 + 8)[0]  # end of the first
 
 
 def _pcapng_head(records: int = 300) -> bytes:
-    from test_ingest_paths import pcap_to_pcapng
-
     pos = 24
     for _ in range(records):
         pos += 16 + struct.unpack_from("<I", MICRO, pos + 8)[0]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from capture_builders import SECTION, pcap_fields, pcapng_block
 
 from reflexforge.errors import ForgeError
 from reflexforge.ingest import pcap, pcapng
@@ -85,23 +86,16 @@ def test_same_records_as_libpcap_on_the_captures(name):
 def _two_link_types(pcap: bytes) -> bytes:
     """micro.pcap's records as a pcapng of two interfaces: Ethernet, and raw IPv4
     (LINKTYPE_IPV4, the Ethernet header cut off) for every third record."""
-
-    def block(kind: int, body: bytes) -> bytes:
-        body += b"\0" * (-len(body) % 4)
-        return struct.pack("<II", kind, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
-
-    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-    out += block(1, struct.pack("<HHI", 1, 0, 0)) + block(1, struct.pack("<HHI", 228, 0, 0))
-    pos, k = 24, 0
-    while pos + 16 <= len(pcap):
-        sec, usec, incl, orig = struct.unpack_from("<IIII", pcap, pos)
-        data, iface = pcap[pos + 16 : pos + 16 + incl], int(k % 3 == 2)
-        pos, k = pos + 16 + incl, k + 1
+    out = pcapng_block(*SECTION)
+    out += pcapng_block(1, struct.pack("<HHI", 1, 0, 0)) + pcapng_block(
+        1, struct.pack("<HHI", 228, 0, 0))
+    for k, (sec, usec, incl, orig, data) in enumerate(pcap_fields(pcap)):
+        iface = int(k % 3 == 2)
         if iface:
             data, incl, orig = data[14:], incl - 14, orig - 14
         units = sec * 10**6 + usec
-        out += block(6, struct.pack("<IIIII", iface, units >> 32, units & 0xFFFFFFFF, incl,
-                                    orig) + data)
+        out += pcapng_block(6, struct.pack("<IIIII", iface, units >> 32, units & 0xFFFFFFFF,
+                                           incl, orig) + data)
     return out
 
 
@@ -370,12 +364,8 @@ def test_raw_ip_captures_are_compiled_for_libpcaps_raw_link_type(tmp_path):
     Ethernet capture they were cut from."""
     data = (DATA / "micro.pcap").read_bytes()
     raw = bytearray(data[:20] + struct.pack("<I", 101))
-    pos = 24
-    while pos + 16 <= len(data):
-        sec, usec, incl, orig = struct.unpack_from("<IIII", data, pos)
-        raw += struct.pack("<IIII", sec, usec, incl - 14, orig - 14)
-        raw += data[pos + 30 : pos + 16 + incl]
-        pos += 16 + incl
+    for sec, usec, incl, orig, frame in pcap_fields(data):
+        raw += struct.pack("<IIII", sec, usec, incl - 14, orig - 14) + frame[14:]
     path = tmp_path / "raw.pcap"
     path.write_bytes(bytes(raw))
     for expression in ("tcp port 6379", "udp", "ip[2:2] > 300"):

@@ -6,7 +6,6 @@ CSV and converted Parquet give the same trace, windows, features and training se
 from __future__ import annotations
 
 import gzip
-import struct
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from reflexforge.ingest.read import capture_records, read_with_adjustments
 from reflexforge.ingest.write import write_trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from capture_builders import big_endian_pcap, pcap_to_pcapng  # noqa: E402
 from capture_reference import pcap_records, pcapng_records  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # python-pcapng's own
@@ -26,58 +26,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # python-
 DATA = Path(__file__).resolve().parents[1] / "data" / "captures"
 PCAPS = ["micro.pcap", "nano.pcap", "oversize.pcap", "stepback.pcap.gz"]
 PCAPNGS = ["two-interfaces.pcapng"]
-
-
-def pcap_to_pcapng(pcap: bytes, big: bool = False, tsresol: int = 9,
-                   simple_every: int = 0, offset_s: int = 0) -> bytes:
-    """The records of a little-endian microsecond/nanosecond pcap as a pcapng section of one
-    interface (if_tsresol ``tsresol``: 10^-k, or 2^-(k & 0x7f) with the high bit), EPBs,
-    every ``simple_every``-th packet an SPB, optional if_tsoffset ``offset_s``."""
-    order = ">" if big else "<"
-    magic = pcap[:4]
-    unit_ns = 1 if magic == b"\x4d\x3c\xb2\xa1" else 1000
-    snaplen, link = struct.unpack_from("<II", pcap, 16)
-
-    def block(kind: int, body: bytes) -> bytes:
-        body += b"\0" * (-len(body) % 4)
-        length = 12 + len(body)
-        return struct.pack(order + "II", kind, length) + body + struct.pack(order + "I", length)
-
-    options = struct.pack(order + "HH", 9, 1) + bytes([tsresol]) + b"\0\0\0"
-    if offset_s:
-        options += struct.pack(order + "HHq", 14, 8, offset_s)
-    options += struct.pack(order + "HH", 0, 0)
-    out = block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))
-    out += block(1, struct.pack(order + "HHI", link, 0, snaplen) + options)
-    pos, k = 24, 0
-    while pos + 16 <= len(pcap):
-        sec, frac, incl, orig = struct.unpack_from("<IIII", pcap, pos)
-        data = pcap[pos + 16 : pos + 16 + incl]
-        ns = sec * 10**9 + frac * unit_ns - offset_s * 10**9
-        if tsresol & 0x80:
-            units = (ns << (tsresol & 0x7F)) // 10**9
-        else:
-            units = ns * 10**tsresol // 10**9
-        if simple_every and k % simple_every == simple_every - 1:
-            out += block(3, struct.pack(order + "I", orig) + data)
-        else:
-            out += block(6, struct.pack(order + "IIIII", 0, units >> 32, units & 0xFFFFFFFF,
-                                        incl, orig) + data)
-        pos += 16 + incl
-        k += 1
-    return out
-
-
-def big_endian_pcap(pcap: bytes) -> bytes:
-    """The same little-endian pcap with every header field big-endian."""
-    magic, major, minor, zone, sigfigs, snap, link = struct.unpack_from("<IHHiIII", pcap)
-    out = bytearray(struct.pack(">IHHiIII", magic, major, minor, zone, sigfigs, snap, link))
-    pos = 24
-    while pos + 16 <= len(pcap):
-        fields = struct.unpack_from("<IIII", pcap, pos)
-        out += struct.pack(">IIII", *fields) + pcap[pos + 16 : pos + 16 + fields[2]]
-        pos += 16 + fields[2]
-    return bytes(out)
 
 
 def raw(name: str) -> bytes:
