@@ -1,10 +1,13 @@
 """Captures made from captures, for the ingest tests: the records of a pcap, a pcapng block,
-and a pcap rewritten as a pcapng section or with big-endian headers."""
+a pcap rewritten as a pcapng section or with big-endian headers, and a pcap of given record
+times and wire lengths."""
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+
+import numpy as np
 
 
 def pcap_fields(pcap: bytes) -> Iterator[tuple[int, int, int, int, bytes]]:
@@ -64,3 +67,14 @@ def big_endian_pcap(pcap: bytes) -> bytes:
     for sec, frac, incl, orig, data in pcap_fields(pcap):
         out += struct.pack(">IIII", sec, frac, incl, orig) + data
     return bytes(out)
+
+
+def pcap_from_sizes(ts_ns: np.ndarray, wire: np.ndarray) -> bytes:
+    """A nanosecond Ethernet pcap with one record per (ts_ns, wire length), each captured
+    to its 14-byte Ethernet header (IPv4 type): the shape of a TSO capture's records."""
+    record = np.dtype([("sec", "<u4"), ("ns", "<u4"), ("incl", "<u4"), ("orig", "<u4"),
+                       ("eth", "V12"), ("type", ">u2")])
+    rows = np.zeros(ts_ns.shape[0], dtype=record)
+    rows["sec"], rows["ns"] = ts_ns // 10**9, ts_ns % 10**9
+    rows["incl"], rows["orig"], rows["type"] = 14, wire, 0x0800
+    return struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1) + rows.tobytes()

@@ -133,8 +133,13 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
     if found.span_ns < WINDOW_NS:
         found.add(E_TRACE_SHORT, 1, [(0, f"the whole trace ({found.span_ns} ns, shorter than "
                                          f"one window of {WINDOW_NS} ns)")])
-    found.warnings = warnings_from(found.rows, found.span_ns, total, zero, link_bps,
-                                   link_queue(ts, wire, link_bps))
+    # The warnings of the trace as the options would adjust it, as the other commands see it.
+    if mode == CLAMP:
+        queue = link_queue(ts, np.minimum(wire, options.mtu), link_bps)
+    else:
+        queue = link_queue(ts, wire, link_bps, options.mtu if mode == SPLIT else None)
+    found.warnings = warnings_from(found.rows + adjust.rows_added, found.span_ns,
+                                   total - adjust.bytes_clamped, zero, link_bps, queue)
     return found
 
 
@@ -153,6 +158,7 @@ def _scan(ts, wire, window, mtu, mode):
     top = ts[0]
     t_min = 1 << 62
     t_max = -1
+    last = 0
     for i in range(ts.shape[0]):
         t = ts[i]
         b = wire[i]
@@ -170,7 +176,7 @@ def _scan(ts, wire, window, mtu, mode):
                         stats[2] = back
             else:
                 top = t
-            if t == ts[i - 1] and wire[i - 1] != mtu:
+            if t == ts[i - 1] and last != mtu:
                 stats[8] += 1
         if b > mtu:
             stats[3] += 1
@@ -188,6 +194,9 @@ def _scan(ts, wire, window, mtu, mode):
             if t > t_max:
                 t_max = t
         stats[11] += b
+        # the size of the row's last piece as read: a clamp cuts it, a split's last piece
+        # is what is left after whole MTUs
+        last = b if b <= mtu or mode == 0 else (mtu if mode == 1 else (b - 1) % mtu + 1)
     stats[9] = t_min
     stats[10] = t_max
     return stats, beyond, over

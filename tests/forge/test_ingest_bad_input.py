@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from capture_builders import pcap_to_pcapng
+from capture_builders import pcap_from_sizes, pcap_to_pcapng
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -197,6 +197,31 @@ def test_a_link_slower_than_the_traffic_is_named(tmp_path, capsys):
     assert main(["check", str(steady)]) == 1
     report = capsys.readouterr().out
     assert "W_RATE" in report and "W_OVERLOAD" not in report
+
+def test_check_warns_as_the_readers_of_a_tso_capture(tmp_path, capsys):
+    """`check` gives the warnings of the trace as the options would adjust it: a capture of
+    100 B packets every 100 us for 20 s with one second of 64,000 B TSO segments (20.5
+    Gb/s) from 10 s. Split (the default) makes each segment 43 packets of the same bits, so
+    the link's queue holds 91 % of the packets the forge sees (25 % of the records); clamped
+    to 1500 B the burst fits the link and nothing is said. `check` and `convert` agree."""
+    quiet = np.arange(0, 20_000_000_000, 100_000, dtype=np.int64)
+    burst = np.arange(10_000_000_000, 11_000_000_000, 25_000, dtype=np.int64) + 1
+    ts = np.concatenate([quiet, burst])
+    wire = np.concatenate([np.full(quiet.shape[0], 100), np.full(burst.shape[0], 64_000)])
+    order = np.argsort(ts, kind="stable")
+    path = tmp_path / "tso.pcap"
+    path.write_bytes(pcap_from_sizes(ts[order], wire[order]))
+    out = tmp_path / "o.parquet"
+    for extra, share in (((), "90.6%"), (("--oversize", "clamp"), None)):
+        assert main(["check", str(path), *extra]) == (1 if share else 0)
+        checked = [line.strip() for line in capsys.readouterr().out.splitlines()
+                   if line.strip().startswith("W_")]
+        assert main(["convert", str(path), "-o", str(out), *extra]) == 0
+        read = [line.split(": ", 1)[1] for line in capsys.readouterr().err.splitlines()
+                if ": W_" in line]
+        assert checked == read
+        assert (share is None and not checked) or f"makes {share} of packets" in checked[0]
+
 
 def test_check_exit_codes_and_report(tmp_path, capsys):
     clean = DATA / "micro.pcap"
