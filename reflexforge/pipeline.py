@@ -41,9 +41,7 @@ from reflexforge.quantize import Q_SCALE, quantize_matrix
 from reflexforge.selection import (
     SELECT_TOLERANCE,
     Score,
-    ValidationSpan,
     choose,
-    score,
     score_all,
     validation_span,
 )
@@ -213,10 +211,7 @@ def reflex_from_segments(
     best: Fitted = fitted[winner]
     final, refitted = best, False
     if train_opts.refit and spans and n_val:
-        again = refit(grid[winner], files, spans, opts, train_opts,
-                      bool(scores[winner] is not None and scores[winner].eligible))
-        if again is not None:
-            final, refitted = again, True
+        final, refitted = refit(grid[winner], files, opts, train_opts), True
     # Section 5's figures are those of the candidate as validated (trained on the training
     # windows only), so that they stay held out even when the file holds the refit.
     chosen = pairs[winner]
@@ -250,18 +245,12 @@ def reflex_from_segments(
     return reflex, report
 
 
-def refit(candidate: Candidate, files: list[FileWindows], spans: list[ValidationSpan],
-          opts: ForgeOptions, train_opts: TrainOptions, eligible: bool) -> Fitted | None:
+def refit(candidate: Candidate, files: list[FileWindows], opts: ForgeOptions,
+          train_opts: TrainOptions) -> Fitted:
     """The winner fitted again, the same way, on all the windows of every file (training and
-    validation), as scikit-learn's search estimators refit their best candidate; None (keep
-    the validated fit) when an eligible winner's refit is not eligible on the same spans."""
+    validation), as scikit-learn's search estimators refit their best candidate."""
     everything = [replace(f, n_train=len(f.starts)) for f in files]
-    fitted = fit_candidate(candidate, everything, opts, train_opts)
-    if not eligible:
-        return fitted
-    again = score(runtime_reflex(fitted.lo, fitted.hi, fitted.trees,
-                                 candidate.options(train_opts), {}), spans, opts)
-    return fitted if again is not None and again.eligible else None
+    return fit_candidate(candidate, everything, opts, train_opts)
 
 
 def build_reflex(
