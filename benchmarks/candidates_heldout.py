@@ -14,7 +14,7 @@ refitted on the whole trace it is then replayed on.
 
 Usage: python benchmarks/candidates_heldout.py --traces DIR PROFILE:TRAIN:SHADOW ...
            [--horizons 0 4 ...] [--min-leaves 20 100 ...] [--hysteresis 10,30 5,15 ...]
-           [--features load ...] [--jsonl FILE]
+           [--features load ...] [--link-bps BPS] [--jsonl FILE]
 (horizon 0: the hysteresis span, the default of `--horizon`). `--jsonl` keeps every figure,
 for replaying other selection rules offline (how the default grid and the silent-span rule
 of spec/training.md section 10 were chosen).
@@ -35,6 +35,7 @@ from reflexforge.candidates import (
     fit_candidate,
     runtime_reflex,
 )
+from reflexforge.commands.argtypes import link_bps_value
 from reflexforge.config import ForgeOptions
 from reflexforge.label_smoothing import training_labels
 from reflexforge.labelling import make_training_set
@@ -130,13 +131,16 @@ def main() -> int:
     parser.add_argument("--features", nargs="+", default=[DEFAULT_FEATURES],
                         choices=FEATURE_SETS, help="feature sets (spec/training.md section "
                         f"6.2; default {DEFAULT_FEATURES}, as a build's)")
+    parser.add_argument("--link-bps", type=link_bps_value, default=ForgeOptions.link_bps,
+                        help="the link rate, as for every reflex-forge command (loopback "
+                        "captures: 100000000000)")
     parser.add_argument("--jsonl", type=Path, default=None,
                         help="also append one JSON line per pair with every candidate's "
                         "figures (validation as fitted and as refitted, held-out as refitted "
                         "and as fitted, mean J on its training windows): the data to replay "
                         "other selection rules offline")
     args = parser.parse_args()
-    opts = ForgeOptions()
+    opts = ForgeOptions(link_bps=args.link_bps)
     for spec in args.pairs:
         run(spec, args, opts)
     return 0
