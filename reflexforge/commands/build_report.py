@@ -46,7 +46,8 @@ def summary_line(report, output: str, train_opts=None) -> str:
     cand, leaves, sc = report.candidates[report.winner]
     label = "the model" if train_opts is None else cand.label(train_opts)
     gap = "-" if sc is None or sc.gap_closed is None else f"{100 * sc.gap_closed:.1f}%"
-    return (f"{output}: {label} ({leaves} leaves), validation gap closed {gap}"
+    return (f"{output}: {label} ({leaves} {'leaf' if leaves == 1 else 'leaves'}), "
+            f"validation gap closed {gap}"
             + (", refitted on all windows" if report.refitted else ""))
 
 

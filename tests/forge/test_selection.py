@@ -216,7 +216,8 @@ def test_quiet_build_prints_one_summary_line(trace_path: Path, tmp_path: Path,
     selection = load(out_path).metadata["training"]["selection"]
     winner = selection["candidates"][selection["winner"]]
     assert lines[0].startswith(f"{out_path}: ")
-    assert f"({winner['leaves']} leaves)" in lines[0]
+    noun = "leaf" if winner["leaves"] == 1 else "leaves"
+    assert f"({winner['leaves']} {noun})" in lines[0]
     assert f"validation gap closed {100 * winner['gap_closed']:.1f}%" in lines[0]
 
 
