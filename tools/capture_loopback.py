@@ -4,7 +4,9 @@
 Run as root. Real servers (redis-server, nginx, iperf3 -s) and real clients
 (redis-benchmark, redis-cli, ab, curl, iperf3) from Debian packages run phases of
 varying load (quiet, redis bursts, HTTP, bulk at a bounded bitrate, mixed) while
-tcpdump (or dumpcap, for pcapng) captures loopback. The phase plan is a function
+tcpdump (or dumpcap, for pcapng) captures loopback. The opt-in kinds memcache
+(memcached under memslap bursts) and dns (unbound answering dnsperf) bring other
+servers: --kinds idle,memcache,dns,bulk, say. The phase plan is a function
 of --seed alone; the packets are whatever the kernel does with that load.
 
 Everything is bounded: each phase is 20-90 s (--phase-min/--phase-max), the whole
@@ -18,6 +20,7 @@ stopped and the namespace is deleted.
     apt-get install wireshark-common      # dumpcap, only for --pcapng
     sudo python3 tools/capture_loopback.py --seed 1 --duration 660 -o /work/captures/real-a.pcap
     sudo python3 tools/capture_loopback.py --install ...   # installs the packages first
+    apt-get install memcached libmemcached-tools unbound dnsperf   # for --kinds memcache,dns
 
 Next to OUT it writes OUT.plan.json: the options, the phase plan with the
 offsets at which each phase really started, and the capture tool's counters.
@@ -42,15 +45,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loopback_load import (  # noqa: E402 - beside this script
+    DNS_PORT,
+    EXTRA_KINDS,
+    EXTRA_NEEDED,
+    EXTRA_PACKAGES,
     HTTP_PORT,
     IPERF_PORT,
     KINDS,
     LAB_ADDR,
+    MEMCACHE_PORT,
     OBJECTS,
     REDIS_PORT,
     make_plan,
     run_phase,
     sleep_until,
+    unbound_files,
 )
 
 PACKAGES = ["tcpdump", "redis-server", "redis-tools", "nginx", "apache2-utils", "curl", "iperf3"]
@@ -76,8 +85,13 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60, **kw)
 
 
-def install(pcapng: bool) -> None:
-    pkgs = PACKAGES + (PCAPNG_PACKAGES if pcapng else [])
+def _packages(args: argparse.Namespace) -> list[str]:
+    extra = [p for k in args.kinds for p in EXTRA_PACKAGES.get(k, [])]
+    return PACKAGES + extra + (PCAPNG_PACKAGES if args.pcapng else [])
+
+
+def install(args: argparse.Namespace) -> None:
+    pkgs = _packages(args)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-q"], check=True, timeout=600)
     subprocess.run(
@@ -97,13 +111,13 @@ def outer(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         sys.exit("capture_loopback: run as root (network namespaces, tcpdump)")
     if args.install:
-        install(args.pcapng)
-    missing = [c for c in NEEDED + (["dumpcap"] if args.pcapng else []) if shutil.which(c) is None]
+        install(args)
+    needed = NEEDED + [c for k in args.kinds for c in EXTRA_NEEDED.get(k, [])]
+    missing = [c for c in needed + (["dumpcap"] if args.pcapng else []) if shutil.which(c) is None]
     if missing:
         sys.exit(
             f"capture_loopback: missing {', '.join(missing)}; "
-            "run with --install or apt-get install "
-            + " ".join(PACKAGES + (PCAPNG_PACKAGES if args.pcapng else []))
+            "run with --install or apt-get install " + " ".join(_packages(args))
         )
     out = Path(args.output).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -224,7 +238,15 @@ class Lab:
         )
         self.spawn(["nginx", "-c", str(conf), "-g", "daemon off;"])
         self.spawn(["iperf3", "-s", "-p", str(IPERF_PORT)])
-        for port in (REDIS_PORT, HTTP_PORT, IPERF_PORT):
+        ports = [REDIS_PORT, HTTP_PORT, IPERF_PORT]
+        if "memcache" in self.args.kinds:
+            self.spawn(["memcached", "-u", "root", "-l", "127.0.0.1", "-p", str(MEMCACHE_PORT),
+                        "-U", "0", "-t", "1"])  # fmt: skip
+            ports.append(MEMCACHE_PORT)
+        if "dns" in self.args.kinds:  # unbound also listens on TCP, which _wait_port tries
+            self.spawn(["unbound", "-d", "-c", unbound_files(self.dir)[0]])
+            ports.append(DNS_PORT)
+        for port in ports:
             _wait_port(port)
 
     def start_capture(self) -> None:
@@ -371,7 +393,8 @@ def main() -> int:
     ap.add_argument(
         "--kinds",
         default=",".join(KINDS),
-        help=f"phase kinds to draw from (default {','.join(KINDS)})",
+        help=f"phase kinds to draw from (default {','.join(KINDS)}; also "
+        f"{','.join(EXTRA_KINDS)}, with their packages)",
     )
     ap.add_argument("--install", action="store_true", help="apt-get install the packages first")
     ap.add_argument(
@@ -382,8 +405,8 @@ def main() -> int:
     if not 0.5 <= args.duration <= 7200 or not 1 <= args.phase_min <= args.phase_max:
         ap.error("--duration must be in 0.5..7200 s and 1 <= --phase-min <= --phase-max")
     args.kinds = tuple(k for k in args.kinds.split(",") if k)
-    if not args.kinds or set(args.kinds) - set(KINDS):
-        ap.error(f"--kinds must be a comma-separated subset of {','.join(KINDS)}")
+    if not args.kinds or set(args.kinds) - set(KINDS + EXTRA_KINDS):
+        ap.error(f"--kinds must be a comma-separated subset of {','.join(KINDS + EXTRA_KINDS)}")
     if args.plan_only:
         print(
             json.dumps(

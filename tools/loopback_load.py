@@ -1,5 +1,6 @@
 """The load of tools/capture_loopback.py: a seeded plan of phases and the clients that run
-them (redis-benchmark, redis-cli, ab, curl, iperf3) against the servers of its namespace.
+them (redis-benchmark, redis-cli, ab, curl, iperf3; with the extra kinds memslap and dnsperf)
+against the servers of its namespace.
 
 Everything a phase starts is bounded in time (``timeout``) and runs under ``nice``; bursts
 alternate with pauses, so two captures at once leave the 2 cores usable.
@@ -12,7 +13,16 @@ import subprocess
 import time
 
 KINDS = ("idle", "redis", "http", "bulk", "mixed")
+"""The default kinds (captures a-e of the README: seeds 1-5)."""
+EXTRA_KINDS = ("memcache", "dns")
+"""Opt-in kinds (--kinds), other servers and clients: memcached under memslap bursts
+(text or binary protocol), and unbound answering dnsperf's UDP queries at a bounded rate."""
+EXTRA_NEEDED = {"memcache": ["memcached", "memcslap"], "dns": ["unbound", "dnsperf"]}
+EXTRA_PACKAGES = {"memcache": ["memcached", "libmemcached-tools"], "dns": ["unbound", "dnsperf"]}
 REDIS_PORT, HTTP_PORT, IPERF_PORT = 6379, 8080, 5201
+MEMCACHE_PORT, DNS_PORT = 11211, 5353
+DNS_NAMES = [("a.lab.", "A", "10.0.0.1"), ("b.lab.", "TXT", '\\"hello from the lab\\"'),
+             ("c.lab.", "AAAA", "fd00::1"), ("d.lab.", "MX", "10 a.lab.")]
 LAB_ADDR = "10.77.0.1"
 OBJECTS = [("tiny", 120), ("small", 4096), ("medium", 65536), ("large", 1048576)]
 """HTTP objects served by nginx (name, bytes): small replies to multi-segment bodies."""
@@ -87,7 +97,39 @@ def _params(kind: str, rng: random.Random) -> dict:
             "off": [0.5, rng.uniform(1.0, 4.0)],
             "curl_gap": [0.05, rng.uniform(0.1, 0.6)],
         }
+    if kind == "memcache":
+        return {
+            "threads": rng.choice([1, 2, 4]),
+            "test": rng.choice(["get", "set", "mget"]),
+            "keys": rng.choice([5000, 20000, 50000]),  # memslap sets them all, then tests
+            "binary": rng.random() < 0.5,
+            "on": [0.2, rng.uniform(0.5, 2.0)],
+            "off": [0.5, rng.uniform(1.5, 5.0)],
+        }
+    if kind == "dns":
+        return {
+            "qps": rng.choice([200, 1000, 5000, 20000]),
+            "clients": rng.choice([1, 4, 16]),
+            "on": [1.0, rng.uniform(2.0, 8.0)],
+            "off": [0.5, rng.uniform(1.0, 4.0)],
+        }
     return {"ping_gap": [0.3, rng.uniform(1.0, 4.0)]}
+
+
+def unbound_files(workdir) -> tuple[str, str]:
+    """unbound.conf (the lab's names, from memory, on 127.0.0.1:DNS_PORT) and dnsperf's
+    query file (those names and one that does not exist), written into ``workdir``."""
+    conf, queries = workdir / "unbound.conf", workdir / "queries.txt"
+    data = "".join(f'  local-data: "{n} {t} {v}"\n' for n, t, v in DNS_NAMES)
+    conf.write_text(
+        f"server:\n  interface: 127.0.0.1\n  port: {DNS_PORT}\n  do-daemonize: no\n"
+        f'  username: ""\n  chroot: ""\n  directory: "{workdir}"\n  pidfile: ""\n'
+        '  use-syslog: no\n  logfile: ""\n  num-threads: 1\n  do-ip6: no\n'
+        '  access-control: 127.0.0.0/8 allow\n  module-config: "iterator"\n'
+        f'  local-zone: "lab." static\n{data}remote-control:\n  control-enable: no\n'
+    )
+    queries.write_text("".join(f"{n} {t}\n" for n, t, _ in DNS_NAMES) + "nx.lab. A\n")
+    return str(conf), str(queries)
 
 
 def _bounded(cmd: list[str], seconds: float) -> list[str]:
@@ -152,7 +194,36 @@ def run_phase(lab, ph: dict, t_end: float) -> None:
             sleep_until(min(t_end, time.monotonic() + rng.uniform(*ph["pause"])))
         else:
             on = min(rng.uniform(*ph["on"]), left)
-            if kind in ("redis", "mixed"):
+            if kind == "memcache":
+                cmd = [
+                    "memcslap",
+                    "-s",
+                    f"127.0.0.1:{MEMCACHE_PORT}",
+                    "-c",
+                    str(ph["threads"]),
+                    "-t",
+                    ph["test"],
+                    "-e",
+                    "100" if light else str(ph["keys"]),
+                    *(["-b"] if ph["binary"] else []),
+                ]
+            elif kind == "dns":
+                cmd = [
+                    "dnsperf",
+                    "-s",
+                    "127.0.0.1",
+                    "-p",
+                    str(DNS_PORT),
+                    "-d",
+                    str(lab.dir / "queries.txt"),
+                    "-c",
+                    str(ph["clients"]),
+                    "-Q",
+                    "200" if light else str(ph["qps"]),
+                    "-l",
+                    f"{max(1.0, on):.1f}",
+                ]
+            elif kind in ("redis", "mixed"):
                 tests = rng.choice(["set,get", "get", "incr,lpush", "set"])
                 cmd = [
                     "redis-benchmark",
