@@ -28,7 +28,7 @@ from reflexforge.errors import (
 from reflexforge.ingest import sniff
 from reflexforge.ingest.plausibility import link_queue, warnings_from
 from reflexforge.ingest.quirks import Adjustments, IngestOptions
-from reflexforge.ingest.records import CLAMP, ERROR, SPLIT
+from reflexforge.ingest.records import CLAMP, ERROR, MODE_CODE, SPLIT, as_read
 from reflexforge.trace import BYTES, BYTES_MAX, BYTES_MIN, RTT, TS, TS_MAX, TS_MIN
 
 PLACES = 3
@@ -113,7 +113,7 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
         return found
     mode = options.oversize_for(capture)
     window = options.window_for(capture)
-    stats, beyond, over = _scan(ts, wire, window, options.mtu, _MODES[mode])
+    stats, beyond, over = _scan(ts, wire, window, options.mtu, MODE_CODE[mode])
     (n_beyond, n_within, largest_back, n_big, rows_added, clamped, largest, n_over, zero,
      t_min, t_max, total) = (int(x) for x in stats)
     found.add(E_CSV_ORDER, n_beyond, [(int(i), f"{place(int(i))} ({int(d)} ns back)")
@@ -134,16 +134,11 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
         found.add(E_TRACE_SHORT, 1, [(0, f"the whole trace ({found.span_ns} ns, shorter than "
                                          f"one window of {WINDOW_NS} ns)")])
     # The warnings of the trace as the options would adjust it, as the other commands see it.
-    if mode == CLAMP:
-        queue = link_queue(ts, np.minimum(wire, options.mtu), link_bps)
-    else:
-        queue = link_queue(ts, wire, link_bps, options.mtu if mode == SPLIT else None)
     found.warnings = warnings_from(found.rows + adjust.rows_added, found.span_ns,
-                                   total - adjust.bytes_clamped, zero, link_bps, queue)
+                                   total - adjust.bytes_clamped, zero, link_bps,
+                                   link_queue(ts, wire, link_bps, mode, options.mtu))
     return found
 
-
-_MODES = {ERROR: 0, CLAMP: 1, SPLIT: 2}
 
 
 @njit(cache=True, nogil=True)
@@ -194,9 +189,7 @@ def _scan(ts, wire, window, mtu, mode):
             if t > t_max:
                 t_max = t
         stats[11] += b
-        # the size of the row's last piece as read: a clamp cuts it, a split's last piece
-        # is what is left after whole MTUs
-        last = b if b <= mtu or mode == 0 else (mtu if mode == 1 else (b - 1) % mtu + 1)
+        last = as_read(b, mode, mtu)[2]  # the size of the row's last piece as read
     stats[9] = t_min
     stats[10] = t_max
     return stats, beyond, over

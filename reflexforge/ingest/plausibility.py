@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from reflexforge.config import GRID_D_US, SECOND_NS, STEP_NS
+from reflexforge.ingest.records import ERROR, MODE_CODE, as_read
 from reflexforge.trace import Trace
 
 W_RATE = "W_RATE"
@@ -51,10 +52,10 @@ def warnings_for(trace: Trace, link_bps: int | None = None, mtu: int | None = No
 
 
 @njit(cache=True)
-def _link_queue(ts, size, capacity, longer, split_mtu):
+def _link_queue(ts, size, capacity, longer, mode, mtu):
     """capacity: the bits the link sends in one step; longer: a backlog of more bits waits
-    longer than the threshold; split_mtu > 0: a row above it counts as its ceil(size /
-    split_mtu) pieces."""
+    longer than the threshold; each row counts as the rows and bytes ``as_read`` makes of
+    it."""
     packets, queue, peak, peak_at, step, bits, in_step = 0, 0, 0, 0, 0, 0, 0
     t0 = ts[0] if ts.shape[0] else 0
     for i in range(ts.shape[0] + 1):
@@ -68,23 +69,25 @@ def _link_queue(ts, size, capacity, longer, split_mtu):
             queue = max(0, queue - max(0, k - step - 1) * capacity)  # empty steps drain it
             step, bits, in_step = k, 0, 0
         if i < ts.shape[0]:
-            b = np.int64(size[i])
-            bits += b * 8
-            in_step += (b + split_mtu - 1) // split_mtu if 0 < split_mtu < b else 1
+            rows, kept, _ = as_read(np.int64(size[i]), mode, mtu)
+            bits += kept * 8
+            in_step += rows
     return packets, peak, peak_at
 
 
 def link_queue(ts: np.ndarray, size: np.ndarray, link_bps: int | None = None,
-               split_mtu: int | None = None) -> LinkQueue:
+               oversize: str = ERROR, mtu: int = 0) -> LinkQueue:
     """The link alone (``link_bps``, default DEFAULT_LINK_BPS) as a fluid queue over the
     runtime's 100 ms steps (counted from the first packet): the packets of the steps that end
     with a backlog longer than LINK_WAIT_NS, and the longest backlog. One pass, no
     allocation; rows in time order (a row out of order starts a new step, so the figures may
-    be low). With ``split_mtu`` a row above it counts as the packets `--oversize split`
-    makes of it (the same bits), so `check` gives a capture's figures as its readers will."""
+    be low). ``oversize`` and ``mtu`` count each row as the packets ``--oversize`` makes of
+    it (the default keeps rows as they are), so `check` gives a capture's figures as its
+    readers will."""
     link = link_bps or DEFAULT_LINK_BPS
     packets, peak, at = _link_queue(ts, size, link * STEP_NS // SECOND_NS,
-                                    link * LINK_WAIT_NS // SECOND_NS, split_mtu or 0)
+                                    link * LINK_WAIT_NS // SECOND_NS, MODE_CODE[oversize],
+                                    np.int64(mtu))
     return LinkQueue(int(packets), int(peak) * SECOND_NS // link, int(at) * STEP_NS)
 
 

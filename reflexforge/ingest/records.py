@@ -17,7 +17,8 @@ from reflexforge.trace import SIZE_DTYPE
 
 SPLIT, CLAMP, ERROR = "split", "clamp", "error"
 OVERSIZE_MODES = (SPLIT, CLAMP, ERROR)
-_MODE_CODE = {ERROR: 0, CLAMP: 1, SPLIT: 2}
+MODE_CODE = {ERROR: 0, CLAMP: 1, SPLIT: 2}
+"""--oversize as the compiled loops take it (``as_read``'s ``mode``)."""
 
 CHUNK_BYTES = 8 << 20
 """Bytes read per chunk. A record may straddle chunks: the rest is carried over."""
@@ -38,6 +39,20 @@ class Chunk:
     offset: np.ndarray = field(default_factory=lambda: np.empty(MAX_RECORDS_PER_CHUNK, np.int64))
     caplen: np.ndarray = field(default_factory=lambda: np.empty(MAX_RECORDS_PER_CHUNK, np.int64))
     iface: np.ndarray = field(default_factory=lambda: np.zeros(MAX_RECORDS_PER_CHUNK, np.int64))
+
+
+@njit(cache=True, nogil=True)
+def as_read(size, mode, mtu):
+    """(rows, bytes, bytes of the last row) that ``--oversize`` (``mode``, MODE_CODE) makes
+    of a record of ``size`` bytes: clamp cuts it to one row of mtu bytes; split makes
+    ceil(size / mtu) rows of mtu bytes except the last (the rest); error, or a record of at
+    most mtu bytes, is one row as it is."""
+    if mode == 0 or size <= mtu:
+        return 1, size, size
+    if mode == 1:
+        return 1, mtu, mtu
+    pieces = (size + mtu - 1) // mtu
+    return pieces, size, size - (pieces - 1) * mtu
 
 
 @njit(cache=True, nogil=True)
@@ -70,13 +85,13 @@ def _emit(ts, wire, keep, n, mode, mtu, out_ts, out_size, at, stats):
             stats[2] += size - mtu
             at += 1
         else:
-            pieces = (size + mtu - 1) // mtu
+            pieces, _, last = as_read(size, mode, mtu)
             for _ in range(pieces - 1):
                 out_ts[at] = ts[i]
                 out_size[at] = mtu
                 at += 1
             out_ts[at] = ts[i]
-            out_size[at] = size - (pieces - 1) * mtu
+            out_size[at] = last
             at += 1
             stats[0] += 1
             stats[1] += pieces - 1
@@ -90,7 +105,7 @@ class Rows:
         self.ts = np.empty(max(capacity, 1024), dtype=np.int64)
         self.size = np.empty(max(capacity, 1024), dtype=SIZE_DTYPE)
         self.n = 0
-        self.mode = _MODE_CODE[oversize]
+        self.mode = MODE_CODE[oversize]
         self.mtu = int(mtu)
         self.stats = np.zeros(4, dtype=np.int64)
 
