@@ -244,7 +244,7 @@ class Lab:
                         "-U", "0", "-t", "1"])  # fmt: skip
             ports.append(MEMCACHE_PORT)
         if "dns" in self.args.kinds:  # unbound also listens on TCP, which _wait_port tries
-            self.spawn(["unbound", "-d", "-c", unbound_files(self.dir)[0]])
+            self.spawn(["unbound", "-d", "-c", unbound_files(self.dir)])
             ports.append(DNS_PORT)
         for port in ports:
             _wait_port(port)

@@ -116,10 +116,15 @@ def _params(kind: str, rng: random.Random) -> dict:
     return {"ping_gap": [0.3, rng.uniform(1.0, 4.0)]}
 
 
-def unbound_files(workdir) -> tuple[str, str]:
-    """unbound.conf (the lab's names, from memory, on 127.0.0.1:DNS_PORT) and dnsperf's
-    query file (those names and one that does not exist), written into ``workdir``."""
-    conf, queries = workdir / "unbound.conf", workdir / "queries.txt"
+DNS_QUERIES = "queries.txt"
+"""dnsperf's query file in the lab's directory, written by ``unbound_files``."""
+
+
+def unbound_files(workdir) -> str:
+    """Writes unbound.conf (the lab's names, from memory, on 127.0.0.1:DNS_PORT) and
+    DNS_QUERIES (those names and one that does not exist) into ``workdir``; returns the
+    path of the first."""
+    conf, queries = workdir / "unbound.conf", workdir / DNS_QUERIES
     data = "".join(f'  local-data: "{n} {t} {v}"\n' for n, t, v in DNS_NAMES)
     conf.write_text(
         f"server:\n  interface: 127.0.0.1\n  port: {DNS_PORT}\n  do-daemonize: no\n"
@@ -129,7 +134,7 @@ def unbound_files(workdir) -> tuple[str, str]:
         f'  local-zone: "lab." static\n{data}remote-control:\n  control-enable: no\n'
     )
     queries.write_text("".join(f"{n} {t}\n" for n, t, _ in DNS_NAMES) + "nx.lab. A\n")
-    return str(conf), str(queries)
+    return str(conf)
 
 
 def _bounded(cmd: list[str], seconds: float) -> list[str]:
@@ -215,7 +220,7 @@ def run_phase(lab, ph: dict, t_end: float) -> None:
                     "-p",
                     str(DNS_PORT),
                     "-d",
-                    str(lab.dir / "queries.txt"),
+                    str(lab.dir / DNS_QUERIES),
                     "-c",
                     str(ph["clients"]),
                     "-Q",
