@@ -1,7 +1,8 @@
 """Baselines of the shadow report (spec/validation.md, "Baselines").
 
 - the incumbent: one static pair, the one the forge replays for its features;
-- the best static pairs in hindsight, by p95 over all packets and by mean window J;
+- the best static pairs in hindsight, by p95 over all packets and by mean window J (as the
+  runtime would run a one-leaf reflex of the pair: its first steps run the incumbent);
 - a net_dim-style hill climber, the adaptive baseline a kernel would ship (Linux lib/dim);
 - the per-window oracle in hindsight: each window's best J, a non-causal bound.
 
@@ -34,7 +35,7 @@ import numpy as np
 
 from reflexforge.climber import DEAD_BAND_PERCENT, GOING_RIGHT, LADDER, climb_sample
 from reflexforge.closedloop import MODE_CLIMB, LoopResult, run_loop
-from reflexforge.config import PAIRS, ForgeOptions
+from reflexforge.config import PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
 from reflexforge.schedulecost import schedule_window_costs
 from reflexforge.simulate import nearest_rank, simulate
 
@@ -62,10 +63,12 @@ class StaticPairs:
         return int(np.argmin(self.mean_J))
 
 
-def static_pairs(ts: np.ndarray, size: np.ndarray, oracle_J: np.ndarray,
+def static_pairs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, oracle_J: np.ndarray,
                  opts: ForgeOptions) -> StaticPairs:
-    """Replay the whole trace under each pair; mean J per pair from the oracle's matrix."""
-    mean_J = oracle_J.mean(axis=0) if oracle_J.shape[0] else np.zeros(len(PAIRS))
+    """Replay the whole trace under each pair for its p95; the mean J of each pair's one-leaf
+    reflex (``runtime_static_J``)."""
+    mean_J = runtime_static_J(ts, size, starts, oracle_J, opts).mean(axis=0) \
+        if oracle_J.shape[0] else np.zeros(len(PAIRS))
     best_J = int(np.argmin(mean_J))
     p95 = np.empty(len(PAIRS), dtype=np.int64)
     kept = np.empty(0, dtype=np.int64)
@@ -75,6 +78,26 @@ def static_pairs(ts: np.ndarray, size: np.ndarray, oracle_J: np.ndarray,
         if p == best_J:
             kept = completion
     return StaticPairs(p95_ns=p95, mean_J=mean_J, best_J_completion=kept)
+
+
+def runtime_static_J(ts: np.ndarray, size: np.ndarray, starts: np.ndarray,
+                     oracle_J: np.ndarray, opts: ForgeOptions) -> np.ndarray:
+    """J per window (rows: ``starts``) and pair (columns) of a one-leaf reflex of each pair: the
+    oracle's matrix, except the windows that overlap the runtime's first steps (before the
+    first full window, which run the incumbent), replayed under that schedule
+    (spec/validation.md section 8). So a reflex that is a static pair has that pair's J."""
+    lead = WINDOW_NS // STEP_NS
+    head = np.flatnonzero(np.asarray(starts) < int(ts[0]) + lead * STEP_NS) \
+        if ts.shape[0] else np.empty(0, dtype=np.int64)
+    J = np.array(oracle_J, dtype=np.float64, copy=True)
+    for p, (n, d_us) in enumerate(PAIRS):
+        if head.shape[0] == 0 or (n, d_us) == tuple(opts.incumbent):
+            continue
+        sched_n = np.array([opts.incumbent[0]] * lead + [n], dtype=np.int64)
+        sched_d = np.array([opts.incumbent[1]] * lead + [d_us], dtype=np.int64)
+        J[head, p] = schedule_window_costs(ts, size, starts[head], sched_n, sched_d, opts.lam,
+                                           opts.flush_cost_ns, opts.link_bps).J
+    return J
 
 
 def hill_climber(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray,

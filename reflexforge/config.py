@@ -37,6 +37,11 @@ MAX_LINK_BPS = 10**15
 MAX_FLUSH_COST_NS = 10**9
 MAX_LAMBDA = 1e6
 """Largest --lambda: keeps J = p95_us + lambda * overhead_us far from overflow."""
+GATE_STATIC_POINTS = 1.0
+"""The gate's check against the best static pair (``shadow --gate-static``, on by default): in
+each loop the reflex's gap closed may be at most this many points below that of the best
+static pair in hindsight on the shadow trace (the issue's "within 1 point of the best static
+pair"). ``--gate-static off`` gives the issue's gate (spec/validation.md section 6)."""
 MAX_WORKERS = 256
 """Largest --workers accepted."""
 

@@ -4,8 +4,9 @@
 decisions (open loop), under that logged schedule, and with the reflex in control (closed
 loop); it adds the baselines and applies the gate: promote iff ∆p95 <= -10% in the worse loop,
 the reflex's mean J is not above the incumbent's in either loop (``gate_j``, on by default),
-at most one oscillation in any 30 s at the lookback its hysteresis calls for, and a trace of
-at least 10 minutes.
+its gap closed at most ``gate_static`` points below the best static pair's in hindsight (on
+by default, with the J check), at most one oscillation in any 30 s at the lookback its
+hysteresis calls for, and a trace of at least 10 minutes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from reflexforge.closedloop import (
     run_loop,
     step_count,
 )
-from reflexforge.config import MAX_THRESHOLD, PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
+from reflexforge.config import (
+    GATE_STATIC_POINTS,
+    MAX_THRESHOLD,
+    PAIRS,
+    STEP_NS,
+    WINDOW_NS,
+    ForgeOptions,
+)
 from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.features import window_starts
 from reflexforge.ingest.plausibility import LINK_WAIT_NS, OVERLOAD_SHARE, link_queue
@@ -92,14 +100,16 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
          mean_j: tuple[float, float, float] | None = None,
          lookback_steps: int | None = None,
          vs_static: tuple[float | None, float | None] | None = None,
-         static_points: float | None = None) -> GateVerdict:
+         static_points: float | None = None,
+         static_pair: tuple[int, int] | None = None) -> GateVerdict:
     """Apply the promotion gate; ``reasons`` explains each failed check, empty when promoted.
 
     ``mean_j`` = (incumbent, open loop, closed loop) mean J turns on the J checks (each
     loop's mean J must not exceed the incumbent's); None leaves the guide's gate alone.
-    ``static_points`` (opt-in, ``--gate-static``) adds a check per loop: its gap closed
+    ``static_points`` (``--gate-static``; None: off) adds a check per loop: its gap closed
     (``vs_static``: open, closed, minus the best static pair's, a fraction) must not be more
-    than ``static_points`` points below the best static pair's (passes when undefined).
+    than ``static_points`` points below the best static pair's (passes when undefined);
+    ``static_pair``, that pair, is named in the reason.
     """
     reasons = []
     checks = {
@@ -127,8 +137,10 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
     if static_points is not None:
         for loop, vs in zip(("open", "closed"), vs_static or (None, None), strict=True):
             if not checks[f"vs_best_static_{loop}_loop"]:
+                pair = "" if static_pair is None else \
+                    f", ({static_pair[0]}, {static_pair[1]} µs)"
                 reasons.append(f"{loop}-loop gap closed is {-100 * vs:.1f} points below the "
-                               f"best static pair's (at most {static_points:g} allowed)")
+                               f"best static pair's{pair} (at most {static_points:g} allowed)")
     if not checks["oscillations"]:
         at = "" if lookback_steps is None else f" (lookback {lookback_steps} steps)"
         reasons.append(f"{oscillations_max} oscillations in a 30 s window{at} "
@@ -180,7 +192,7 @@ class ShadowReport:
     series: dict[str, np.ndarray] = field(repr=False)
     lookback_steps: int = 10
     gate_j: bool = True
-    gate_static: float | None = None
+    gate_static: float | None = GATE_STATIC_POINTS
 
     @property
     def promoted(self) -> bool:
@@ -272,11 +284,12 @@ def _raw_stats(loop: LoopResult, incumbent: tuple[int, int], lookback: int,
 def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float = 600,
                progress: bool = False, workers: int | None = None,
                model_path: str | None = None, gate_j: bool = True,
-               gate_static: float | None = None) -> ShadowReport:
+               gate_static: float | None = GATE_STATIC_POINTS) -> ShadowReport:
     """Shadow-validate ``reflex`` (a ``reflexfmt.Reflex``) on ``trace`` (a telemetry Trace).
 
-    ``gate_j`` adds the J checks to the gate (``--gate-j off`` leaves the guide's gate);
-    ``gate_static`` (points, ``--gate-static``) adds the check against the best static pair.
+    ``gate_j`` adds the J checks to the gate: the incumbent's mean J and, unless
+    ``gate_static`` (points, ``--gate-static``) is None, the best static pair's gap closed;
+    ``gate_j=False`` leaves the guide's gate alone (∆p95 and oscillations).
     Raises ForgeError(E_TRACE_SHORT) when the trace covers less than ``min_duration_s`` or has
     no full 200 ms window, ForgeError(E_USAGE) when it spans more than MAX_STEPS steps or the
     reflex (read from ``model_path``, named in the error) can choose a flush threshold above
@@ -285,6 +298,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
     from reflexforge.oracle import window_costs
     from reflexforge.progress import progress_bar
 
+    gate_static = gate_static if gate_j else None
     ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
     size = as_sizes(trace.size)
     rtt = np.ascontiguousarray(trace.rtt_ns, dtype=np.int64)
@@ -321,7 +335,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
                              workers=workers if workers is not None else opts.workers,
                              dask=opts.dask)
         bar.advance()
-        statics = static_pairs(ts, size, costs.J, opts)
+        statics = static_pairs(ts, size, starts, costs.J, opts)
         bar.advance()
         climb = hill_climber(ts, size, rtt, opts)
         bar.advance()
@@ -354,7 +368,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         verdict = gate(incumbent.p95_ns, open_res.p95_ns, closed_res.p95_ns, osc_max,
                        promotable, duration_s,
                        (incumbent.mean_J, open_res.mean_J, closed_res.mean_J) if gate_j
-                       else None, lookback, vs_static, gate_static)
+                       else None, lookback, vs_static, gate_static, static_J.pair)
         n_dec = decision_count(ts)
         decision_starts = int(ts[0]) + np.arange(n_dec, dtype=np.int64) * STEP_NS
         series = {

@@ -32,6 +32,11 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def points_or_off(text: str) -> float | None:
+    """argparse type: ``off`` (None) or a finite number >= 0."""
+    return None if text == "off" else non_negative_float(text)
+
+
 def lambda_value(text: str) -> float:
     """argparse type: --lambda, a finite number in 0..MAX_LAMBDA."""
     from reflexforge.config import MAX_LAMBDA

@@ -1,8 +1,10 @@
 """``reflex-forge shadow MODEL TELEMETRY``: shadow-validate a reflex and apply the promotion gate.
 
 Replays the telemetry under the incumbent (open loop) and with the reflex in control (closed
-loop), compares with the baselines and promotes only if ∆p95 <= -10% in both loops, at most one
-oscillation in any 30 s, and the trace covers at least 10 minutes (spec/validation.md).
+loop), compares with the baselines and promotes only if, in both loops, ∆p95 <= -10%, the mean
+J is not above the incumbent's, the gap closed is at most 1 point below the best static
+pair's in hindsight, there is at most one oscillation in any 30 s, and the trace covers at
+least 10 minutes (spec/validation.md section 6).
 Exit code 0: promoted; 1: not promoted; 2: bad input or usage. Without --incumbent the
 default 16,1ms is replayed, with a one-line warning on stderr when the model's metadata
 says it was forged under another incumbent (oracle.incumbent).
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from reflexfmt.terminal import escape_control
 from reflexforge.commands import COMMANDS
-from reflexforge.commands.argtypes import non_negative_float
+from reflexforge.commands.argtypes import non_negative_float, points_or_off
 from reflexforge.commands.modelio import load_model
 from reflexforge.commands.options import (
     add_common_options,
@@ -28,7 +30,8 @@ from reflexforge.commands.options import (
     read_input_trace,
 )
 from reflexforge.commands.paths import check_distinct_paths, check_output_path
-from reflexforge.errors import E_IO, ForgeError
+from reflexforge.config import GATE_STATIC_POINTS
+from reflexforge.errors import E_IO, E_USAGE, ForgeError
 
 EXIT_PROMOTED = 0
 EXIT_NOT_PROMOTED = 1
@@ -65,11 +68,25 @@ def add_shadow_arguments(parser: argparse.ArgumentParser) -> None:
                         help="on (default): the reflex's mean J must not exceed the "
                         "incumbent's in either loop; off: the guide's gate alone (∆p95 and "
                         "oscillations)")
-    parser.add_argument("--gate-static", type=non_negative_float, default=None,
-                        metavar="POINTS",
-                        help="also refuse a reflex whose gap closed, in either loop, is more "
-                        "than POINTS points below the best static pair's in hindsight on this "
-                        "trace (default: off)")
+    parser.add_argument("--gate-static", type=points_or_off, default=argparse.SUPPRESS,
+                        metavar="POINTS|off",
+                        help="refuse a reflex whose gap closed, in either loop, is more than "
+                        "POINTS points below the best static pair's in hindsight on this "
+                        f"trace (default {GATE_STATIC_POINTS:g}; needs --gate-j on); off: "
+                        "only the incumbent's J (∆p95, J, oscillations)")
+
+
+def _gate_options(args: argparse.Namespace) -> tuple[bool, float | None]:
+    """(gate_j, gate_static points or None) from --gate-j and --gate-static: the static check
+    is a J check, so --gate-j off turns it off and cannot be given POINTS with it."""
+    gate_j = getattr(args, "gate_j", "on") == "on"
+    points = getattr(args, "gate_static", GATE_STATIC_POINTS)  # absent when not given
+    if not gate_j:
+        if hasattr(args, "gate_static") and points is not None:
+            raise ForgeError(E_USAGE, f"--gate-static {points:g} needs --gate-j on (--gate-j "
+                             "off is the guide's gate alone, without the J checks)")
+        return False, None
+    return True, points
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from reflexforge.shadow import run_shadow
 
     opts = options_from_args(args)
+    gate_j, gate_static = _gate_options(args)
     check_distinct_paths({"MODEL": args.model, "TELEMETRY": args.telemetry},
                          {"--report": args.report, "--plot": args.plot})
     for path in (args.report, args.plot):
@@ -92,8 +110,7 @@ def run(args: argparse.Namespace) -> int:
     trace = read_input_trace(args, args.telemetry)
     report = run_shadow(reflex, trace, opts, min_duration_s=args.min_duration,
                         progress=progress_enabled(args), model_path=os.fspath(args.model),
-                        gate_j=getattr(args, "gate_j", "on") == "on",
-                        gate_static=getattr(args, "gate_static", None))
+                        gate_j=gate_j, gate_static=gate_static)
     report.model["path"] = os.fspath(args.model)
     data = report_json(report)
     if args.report is not None:

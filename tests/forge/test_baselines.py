@@ -6,9 +6,17 @@ from collections import Counter
 
 import numpy as np
 
-from reflexforge.baselines import climber_states, hill_climber, p95_ns, static_pairs
+from reflexforge.baselines import (
+    climber_states,
+    hill_climber,
+    p95_ns,
+    runtime_static_J,
+    static_pairs,
+)
 from reflexforge.climber import GOING_LEFT, GOING_RIGHT, LADDER, PARKING_ON_TOP, PARKING_TIRED
 from reflexforge.config import PAIRS, STEP_NS, ForgeOptions
+from reflexforge.features import window_starts
+from reflexforge.oracle import window_costs
 from reflexforge.simulate import simulate, simulate_schedule
 
 OPTS = ForgeOptions()
@@ -30,18 +38,42 @@ def test_p95_is_nearest_rank() -> None:
     assert p95_ns(ts[:1], completion[:1]) == 20
 
 
+def _oracle(ts, size):
+    starts = window_starts(ts)
+    costs = window_costs(ts, size, starts, OPTS.lam, OPTS.flush_cost_ns, OPTS.link_bps,
+                         workers=1)
+    return starts, costs.J
+
+
 def test_static_pairs_replay_every_pair() -> None:
     ts, size, _ = poisson(1, 3.0, 5000)
-    oracle_J = np.tile(np.arange(24, 0, -1, dtype=np.float64), (5, 1))
-    statics = static_pairs(ts, size, oracle_J, OPTS)
+    starts, oracle_J = _oracle(ts, size)
+    statics = static_pairs(ts, size, starts, oracle_J, OPTS)
     for p in (0, 11, 23):
         n, d_us = PAIRS[p]
         completion, _ = simulate(ts, size, n, d_us * 1000, OPTS.flush_cost_ns, OPTS.link_bps)
         assert statics.p95_ns[p] == p95_ns(ts, completion)
-    assert statics.best_by_J() == 23
+    mean_J = runtime_static_J(ts, size, starts, oracle_J, OPTS).mean(axis=0)
+    assert np.array_equal(statics.mean_J, mean_J)
+    assert statics.best_by_J() == int(np.argmin(mean_J))
     # N = 1 ignores D: the four (1, D) pairs tie, and the tie goes to the lowest index.
     assert statics.best_by_p95() == 0
     assert len(set(statics.p95_ns[:4].tolist())) == 1
+
+
+def test_runtime_static_J_runs_the_incumbent_before_the_first_window() -> None:
+    """A one-leaf reflex runs the incumbent for the two steps before its first full window:
+    only the windows overlapping them (starting at steps 0 and 1) differ from the oracle's
+    matrix, never in the incumbent's own column, and on a busy trace they do differ."""
+    ts, size, _ = poisson(4, 3.0, 30_000)
+    starts, oracle_J = _oracle(ts, size)
+    J = runtime_static_J(ts, size, starts, oracle_J, OPTS)
+    head = int(np.sum(starts < ts[0] + 2 * STEP_NS))
+    assert head == 2 and starts.shape[0] > head
+    assert np.array_equal(J[head:], oracle_J[head:])
+    inc = PAIRS.index(OPTS.incumbent)
+    assert np.array_equal(J[:, inc], oracle_J[:, inc])
+    assert not np.array_equal(J[:head], oracle_J[:head])
 
 
 def _pairs(loop) -> list[tuple[int, int]]:
