@@ -49,11 +49,12 @@ def p95_ns(ts: np.ndarray, completion: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class StaticPairs:
-    """p95 over all packets (ns) and mean window J of each of the 24 PAIRS, and the
+    """p95 over all packets (ns), mean window J and flushes of each of the 24 PAIRS, and the
     completion times of the replay under the best pair by J (for the figure)."""
 
     p95_ns: np.ndarray  # int64[24]
     mean_J: np.ndarray  # float64[24]
+    flushes: np.ndarray  # int64[24]: batches over the whole-trace replay
     best_J_completion: np.ndarray  # int64[packets]
 
     def best_by_p95(self) -> int:
@@ -65,19 +66,21 @@ class StaticPairs:
 
 def static_pairs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, oracle_J: np.ndarray,
                  opts: ForgeOptions) -> StaticPairs:
-    """Replay the whole trace under each pair for its p95; the mean J of each pair's one-leaf
-    reflex (``runtime_static_J``)."""
+    """Replay the whole trace under each pair for its p95 and flushes; the mean J of each
+    pair's one-leaf reflex (``runtime_static_J``)."""
     mean_J = runtime_static_J(ts, size, starts, oracle_J, opts).mean(axis=0) \
         if oracle_J.shape[0] else np.zeros(len(PAIRS))
     best_J = int(np.argmin(mean_J))
     p95 = np.empty(len(PAIRS), dtype=np.int64)
+    flushes = np.empty(len(PAIRS), dtype=np.int64)
     kept = np.empty(0, dtype=np.int64)
     for p, (n, d_us) in enumerate(PAIRS):
-        completion, _ = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns, opts.link_bps)
+        completion, flushes[p] = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns,
+                                          opts.link_bps)
         p95[p] = p95_ns(ts, completion)
         if p == best_J:
             kept = completion
-    return StaticPairs(p95_ns=p95, mean_J=mean_J, best_J_completion=kept)
+    return StaticPairs(p95_ns=p95, mean_J=mean_J, flushes=flushes, best_J_completion=kept)
 
 
 def runtime_static_J(ts: np.ndarray, size: np.ndarray, starts: np.ndarray,

@@ -28,10 +28,12 @@ def _policy(report: ShadowReport, result: PolicyResult) -> dict:
         "mean_J": result.mean_J,
         "gap_closed": report.gap_closed(result),
         "vs_best_static": report.vs_best_static(result),
+        "flushes": result.flushes,
+        "flushes_per_s": report.flushes_per_s(result),
+        "delta_flushes": report.delta_flushes(result),
     }
     if result.stats is not None:
         out.update(result.stats.as_dict())
-        out["flushes"] = result.flushes
     return out
 
 
@@ -141,10 +143,10 @@ def render_table(report: ShadowReport, console=None) -> None:
 
     console = console or Console()
     if not console.is_terminal:
-        console.width = max(console.width, 104)
+        console.width = max(console.width, 128)
     table = Table(title="shadow validation")
-    for name in ("policy", "pair", "p95 µs", "∆p95", "mean J", "gap", "vs static", "sw/min",
-                 "osc/30s"):
+    for name in ("policy", "pair", "p95 µs", "∆p95", "flushes/s", "∆flushes", "mean J", "gap",
+                 "vs static", "sw/min", "osc/30s"):
         table.add_column(name, justify="left" if name in ("policy", "pair") else "right",
                          no_wrap=True)
     rows = [report.incumbent, report.open_loop, report.closed_loop, report.static_p95,
@@ -153,17 +155,19 @@ def render_table(report: ShadowReport, console=None) -> None:
         stats = result.stats
         pair = "adaptive" if result.pair is None else f"{result.pair[0]},{result.pair[1]}us"
         table.add_row(result.name, pair, f"{result.p95_ns / 1000:.1f}",
-                      _pct(report.delta_p95(result)), f"{result.mean_J:.1f}",
+                      _pct(report.delta_p95(result)), f"{report.flushes_per_s(result):.0f}",
+                      _pct(report.delta_flushes(result)), f"{result.mean_J:.1f}",
                       _pct(report.gap_closed(result)), _points(report.vs_best_static(result)),
                       "—" if stats is None else f"{stats.switches_per_min:.1f}",
                       "—" if stats is None else _oscillations(stats))
-    table.add_row("oracle", "hindsight", "—", "—", f"{report.oracle_mean_J:.1f}", "+100.0%",
-                  "—", "—", "—")
+    table.add_row("oracle", "hindsight", "—", "—", "—", "—", f"{report.oracle_mean_J:.1f}",
+                  "+100.0%", "—", "—", "—")
     console.print(table)
     verdict = "[bold green]PROMOTED[/]" if report.promoted else "[bold red]NOT PROMOTED[/]"
     console.print(f"verdict: {verdict} (oscillations: reversals within a lookback of "
                   f"{report.lookback_steps} steps that the load did not call for, all reversals "
-                  "in parentheses; gap closed vs the best static pair in points)")
+                  "in parentheses; gap closed vs the best static pair in points; flushes: "
+                  "batches sent, the overhead batching saves)")
     for reason in report.verdict.reasons:
         console.print(f"  - {reason}", markup=False)
     for note in notes(report):

@@ -153,8 +153,9 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
                        promoted=gate_passed and promotable)
 
 
-def _delta(p95: int, p95_incumbent: int) -> float | None:
-    return None if p95_incumbent <= 0 else p95 / p95_incumbent - 1.0
+def _delta(value: int, incumbent: int) -> float | None:
+    """Relative change of ``value`` against the incumbent's (None when that is 0)."""
+    return None if incumbent <= 0 else value / incumbent - 1.0
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,13 @@ class ShadowReport:
 
     def delta_p95(self, result: PolicyResult) -> float | None:
         return _delta(result.p95_ns, self.incumbent.p95_ns)
+
+    def delta_flushes(self, result: PolicyResult) -> float | None:
+        """Relative change of ``result``'s flushes (the batching overhead) vs the incumbent's."""
+        return _delta(result.flushes, self.incumbent.flushes)
+
+    def flushes_per_s(self, result: PolicyResult) -> float:
+        return result.flushes / self.duration_s if self.duration_s > 0 else 0.0
 
     def gap_closed(self, result: PolicyResult) -> float | None:
         """``gap_closed`` of ``result`` against this report's incumbent and oracle."""
@@ -357,9 +365,11 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         best_p95 = statics.best_by_p95()
         best_J = statics.best_by_J()
         static_p95 = PolicyResult("best static, p95", int(statics.p95_ns[best_p95]),
-                                  float(statics.mean_J[best_p95]), 0, None, PAIRS[best_p95])
+                                  float(statics.mean_J[best_p95]),
+                                  int(statics.flushes[best_p95]), None, PAIRS[best_p95])
         static_J = PolicyResult("best static, J", int(statics.p95_ns[best_J]),
-                                float(statics.mean_J[best_J]), 0, None, PAIRS[best_J])
+                                float(statics.mean_J[best_J]), int(statics.flushes[best_J]),
+                                None, PAIRS[best_J])
         oracle_J = float(costs.J.min(axis=1).mean()) if costs.J.shape[0] else 0.0
         osc_max = max(open_res.stats.oscillations_max_per_30s,
                       closed_res.stats.oscillations_max_per_30s)

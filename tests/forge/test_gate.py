@@ -128,6 +128,29 @@ def test_never_batching_reflex_is_refused_by_the_j_check(never_batching) -> None
     # Far below the best static pair, in points of gap closed.
     assert doc["vs_best_static"]["closed_loop"] < -1.0
     assert doc["closed_loop"]["vs_best_static"] == doc["vs_best_static"]["closed_loop"]
+    # What it does to batching overhead is in the report: it sends every packet alone.
+    packets = doc["trace"]["packets"]
+    assert doc["closed_loop"]["flushes"] > 0.97 * packets
+    assert doc["closed_loop"]["delta_flushes"] > 5.0
+    assert doc["closed_loop"]["flushes_per_s"] == doc["closed_loop"]["flushes"] / doc[
+        "trace"]["duration_s"]
+    assert doc["baselines"]["incumbent"]["delta_flushes"] == 0.0
+
+
+def test_static_baselines_report_their_flushes(never_batching, busy) -> None:
+    """The static pairs' flushes are those of the whole-trace replay under the pair, so the
+    report says what the hand-picked alternative does to batching overhead as well."""
+    from reflexforge.simulate import simulate
+
+    doc = report_dict(never_batching[0])
+    for key in ("best_static_J", "best_static_p95", "incumbent"):
+        entry = doc["baselines"][key]
+        pair = (entry["pair"]["flush_threshold"], entry["pair"]["max_batch_delay_us"])
+        _, flushes = simulate(busy.ts_ns, busy.size, pair[0], pair[1] * 1000,
+                              OPTS.flush_cost_ns, OPTS.link_bps)
+        assert entry["flushes"] == flushes > 0
+        inc = doc["baselines"]["incumbent"]["flushes"]
+        assert entry["delta_flushes"] == pytest.approx(flushes / inc - 1.0)
 
 
 def test_reflex_equal_to_the_best_static_pair_passes(busy, never_batching) -> None:
