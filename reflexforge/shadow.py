@@ -138,9 +138,9 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
         for loop, vs in zip(("open", "closed"), vs_static or (None, None), strict=True):
             if not checks[f"vs_best_static_{loop}_loop"]:
                 pair = "" if static_pair is None else \
-                    f", ({static_pair[0]}, {static_pair[1]} µs)"
-                reasons.append(f"{loop}-loop gap closed is {-100 * vs:.1f} points below the "
-                               f"best static pair's{pair} (at most {static_points:g} allowed)")
+                    f" ({static_pair[0]}, {static_pair[1]} µs)"
+                reasons.append(f"{loop}-loop gap closed is {-100 * vs:.1f} points below that of "
+                               f"the best static pair{pair} (at most {static_points:g} allowed)")
     if not checks["oscillations"]:
         at = "" if lookback_steps is None else f" (lookback {lookback_steps} steps)"
         reasons.append(f"{oscillations_max} oscillations in a 30 s window{at} "
