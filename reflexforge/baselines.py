@@ -89,12 +89,14 @@ def runtime_static_J(ts: np.ndarray, size: np.ndarray, starts: np.ndarray,
     oracle's matrix, except the windows that overlap the runtime's first steps (before the
     first full window, which run the incumbent), replayed under that schedule
     (spec/validation.md section 8). So a reflex that is a static pair has that pair's J."""
-    lead = WINDOW_NS // STEP_NS
+    J = np.array(oracle_J, dtype=np.float64, copy=True)
+    lead = WINDOW_NS // STEP_NS  # steps before the first full window (as selection counts)
     head = np.flatnonzero(np.asarray(starts) < int(ts[0]) + lead * STEP_NS) \
         if ts.shape[0] else np.empty(0, dtype=np.int64)
-    J = np.array(oracle_J, dtype=np.float64, copy=True)
+    if head.shape[0] == 0:
+        return J
     for p, (n, d_us) in enumerate(PAIRS):
-        if head.shape[0] == 0 or (n, d_us) == tuple(opts.incumbent):
+        if (n, d_us) == tuple(opts.incumbent):
             continue
         sched_n = np.array([opts.incumbent[0]] * lead + [n], dtype=np.int64)
         sched_d = np.array([opts.incumbent[1]] * lead + [d_us], dtype=np.int64)

@@ -77,16 +77,15 @@ def add_shadow_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _gate_options(args: argparse.Namespace) -> tuple[bool, float | None]:
-    """(gate_j, gate_static points or None) from --gate-j and --gate-static: the static check
-    is a J check, so --gate-j off turns it off and cannot be given POINTS with it."""
+    """(gate_j, gate_static points or None) from --gate-j and --gate-static. The static check
+    is a J check: ``run_shadow`` drops it when gate_j is off, so POINTS given with
+    --gate-j off is a usage error."""
     gate_j = getattr(args, "gate_j", "on") == "on"
     points = getattr(args, "gate_static", GATE_STATIC_POINTS)  # absent when not given
-    if not gate_j:
-        if hasattr(args, "gate_static") and points is not None:
-            raise ForgeError(E_USAGE, f"--gate-static {points:g} needs --gate-j on (--gate-j "
-                             "off is the guide's gate alone, without the J checks)")
-        return False, None
-    return True, points
+    if not gate_j and hasattr(args, "gate_static") and points is not None:
+        raise ForgeError(E_USAGE, f"--gate-static {points:g} needs --gate-j on (--gate-j "
+                         "off is the guide's gate alone, without the J checks)")
+    return gate_j, points
 
 
 def run(args: argparse.Namespace) -> int:
