@@ -6,7 +6,8 @@ by the block size plus the compact result arrays, which are filled in place (no 
 copies to concatenate); pyarrow's pool is released after the read. Bad input raises
 ``ForgeError`` naming the file, the physical line (header = line 1) and the column: pyarrow
 reports conversion errors without a row, so on that error path only the failing block is
-re-scanned in Python.
+re-scanned in Python. pyarrow's int64 conversion also takes hexadecimal (``0x10``), which
+Telemetry v1 does not: ``reflexforge.ingest.hexguard`` finds such values.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from reflexforge.errors import (
     ForgeError,
 )
 from reflexforge.ingest.hashing import HashingFile
+from reflexforge.ingest.hexguard import LetterScan, first_hex_row, header_letters
 from reflexforge.ingest.sniff import compression_of, decompress_errors, open_file
 from reflexforge.trace import (
     BYTES,
@@ -62,7 +64,7 @@ they fill) small; larger ones are no faster."""
 MAX_HEADER_CHARS = BLOCK_SIZE
 """Longest header line: a file without newlines, such as /dev/zero, is an error, not an
 unbounded read."""
-_INTEGER = re.compile(r"[ \t]*(-?[0-9]+)[ \t]*")  # what pyarrow's int64 conversion accepts
+_INTEGER = re.compile(r"[ \t]*(-?[0-9]+)[ \t]*")  # spec/telemetry.md section 1
 _FLOAT = re.compile(r"[-+]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9.]+[eE][-+]?[0-9]+)")
 _FLOAT_HINT = ("; a number with a fraction is usually seconds (as tshark's frame.time_epoch "
                "exports): ts_ns must be integer nanoseconds, so multiply by 1e9 and round "
@@ -219,9 +221,11 @@ def _stream(
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Stream the CSV through pyarrow, validating each block: ts, size, (rtt indices, values).
     ``window``: the largest step back of ts_ns allowed (0: non-decreasing)."""
-    source: pa.NativeFile = pa.PythonFile(hashing, mode="r")
+    text: IO[bytes] | pa.NativeFile = hashing
     if (codec := compression_of(name)) is not None:
-        source = pa.CompressedInputStream(source, codec)
+        text = pa.CompressedInputStream(pa.PythonFile(hashing, mode="r"), codec)
+    scan = LetterScan(text, header_letters(header))
+    source = pa.PythonFile(scan, mode="r")
     read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True)
     parse_options = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True)
     convert_options = pacsv.ConvertOptions(
@@ -238,6 +242,16 @@ def _stream(
     rows = 0
     prev_ts: int | None = None
     batches: Iterator[pa.RecordBatch] | None = None
+
+    def fail(message: str, before: int | None = None) -> ForgeError:
+        """The first bad row from the failing block on (from a hex value before it, if any)."""
+        start, last_ts = rows, prev_ts
+        if scan.seen:
+            row = first_hex_row(name, columns, read_options, parse_options, stop_row=before)
+            if row is not None and (before is None or row < before):
+                start, last_ts = row, None
+        return _diagnose(name, header, header_line, start, last_ts, message, window)
+
     try:
         while True:
             try:
@@ -249,16 +263,17 @@ def _stream(
             except StopIteration:
                 break
             except (pa.ArrowInvalid, pa.ArrowKeyError, OSError) as exc:
-                raise _diagnose(name, header, header_line, rows, prev_ts, str(exc),
-                                window) from None
+                raise fail(str(exc), rows) from None
             n = batch.num_rows
             if n == 0:
                 continue
             ts_col = batch.column(TS)
             size_col = batch.column(BYTES)
             rtt_col = batch.column(RTT) if RTT in columns else None
-            ts = _ints_or_diagnose(ts_col, name, header, header_line, rows, prev_ts, window)
-            size = _ints_or_diagnose(size_col, name, header, header_line, rows, prev_ts, window)
+            if ts_col.null_count or size_col.null_count:
+                raise fail("empty value", rows)
+            ts = ts_col.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+            size = size_col.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
             top = ts
             if window:
                 top = np.maximum.accumulate(ts)
@@ -281,8 +296,7 @@ def _stream(
                     rtt_at.append(where + rows)
                     rtt_val.append(rtt[where])
             if bad:
-                raise _diagnose(name, header, header_line, rows, prev_ts, "value out of range",
-                                window)
+                raise fail("value out of range", rows)
             if rows + n > capacity:
                 capacity = max(rows + n, capacity + capacity // 2)
                 ts_all.resize(capacity, refcheck=False)
@@ -295,6 +309,8 @@ def _stream(
     except OSError as exc:
         raise ForgeError(E_IO, f"cannot read: {exc.strerror or exc}", path=name) from None
     del batches
+    if scan.seen and (row := first_hex_row(name, columns, read_options, parse_options)) is not None:
+        raise _diagnose(name, header, header_line, row, None, "hexadecimal integer", window)
     ts_all.resize(rows, refcheck=False)
     size_all.resize(rows, refcheck=False)
     _release_free_memory()
@@ -325,20 +341,6 @@ def _initial_capacity(name: str) -> int:
     if compression_of(name) is not None:
         return max(1 << 16, stored // 2)
     return max(1 << 16, stored // 8 + 1024)
-
-
-def _ints_or_diagnose(
-    column: pa.Array,
-    name: str,
-    header: list[str],
-    header_line: int,
-    rows: int,
-    prev_ts: int | None,
-    window: int = 0,
-) -> np.ndarray:
-    if column.null_count:
-        raise _diagnose(name, header, header_line, rows, prev_ts, "empty value", window)
-    return column.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
 def _diagnose(

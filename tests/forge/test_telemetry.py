@@ -62,6 +62,10 @@ BAD = [
     ("non-integer", b"ts_ns,bytes\n0,1\n5,1.5\n", "E_CSV_VALUE", 3, "bytes"),
     ("non-integer ts", b"ts_ns,bytes\n0,1\nabc,1\n", "E_CSV_VALUE", 3, "ts_ns"),
     ("plus sign", b"ts_ns,bytes\n0,1\n5,+2\n", "E_CSV_VALUE", 3, "bytes"),
+    ("hexadecimal", b"ts_ns,bytes\n0,1\n300000000,0x10\n", "E_CSV_VALUE", 3, "bytes"),
+    ("hexadecimal ts", b"ts_ns,bytes\n0X1f,1\n300000000,1\n", "E_CSV_VALUE", 2, "ts_ns"),
+    ("hexadecimal rtt, x elsewhere", b"ts_ns,bytes,rtt_ns,xx\n0,1,,x\n300000000,1,0x5,ax\n",
+     "E_CSV_VALUE", 3, "rtt_ns"),
     ("empty required", b"ts_ns,bytes\n0,1\n5,\n", "E_CSV_VALUE", 3, "bytes"),
     ("decreasing ts", b"ts_ns,bytes\n10,1\n9,1\n", "E_CSV_ORDER", 3, "ts_ns"),
     ("bytes zero", b"ts_ns,bytes\n0,1\n\n5,0\n", "E_CSV_VALUE", 4, "bytes"),
@@ -134,6 +138,7 @@ def _rows(n: int) -> list[bytes]:
         (b"x,100,\n", "E_CSV_VALUE", "ts_ns"),
         (b"5,100,\n", "E_CSV_ORDER", "ts_ns"),
         (b"99999999999,0,\n", "E_CSV_VALUE", "bytes"),
+        (b"150000000,0x40,\n", "E_CSV_VALUE", "bytes"),
     ],
 )
 def test_bad_row_beyond_first_block_reports_its_line(
@@ -150,6 +155,29 @@ def test_bad_row_beyond_first_block_reports_its_line(
     with pytest.raises(ForgeError) as info:
         read_telemetry(path)
     assert (info.value.code, info.value.line, info.value.column) == (code, 15_002, column)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_hex_value_in_an_earlier_block_is_the_error_reported(tmp_path, monkeypatch, gz):
+    """pyarrow reads 0x40 as 64; the first bad row is still the one reported."""
+    monkeypatch.setattr(telemetry, "BLOCK_SIZE", 1 << 14)
+    rows = _rows(20_000)
+    rows[5_000] = b"50000000,0x40,\n"
+    rows[15_000] = b"150000000,0,\n"
+    data = b"ts_ns,bytes,rtt_ns\n" + b"".join(rows)
+    path = write(tmp_path, "t.csv", gzip.compress(data, mtime=0) if gz else data)
+    with pytest.raises(ForgeError) as info:
+        read_telemetry(path)
+    assert (info.value.code, info.value.line, info.value.column) == ("E_CSV_VALUE", 5_002, "bytes")
+
+
+def test_letters_in_other_columns_are_not_hex(tmp_path, monkeypatch):
+    monkeypatch.setattr(telemetry, "BLOCK_SIZE", 1 << 14)
+    rows = [r.rstrip(b"\n") + b",0x%x\n" % i for i, r in enumerate(_rows(30_000))]
+    data = b"ts_ns,bytes,rtt_ns,flow_x\n" + b"".join(rows)
+    trace = read_telemetry(write(tmp_path, "t.csv", data))
+    assert trace.rows == 30_000
+    assert np.array_equal(trace.size, [64 + i % 1400 for i in range(30_000)])
 
 
 def test_many_blocks_read_whole(tmp_path, monkeypatch):
