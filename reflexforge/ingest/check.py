@@ -229,6 +229,7 @@ def _parquet_columns(name: str, found: Findings):
 def _csv_columns(name: str, found: Findings):
     """The CSV's columns as int64, the bad values counted; rows with a wrong number of fields
     are counted (E_CSV_ENCODING) and skipped."""
+    from reflexforge.ingest.hexguard import LetterScan, header_letters
     from reflexforge.telemetry import _check_header, _initial_capacity, _read_header
 
     header, header_line = _read_header(name)
@@ -251,10 +252,13 @@ def _csv_columns(name: str, found: Findings):
         trial = Findings(name)
         bad_rows.clear()
         try:
-            with sniff.open_file(name) as source:
+            with sniff.open_file(name) as stream:
+                scan = LetterScan(stream, header_letters(header))  # pyarrow takes 0x10 as 16
+                source = pa.PythonFile(scan, mode="r")
                 arrays = _columns(pacsv.open_csv(source, read, parse, convert), trial,
                                   lambda i: f"line {lines(i)}", _initial_capacity(name))
-            break
+            if not (kind == pa.int64() and scan.seen):
+                break
         except pa.ArrowInvalid as exc:
             if kind == pa.string():
                 raise ForgeError(E_CSV_ENCODING, f"malformed CSV ({exc})", path=name) from None

@@ -318,3 +318,16 @@ def test_cuts_and_splices(tmp_path_factory, seed, data):
     if data.draw(st.booleans()):
         cut = gzip.compress(cut, mtime=0)[: data.draw(st.integers(10, 10**6))]
     _holds(tmp_path_factory, cut)
+
+
+def test_check_counts_hexadecimal_integers(tmp_path, capsys):
+    """pyarrow's int64 conversion takes 0x10; check, like the reader, counts it as a bad
+    value, and a letter in another column alone is no problem."""
+    bad = tmp_path / "hex.csv"
+    bad.write_bytes(b"ts_ns,bytes,rtt_ns,flow\n0,1,,x\n300000000,0x10,,y\n400000000,1,0X5,z\n")
+    assert main(["check", str(bad)]) == 1
+    report = capsys.readouterr().out
+    assert "E_CSV_VALUE: 2; first at line 3:bytes" in report
+    good = tmp_path / "letters.csv"
+    good.write_bytes(b"ts_ns,bytes,rtt_ns,flow\n0,1,,x\n300000000,16,,y\n400000000,1,5,z\n")
+    assert main(["check", str(good)]) == 0
