@@ -35,7 +35,7 @@ import numpy as np
 
 from reflexforge.climber import DEAD_BAND_PERCENT, GOING_RIGHT, LADDER, climb_sample
 from reflexforge.closedloop import MODE_CLIMB, LoopResult, run_loop
-from reflexforge.config import PAIRS, STEP_NS, WINDOW_NS, ForgeOptions
+from reflexforge.config import LEAD_STEPS, PAIRS, STEP_NS, ForgeOptions
 from reflexforge.schedulecost import schedule_window_costs
 from reflexforge.simulate import nearest_rank, simulate
 
@@ -90,16 +90,15 @@ def runtime_static_J(ts: np.ndarray, size: np.ndarray, starts: np.ndarray,
     first full window, which run the incumbent), replayed under that schedule
     (spec/validation.md section 8). So a reflex that is a static pair has that pair's J."""
     J = np.array(oracle_J, dtype=np.float64, copy=True)
-    lead = WINDOW_NS // STEP_NS  # steps before the first full window (as selection counts)
-    head = np.flatnonzero(np.asarray(starts) < int(ts[0]) + lead * STEP_NS) \
+    head = np.flatnonzero(np.asarray(starts) < int(ts[0]) + LEAD_STEPS * STEP_NS) \
         if ts.shape[0] else np.empty(0, dtype=np.int64)
     if head.shape[0] == 0:
         return J
     for p, (n, d_us) in enumerate(PAIRS):
         if (n, d_us) == tuple(opts.incumbent):
             continue
-        sched_n = np.array([opts.incumbent[0]] * lead + [n], dtype=np.int64)
-        sched_d = np.array([opts.incumbent[1]] * lead + [d_us], dtype=np.int64)
+        sched_n = np.array([opts.incumbent[0]] * LEAD_STEPS + [n], dtype=np.int64)
+        sched_d = np.array([opts.incumbent[1]] * LEAD_STEPS + [d_us], dtype=np.int64)
         J[head, p] = schedule_window_costs(ts, size, starts[head], sched_n, sched_d, opts.lam,
                                            opts.flush_cost_ns, opts.link_bps).J
     return J

@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from reflexforge.climber import DEAD_BAND_PERCENT, GOING_RIGHT, LADDER, climb_cost, climb_sample
-from reflexforge.config import STEP_NS, WINDOW_NS
+from reflexforge.config import LEAD_STEPS, STEP_NS, WINDOW_NS
 from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.loopfeatures import loop_window_features
 from reflexforge.runtime import FlatReflex, constant_flat, evaluate_raw_row, hysteresis_step
@@ -66,7 +66,7 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
     of window j.
     """
     m = ts.shape[0]
-    n_steps = n_dec + 2
+    n_steps = n_dec + LEAD_STEPS
     for x in range(m):
         completion[x] = _INT64_MAX
     lat_buf = np.empty(1024, dtype=np.int64)
@@ -111,8 +111,8 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
                           flush_cost_ns, link_bps)
             flushes += 1
             is_open = False
-        while j < n_dec and t0 + (j + 2) * STEP_NS <= t:
-            e = t0 + (j + 2) * STEP_NS
+        while j < n_dec and t0 + (j + LEAD_STEPS) * STEP_NS <= t:
+            e = t0 + (j + LEAD_STEPS) * STEP_NS
             s = e - WINDOW_NS
             while a_lo < i and ts[a_lo] < s:
                 a_lo += 1
@@ -140,8 +140,8 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
                 raw_dec[j, 1] = d1
                 a0, a1, held, c0, c1, has_c, streak = hysteresis_step(
                     j == 0, d0, d1, a0, a1, held, c0, c1, has_c, streak, confirm, dwell)
-                sched_n[j + 2] = a0
-                sched_d_ns[j + 2] = a1 * 1000
+                sched_n[j + LEAD_STEPS] = a0
+                sched_d_ns[j + LEAD_STEPS] = a1 * 1000
             elif mode == MODE_CLIMB:
                 if j % 2 == 0:
                     cost = climb_cost(completion, c_lo, c_hi, ts, lat_buf, lam, flush_cost_ns)
@@ -150,8 +150,8 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
                         band)
                 raw_dec[j, 0] = ladder_n[ix]
                 raw_dec[j, 1] = ladder_d_ns[ix] // 1000
-                sched_n[j + 2] = ladder_n[ix]
-                sched_d_ns[j + 2] = ladder_d_ns[ix]
+                sched_n[j + LEAD_STEPS] = ladder_n[ix]
+                sched_d_ns[j + LEAD_STEPS] = ladder_d_ns[ix]
             j += 1
         if i == m:
             break
@@ -240,7 +240,7 @@ def run_loop(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray, incumbent: tuple
     elif ts.shape[0] and t0 > int(ts[0]):
         raise ValueError("t0 must not be after the first arrival")
     n_dec = decision_count(ts, t0)
-    n_steps = n_dec + 2
+    n_steps = n_dec + LEAD_STEPS
     if step_count(ts, t0) > MAX_STEPS:
         raise ForgeError(E_USAGE, f"the trace spans {step_count(ts, t0)} steps of 100 ms, more "
                          f"than the replay's limit of {MAX_STEPS}")

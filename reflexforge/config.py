@@ -26,6 +26,9 @@ WINDOW_NS = 200_000_000
 """Feature and oracle window length: 200 ms."""
 STEP_NS = 100_000_000
 """Distance between window starts (and the runtime's decision period): 100 ms."""
+LEAD_STEPS = WINDOW_NS // STEP_NS
+"""Steps the runtime runs the incumbent before its first decision takes effect: the first
+full window ends at step 2 (spec/validation.md section 8)."""
 
 # Limits that keep every integer of the simulator inside int64 (spec/forge.md, "Limits").
 MAX_THRESHOLD = 16_384

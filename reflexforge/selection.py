@@ -30,7 +30,7 @@ import numpy as np
 
 from reflexforge.baselines import p95_ns
 from reflexforge.closedloop import MODE_CLOSED, run_loop, step_count
-from reflexforge.config import STEP_NS, WINDOW_NS, ForgeOptions
+from reflexforge.config import LEAD_STEPS, STEP_NS, ForgeOptions
 from reflexforge.oscillation import (
     STEP_S,
     gate_lookback,
@@ -95,7 +95,7 @@ def validation_span(trace: Trace, starts: np.ndarray, x: np.ndarray, n_train: in
     completion, _ = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns, opts.link_bps)
     origin = int(ts_all[0])
     per_step = offered_load(ts_all, np.asarray(trace.size), step_count(ts_all), origin)
-    row_steps = np.concatenate(([0, 1], (starts - origin) // STEP_NS + WINDOW_NS // STEP_NS))
+    row_steps = np.concatenate((np.arange(LEAD_STEPS), (starts - origin) // STEP_NS + LEAD_STEPS))
     return ValidationSpan(ts, size, rtt, t0, val, costs_J[n_train:].min(axis=1), inc.J,
                           p95_ns(ts, completion), np.asarray(x, dtype=np.float64), per_step,
                           (t0 - origin) // STEP_NS, row_steps)
