@@ -121,11 +121,12 @@ def parse_delay_us(text: str) -> int:
     return value // 10**frac_digits
 
 
-def parse_incumbent(text: str) -> tuple[int, int]:
-    """``"16,1ms"`` -> (16, 1000): N packets, D in microseconds (``us``, ``µs``, ``ms``, bare)."""
+def parse_incumbent(text: str, what: str = "incumbent") -> tuple[int, int]:
+    """``"16,1ms"`` -> (16, 1000): N packets, D in microseconds (``us``, ``µs``, ``ms``, bare).
+    ``what`` names the value in the error."""
     parts = text.split(",")
     if len(parts) != 2 or not re.fullmatch(r"\s*[0-9]+\s*", parts[0]):
-        raise ForgeError(E_USAGE, f"bad incumbent {text!r}: expected N,D such as 16,1ms")
+        raise ForgeError(E_USAGE, f"bad {what} {text!r}: expected N,D such as 16,1ms")
     n = int(parts[0])
     d_us = parse_delay_us(parts[1])
     check_policy(n, d_us)

@@ -137,10 +137,14 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
     if static_points is not None:
         for loop, vs in zip(("open", "closed"), vs_static or (None, None), strict=True):
             if not checks[f"vs_best_static_{loop}_loop"]:
-                pair = "" if static_pair is None else \
-                    f" ({static_pair[0]}, {static_pair[1]} µs)"
+                pair, fallback = "", ""
+                if static_pair is not None:
+                    pair = f" ({static_pair[0]}, {static_pair[1]} µs)"
+                    fallback = (f"; `reflex-forge static {static_pair[0]},{static_pair[1]}us` "
+                                "writes that pair as a reflex")
                 reasons.append(f"{loop}-loop gap closed is {-100 * vs:.1f} points below that of "
-                               f"the best static pair{pair} (at most {static_points:g} allowed)")
+                               f"the best static pair{pair} (at most {static_points:g} "
+                               f"allowed{fallback})")
     if not checks["oscillations"]:
         at = "" if lookback_steps is None else f" (lookback {lookback_steps} steps)"
         reasons.append(f"{oscillations_max} oscillations in a 30 s window{at} "

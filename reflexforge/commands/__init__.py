@@ -11,6 +11,7 @@ COMMANDS: dict[str, str] = {
     "build": "telemetry -> features -> oracle labels -> trees -> .reflex",
     "demo": "synthesize, build, inspect and shadow-validate a reflex",
     "shadow": "shadow-validate a reflex on telemetry and apply the promotion gate",
+    "static": "a one-leaf .reflex that always picks one pair (the gate's fallback)",
     "convert": "any telemetry (CSV, Parquet, pcap, pcapng; gzip/zstd) -> Telemetry v1 CSV or "
     "Parquet",
     "check": "report every problem of telemetry files (exit 0 clean, 1 problems, 2 unreadable)",

@@ -81,16 +81,21 @@ def positive_float(text: str) -> float:
     return value
 
 
-def incumbent(text: str) -> tuple[int, int]:
+def incumbent(text: str, what: str = "incumbent") -> tuple[int, int]:
     """argparse type: ``N,D`` such as ``16,1ms`` -> (N packets, D microseconds)."""
     from reflexforge.config import parse_incumbent
 
     try:
-        return parse_incumbent(text)
+        return parse_incumbent(text, what)
     except (ValueError, ForgeError) as exc:
         raise argparse.ArgumentTypeError(
             exc.message if isinstance(exc, ForgeError) else str(exc)
         ) from None
+
+
+def pair(text: str) -> tuple[int, int]:
+    """argparse type: a policy pair ``N,D`` such as ``32,50us``."""
+    return incumbent(text, "pair")
 
 
 def _int(text: str) -> int:

@@ -331,7 +331,8 @@ def test_gate_static_refuses_a_reflex_below_the_best_static_pair(busy) -> None:
         assert not r.verdict.checks["vs_best_static_closed_loop"]
         assert r.verdict.gate_passed is False
         want = (f"points below that of the best static pair ({best[0]}, {best[1]} µs) (at most "
-                f"{GATE_STATIC_POINTS:g} allowed)")
+                f"{GATE_STATIC_POINTS:g} allowed; `reflex-forge static {best[0]},{best[1]}us` "
+                "writes that pair as a reflex)")
         assert any(want in reason for reason in r.verdict.reasons)
     for r in above:
         assert r.verdict.checks["vs_best_static_closed_loop"]
@@ -379,3 +380,62 @@ def test_gate_static_option_defaults_and_off(busy_csv: Path, tmp_path: Path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and not out.exists()
     assert len(err) == 1 and "E_USAGE" in err[0] and "--gate-static 2 needs --gate-j on" in err[0]
+
+
+def test_the_refusals_fallback_command_makes_a_reflex_level_with_the_pair(
+        busy_csv: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """A reflex refused by the static check names the command that writes the pair it lost
+    to; that one-leaf reflex, shadowed on the same trace, is level with the best static pair
+    and promoted by every check but the duration; the file is the same bytes each time."""
+    import re
+
+    from reflexfmt import load
+
+    refused = tmp_path / "refused.reflex"
+    dump(constant((1, 50)), refused)
+    out = tmp_path / "r.json"
+    shadow = ["--min-duration", "10", "--workers", "1", "--quiet", "--report", str(out)]
+    assert main(["shadow", str(refused), str(busy_csv), *shadow]) == 1
+    reasons = " ".join(json.loads(out.read_text())["reasons"])
+    command = re.search(r"`reflex-forge static ([^`]+)`", reasons)
+    assert command is not None, reasons
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    fallback = tmp_path / "fallback.reflex"
+    assert main(["static", *command.group(1).split(), "-o", str(fallback)]) == 0
+    first = fallback.read_bytes()
+    assert main(["static", *command.group(1).split(), "-o", str(fallback), "--quiet"]) == 0
+    assert fallback.read_bytes() == first
+    capsys.readouterr()
+    reflex = load(fallback)
+    n, d_us = (int(v) for v in re.fullmatch(r"(\d+),(\d+)us", command.group(1)).groups())
+    assert [t[0].value for t in reflex.trees] == [n, d_us]
+    assert reflex.metadata["training"] == {"model": "static", "pair": [n, d_us]}
+    assert reflex.metadata["created_at"] == "2023-11-14T22:13:20Z"
+    assert main(["shadow", str(fallback), str(busy_csv), *shadow]) == 1  # 15 s: too short
+    doc = json.loads(out.read_text())
+    assert doc["gate_passed"] is True
+    assert doc["baselines"]["best_static_J"]["pair"] == {"flush_threshold": n,
+                                                         "max_batch_delay_us": d_us}
+    assert all(abs(v) < 1e-9 for v in doc["vs_best_static"].values())
+    assert [r for r in doc["reasons"] if "600 s" not in r] == []
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["33,50us"], "(33, 50 µs) is not a pair of the oracle grid"),
+    (["32,60us"], "(32, 60 µs) is not a pair of the oracle grid"),
+    (["32"], "bad pair '32'"),
+    (["32,50us", "--dwell-steps", "-1"], "--dwell-steps"),
+])
+def test_static_command_bad_input(tmp_path: Path, capsys, argv, message) -> None:
+    target = tmp_path / "s.reflex"
+    try:
+        status = main(["static", *argv, "-o", str(target)])
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "E_USAGE" in err and message in err and len(err.strip().splitlines()) == 1
+    assert not target.exists()
+    missing = tmp_path / "no" / "s.reflex"
+    assert main(["static", "32,50us", "-o", str(missing)]) == 2
+    assert "E_IO" in capsys.readouterr().err and not missing.exists()
