@@ -63,8 +63,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``reflex-forge`` parser: every command listed, ``command``'s parser complete."""
     parser = ForgeArgumentParser(
         prog=PROG,
-        description="Forge .reflex models from packet telemetry: synth, label, train, build, "
-        "demo, shadow, convert, check.",
+        description=f"Forge .reflex models from packet telemetry: {', '.join(COMMANDS)}.",
     )
     parser.add_argument("--version", action=_Version)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

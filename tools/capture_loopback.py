@@ -6,7 +6,8 @@ Run as root. Real servers (redis-server, nginx, iperf3 -s) and real clients
 varying load (quiet, redis bursts, HTTP, bulk at a bounded bitrate, mixed) while
 tcpdump (or dumpcap, for pcapng) captures loopback. The opt-in kinds memcache
 (memcached under memslap bursts) and dns (unbound answering dnsperf) bring other
-servers: --kinds idle,memcache,dns,bulk, say. The phase plan is a function
+servers, and h2 (h2load bursts against nginx's HTTP/2 cleartext port) another
+client: --kinds idle,memcache,dns,bulk, say. The phase plan is a function
 of --seed alone; the packets are whatever the kernel does with that load.
 
 Everything is bounded: each phase is 20-90 s (--phase-min/--phase-max), the whole
@@ -21,6 +22,7 @@ stopped and the namespace is deleted.
     sudo python3 tools/capture_loopback.py --seed 1 --duration 660 -o /work/captures/real-a.pcap
     sudo python3 tools/capture_loopback.py --install ...   # installs the packages first
     apt-get install memcached libmemcached-tools unbound dnsperf   # for --kinds memcache,dns
+    apt-get install nghttp2-client                                 # h2load, for --kinds h2
 
 Next to OUT it writes OUT.plan.json: the options, the phase plan with the
 offsets at which each phase really started, and the capture tool's counters.
@@ -49,6 +51,7 @@ from loopback_load import (  # noqa: E402 - beside this script
     EXTRA_KINDS,
     EXTRA_NEEDED,
     EXTRA_PACKAGES,
+    H2_PORT,
     HTTP_PORT,
     IPERF_PORT,
     KINDS,
@@ -217,7 +220,14 @@ class Lab:
                 f" {t}_temp_path {self.dir};\n"
                 for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
             )
-            + f" server {{ listen {HTTP_PORT}; root {www}; keepalive_requests 100000; }}\n}}\n"
+            + f" server {{ listen {HTTP_PORT}; root {www}; keepalive_requests 100000; }}\n"
+            + (
+                f" server {{ {_nginx_h2c_listen(H2_PORT)} root {www}; "
+                "keepalive_requests 100000; }\n"
+                if "h2" in self.args.kinds
+                else ""
+            )
+            + "}\n"
         )
         self.spawn(
             [
@@ -239,6 +249,8 @@ class Lab:
         self.spawn(["nginx", "-c", str(conf), "-g", "daemon off;"])
         self.spawn(["iperf3", "-s", "-p", str(IPERF_PORT)])
         ports = [REDIS_PORT, HTTP_PORT, IPERF_PORT]
+        if "h2" in self.args.kinds:  # nginx's second server block (h2c)
+            ports.append(H2_PORT)
         if "memcache" in self.args.kinds:
             self.spawn(["memcached", "-u", "root", "-l", "127.0.0.1", "-p", str(MEMCACHE_PORT),
                         "-U", "0", "-t", "1"])  # fmt: skip
@@ -318,6 +330,15 @@ class Lab:
                 p.kill()
                 p.wait()
         self.stop_capture()
+
+
+def _nginx_h2c_listen(port: int) -> str:
+    """The listen directive(s) of an HTTP/2 cleartext (prior knowledge) server on `port`:
+    ``listen PORT; http2 on;`` from nginx 1.25.1, ``listen PORT http2;`` before."""
+    out = subprocess.run(["nginx", "-v"], capture_output=True, text=True, timeout=10)
+    ver = (out.stderr + out.stdout).split("nginx/")[-1].split()[0]
+    parts = tuple(int(x) for x in ver.split(".")[:3] if x.isdigit())
+    return f"listen {port}; http2 on;" if parts >= (1, 25, 1) else f"listen {port} http2;"
 
 
 def _wait_port(port: int, timeout: float = 20.0) -> None:

@@ -1,6 +1,6 @@
 """The load of tools/capture_loopback.py: a seeded plan of phases and the clients that run
-them (redis-benchmark, redis-cli, ab, curl, iperf3; with the extra kinds memslap and dnsperf)
-against the servers of its namespace.
+them (redis-benchmark, redis-cli, ab, curl, iperf3; with the extra kinds memslap, dnsperf and
+h2load) against the servers of its namespace.
 
 Everything a phase starts is bounded in time (``timeout``) and runs under ``nice``; bursts
 alternate with pauses, so two captures at once leave the 2 cores usable.
@@ -14,13 +14,24 @@ import time
 
 KINDS = ("idle", "redis", "http", "bulk", "mixed")
 """The default kinds (captures a-e of the README: seeds 1-5)."""
-EXTRA_KINDS = ("memcache", "dns")
+EXTRA_KINDS = ("memcache", "dns", "h2")
 """Opt-in kinds (--kinds), other servers and clients: memcached under memslap bursts
-(text or binary protocol), and unbound answering dnsperf's UDP queries at a bounded rate."""
-EXTRA_NEEDED = {"memcache": ["memcached", "memcslap"], "dns": ["unbound", "dnsperf"]}
-EXTRA_PACKAGES = {"memcache": ["memcached", "libmemcached-tools"], "dns": ["unbound", "dnsperf"]}
+(text or binary protocol), unbound answering dnsperf's UDP queries at a bounded rate, and
+nginx serving the HTTP objects over HTTP/2 cleartext (prior knowledge, H2_PORT) to h2load
+bursts (clients, concurrent streams per client, a request rate or count) beside a trickle
+of single curl --http2-prior-knowledge requests."""
+EXTRA_NEEDED = {
+    "memcache": ["memcached", "memcslap"],
+    "dns": ["unbound", "dnsperf"],
+    "h2": ["h2load"],  # nginx and curl are needed by every capture
+}
+EXTRA_PACKAGES = {
+    "memcache": ["memcached", "libmemcached-tools"],
+    "dns": ["unbound", "dnsperf"],
+    "h2": ["nghttp2-client"],
+}
 REDIS_PORT, HTTP_PORT, IPERF_PORT = 6379, 8080, 5201
-MEMCACHE_PORT, DNS_PORT = 11211, 5353
+MEMCACHE_PORT, DNS_PORT, H2_PORT = 11211, 5353, 8081
 DNS_NAMES = [("a.lab.", "A", "10.0.0.1"), ("b.lab.", "TXT", '\\"hello from the lab\\"'),
              ("c.lab.", "AAAA", "fd00::1"), ("d.lab.", "MX", "10 a.lab.")]
 LAB_ADDR = "10.77.0.1"
@@ -113,6 +124,18 @@ def _params(kind: str, rng: random.Random) -> dict:
             "on": [1.0, rng.uniform(2.0, 8.0)],
             "off": [0.5, rng.uniform(1.0, 4.0)],
         }
+    if kind == "h2":
+        return {
+            "object": rng.choice([o for o, _ in OBJECTS]),
+            "clients": rng.choice([1, 2, 4, 8]),
+            "streams": rng.choice([1, 4, 16, 64]),  # concurrent streams per connection
+            "rps": rng.choice([0, 50, 500, 5000]),  # per client; 0: as fast as it goes
+            "requests": rng.choice([0, 200, 2000, 20000]),  # per burst; 0: until it ends
+            "window_bits": rng.choice([16, 30]),  # 16: 64 KiB windows, WINDOW_UPDATEs
+            "on": [0.2, rng.uniform(0.5, 2.5)],
+            "off": [0.5, rng.uniform(1.0, 5.0)],
+            "curl_gap": [0.05, rng.uniform(0.2, 1.0)],
+        }
     return {"ping_gap": [0.3, rng.uniform(1.0, 4.0)]}
 
 
@@ -175,6 +198,7 @@ def run_phase(lab, ph: dict, t_end: float) -> None:
     kind = ph["kind"]
     light = lab.args.light
     url = f"http://127.0.0.1:{HTTP_PORT}/"
+    h2url = f"http://127.0.0.1:{H2_PORT}/"
     side: list[subprocess.Popen] = []
     if kind == "mixed":  # a steady low bulk stream under the bursts, for the whole phase
         cmd = _iperf(ph, light, max(1, int(ph["span"]) - 2), 32768)
@@ -228,6 +252,24 @@ def run_phase(lab, ph: dict, t_end: float) -> None:
                     "-l",
                     f"{max(1.0, on):.1f}",
                 ]
+            elif kind == "h2":  # http:// URIs: HTTP/2 with prior knowledge, no upgrade
+                count = ["-n", "20"] if light else ["-n", str(ph["requests"])]
+                if not light and not ph["requests"]:
+                    count = ["-D", f"{max(100, int(on * 1000) - 50)}ms"]
+                cmd = [
+                    "h2load",
+                    "-c",
+                    str(ph["clients"]),
+                    "-m",
+                    str(ph["streams"]),
+                    *count,
+                    *(["--rps", str(ph["rps"])] if ph["rps"] else []),
+                    "-w",
+                    str(ph["window_bits"]),
+                    "-W",
+                    str(ph["window_bits"]),
+                    h2url + ph["object"],
+                ]
             elif kind in ("redis", "mixed"):
                 tests = rng.choice(["set,get", "get", "incr,lpush", "set"])
                 cmd = [
@@ -263,9 +305,11 @@ def run_phase(lab, ph: dict, t_end: float) -> None:
             end_on = time.monotonic() + on
             off_end = min(t_end, end_on + rng.uniform(*ph["off"]))
             while (t := time.monotonic()) < off_end:  # a curl trickle beside the bursts
-                if kind in ("http", "mixed") and t >= next_curl:
+                if kind in ("http", "mixed", "h2") and t >= next_curl:
                     obj = rng.choice([o for o, _ in OBJECTS])
-                    lab.spawn(_bounded(["curl", "-s", "-o", "/dev/null", url + obj], 3))
+                    h2 = ["--http2-prior-knowledge"] if kind == "h2" else []
+                    base = h2url if kind == "h2" else url
+                    lab.spawn(_bounded(["curl", "-s", "-o", "/dev/null", *h2, base + obj], 3))
                     next_curl = t + rng.uniform(*ph["curl_gap"])
                 if t >= end_on:
                     _wait(burst, t_end + 3)
