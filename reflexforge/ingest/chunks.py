@@ -41,6 +41,14 @@ def _fill(name: str, stream: IO[bytes], buf: np.ndarray, end: int, offset: int) 
     return end, False
 
 
+def read_head(name: str, stream: IO[bytes], size: int) -> bytes:
+    """The first ``size`` bytes of ``stream`` (fewer when it ends sooner); a corrupt or
+    truncated compressed stream is E_CAPTURE, as in ``drive``."""
+    buf = np.empty(size, dtype=np.uint8)
+    end, _ = _fill(name, stream, buf, 0, 0)
+    return buf[:end].tobytes()
+
+
 def drive(name: str, stream: IO[bytes], base_offset: int,
           step: Callable[[np.ndarray, int], tuple[int, int, int]],
           explain: Callable[[int, bytes], str],

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from reflexforge.errors import E_CAPTURE, E_CSV_VALUE, ForgeError
-from reflexforge.ingest.chunks import FULL, NEED_MORE, drive  # noqa: F401 - used by walk
+from reflexforge.ingest.chunks import FULL, NEED_MORE, drive, read_head  # noqa: F401 - used by walk
 from reflexforge.ingest.records import Chunk
 from reflexforge.ingest.sniff import MODIFIED_PCAP_MAGICS, PCAP_MAGICS
 
@@ -97,7 +97,7 @@ def walk(buf, end, big, unit_ns, ts, wire, start, offset, caplen):
 def read_records(name: str, stream: IO[bytes], on_chunk) -> tuple[int, dict]:
     """Walk a pcap stream, calling ``on_chunk(chunk, n, buf, first_record, offset of buf,
     link_types)`` for each chunk of records. Returns (records, facts: link types, snaplen)."""
-    head = stream.read(HEADER_BYTES)
+    head = read_head(name, stream, HEADER_BYTES)
     big, unit_ns, snaplen, link = parse_header(name, head)
     order = ">" if big else "<"
     chunk = Chunk()

@@ -331,3 +331,18 @@ def test_check_counts_hexadecimal_integers(tmp_path, capsys):
     good = tmp_path / "letters.csv"
     good.write_bytes(b"ts_ns,bytes,rtt_ns,flow\n0,1,,x\n300000000,16,,y\n400000000,1,5,z\n")
     assert main(["check", str(good)]) == 0
+
+
+def test_gzip_capture_ending_inside_its_header_is_one_error(tmp_path, capsys):
+    """A gzip'd pcap whose stream breaks off inside the 24-byte capture header (found by a
+    longer hypothesis run of test_cuts_and_splices: EOFError escaped from `check`): E_CAPTURE
+    in check (exit 2) and in the readers, no traceback."""
+    seed = MICRO[:FIRST * 40]
+    path = tmp_path / "cut.pcap.gz"
+    path.write_bytes(gzip.compress(seed[:37] + seed[3236:], mtime=0)[:99])
+    assert main(["check", str(path)]) == 2
+    assert "E_CAPTURE: corrupt compressed data after byte offset" in capsys.readouterr().out
+    for options in (None, IngestOptions(rtt="tcp")):
+        with pytest.raises(ForgeError) as info:
+            read_with_adjustments(path, options)
+        assert info.value.code == "E_CAPTURE"
