@@ -1,13 +1,19 @@
 """Atomic file output: write a temporary file beside the target, fsync, rename.
 
 A reader of the target path sees either the old file or the complete new one,
-never a half-written file; on any error the temporary file is removed.
+never a half-written file; on any error the temporary file is removed. A path
+that is a symbolic link to a regular file has its target replaced, not the link.
+A path that names a character device or a FIFO (``-o /dev/null``,
+``-o /dev/stdout`` on a pipe) is written directly: renaming a file onto it would
+replace the device node itself. A block device or a socket is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +22,30 @@ from typing import IO
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb", **kwargs) -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on success fsync it and rename it onto ``path``."""
-    target = Path(path)
+    """Open a temporary file beside ``path``; on success fsync it and rename it onto ``path``
+    (``path`` itself when it is a character device or a FIFO)."""
+    try:
+        kind = os.stat(path).st_mode
+    except (OSError, ValueError):
+        kind = None
+    if kind is not None and not stat.S_ISREG(kind) and not stat.S_ISDIR(kind):
+        if not (stat.S_ISCHR(kind) or stat.S_ISFIFO(kind)):
+            raise OSError(errno.EINVAL, "not a regular file, character device or FIFO",
+                          os.fspath(path))
+        try:
+            with open(path, mode, **kwargs) as handle:
+                yield handle
+        except OSError as exc:  # /dev/full: ENOSPC, named
+            if exc.filename is None:
+                raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
+            raise
+        return
+    target = Path(os.path.realpath(path))
     directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode, **kwargs) as handle:

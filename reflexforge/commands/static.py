@@ -35,7 +35,7 @@ def register(subparsers) -> None:
                         default=d.dwell_steps, metavar="W",
                         help=f"header hysteresis (no effect on one leaf; default "
                         f"{d.dwell_steps})")
-    parser.add_argument("--quiet", action="store_true", help="print nothing")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     parser.set_defaults(func=run)
 
 
