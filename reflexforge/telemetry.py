@@ -61,9 +61,9 @@ _RULE = value_rules("empty")
 BLOCK_SIZE = 4 << 20
 """Bytes per CSV block: small blocks keep the reader threads' buffers (and the glibc arenas
 they fill) small; larger ones are no faster."""
-MAX_HEADER_CHARS = BLOCK_SIZE
-"""Longest header line: a file without newlines, such as /dev/zero, is an error, not an
-unbounded read."""
+MAX_LINE_CHARS = BLOCK_SIZE
+"""Longest line, header or data: a file without newlines, such as /dev/zero, is an error, not
+an unbounded read (pyarrow cannot parse a row longer than its block either)."""
 _INTEGER = re.compile(r"[ \t]*(-?[0-9]+)[ \t]*")  # spec/telemetry.md section 1
 _FLOAT = re.compile(r"[-+]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9.]+[eE][-+]?[0-9]+)")
 _FLOAT_HINT = ("; a number with a fraction is usually seconds (as tshark's frame.time_epoch "
@@ -119,13 +119,14 @@ def _open_text(name: str) -> IO[str]:
     return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline=None)
 
 
-def _lines(name: str, text: IO[str]) -> Iterator[tuple[int, str]]:
-    """(line number, line) of ``text``; E_CSV_ENCODING for a line over MAX_HEADER_CHARS."""
+def _lines(name: str, text: IO[str], what: str = "header") -> Iterator[tuple[int, str]]:
+    """(line number, line) of ``text``; E_CSV_ENCODING for a line over MAX_LINE_CHARS
+    (``what`` names it: header or data)."""
     number = 0
-    while line := text.readline(MAX_HEADER_CHARS + 1):
+    while line := text.readline(MAX_LINE_CHARS + 1):
         number += 1
-        if len(line) > MAX_HEADER_CHARS and not line.endswith("\n"):
-            raise ForgeError(E_CSV_ENCODING, f"header line longer than {MAX_HEADER_CHARS} "
+        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+            raise ForgeError(E_CSV_ENCODING, f"{what} line longer than {MAX_LINE_CHARS} "
                              "characters", path=name, line=number)
         yield number, line
 
@@ -370,7 +371,7 @@ def _scan_for_error(
     index = {c: header.index(c) for c in (*REQUIRED, *OPTIONAL) if c in header}
     row = -1
     with _open_text(name) as text:
-        for number, line in enumerate(text, 1):
+        for number, line in _lines(name, text, "data"):
             if number <= header_line or line.strip("\n") == "":
                 continue
             row += 1

@@ -209,3 +209,17 @@ def test_unknown_columns_are_not_validated(tmp_path):
     data = b"ts_ns,bytes,x\n0,1,\xff\x01\n300000000,1,z\n"
     trace = read_telemetry(write(tmp_path, "u.csv", data))
     assert trace.rows == 2
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_an_endless_data_line_is_one_bounded_error(tmp_path, gz):
+    """A data line longer than MAX_LINE_CHARS (here 6 MiB of NUL bytes, as `truncate -s 5G`
+    after a header makes) is E_CSV_ENCODING naming its line; the error path reads it in
+    bounded pieces (it once read the whole line into one string: 10.7 GB for 5 GB)."""
+    data = b"ts_ns,bytes\n0,1\n" + b"\0" * (6 << 20)
+    path = write(tmp_path, "t.csv", gzip.compress(data, mtime=0) if gz else data)
+    with pytest.raises(ForgeError) as info:
+        read_telemetry(path)
+    err = info.value
+    assert (err.code, err.line) == ("E_CSV_ENCODING", 3)
+    assert f"data line longer than {telemetry.MAX_LINE_CHARS} characters" in str(err)
