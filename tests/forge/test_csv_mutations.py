@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from mutation_settings import mutation_settings
 
 from reflexforge.config import ForgeOptions
 from reflexforge.errors import ForgeError
@@ -54,8 +55,7 @@ def telemetry(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return data[:data.rfind(b"\n") + 1]
 
 
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@mutation_settings(200)
 @given(ops=edits, compressed=st.booleans())
 def test_mutated_telemetry_raises_only_forge_errors(telemetry: bytes, tmp_path: Path, ops,
                                                     compressed: bool) -> None:
@@ -102,7 +102,7 @@ def training_set(tmp_path_factory: pytest.TempPathFactory) -> str:
     return format_training_set(tset).decode()
 
 
-@settings(max_examples=300, deadline=None)
+@mutation_settings(300)
 @given(ops=edits)
 def test_mutated_training_set_raises_only_forge_errors(training_set: str, ops) -> None:
     text = mutate(training_set.encode(), ops).decode("utf-8", errors="replace")

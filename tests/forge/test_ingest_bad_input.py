@@ -13,8 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from capture_builders import pcap_from_sizes, pcap_to_pcapng
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from mutation_settings import mutation_settings
 
 from reflexforge.cli import main
 from reflexforge.errors import CODES, ForgeError
@@ -260,7 +261,7 @@ def _parquet_seed() -> bytes:
 
 
 SEEDS = [MICRO[:FIRST * 40], _pcapng_head(40), _parquet_seed()]
-FUZZ = settings(max_examples=100, deadline=None, derandomize=True)
+FUZZ = mutation_settings(100, derandomize=True)
 
 
 CAPTURE_OPTIONS = IngestOptions(bpf="tcp or (udp and len > 100)", rtt="tcp")
