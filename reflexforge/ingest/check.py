@@ -278,11 +278,13 @@ def _line_numbers(name: str, header_line: int, fields: int):
     import csv
     import io
 
+    from reflexforge.telemetry import _lines
+
     def line_of(row: int) -> int:
         seen = -1
         with io.TextIOWrapper(sniff.open_file(name), encoding="utf-8", errors="replace",
                               newline=None) as text:
-            for number, line in enumerate(text, 1):
+            for number, line in _lines(name, text, "data"):  # bounded lines
                 if number <= header_line or not line.strip("\n"):
                     continue
                 if len(next(csv.reader([line.rstrip("\n")]), [])) != fields:
