@@ -4,6 +4,7 @@ overwrites one of its inputs."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from reflexforge.errors import E_IO, E_USAGE, ForgeError
@@ -31,6 +32,15 @@ def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return False
 
 
+def _is_device(path: str | os.PathLike[str]) -> bool:
+    """A character device such as /dev/null: written directly, never replaced, so it may
+    be given for several outputs."""
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def check_distinct_paths(inputs: dict[str, str | os.PathLike[str] | None],
                          outputs: dict[str, str | os.PathLike[str] | None]) -> None:
     """E_USAGE if an output is the same file as an input or as another output.
@@ -39,7 +49,7 @@ def check_distinct_paths(inputs: dict[str, str | os.PathLike[str] | None],
     are options not given.
     """
     given_in = [(k, v) for k, v in inputs.items() if v is not None]
-    given_out = [(k, v) for k, v in outputs.items() if v is not None]
+    given_out = [(k, v) for k, v in outputs.items() if v is not None and not _is_device(v)]
     for i, (out_name, out_path) in enumerate(given_out):
         for in_name, in_path in given_in:
             if _same_file(out_path, in_path):

@@ -213,6 +213,19 @@ def test_output_same_as_input_or_other_output_is_usage(tmp_path, capsys, monkeyp
     assert all((tmp_path / n).read_bytes() == b"keep" for n in ("t.csv", "ts.csv", "m.reflex"))
 
 
+def test_a_character_device_may_take_several_outputs(tmp_path):
+    """-o /dev/null --training-set /dev/null: a device is written, never replaced, so it is
+    not "the same file" twice; a regular file still is."""
+    from reflexforge.commands.paths import check_distinct_paths
+
+    check_distinct_paths({"TELEMETRY": tmp_path / "t.csv"},
+                         {"-o": "/dev/null", "--training-set": "/dev/null"})
+    with pytest.raises(ForgeError) as info:
+        check_distinct_paths({"TELEMETRY": tmp_path / "t.csv"},
+                             {"-o": tmp_path / "x", "--training-set": tmp_path / "x"})
+    assert info.value.code == "E_USAGE" and "are the same file" in str(info.value)
+
+
 def test_forge_errors_escape_like_reflex_inspect():
     """U+202E, C1 controls, ESC and line breaks: escaped by the one shared helper."""
     from reflexfmt.terminal import escape_control
