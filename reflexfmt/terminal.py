@@ -15,6 +15,7 @@ EXIT_INVALID = 1  # reflex-inspect/reflex-build: an invalid file or description;
 EXIT_USAGE = 2  # bad usage, bad input to the forge, or an I/O error
 EXIT_INTERNAL = 3  # an internal error (a bug), in every command
 EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_TERMINATED = 143  # SIGTERM (reflex-forge: outputs cleaned up first)
 
 # C0, DEL, C1, and the Unicode line/paragraph separators and bidi controls, which can reorder
 # or hide what a terminal shows.

@@ -294,3 +294,24 @@ def test_internal_error_exit_code_is_the_same_in_every_command(monkeypatch, caps
         assert module.main(argv) == EXIT_INTERNAL == 3
         line = _one_error_line(capsys.readouterr().err, "E_INTERNAL")
         assert ": E_INTERNAL: RuntimeError: boom" in line
+
+
+def test_sigterm_leaves_no_partial_output(tmp_path):
+    """SIGTERM while an output is being written: exit 143, one line, and neither the output
+    nor its temporary file is left (before, the temporary file stayed behind)."""
+    import signal
+    import time
+
+    out = tmp_path / "big.csv"
+    proc = subprocess.Popen([str(FORGE), "synth", "--profile", "mixed", "--duration", "6000",
+                             "-o", str(out), "-q"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".big.csv.") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline, "no temporary file seen"
+        time.sleep(0.05)
+    time.sleep(0.3)  # well inside the write
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143
+    assert err.strip() == "reflex-forge: terminated"
+    assert list(tmp_path.iterdir()) == []
