@@ -10,7 +10,9 @@ Errors become one line on stderr with a stable code (spec/telemetry.md, "Exit co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import os
 import signal
 import sys
@@ -88,11 +90,37 @@ def _report(message: str) -> None:
     sys.stderr.flush()
 
 
+OUTPUT_OPTIONS = ("output", "training_set", "report", "plot")
+"""The options that name an output file, by argparse dest."""
+
+
 def run(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the chosen subcommand; return its exit code (may raise)."""
+    """Parse ``argv`` and run the chosen subcommand; return its exit code (may raise).
+    When an output is the standard output (``-o /dev/stdout``, ``--report /dev/stdout``),
+    what the command prints goes to the standard error, so the output stays clean."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(chosen_command(argv)).parse_args(argv)
+    if _stdout_is_an_output(args):
+        with contextlib.redirect_stdout(sys.stderr):
+            return int(args.func(args) or 0)
     return int(args.func(args) or 0)
+
+
+def _stdout_is_an_output(args: argparse.Namespace) -> bool:
+    try:
+        stdout = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
+    for dest in OUTPUT_OPTIONS:
+        path = getattr(args, dest, None)
+        if not isinstance(path, str):
+            continue
+        try:
+            if os.path.samestat(os.stat(path), stdout):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 class Terminated(BaseException):

@@ -315,3 +315,16 @@ def test_sigterm_leaves_no_partial_output(tmp_path):
     assert proc.returncode == 143
     assert err.strip() == "reflex-forge: terminated"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_on_stdout_stays_clean(tmp_path):
+    """-o /dev/stdout (a pipe): the model alone goes to stdout, what the command prints goes
+    to stderr, and the device is written, not replaced."""
+    from reflexfmt import loads
+
+    proc = subprocess.run([str(FORGE), "static", "32,50us", "-o", "/dev/stdout"],
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0
+    reflex = loads(proc.stdout)
+    assert [t[0].value for t in reflex.trees] == [32, 50]
+    assert proc.stderr.decode().strip() == "/dev/stdout: one leaf, always (32 packets, 50 µs)"
