@@ -26,13 +26,14 @@ pcapy = pytest.importorskip("pcapy")
 
 DATA = Path(__file__).parent.parent / "data" / "captures"
 CAPTURES = ["micro.pcap", "nano.pcap", "oversize.pcap", "stepback.pcap.gz",
-            "two-interfaces.pcapng"]
+            "two-interfaces.pcapng", "h2.pcap"]
 EXPRESSIONS = [
     "tcp", "udp", "tcp port 6379", "dst port 80", "src host 127.0.0.1", "ip6", "ip",
     "tcp[tcpflags] & tcp-syn != 0", "tcp[tcpflags] & (tcp-fin|tcp-rst) != 0", "len > 100",
     "greater 200", "less 60", "ip[2:2] > 500", "vlan", "tcp and (port 80 or port 443)",
     "not arp", "ether[0] & 1 = 0", "ip[0] & 0xf = 5", "ip[6:2] & 0x1fff = 0",
     "tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x47455420", "tcp[((tcp[12:1] & 0xf0) >> 2)] = 0x2a",
+    "tcp port 8081 and tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x50524920",  # HTTP/2's "PRI "
     "ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) > 0", "ip6 and tcp port 6379",
     "net 127.0.0.0/8", "portrange 6000-7000", "(ip[8] * 2 / 3) % 7 = 0", "ip[1] ^ 0xff = 0xff",
     "ip protochain 6", "ip6 protochain 6",

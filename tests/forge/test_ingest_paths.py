@@ -24,7 +24,7 @@ from capture_reference import pcap_records, pcapng_records  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # python-pcapng's own
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "captures"
-PCAPS = ["micro.pcap", "nano.pcap", "oversize.pcap", "stepback.pcap.gz"]
+PCAPS = ["micro.pcap", "nano.pcap", "oversize.pcap", "stepback.pcap.gz", "h2.pcap"]
 PCAPNGS = ["two-interfaces.pcapng"]
 
 
