@@ -20,8 +20,7 @@ NO_TELEMETRY_SHA1 = hashlib.sha1(b"").hexdigest()
 """``telemetry_hash`` of a reflex trained on nothing: the SHA-1 of no bytes."""
 
 
-def static_reflex(pair: tuple[int, int], confirm_steps: int | None = None,
-                  dwell_steps: int | None = None) -> Reflex:
+def static_reflex(pair: tuple[int, int], confirm_steps: int, dwell_steps: int) -> Reflex:
     """The reflex whose two trees are one leaf each, ``pair`` = (N packets, D µs); features
     scaled with ``lo = hi = 0`` (never read). E_USAGE unless ``pair`` is on the grid."""
     n, d_us = pair
@@ -29,9 +28,7 @@ def static_reflex(pair: tuple[int, int], confirm_steps: int | None = None,
         raise ForgeError(E_USAGE, f"({n}, {d_us} µs) is not a pair of the oracle grid: N in "
                          f"{', '.join(map(str, GRID_N))}, D in "
                          f"{', '.join(map(str, GRID_D_US))} µs")
-    d = TrainOptions()
-    t = TrainOptions(confirm_steps=d.confirm_steps if confirm_steps is None else confirm_steps,
-                     dwell_steps=d.dwell_steps if dwell_steps is None else dwell_steps)
+    t = TrainOptions(confirm_steps=confirm_steps, dwell_steps=dwell_steps)
     metadata: dict[str, object] = {
         "created_at": created_at(),
         "feature_schema": FEATURE_SCHEMA,

@@ -244,12 +244,12 @@ def _stream(
     prev_ts: int | None = None
     batches: Iterator[pa.RecordBatch] | None = None
 
-    def fail(message: str, before: int | None = None) -> ForgeError:
+    def fail(message: str) -> ForgeError:
         """The first bad row from the failing block on (from a hex value before it, if any)."""
         start, last_ts = rows, prev_ts
         if scan.seen:
-            row = first_hex_row(name, columns, read_options, parse_options, stop_row=before)
-            if row is not None and (before is None or row < before):
+            row = first_hex_row(name, columns, read_options, parse_options, stop_row=rows)
+            if row is not None and row < rows:
                 start, last_ts = row, None
         return _diagnose(name, header, header_line, start, last_ts, message, window)
 
@@ -264,7 +264,7 @@ def _stream(
             except StopIteration:
                 break
             except (pa.ArrowInvalid, pa.ArrowKeyError, OSError) as exc:
-                raise fail(str(exc), rows) from None
+                raise fail(str(exc)) from None
             n = batch.num_rows
             if n == 0:
                 continue
@@ -272,7 +272,7 @@ def _stream(
             size_col = batch.column(BYTES)
             rtt_col = batch.column(RTT) if RTT in columns else None
             if ts_col.null_count or size_col.null_count:
-                raise fail("empty value", rows)
+                raise fail("empty value")
             ts = ts_col.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
             size = size_col.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
             top = ts
@@ -297,7 +297,7 @@ def _stream(
                     rtt_at.append(where + rows)
                     rtt_val.append(rtt[where])
             if bad:
-                raise fail("value out of range", rows)
+                raise fail("value out of range")
             if rows + n > capacity:
                 capacity = max(rows + n, capacity + capacity // 2)
                 ts_all.resize(capacity, refcheck=False)

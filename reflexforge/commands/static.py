@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import argparse
 
-from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE
 from reflexforge.commands import COMMANDS
-from reflexforge.commands.argtypes import int_range, pair
+from reflexforge.commands.argtypes import pair
 from reflexforge.commands.options import description
 
 
 def register(subparsers) -> None:
-    from reflexforge.train import TrainOptions
+    from reflexforge.commands.training_options import add_hysteresis_options
 
-    d = TrainOptions()
     parser = subparsers.add_parser("static", help=COMMANDS["static"],
                                    description=description(__doc__))
     parser.add_argument("pair", metavar="N,D", type=pair,
@@ -27,14 +25,7 @@ def register(subparsers) -> None:
                         "1ms or 4ms), such as 32,50us")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL",
                         help="the .reflex file to write")
-    parser.add_argument("--confirm-steps", type=int_range(*CONFIRM_STEPS_RANGE),
-                        default=d.confirm_steps, metavar="C",
-                        help=f"header hysteresis (no effect on one leaf; default "
-                        f"{d.confirm_steps})")
-    parser.add_argument("--dwell-steps", type=int_range(*DWELL_STEPS_RANGE),
-                        default=d.dwell_steps, metavar="W",
-                        help=f"header hysteresis (no effect on one leaf; default "
-                        f"{d.dwell_steps})")
+    add_hysteresis_options(parser, filled=True)  # the header's; no effect on one leaf
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     parser.set_defaults(func=run)
 

@@ -36,6 +36,23 @@ _STABILITY = ("label_target", "switch_cost_us", "confirm_steps", "dwell_steps", 
               "min_leaf", "max_depth", "refit")
 
 
+def add_hysteresis_options(group, filled: bool = False) -> None:
+    """--confirm-steps and --dwell-steps (the file header's hysteresis); their defaults are
+    TrainOptions', given as argparse defaults when ``filled``, else None (the options
+    resolved later by training_options_from_args)."""
+    d = TrainOptions()
+    group.add_argument(
+        "--confirm-steps", type=int_range(*CONFIRM_STEPS_RANGE),
+        default=d.confirm_steps if filled else None, metavar="C",
+        help=f"runtime hysteresis: steps a new decision must persist (default {d.confirm_steps})",
+    )
+    group.add_argument(
+        "--dwell-steps", type=int_range(*DWELL_STEPS_RANGE),
+        default=d.dwell_steps if filled else None, metavar="W",
+        help=f"runtime hysteresis: minimum steps a policy stays active (default {d.dwell_steps})",
+    )
+
+
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """Add the training and stability options (defaults: reflexforge.train.TrainOptions)."""
     d = TrainOptions()
@@ -100,14 +117,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "regressors' labels, and a cost-sensitive tree's price for each pair of consecutive "
         f"training windows a split separates; 0 turns it off (default {d.switch_cost_us:g})",
     )
-    group.add_argument(
-        "--confirm-steps", type=int_range(*CONFIRM_STEPS_RANGE), default=None, metavar="C",
-        help=f"runtime hysteresis: steps a new decision must persist (default {d.confirm_steps})",
-    )
-    group.add_argument(
-        "--dwell-steps", type=int_range(*DWELL_STEPS_RANGE), default=None, metavar="W",
-        help=f"runtime hysteresis: minimum steps a policy stays active (default {d.dwell_steps})",
-    )
+    add_hysteresis_options(group)
     group.add_argument(
         "--target", choices=TARGETS, default=None,
         help=f"what the trees regress on: log2 of the labels or the labels (default {d.target})",
