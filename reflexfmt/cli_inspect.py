@@ -1,7 +1,7 @@
 """``reflex-inspect FILE...``: show, verify, dump or export NEM1 files.
 
 Exit status: 0 every file is valid, 1 some file is invalid, 2 usage or I/O error (E_IO),
-3 an internal error (a bug).
+3 an internal error (a bug), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 Bad input never produces a traceback: one line names the file, the place and the problem.
 """
 
@@ -18,8 +18,11 @@ from reflexfmt.terminal import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
+    EXIT_TERMINATED,
     EXIT_USAGE,
+    Terminated,
     escape_control,
+    sigterm_raises,
 )
 
 
@@ -29,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Show NEM1 .reflex files (spec/NEM1.md): header, features with scaling, "
         "trees (splits as int16 and raw units), bounds, metadata, CRC.",
         epilog="Exit status: 0 all files valid, 1 any file invalid, 2 usage or I/O error, "
-        "3 internal error (a bug).",
+        "3 internal error (a bug), 130 interrupted, 143 terminated (SIGTERM).",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -49,9 +52,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _run(args)
+        with sigterm_raises():
+            return _run(args)
     except KeyboardInterrupt:
+        print("reflex-inspect: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("reflex-inspect: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except BrokenPipeError:
         sys.stderr.close()
         return EXIT_INVALID

@@ -2,7 +2,7 @@
 
 DESC is JSON or YAML (``-`` reads stdin). The output is written atomically. Exit status: 0
 written, 1 the description cannot make a valid file, 2 usage or I/O error (E_IO), 3 an
-internal error (a bug).
+internal error (a bug), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from reflexfmt.terminal import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
+    EXIT_TERMINATED,
     EXIT_USAGE,
+    Terminated,
     escape_control,
+    sigterm_raises,
 )
 
 MAX_DESCRIPTION_BYTES = 1 << 20
@@ -29,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Build a NEM1 .reflex file from a JSON or YAML description in the shape "
         "printed by 'reflex-inspect --json' (spec/NEM1.md appendix A).",
         epilog="Exit status: 0 written, 1 invalid description, 2 usage or I/O error, "
-        "3 internal error (a bug).",
+        "3 internal error (a bug), 130 interrupted, 143 terminated (SIGTERM).",
     )
     parser.add_argument("description", metavar="DESC", help="JSON or YAML file, '-' for stdin")
     parser.add_argument(
@@ -41,9 +44,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _run(args.description, args.output)
+        with sigterm_raises():
+            return _run(args.description, args.output)
     except KeyboardInterrupt:
+        print("reflex-build: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("reflex-build: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except Exception as exc:  # a bug: still one line, never a traceback
         message = f"reflex-build: E_INTERNAL: {type(exc).__name__}: {exc} (a bug)"
         print(escape_control(message), file=sys.stderr)

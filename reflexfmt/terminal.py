@@ -7,7 +7,11 @@ metadata, error lines) through ``escape_control`` and end with these exit codes 
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
+import threading
+from collections.abc import Iterator
 
 EXIT_OK = 0
 EXIT_INVALID = 1  # reflex-inspect/reflex-build: an invalid file or description;
@@ -15,7 +19,7 @@ EXIT_INVALID = 1  # reflex-inspect/reflex-build: an invalid file or description;
 EXIT_USAGE = 2  # bad usage, bad input to the forge, or an I/O error
 EXIT_INTERNAL = 3  # an internal error (a bug), in every command
 EXIT_INTERRUPTED = 130  # Ctrl-C
-EXIT_TERMINATED = 143  # SIGTERM (reflex-forge: outputs cleaned up first)
+EXIT_TERMINATED = 143  # SIGTERM (an output being written is cleaned up first)
 
 # C0, DEL, C1, and the Unicode line/paragraph separators and bidi controls, which can reorder
 # or hide what a terminal shows.
@@ -31,3 +35,27 @@ def escape_control(text: str) -> str:
 def _escape(m: re.Match[str]) -> str:
     c = ord(m.group())
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that an output
+    being written removes its temporary file on the way out (reflexfmt.atomic)."""
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread (a command's
+    ``main`` reports it as one line and exits ``EXIT_TERMINATED``). Elsewhere, a no-op: a
+    signal handler can only be set from the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

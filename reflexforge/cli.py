@@ -14,9 +14,7 @@ import contextlib
 import importlib
 import io
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 
 from reflexfmt.terminal import (
@@ -24,7 +22,9 @@ from reflexfmt.terminal import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     EXIT_USAGE,
+    Terminated,
     escape_control,
+    sigterm_raises,
 )
 from reflexforge.commands import COMMANDS
 from reflexforge.errors import E_INSTALL, E_IO, E_USAGE, ForgeError
@@ -123,15 +123,6 @@ def _stdout_is_an_output(args: argparse.Namespace) -> bool:
     return False
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that an output
-    being written removes its temporary file on the way out (reflexfmt.atomic)."""
-
-
-def _on_sigterm(_signum, _frame) -> None:
-    raise Terminated
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run, and turn every failure into one stderr line and an exit code."""
     from reflexforge.config import source_date_epoch
@@ -141,16 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ForgeError as exc:
         _report(f"{PROG}: {exc}")
         return EXIT_USAGE
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
-        return _run_reporting(argv)
+        with sigterm_raises():
+            return _run_reporting(argv)
     except Terminated:
         _report(f"{PROG}: terminated")
         return EXIT_TERMINATED
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _run_reporting(argv: Sequence[str] | None) -> int:

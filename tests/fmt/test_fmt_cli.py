@@ -277,3 +277,41 @@ def test_inspect_dash_reads_stdin(typical_bytes):
     assert r.returncode == 0 and r.stdout == (EXAMPLES / "typical.json").read_bytes()
     r = run("inspect", "--verify", "-", stdin=typical_bytes[:-1])
     assert r.returncode == 1 and r.stdout.decode().startswith("-: E_TRUNCATED")
+
+
+@pytest.mark.parametrize("tool", ["inspect", "build"])
+def test_sigterm_is_one_line_and_exit_143(tmp_path, tool):
+    """SIGTERM while the command reads its input (a FIFO no one writes, so the moment is
+    certain): one line 'PROG: terminated', exit 143, no traceback and no output file."""
+    import errno
+    import os
+    import signal
+    import time
+
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    out = tmp_path / "out.reflex"
+    module = {"inspect": "reflexfmt.cli_inspect", "build": "reflexfmt.cli_reflex_build"}[tool]
+    args = ["--verify", str(TYPICAL), str(fifo)] if tool == "inspect" else [str(fifo), "-o",
+                                                                            str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while True:  # the writer's open succeeds once the command has opened the FIFO to read
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:
+            assert exc.errno == errno.ENXIO
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        os.close(writer)
+    prog = "reflex-inspect" if tool == "inspect" else "reflex-build"
+    assert proc.returncode == 143
+    assert stderr.decode() == f"{prog}: terminated\n"
+    assert stdout.decode() == (f"{TYPICAL}: OK\n" if tool == "inspect" else "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fifo"]
