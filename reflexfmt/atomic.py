@@ -20,18 +20,27 @@ from pathlib import Path
 from typing import IO
 
 
+def written_in_place(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a character device or a FIFO, which :func:`atomic_open` writes
+    directly (so one may take several outputs of a command). A path that does not exist, or
+    names a regular file or a directory, is not. Raises OSError (EINVAL, naming the path)
+    for any other kind of file, a block device or a socket, which is never written."""
+    try:
+        kind = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    if stat.S_ISREG(kind) or stat.S_ISDIR(kind):
+        return False
+    if stat.S_ISCHR(kind) or stat.S_ISFIFO(kind):
+        return True
+    raise OSError(errno.EINVAL, "not a regular file, character device or FIFO", os.fspath(path))
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb", **kwargs) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success fsync it and rename it onto ``path``
     (``path`` itself when it is a character device or a FIFO)."""
-    try:
-        kind = os.stat(path).st_mode
-    except (OSError, ValueError):
-        kind = None
-    if kind is not None and not stat.S_ISREG(kind) and not stat.S_ISDIR(kind):
-        if not (stat.S_ISCHR(kind) or stat.S_ISFIFO(kind)):
-            raise OSError(errno.EINVAL, "not a regular file, character device or FIFO",
-                          os.fspath(path))
+    if written_in_place(path):
         try:
             with open(path, mode, **kwargs) as handle:
                 yield handle

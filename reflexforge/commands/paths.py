@@ -4,15 +4,22 @@ overwrites one of its inputs."""
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
+from reflexfmt.atomic import written_in_place
 from reflexforge.errors import E_IO, E_USAGE, ForgeError
 
 
 def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """Fail early, before any work, if ``path`` cannot be written as a file (E_IO)."""
+    """Fail early, before any work, if ``path`` cannot be written (E_IO): a directory, a
+    missing or read-only directory, a block device or a socket. A character device or a FIFO
+    is written in place (reflexfmt.atomic)."""
     target = Path(path)
+    try:
+        if written_in_place(target):
+            return target
+    except OSError as exc:
+        raise ForgeError(E_IO, exc.strerror, path=target) from None
     directory = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise ForgeError(E_IO, "output path is a directory", path=target)
@@ -32,15 +39,6 @@ def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return False
 
 
-def _is_device(path: str | os.PathLike[str]) -> bool:
-    """A character device such as /dev/null: written directly, never replaced, so it may
-    be given for several outputs."""
-    try:
-        return stat.S_ISCHR(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
 def check_distinct_paths(inputs: dict[str, str | os.PathLike[str] | None],
                          outputs: dict[str, str | os.PathLike[str] | None]) -> None:
     """E_USAGE if an output is the same file as an input or as another output.
@@ -49,7 +47,8 @@ def check_distinct_paths(inputs: dict[str, str | os.PathLike[str] | None],
     are options not given.
     """
     given_in = [(k, v) for k, v in inputs.items() if v is not None]
-    given_out = [(k, v) for k, v in outputs.items() if v is not None and not _is_device(v)]
+    given_out = [(k, v) for k, v in outputs.items()
+                 if v is not None and not written_in_place(v)]
     for i, (out_name, out_path) in enumerate(given_out):
         for in_name, in_path in given_in:
             if _same_file(out_path, in_path):

@@ -213,17 +213,40 @@ def test_output_same_as_input_or_other_output_is_usage(tmp_path, capsys, monkeyp
     assert all((tmp_path / n).read_bytes() == b"keep" for n in ("t.csv", "ts.csv", "m.reflex"))
 
 
-def test_a_character_device_may_take_several_outputs(tmp_path):
-    """-o /dev/null --training-set /dev/null: a device is written, never replaced, so it is
-    not "the same file" twice; a regular file still is."""
+def test_a_character_device_or_fifo_may_take_several_outputs(tmp_path):
+    """-o /dev/null --training-set /dev/null: a device (or a FIFO) is written, never
+    replaced, so it is not "the same file" twice; a regular file still is."""
+    import os
+
     from reflexforge.commands.paths import check_distinct_paths
 
-    check_distinct_paths({"TELEMETRY": tmp_path / "t.csv"},
-                         {"-o": "/dev/null", "--training-set": "/dev/null"})
+    os.mkfifo(tmp_path / "fifo")
+    for stream in ("/dev/null", tmp_path / "fifo"):
+        check_distinct_paths({"TELEMETRY": tmp_path / "t.csv"},
+                             {"-o": stream, "--training-set": stream})
     with pytest.raises(ForgeError) as info:
         check_distinct_paths({"TELEMETRY": tmp_path / "t.csv"},
                              {"-o": tmp_path / "x", "--training-set": tmp_path / "x"})
     assert info.value.code == "E_USAGE" and "are the same file" in str(info.value)
+
+
+def test_a_socket_output_is_refused_before_any_work(tmp_path, capsys):
+    """-o naming a socket: E_IO naming it, at once (it was found only when the finished
+    output was renamed onto it); a FIFO or /dev/null is accepted."""
+    import socket
+
+    from reflexforge.commands.paths import check_output_path
+
+    path = tmp_path / "s"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        assert main(["synth", "--duration", "600", "-o", str(path), "-q"]) == 2
+        line = _one_error_line(capsys.readouterr().err, "E_IO")
+        assert line.startswith(f"{path}: E_IO") and "not a regular file" in line
+        with pytest.raises(ForgeError) as info:
+            check_output_path(path)  # the check made before any work
+        assert info.value.code == "E_IO"
+    assert check_output_path("/dev/null") == Path("/dev/null")
 
 
 def test_forge_errors_escape_like_reflex_inspect():
