@@ -23,6 +23,7 @@ from reflexforge.errors import (
     E_CSV_ORDER,
     E_CSV_VALUE,
     E_TRACE_SHORT,
+    E_USAGE,
     ForgeError,
 )
 from reflexforge.ingest import sniff
@@ -98,8 +99,12 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
         if (note := sniff.name_mismatch(name, kind)) is not None:
             found.adjust.notes.append(note)
         capture = kind.container in sniff.CAPTURES
+        if not capture and (options.bpf is not None or options.rtt is not None):
+            given = "--filter" if options.bpf is not None else "--rtt"
+            raise ForgeError(E_USAGE, f"{given} applies to captures only, and this file is "
+                             f"{kind.describe()}", path=name)
         if capture:
-            ts, wire, place = _capture_columns(name)
+            ts, wire, place = _capture_columns(name, options, found.adjust)
         elif kind.container == sniff.PARQUET:
             ts, wire, place = _parquet_columns(name, found)
         else:
@@ -109,7 +114,8 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
         return found
     found.rows = int(ts.shape[0])
     if found.rows == 0:
-        found.fatal = ForgeError(E_CSV_EMPTY, "no data rows", path=name)
+        found.fatal = ForgeError(E_CSV_EMPTY, "no data rows" + (
+            " (after --filter)" if options.bpf is not None else ""), path=name)
         return found
     mode = options.oversize_for(capture)
     window = options.window_for(capture)
@@ -195,11 +201,12 @@ def _scan(ts, wire, window, mtu, mode):
     return stats, beyond, over
 
 
-def _capture_columns(name: str):
+def _capture_columns(name: str, options: IngestOptions, adjust: Adjustments):
+    """The records --filter keeps, each placed by its record number in the file."""
     from reflexforge.ingest.read import capture_records
 
-    ts, wire, _iface = capture_records(name)
-    return ts, wire, lambda i: f"record {i + 1}"
+    ts, wire, _iface, record = capture_records(name, options, adjust)
+    return ts, wire, lambda i: f"record {int(record[i]) + 1}"
 
 
 def _parquet_columns(name: str, found: Findings):

@@ -64,8 +64,11 @@ class PacketSelector:
         key = tuple(links)
         if key not in self._tables:
             what = f"--filter {self.options.bpf!r} on link type"
-            programs = [load_program(self._program(link).get_bpf(), f"{what} {link}")
-                        for link in key]
+            try:
+                programs = [load_program(self._program(link).get_bpf(), f"{what} {link}")
+                            for link in key]
+            except ForgeError as exc:  # the file whose link type the filter was compiled for
+                raise ForgeError(exc.code, exc.message, path=self.name) from None
             starts = np.cumsum([0] + [p.shape[0] for p in programs[:-1]], dtype=np.int64)
             self._tables[key] = (np.concatenate(programs), starts)
         return self._tables[key]

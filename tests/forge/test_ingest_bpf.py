@@ -373,3 +373,39 @@ def test_raw_ip_captures_are_compiled_for_libpcaps_raw_link_type(tmp_path):
         ether, _ = read_with_adjustments(DATA / "micro.pcap", IngestOptions(bpf=expression))
         cut, _ = read_with_adjustments(path, IngestOptions(bpf=expression))
         assert cut.rows == ether.rows > 0 and np.array_equal(cut.ts_ns, ether.ts_ns)
+
+
+@pytest.mark.parametrize("name", ["micro.pcap", "h2.pcap", "two-interfaces.pcapng"])
+def test_check_applies_the_filter(name):
+    """``reflex-forge check --filter``: the rows are the packets libpcap keeps (they were
+    every record: the option was ignored), the adjustments say how many were left out, and
+    a place is the record's number in the file."""
+    from reflexforge.ingest.check import check_file
+    from reflexforge.ingest.read import capture_records
+
+    every = check_file(DATA / name, IngestOptions())
+    for expression in ("tcp", "udp or arp", "greater 200"):
+        found = check_file(DATA / name, IngestOptions(bpf=expression))
+        kept = len(_libpcap_reads(DATA / name, expression))
+        assert found.fatal is None if kept else found.fatal.code == "E_CSV_EMPTY"
+        assert found.rows == kept and every.rows - kept == found.adjust.filtered_out
+        assert found.adjust.filter_expr == expression
+        ts, _, _, record = capture_records(DATA / name, IngestOptions(bpf=expression))
+        assert ts.shape == record.shape == (kept,) and np.all(np.diff(record) > 0)
+    assert every.rows > found.rows > 0
+
+
+def test_a_bad_filter_names_the_file_and_csv_refuses_it(tmp_path):
+    """An expression libpcap cannot compile: E_USAGE naming the capture it was compiled
+    for; --filter on CSV telemetry in ``check``: E_USAGE, as in every other command."""
+    from reflexforge.ingest.check import check_file
+
+    found = check_file(DATA / "h2.pcap", IngestOptions(bpf="bogus (("))
+    assert found.fatal.code == "E_USAGE" and found.fatal.path == str(DATA / "h2.pcap")
+    with pytest.raises(ForgeError) as info:
+        read_with_adjustments(DATA / "h2.pcap", IngestOptions(bpf="bogus (("))
+    assert info.value.path == str(DATA / "h2.pcap") and "syntax error" in info.value.message
+    csv = tmp_path / "t.csv"
+    csv.write_text("ts_ns,bytes\n0,100\n300000000,100\n")
+    found = check_file(csv, IngestOptions(bpf="tcp"))
+    assert found.fatal.code == "E_USAGE" and "captures only" in found.fatal.message

@@ -35,7 +35,7 @@ def raw(name: str) -> bytes:
 
 @pytest.mark.parametrize("name", PCAPS)
 def test_pcap_walker_equals_scapy(name):
-    ts, wire, _ = capture_records(DATA / name)
+    ts, wire, _, _ = capture_records(DATA / name)
     ref_ts, ref_wire = pcap_records(DATA / name)
     assert ts.shape[0] > 1000
     assert np.array_equal(ts, ref_ts) and np.array_equal(wire, ref_wire)
@@ -43,7 +43,7 @@ def test_pcap_walker_equals_scapy(name):
 
 @pytest.mark.parametrize("name", PCAPNGS)
 def test_pcapng_walker_equals_python_pcapng(name):
-    ts, wire, iface = capture_records(DATA / name)
+    ts, wire, iface, _ = capture_records(DATA / name)
     ref_ts, ref_wire = pcapng_records(DATA / name)
     assert np.array_equal(ts, ref_ts) and np.array_equal(wire, ref_wire)
     assert set(iface.tolist()) == {0, 1}  # two interfaces really used
@@ -58,7 +58,7 @@ def test_pcapng_walker_equals_python_pcapng(name):
 def test_pcapng_variants_equal_python_pcapng(tmp_path, variant, kwargs):
     path = tmp_path / "v.pcapng"
     path.write_bytes(pcap_to_pcapng(raw("nano.pcap"), **kwargs))
-    ts, wire, _ = capture_records(path)
+    ts, wire, _, _ = capture_records(path)
     ref_ts, ref_wire = pcapng_records(path)
     assert ts.shape[0] == 8000
     assert np.array_equal(ts, ref_ts) and np.array_equal(wire, ref_wire)
@@ -67,7 +67,7 @@ def test_pcapng_variants_equal_python_pcapng(tmp_path, variant, kwargs):
 def test_big_endian_pcap_equals_little_endian(tmp_path):
     path = tmp_path / "be.pcap"
     path.write_bytes(big_endian_pcap(raw("micro.pcap")))
-    ts, wire, _ = capture_records(path)
+    ts, wire, _, _ = capture_records(path)
     ref_ts, ref_wire = pcap_records(DATA / "micro.pcap")
     assert np.array_equal(ts, ref_ts) and np.array_equal(wire, ref_wire)
     assert np.array_equal(pcap_records(path)[0], ref_ts)
@@ -134,7 +134,7 @@ def test_two_interface_pcapng_steps_back_and_is_reordered():
     trace, adjust = read_with_adjustments(DATA / "two-interfaces.pcapng")
     assert adjust.largest_step_back_ns == 89_603_394 and adjust.reordered_rows > 0
     assert bool((np.diff(trace.ts_ns) >= 0).all())
-    ts, _, _ = capture_records(DATA / "two-interfaces.pcapng")
+    ts, _, _, _ = capture_records(DATA / "two-interfaces.pcapng")
     assert np.array_equal(np.unique(trace.ts_ns), np.unique(ts))
 
 
@@ -157,7 +157,7 @@ def test_oversize_modes(mode, rows, largest):
                                           IngestOptions(oversize=mode))
     assert trace.rows == rows and int(trace.size.max()) == largest
     assert adjust.oversize_records == 1308
-    ts, wire, _ = capture_records(DATA / "oversize.pcap")
+    ts, wire, _, _ = capture_records(DATA / "oversize.pcap")
     if mode == "split":  # bytes are kept, at each packet's own time
         assert int(trace.size.astype(np.int64).sum()) == int(wire.sum())
 
