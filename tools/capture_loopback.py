@@ -6,8 +6,9 @@ Run as root. Real servers (redis-server, nginx, iperf3 -s) and real clients
 varying load (quiet, redis bursts, HTTP, bulk at a bounded bitrate, mixed) while
 tcpdump (or dumpcap, for pcapng) captures loopback. The opt-in kinds memcache
 (memcached under memslap bursts) and dns (unbound answering dnsperf) bring other
-servers, and h2 (h2load bursts against nginx's HTTP/2 cleartext port) another
-client: --kinds idle,memcache,dns,bulk, say. The phase plan is a function
+servers, h2 (h2load bursts against nginx's HTTP/2 cleartext port) another client,
+and pg (pgbench against a PostgreSQL cluster of its own, tools/pgserver.py) another server:
+--kinds idle,memcache,dns,bulk, say. The phase plan is a function
 of --seed alone; the packets are whatever the kernel does with that load.
 
 Everything is bounded: each phase is 20-90 s (--phase-min/--phase-max), the whole
@@ -23,6 +24,7 @@ stopped and the namespace is deleted.
     sudo python3 tools/capture_loopback.py --install ...   # installs the packages first
     apt-get install memcached libmemcached-tools unbound dnsperf   # for --kinds memcache,dns
     apt-get install nghttp2-client                                 # h2load, for --kinds h2
+    apt-get install postgresql postgresql-client                   # for --kinds pg
 
 Next to OUT it writes OUT.plan.json: the options, the phase plan with the
 offsets at which each phase really started, and the capture tool's counters.
@@ -46,6 +48,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pgserver  # noqa: E402 - beside this script
 from loopback_load import (  # noqa: E402 - beside this script
     DNS_PORT,
     EXTRA_KINDS,
@@ -115,6 +118,7 @@ def outer(args: argparse.Namespace) -> int:
         sys.exit("capture_loopback: run as root (network namespaces, tcpdump)")
     if args.install:
         install(args)
+    pgserver.add_to_path(args.kinds)  # Debian's postgres, initdb: not on PATH
     needed = NEEDED + [c for k in args.kinds for c in EXTRA_NEEDED.get(k, [])]
     missing = [c for c in needed + (["dumpcap"] if args.pcapng else []) if shutil.which(c) is None]
     if missing:
@@ -229,23 +233,9 @@ class Lab:
             )
             + "}\n"
         )
-        self.spawn(
-            [
-                "redis-server",
-                "--port",
-                str(REDIS_PORT),
-                "--bind",
-                "0.0.0.0",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "no",
-                "--dir",
-                str(self.dir),
-            ]
-        )
+        self.spawn(["redis-server", "--port", str(REDIS_PORT), "--bind", "0.0.0.0", "--save", "",
+                    "--appendonly", "no", "--protected-mode", "no",
+                    "--dir", str(self.dir)])  # fmt: skip
         self.spawn(["nginx", "-c", str(conf), "-g", "daemon off;"])
         self.spawn(["iperf3", "-s", "-p", str(IPERF_PORT)])
         ports = [REDIS_PORT, HTTP_PORT, IPERF_PORT]
@@ -260,6 +250,8 @@ class Lab:
             ports.append(DNS_PORT)
         for port in ports:
             _wait_port(port)
+        if "pg" in self.args.kinds:  # initdb, postgres as its user, pgbench -i: pgserver.py
+            pgserver.start(self)
 
     def start_capture(self) -> None:
         a = self.args

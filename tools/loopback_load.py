@@ -1,6 +1,6 @@
 """The load of tools/capture_loopback.py: a seeded plan of phases and the clients that run
-them (redis-benchmark, redis-cli, ab, curl, iperf3; with the extra kinds memslap, dnsperf and
-h2load) against the servers of its namespace.
+them (redis-benchmark, redis-cli, ab, curl, iperf3; with the extra kinds memslap, dnsperf,
+h2load and pgbench) against the servers of its namespace.
 
 Everything a phase starts is bounded in time (``timeout``) and runs under ``nice``; bursts
 alternate with pauses, so two captures at once leave the 2 cores usable.
@@ -14,24 +14,30 @@ import time
 
 KINDS = ("idle", "redis", "http", "bulk", "mixed")
 """The default kinds (captures a-e of the README: seeds 1-5)."""
-EXTRA_KINDS = ("memcache", "dns", "h2")
+EXTRA_KINDS = ("memcache", "dns", "h2", "pg")
 """Opt-in kinds (--kinds), other servers and clients: memcached under memslap bursts
 (text or binary protocol), unbound answering dnsperf's UDP queries at a bounded rate, and
 nginx serving the HTTP objects over HTTP/2 cleartext (prior knowledge, H2_PORT) to h2load
 bursts (clients, concurrent streams per client, a request rate or count) beside a trickle
-of single curl --http2-prior-knowledge requests."""
+of single curl --http2-prior-knowledge requests, and PostgreSQL (a fresh cluster on 127.0.0.1,
+PG_PORT, tools/pgserver.py) under pgbench bursts at a bounded rate (TPC-B-like or select-only
+transactions, a connection per transaction at times)."""
 EXTRA_NEEDED = {
     "memcache": ["memcached", "memcslap"],
     "dns": ["unbound", "dnsperf"],
     "h2": ["h2load"],  # nginx and curl are needed by every capture
+    "pg": ["setpriv", "initdb", "postgres", "pg_isready", "pgbench"],  # see pgserver.add_to_path
 }
 EXTRA_PACKAGES = {
     "memcache": ["memcached", "libmemcached-tools"],
     "dns": ["unbound", "dnsperf"],
     "h2": ["nghttp2-client"],
+    "pg": ["postgresql", "postgresql-client"],  # Debian 12: pgbench is in postgresql-15
 }
 REDIS_PORT, HTTP_PORT, IPERF_PORT = 6379, 8080, 5201
-MEMCACHE_PORT, DNS_PORT, H2_PORT = 11211, 5353, 8081
+MEMCACHE_PORT, DNS_PORT, H2_PORT, PG_PORT = 11211, 5353, 8081, 5432
+PG_USER = "postgres"
+"""The pg kind's server runs as this user (postgres refuses root); initdb makes it the role."""
 DNS_NAMES = [("a.lab.", "A", "10.0.0.1"), ("b.lab.", "TXT", '\\"hello from the lab\\"'),
              ("c.lab.", "AAAA", "fd00::1"), ("d.lab.", "MX", "10 a.lab.")]
 LAB_ADDR = "10.77.0.1"
@@ -135,6 +141,16 @@ def _params(kind: str, rng: random.Random) -> dict:
             "on": [0.2, rng.uniform(0.5, 2.5)],
             "off": [0.5, rng.uniform(1.0, 5.0)],
             "curl_gap": [0.05, rng.uniform(0.2, 1.0)],
+        }
+    if kind == "pg":
+        connect = rng.random() < 0.2  # -C: a new connection (a backend) per transaction
+        return {
+            "clients": rng.choice([1, 2, 4, 8]),
+            "rate": rng.choice([10, 50]) if connect else rng.choice([20, 100, 400, 1000]),
+            "select_only": rng.random() < 0.5,  # -S; else the TPC-B-like default script
+            "connect": connect,
+            "on": [1.5, rng.uniform(2.5, 8.0)],  # pgbench -T: whole seconds, under `on`
+            "off": [0.5, rng.uniform(1.0, 4.0)],
         }
     return {"ping_gap": [0.3, rng.uniform(1.0, 4.0)]}
 
@@ -269,6 +285,28 @@ def run_phase(lab, ph: dict, t_end: float) -> None:
                     "-W",
                     str(ph["window_bits"]),
                     h2url + ph["object"],
+                ]
+            elif kind == "pg":  # tx/s over all clients (-R); no vacuum before each burst (-n)
+                count = ["-t", "5"] if light else ["-T", str(max(1, int(on - 0.3)))]
+                cmd = [
+                    "pgbench",
+                    "-n",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(PG_PORT),
+                    "-U",
+                    PG_USER,
+                    "-c",
+                    str(ph["clients"]),
+                    "-j",
+                    "1",
+                    "-R",
+                    str(ph["rate"]),
+                    *count,
+                    *(["-S"] if ph["select_only"] else []),
+                    *(["-C"] if ph["connect"] else []),
+                    "postgres",  # the database initdb makes
                 ]
             elif kind in ("redis", "mixed"):
                 tests = rng.choice(["set,get", "get", "incr,lpush", "set"])
