@@ -53,6 +53,7 @@ def report_dict(report: ShadowReport) -> dict:
         "promotable": report.promotable,
         "reasons": list(report.verdict.reasons),
         "notes": notes(report),
+        "outside_training_range": report.outside,
         "checks": dict(report.verdict.checks),
         "gate": {
             "delta_p95_max": DELTA_P95_MAX_PERCENT / 100,

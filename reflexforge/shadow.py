@@ -34,6 +34,7 @@ from reflexforge.config import (
     WINDOW_NS,
     ForgeOptions,
 )
+from reflexforge.envelope import outside_notes, outside_training_range
 from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.features import window_starts
 from reflexforge.ingest.plausibility import LINK_WAIT_NS, OVERLOAD_SHARE, link_queue
@@ -198,6 +199,7 @@ class ShadowReport:
     lookback_steps: int = 10
     gate_j: bool = True
     gate_static: float | None = GATE_STATIC_POINTS
+    outside: dict = field(default_factory=dict)  # reflexforge.envelope, closed loop
 
     @property
     def promoted(self) -> bool:
@@ -233,7 +235,7 @@ def notes(report: ShadowReport) -> list[str]:
     """Advice that is not part of the gate (spec/validation.md section 9, ``notes``), from the
     worse loop by mean J: a reflex worse than the incumbent or than the best static pair by
     J, a shadow trace the reflex was trained on, a link slower than the trace, and loops that
-    disagree."""
+    disagree, and traffic outside the range the reflex was trained on."""
     out = []
     worse = max(report.open_loop, report.closed_loop, key=lambda r: r.mean_J)
     loop = "open loop" if worse is report.open_loop else "closed loop"
@@ -263,7 +265,7 @@ def notes(report: ShadowReport) -> list[str]:
         out.append(f"the loops disagree (gap closed {gap_open:.1%} open, {gap_closed:.1%} "
                    "closed): the reflex sees its own policy's effects; `--features load` "
                    "(the default) trains on features it cannot change")
-    return out
+    return out + outside_notes(report.outside)
 
 
 def link_wait_share(ts: np.ndarray, size: np.ndarray, link_bps: int) -> float:
@@ -422,7 +424,8 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         closed_loop=closed_res, raw_stats_open=_raw_stats(logged, inc, lookback, load),
         raw_stats_closed=_raw_stats(closed, inc, lookback, load), static_p95=static_p95,
         static_J=static_J, climber=climb_res, oracle_mean_J=oracle_J, verdict=verdict,
-        series=series, lookback_steps=lookback, gate_j=gate_j, gate_static=gate_static)
+        series=series, lookback_steps=lookback, gate_j=gate_j, gate_static=gate_static,
+        outside=outside_training_range(reflex, closed.features))
 
 
 def _check_reachable_outputs(reflex, model_path: str | None = None) -> None:
