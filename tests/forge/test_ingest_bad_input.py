@@ -271,14 +271,14 @@ records' bytes."""
 
 def _holds(tmp_path_factory, data: bytes) -> None:
     """A trace (ordered, sizes >= 1) or a one-line ForgeError with a known code, read plainly
-    and with --filter and --rtt tcp; ``check`` never raises."""
+    and with --filter and --rtt tcp; ``check`` never raises, with or without them."""
     from reflexforge.ingest.check import check_file
 
     path = tmp_path_factory.mktemp("fuzz") / "f.bin"
     path.write_bytes(data)
-    found = check_file(path)
-    assert found.fatal is None or found.fatal.code in CODES
     for options in (None, CAPTURE_OPTIONS):
+        found = check_file(path, options)
+        assert found.fatal is None or found.fatal.code in CODES
         try:
             trace, _ = read_with_adjustments(path, options, min_span_ns=0)
         except ForgeError as exc:
