@@ -144,8 +144,8 @@ def _run_reporting(argv: Sequence[str] | None) -> int:
     """``run``, with every failure but SIGTERM turned into one line and an exit code."""
     try:
         return run(argv)
-    except ForgeError as exc:
-        _report(str(exc))
+    except ForgeError as exc:  # the file it is about, or else the program, leads the line
+        _report(str(exc) if exc.path is not None else f"{PROG}: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         _report(f"{PROG}: interrupted")

@@ -249,6 +249,15 @@ def test_a_socket_output_is_refused_before_any_work(tmp_path, capsys):
     assert check_output_path("/dev/null") == Path("/dev/null")
 
 
+def test_an_error_about_no_file_names_the_program(capsys):
+    """A bad value that no file holds: the line starts with the program, as argparse's and
+    reflex-inspect's do (it started with the bare code)."""
+    assert main(["static", "64,200ms", "-o", "/dev/null"]) == 2
+    line = _one_error_line(capsys.readouterr().err, "E_USAGE")
+    assert line == ("reflex-forge: E_USAGE: (64, 200000 µs) is not a pair of the oracle grid: "
+                    "N in 1, 4, 8, 16, 32, 64, D in 50, 200, 1000, 4000 µs")
+
+
 def test_forge_errors_escape_like_reflex_inspect():
     """U+202E, C1 controls, ESC and line breaks: escaped by the one shared helper."""
     from reflexfmt.terminal import escape_control
