@@ -206,7 +206,7 @@ def _capture_columns(name: str, options: IngestOptions, adjust: Adjustments):
     from reflexforge.ingest.read import capture_records
 
     ts, wire, _iface, record = capture_records(name, options, adjust)
-    return ts, wire, lambda i: f"record {int(record[i]) + 1}"
+    return ts, wire, lambda i: f"record {(i if record is None else int(record[i])) + 1}"
 
 
 def _parquet_columns(name: str, found: Findings):

@@ -213,11 +213,12 @@ def _read_capture(name: str, kind: sniff.Kind, options: IngestOptions, also_hash
 
 def capture_records(path: str | os.PathLike[str], options: IngestOptions | None = None,
                     adjust: Adjustments | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Every packet record of a capture as stored, in file order, before any option but
-    ``--filter`` applies: (ts_ns, original length, interface, record index from 0) int64
-    arrays of the records ``options.bpf`` keeps (all without it); how many it left out goes
-    to ``adjust``. For tests and ``check``."""
+    ``--filter`` applies: (ts_ns, original length, interface) int64 arrays of the records
+    ``options.bpf`` keeps, and the record index (from 0) of each, or None without a filter
+    (row i is record i); how many the filter left out goes to ``adjust``. For tests and
+    ``check``."""
     from reflexforge.ingest import pcap, pcapng
     from reflexforge.ingest.packets import PacketSelector
 
@@ -225,21 +226,22 @@ def capture_records(path: str | os.PathLike[str], options: IngestOptions | None 
     kind = sniff.sniff(name)
     if kind.container not in sniff.CAPTURES:
         raise ForgeError(E_CAPTURE, f"not a capture but {kind.describe()}", path=name)
-    selector = PacketSelector(name, IngestOptions(bpf=options.bpf if options else None))
+    bpf = options.bpf if options else None
+    selector = PacketSelector(name, IngestOptions(bpf=bpf))
     parts: list[tuple[np.ndarray, ...]] = []
 
     def on_chunk(chunk: Chunk, n: int, buf, first: int, _base, links) -> None:
+        if bpf is None:
+            parts.append((chunk.ts_ns[:n].copy(), chunk.wire[:n].copy(), chunk.iface[:n].copy()))
+            return
         kept = np.flatnonzero(selector.select(chunk, n, buf, links)[:n])
-        parts.append((chunk.ts_ns[kept], chunk.wire[kept], chunk.iface[kept],
-                      first + kept.astype(np.int64)))
+        parts.append((chunk.ts_ns[kept], chunk.wire[kept], chunk.iface[kept], first + kept))
 
     with sniff.open_file(name) as stream:
         reader = pcap.read_records if kind.container == sniff.PCAP else pcapng.read_records
         reader(name, stream, on_chunk)
-    if adjust is not None and selector.options.bpf is not None:
-        adjust.filter_expr, adjust.filtered_out = selector.options.bpf, selector.left_out
-    if not parts:
-        empty = np.empty(0, np.int64)
-        return empty, empty, empty, empty
-    return tuple(np.concatenate([p[i] for p in parts]).astype(np.int64)  # type: ignore[return-value]
-                 for i in range(4))
+    if adjust is not None and bpf is not None:
+        adjust.filter_expr, adjust.filtered_out = bpf, selector.left_out
+    columns = [np.concatenate([p[i] for p in parts]) if parts else np.empty(0, np.int64)
+               for i in range(3 if bpf is None else 4)]
+    return columns[0], columns[1], columns[2], (None if bpf is None else columns[3])
