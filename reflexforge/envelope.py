@@ -31,8 +31,8 @@ ENQUEUE_RATE = FEATURE_NAMES.index("enqueue_rate")
 def outside_training_range(reflex, features: np.ndarray) -> dict[str, dict]:
     """For each feature a split reads, by name: ``share`` of the windows with a packet
     (rows of ``features``, the ten raw features of a window, with ``enqueue_rate > 0``)
-    whose value is outside the file's ``[lo, hi]``, that range, and the ``min``/``max`` met
-    there (finite values only; ``null`` without any)."""
+    whose value is outside the file's ``[lo, hi]`` (``below`` + ``above``), that range, and
+    the ``min``/``max`` met there (finite values only; ``null`` without any)."""
     x = np.asarray(features, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
     x = x[x[:, ENQUEUE_RATE] > 0]
     out = {}
@@ -40,15 +40,21 @@ def outside_training_range(reflex, features: np.ndarray) -> dict[str, dict]:
         column = x[:, f]
         finite = column[np.isfinite(column)]
         lo, hi = reflex.scaling[f].lo, reflex.scaling[f].hi
-        beyond = int(((finite < lo) | (finite > hi)).sum())
+        below, above = int((finite < lo).sum()), int((finite > hi).sum())
         out[FEATURE_NAMES[f]] = {
-            "share": round(beyond / column.shape[0], 6) if column.shape[0] else 0.0,
+            "share": _share(below + above, column.shape[0]),
+            "below": _share(below, column.shape[0]),
+            "above": _share(above, column.shape[0]),
             "lo": lo,
             "hi": hi,
             "min": float(finite.min()) if finite.shape[0] else None,
             "max": float(finite.max()) if finite.shape[0] else None,
         }
     return out
+
+
+def _share(count: int, total: int) -> float:
+    return round(count / total, 6) if total else 0.0
 
 
 def outside_notes(outside: dict[str, dict]) -> list[str]:
@@ -60,8 +66,8 @@ def outside_notes(outside: dict[str, dict]) -> list[str]:
             continue
         unit = FEATURE_UNITS[FEATURE_NAMES.index(name)]
         out.append(f"{item['share']:.1%} of the windows with packets have {name} outside the "
-                   f"range the reflex was trained on ({item['lo']:.4g}..{item['hi']:.4g} "
-                   f"{unit}; here {item['min']:.4g}..{item['max']:.4g}): there its trees "
-                   "extrapolate; train on traffic of this kind (several traces: "
-                   "spec/training.md section 9)")
+                   f"range the reflex was trained on ({item['below']:.1%} below, "
+                   f"{item['above']:.1%} above {item['lo']:.4g}..{item['hi']:.4g} {unit}; here "
+                   f"{item['min']:.4g}..{item['max']:.4g}): there its trees extrapolate; train "
+                   "on traffic of this kind (several traces: spec/training.md section 9)")
     return out

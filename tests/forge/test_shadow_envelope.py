@@ -35,17 +35,19 @@ def test_the_share_counts_windows_with_packets_outside_the_range() -> None:
     rows[:, 3] = math.nan  # latency_p50, read by no split
     got = outside_training_range(reflex, rows)
     assert list(got) == ["enqueue_rate"]
-    assert got["enqueue_rate"] == {"share": 0.4, "lo": 100.0, "hi": 1000.0, "min": 50.0,
-                                   "max": 1000.5}
+    assert got["enqueue_rate"] == {"share": 0.4, "below": 0.2, "above": 0.2, "lo": 100.0,
+                                   "hi": 1000.0, "min": 50.0, "max": 1000.5}
     assert outside_training_range(constant_reflex(16, 1000), rows) == {}
     assert outside_training_range(reflex, rows[[0, 6]])["enqueue_rate"]["share"] == 0.0
 
 
 def test_a_note_names_the_feature_the_range_and_the_values_met() -> None:
-    item = {"share": OUTSIDE_NOTE_SHARE, "lo": 5.0, "hi": 2430.0, "min": 1.0, "max": 257370.0}
+    item = {"share": OUTSIDE_NOTE_SHARE, "below": 0.01, "above": 0.04, "lo": 5.0,
+            "hi": 2430.0, "min": 1.0, "max": 257370.0}
     (note,) = outside_notes({"enqueue_rate": item})
     assert note.startswith("5.0% of the windows with packets have enqueue_rate outside the "
-                           "range the reflex was trained on (5..2430 pkt/s; here 1..2.574e+05)")
+                           "range the reflex was trained on (1.0% below, 4.0% above 5..2430 "
+                           "pkt/s; here 1..2.574e+05)")
     assert outside_notes({"enqueue_rate": {**item, "share": OUTSIDE_NOTE_SHARE / 2}}) == []
 
 
@@ -64,6 +66,7 @@ def test_shadow_reports_traffic_beyond_the_training_range() -> None:
                         workers=1)
     share = report.outside["enqueue_rate"]["share"]
     assert OUTSIDE_NOTE_SHARE <= share < 1
+    assert report.outside["enqueue_rate"]["above"] == share  # lo = 0: none below
     assert any(n.startswith(f"{share:.1%} of the windows with packets have enqueue_rate")
                for n in notes(report))
     assert report_dict(report)["outside_training_range"] == report.outside
