@@ -38,6 +38,28 @@ from reflexforge.train import (
 )
 
 BOUNDS = ((min(GRID_N), max(GRID_N)), (min(GRID_D_US), max(GRID_D_US)))
+EXCLUDED_COST = 1e12
+"""What the fit sees as the cost of a pair ``--min-flush-threshold`` excludes: above any real
+J (µs; 1e12 µs is 11.6 days), so no leaf, split or static pair takes it, yet finite, so sums
+and split gains stay numbers (spec/training.md section 6.3)."""
+
+
+def allowed_costs(costs: np.ndarray, t: TrainOptions) -> np.ndarray:
+    """``costs`` [n, 24] with every pair below ``t.min_flush_threshold`` at EXCLUDED_COST
+    (``costs`` itself when every pair is allowed)."""
+    excluded = [p for p, (n, _d) in enumerate(PAIRS) if n < t.min_flush_threshold]
+    if not excluded:
+        return costs
+    out = np.array(costs, dtype=np.float64)
+    out[:, excluded] = EXCLUDED_COST
+    return out
+
+
+def runtime_bounds(t: TrainOptions) -> tuple[tuple[int, int], ...]:
+    """The file's output bounds: the grid's, the flush threshold's from
+    ``t.min_flush_threshold`` on, so that the runtime's clamp guarantees it."""
+    (_n_lo, n_hi), delay = BOUNDS
+    return (t.min_flush_threshold, n_hi), delay
 """Output clamps: 1..64 packets and 50..4000 us, the ends of the oracle grid."""
 LEGAL = (GRID_N, GRID_D_US)
 """The values a leaf may take, per output: the oracle grid."""
@@ -169,7 +191,7 @@ def runtime_reflex(lo: np.ndarray, hi: np.ndarray, trees, train_opts: TrainOptio
     return Reflex(
         scaling=tuple(FeatureScale(float(a), float(b)) for a, b in zip(lo, hi, strict=True)),
         trees=tuple(trees),
-        bounds=tuple(OutputBounds(a, b) for a, b in BOUNDS),
+        bounds=tuple(OutputBounds(a, b) for a, b in runtime_bounds(train_opts)),
         metadata=metadata,
         q_scale=Q_SCALE,
         confirm_steps=train_opts.confirm_steps,
@@ -280,11 +302,11 @@ def fit_cost_tree(x_rows: np.ndarray, costs: np.ndarray, c: Candidate, t: TrainO
     return Fitted(lo, hi, export_policy_tree(tree), leaves(collapse(tree)), x_rows.shape[0])
 
 
-def static_fit(files: list[FileWindows]) -> Fitted:
+def static_fit(files: list[FileWindows], t: TrainOptions) -> Fitted:
     """The best static pair on the training windows (lowest mean J, ties to the lowest
-    index), as one leaf per tree."""
+    index; among the pairs ``t`` allows), as one leaf per tree."""
     x = _train_x(files)
-    j = np.concatenate([f.J[:f.n_train] for f in files])
+    j = allowed_costs(np.concatenate([f.J[:f.n_train] for f in files]), t)
     best = int(np.argmin(j.mean(axis=0)))
     lo, hi = scaling_from_training(x)
     n, d = PAIRS[best]
@@ -297,13 +319,13 @@ def fit_candidate(c: Candidate, files: list[FileWindows], opts: ForgeOptions,
     own hysteresis."""
     t = c.options(t)
     if c.model == "static":
-        return static_fit(files)
+        return static_fit(files, t)
     if c.model == "regressors":
         labels = np.concatenate([f.labels[:f.n_train] for f in files])
         return with_dagger(labels, lambda x, y: fit_regressors(x, y, t, c.features), files,
                            opts, t)
     offset, length = horizon_span(t.confirm_steps, t.dwell_steps, c.horizon, t.label_target)
-    costs = np.concatenate([horizon_costs(f.J, f.starts, offset, length,
+    costs = np.concatenate([horizon_costs(allowed_costs(f.J, t), f.starts, offset, length,
                                           t.horizon_agg)[:f.n_train] for f in files])
     follows = follows_next(files)
     return with_dagger(costs, lambda x, y: fit_cost_tree(x, y, c, t, follows), files, opts, t)

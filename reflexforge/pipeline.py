@@ -21,6 +21,7 @@ from reflexforge.candidates import (
     Candidate,
     FileWindows,
     Fitted,
+    allowed_costs,
     candidate_grid,
     fit_candidate,
     runtime_reflex,
@@ -180,7 +181,8 @@ def reflex_from_segments(
     files = []
     switches_plain = switches_trained = 0
     for segment, (starts, x, j) in zip(segments, checked, strict=True):
-        lab = training_labels(j, starts, train_opts.label_target, train_opts.switch_cost_us)
+        lab = training_labels(allowed_costs(j, train_opts), starts, train_opts.label_target,
+                              train_opts.switch_cost_us)
         files.append(FileWindows(starts, x, j, split_by_time(len(starts)), lab, segment.trace))
         switches_plain += count_switches(best_pairs(j))
         switches_trained += count_switches(lab)

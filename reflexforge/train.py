@@ -17,6 +17,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from reflexfmt import Node
 from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, FEATURE_COUNT, MAX_TREE_DEPTH
+from reflexforge.config import GRID_N
 from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.horizon import MAX_HORIZON, check_aggregate
 from reflexforge.label_smoothing import LABEL_TARGETS
@@ -72,6 +73,8 @@ class TrainOptions:
     (runtime hysteresis, spec/NEM1.md section 11); ``target`` is what the regressors fit;
     ``dagger_rounds`` is the number of DAgger rounds (reflexforge/candidates.py): retrain on
     the features the reflex itself sees in a closed-loop replay of the training windows;
+    ``min_flush_threshold``: the smallest flush threshold a leaf, the static pair or the
+    file's bounds allow (1: every pair of the grid; spec/training.md section 6.3);
     ``hysteresis_grid``: with selection, cost-sensitive trees are also tried at the
     hysteresis settings of ``candidates.HYSTERESIS_GRID`` (off by default; the CLI's
     --hysteresis-grid, which --confirm-steps, --dwell-steps and --plain exclude). It is not
@@ -95,6 +98,7 @@ class TrainOptions:
     max_depth: int = DEFAULT_DEPTH
     refit: bool = True
     hysteresis_grid: bool = False
+    min_flush_threshold: int = 1
 
     def __post_init__(self) -> None:
         if self.label_target not in LABEL_TARGETS:
@@ -136,6 +140,11 @@ class TrainOptions:
         if not _int_in(self.max_depth, 1, MAX_TREE_DEPTH):
             raise ForgeError(E_USAGE, f"depth must be an integer in 1..{MAX_TREE_DEPTH}, "
                              f"got {self.max_depth!r}")
+        if isinstance(self.min_flush_threshold, bool) \
+                or self.min_flush_threshold not in GRID_N:
+            raise ForgeError(E_USAGE, "minimum flush threshold must be one of "
+                             f"{', '.join(map(str, GRID_N))} packets, "
+                             f"got {self.min_flush_threshold!r}")
         if not _int_in(self.dagger_rounds, 0, MAX_DAGGER_ROUNDS):
             raise ForgeError(E_USAGE, f"DAgger rounds must be an integer in "
                              f"0..{MAX_DAGGER_ROUNDS}, got {self.dagger_rounds!r}")

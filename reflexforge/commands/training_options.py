@@ -11,6 +11,7 @@ import argparse
 from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, MAX_TREE_DEPTH
 from reflexforge.candidates import DEFAULT_MIN_LEAF, HYSTERESIS_GRID, MIN_LEAF_GRID
 from reflexforge.commands.argtypes import int_range, non_negative_float
+from reflexforge.config import GRID_N
 from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.horizon import MAX_HORIZON, check_aggregate
 from reflexforge.train import (
@@ -33,7 +34,7 @@ def _aggregate(text: str) -> str:
 
 _STABILITY = ("label_target", "switch_cost_us", "confirm_steps", "dwell_steps", "target",
               "dagger_rounds", "features", "model", "select", "horizon", "horizon_agg",
-              "min_leaf", "max_depth", "refit")
+              "min_leaf", "max_depth", "refit", "min_flush_threshold")
 
 
 def add_hysteresis_options(group, filled: bool = False) -> None:
@@ -100,6 +101,13 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="with --select, also try the cost-sensitive trees at confirm/dwell "
         f"{'/'.join(map(str, HYSTERESIS_GRID[0]))} (faster following; off by default: on "
         "traffic it was not tuned on it flapped more often than it gained, see README)",
+    )
+    model.add_argument(
+        "--min-flush-threshold", type=int, choices=GRID_N, default=None, metavar="N",
+        help="the smallest flush threshold the reflex may choose, in packets: no leaf and no "
+        "static pair below it, and the file's bounds clamp at it (default "
+        f"{d.min_flush_threshold}: every pair; 4 never flushes every packet, which a burst "
+        "arriving within confirm_steps can overrun, README)",
     )
     group = parser.add_argument_group("training and stability options")
     group.add_argument(

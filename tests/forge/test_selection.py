@@ -317,6 +317,8 @@ BAD = [
     ["--min-leaf", "0"], ["--min-leaf", "100001"],
     ["--model", "nope"], ["--select", "maybe"], ["--refit", "yes"],
     ["--horizon-agg", "q100"], ["--horizon-agg", "q0"], ["--horizon-agg", "median"],
+    ["--min-flush-threshold", "2"], ["--min-flush-threshold", "0"],
+    ["--min-flush-threshold", "x"],
 ]
 
 
