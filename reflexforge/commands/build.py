@@ -8,12 +8,10 @@ Several telemetry files train one reflex on all of them (spec/training.md sectio
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
-from reflexfmt.terminal import escape_control
 from reflexforge.commands import COMMANDS
-from reflexforge.commands.build_report import build_warnings, print_report, summary_line
+from reflexforge.commands.build_report import report_build
 from reflexforge.commands.modelio import dump_model
 from reflexforge.commands.options import (
     add_common_options,
@@ -87,10 +85,5 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
     dump_model(reflex, target)
     report.seconds["read"] = t1 - t0
     report.seconds["total"] = time.perf_counter() - t0
-    for note in build_warnings(report, train_opts):
-        print(escape_control(f"{target}: warning: {note}"), file=sys.stderr)
-    if getattr(args, "quiet", False):
-        print(summary_line(report, str(target), train_opts))
-    else:
-        print_report(report, str(target), train_opts)
+    report_build(report, str(target), train_opts, bool(getattr(args, "quiet", False)))
     return reflex, report

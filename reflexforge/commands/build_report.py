@@ -4,6 +4,21 @@ selection, notes on tree size."""
 from __future__ import annotations
 
 
+def report_build(report, output: str, train_opts, quiet: bool) -> None:
+    """What ``build`` and ``train`` print once the file is written: each warning as one
+    stderr line (also when quiet), then one summary line (quiet) or the tables."""
+    import sys
+
+    from reflexfmt.terminal import escape_control
+
+    for note in build_warnings(report, train_opts):
+        print(escape_control(f"{output}: warning: {note}"), file=sys.stderr)
+    if quiet:
+        print(summary_line(report, output, train_opts))
+    else:
+        print_report(report, output, train_opts)
+
+
 def print_report(report, output: str, train_opts=None) -> None:
     """The validation figures as a rich table on stdout."""
     from rich.console import Console

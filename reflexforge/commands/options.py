@@ -81,8 +81,8 @@ def add_quiet_option(parser: argparse.ArgumentParser) -> None:
         "-q",
         "--quiet",
         action="store_true",
-        help="no progress bars (also off when stderr is not a terminal); build and shadow "
-        "print one summary line instead of their tables",
+        help="no progress bars (also off when stderr is not a terminal); build, train and "
+        "shadow print one summary line instead of their tables",
     )
 
 

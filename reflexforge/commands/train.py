@@ -46,7 +46,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reflexforge.commands.build_report import print_report
+    from reflexforge.commands.build_report import report_build
     from reflexforge.features import window_starts
     from reflexforge.labelling import incumbent_features
     from reflexforge.oracle import best_pairs, window_costs
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     reflex, report = reflex_from_costs(starts, tset.X, costs, trace.sha1, opts, train_opts,
                                        trace)
     dump_model(reflex, output)
-    print_report(report, str(output), train_opts)
+    report_build(report, str(output), train_opts, bool(getattr(args, "quiet", False)))
     return 0
 
 

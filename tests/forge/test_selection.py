@@ -284,6 +284,26 @@ def test_too_few_windows_for_the_leaf_size_still_builds(seconds: float, model: s
         assert [len(t) for t in reflex.trees] == [1, 1]
 
 
+def test_train_warns_and_quiets_as_build_does(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """``train`` prints the build's warnings (it printed none) and, with --quiet, one
+    summary line (it printed every table)."""
+    trace = tmp_path / "tiny.csv"
+    synthesize(trace, "mixed", duration_s=1.5, seed=3)
+    small = ["--min-leaf", "100", "--max-depth", "8"]
+    build(["build", str(trace), "-o", str(tmp_path / "b.reflex"), "--training-set",
+           str(tmp_path / "ts.csv"), *small])
+    capsys.readouterr()
+    out = tmp_path / "t.reflex"
+    build(["train", str(tmp_path / "ts.csv"), "--telemetry", str(trace), "-o", str(out),
+           *small])
+    said = capsys.readouterr()
+    assert f"{out}: warning: " in " ".join(said.err.split())
+    (line,) = said.out.splitlines()
+    assert line.startswith(f"{out}: best static pair (1 leaf), validation gap closed ")
+    assert out.read_bytes() == (tmp_path / "b.reflex").read_bytes()
+
+
 @pytest.mark.parametrize("refit", ["on", "off"])
 def test_refit_of_a_static_winner_is_the_best_pair_over_all_windows(refit: str,
                                                                     tmp_path: Path) -> None:
