@@ -38,6 +38,11 @@ from reflexforge.train import (
 )
 
 BOUNDS = ((min(GRID_N), max(GRID_N)), (min(GRID_D_US), max(GRID_D_US)))
+"""Output clamps: 1..64 packets and 50..4000 us, the ends of the oracle grid."""
+LEGAL = (GRID_N, GRID_D_US)
+"""The values a leaf may take, per output: the oracle grid."""
+PAIR_D = np.array([d for _, d in PAIRS], dtype=np.int64)
+"""Each pair's max batch delay in us (``oracle_kernel.PAIR_N`` has its flush threshold)."""
 EXCLUDED_COST = 1e12
 """What the fit sees as the cost of a pair ``--min-flush-threshold`` excludes: above any real
 J (µs; 1e12 µs is 11.6 days), so no leaf, split or static pair takes it, yet finite, so sums
@@ -47,8 +52,8 @@ and split gains stay numbers (spec/training.md section 6.3)."""
 def allowed_costs(costs: np.ndarray, t: TrainOptions) -> np.ndarray:
     """``costs`` [n, 24] with every pair below ``t.min_flush_threshold`` at EXCLUDED_COST
     (``costs`` itself when every pair is allowed)."""
-    excluded = [p for p, (n, _d) in enumerate(PAIRS) if n < t.min_flush_threshold]
-    if not excluded:
+    excluded = np.flatnonzero(PAIR_N < t.min_flush_threshold)
+    if not excluded.shape[0]:
         return costs
     out = np.array(costs, dtype=np.float64)
     out[:, excluded] = EXCLUDED_COST
@@ -60,11 +65,7 @@ def runtime_bounds(t: TrainOptions) -> tuple[tuple[int, int], ...]:
     ``t.min_flush_threshold`` on, so that the runtime's clamp guarantees it."""
     (_n_lo, n_hi), delay = BOUNDS
     return (t.min_flush_threshold, n_hi), delay
-"""Output clamps: 1..64 packets and 50..4000 us, the ends of the oracle grid."""
-LEGAL = (GRID_N, GRID_D_US)
-"""The values a leaf may take, per output: the oracle grid."""
-PAIR_D = np.array([d for _, d in PAIRS], dtype=np.int64)
-"""Each pair's max batch delay in us (``oracle_kernel.PAIR_N`` has its flush threshold)."""
+
 
 HORIZON_GRID: tuple[int | None, ...] = (None,)
 """Horizons the selection tries when --horizon is not given (None: the hysteresis span, the

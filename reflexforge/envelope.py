@@ -14,18 +14,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reflexfmt.limits import FEATURE_NAMES, FEATURE_UNITS, LEAF
+from reflexfmt.limits import FEATURE_NAMES, FEATURE_UNITS
 
 OUTSIDE_NOTE_SHARE = 0.05
 """A share of windows outside the training range at or above this earns a note."""
+ENQUEUE_RATE = FEATURE_NAMES.index("enqueue_rate")
 
 
 def split_features(trees: Sequence[Sequence]) -> list[int]:
     """The features a split of any tree reads, in index order."""
-    return sorted({node.feature for tree in trees for node in tree if node.feature != LEAF})
-
-
-ENQUEUE_RATE = FEATURE_NAMES.index("enqueue_rate")
+    return sorted({node.feature for tree in trees for node in tree if not node.is_leaf})
 
 
 def outside_training_range(reflex, features: np.ndarray) -> dict[str, dict]:

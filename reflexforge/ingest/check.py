@@ -23,12 +23,12 @@ from reflexforge.errors import (
     E_CSV_ORDER,
     E_CSV_VALUE,
     E_TRACE_SHORT,
-    E_USAGE,
     ForgeError,
 )
 from reflexforge.ingest import sniff
 from reflexforge.ingest.plausibility import link_queue, warnings_from
 from reflexforge.ingest.quirks import Adjustments, IngestOptions
+from reflexforge.ingest.read import refuse_capture_options
 from reflexforge.ingest.records import CLAMP, ERROR, MODE_CODE, SPLIT, as_read
 from reflexforge.trace import BYTES, BYTES_MAX, BYTES_MIN, RTT, TS, TS_MAX, TS_MIN
 
@@ -99,10 +99,7 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
         if (note := sniff.name_mismatch(name, kind)) is not None:
             found.adjust.notes.append(note)
         capture = kind.container in sniff.CAPTURES
-        if not capture and (options.bpf is not None or options.rtt is not None):
-            given = "--filter" if options.bpf is not None else "--rtt"
-            raise ForgeError(E_USAGE, f"{given} applies to captures only, and this file is "
-                             f"{kind.describe()}", path=name)
+        refuse_capture_options(name, kind, options)
         if capture:
             ts, wire, place = _capture_columns(name, options, found.adjust)
         elif kind.container == sniff.PARQUET:

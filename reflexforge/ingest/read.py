@@ -75,10 +75,7 @@ def read_with_adjustments(path: str | os.PathLike[str], options: IngestOptions |
     if (note := sniff.name_mismatch(name, kind)) is not None:
         adjust.notes.append(note)
     capture = kind.container in sniff.CAPTURES
-    if not capture and (options.bpf is not None or options.rtt is not None):
-        given = "--filter" if options.bpf is not None else "--rtt"
-        raise ForgeError(E_USAGE, f"{given} applies to captures only, and this file is "
-                         f"{kind.describe()}", path=name)
+    refuse_capture_options(name, kind, options)
     if kind.container == sniff.CSV:
         trace = _read_csv(name, options, also_hash, adjust)
     elif kind.container == sniff.PARQUET:
@@ -101,6 +98,15 @@ def read_with_adjustments(path: str | os.PathLike[str], options: IngestOptions |
                          f"the last packet, shorter than one window ({min_span_ns} ns){hint}",
                          path=name)
     return trace, adjust
+
+
+def refuse_capture_options(name: str, kind: sniff.Kind, options: IngestOptions) -> None:
+    """E_USAGE when --filter or --rtt is given for a file that is not a capture."""
+    if kind.container in sniff.CAPTURES or (options.bpf is None and options.rtt is None):
+        return
+    given = "--filter" if options.bpf is not None else "--rtt"
+    raise ForgeError(E_USAGE, f"{given} applies to captures only, and this file is "
+                     f"{kind.describe()}", path=name)
 
 
 def _read_csv(name: str, options: IngestOptions, also_hash, adjust: Adjustments) -> Trace:
