@@ -23,7 +23,14 @@ from reflexforge.errors import (
 )
 from reflexforge.ingest import sniff
 from reflexforge.ingest.hashing import open_hashed
-from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error, reorder, step_beyond
+from reflexforge.ingest.quirks import (
+    DEFAULT_MTU,
+    Adjustments,
+    IngestOptions,
+    order_error,
+    reorder,
+    step_beyond,
+)
 from reflexforge.ingest.records import ERROR, Chunk, Rows
 from reflexforge.trace import BYTES_MAX, Trace
 
@@ -223,8 +230,8 @@ def capture_records(path: str | os.PathLike[str], options: IngestOptions | None 
     """Every packet record of a capture as stored, in file order, before any option but
     ``--filter`` applies: (ts_ns, original length, interface) int64 arrays of the records
     ``options.bpf`` keeps, and the record index (from 0) of each, or None without a filter
-    (row i is record i); how many the filter left out goes to ``adjust``. For tests and
-    ``check``."""
+    (row i is record i). ``adjust`` gets how many the filter left out and, with ``--rtt tcp``,
+    how many RTT samples the kept records carry. For tests and ``check``."""
     from reflexforge.ingest import pcap, pcapng
     from reflexforge.ingest.packets import PacketSelector
 
@@ -233,21 +240,26 @@ def capture_records(path: str | os.PathLike[str], options: IngestOptions | None 
     if kind.container not in sniff.CAPTURES:
         raise ForgeError(E_CAPTURE, f"not a capture but {kind.describe()}", path=name)
     bpf = options.bpf if options else None
-    selector = PacketSelector(name, IngestOptions(bpf=bpf))
+    rtt = options.rtt if options else None
+    selector = PacketSelector(name, IngestOptions(bpf=bpf, rtt=rtt))
+    kept_rows = Rows(0, ERROR, DEFAULT_MTU)  # only counts: one row per kept record
     parts: list[tuple[np.ndarray, ...]] = []
 
     def on_chunk(chunk: Chunk, n: int, buf, first: int, _base, links) -> None:
+        keep = selector.select(chunk, n, buf, links)
+        selector.placed(chunk, n, keep, kept_rows.n, kept_rows)
         if bpf is None:
             parts.append((chunk.ts_ns[:n].copy(), chunk.wire[:n].copy(), chunk.iface[:n].copy()))
+            kept_rows.n += n
             return
-        kept = np.flatnonzero(selector.select(chunk, n, buf, links)[:n])
+        kept = np.flatnonzero(keep[:n])
         parts.append((chunk.ts_ns[kept], chunk.wire[kept], chunk.iface[kept], first + kept))
+        kept_rows.n += kept.shape[0]
 
     with sniff.open_file(name) as stream:
         reader = pcap.read_records if kind.container == sniff.PCAP else pcapng.read_records
         reader(name, stream, on_chunk)
-    if adjust is not None and bpf is not None:
-        adjust.filter_expr, adjust.filtered_out = bpf, selector.left_out
+    selector.finish(kept_rows, adjust if adjust is not None else Adjustments())
     columns = [np.concatenate([p[i] for p in parts]) if parts else np.empty(0, np.int64)
                for i in range(3 if bpf is None else 4)]
     return columns[0], columns[1], columns[2], (None if bpf is None else columns[3])

@@ -395,6 +395,25 @@ def test_check_applies_the_filter(name):
     assert every.rows > found.rows > 0
 
 
+@pytest.mark.parametrize("name", ["micro.pcap", "h2.pcap", "two-interfaces.pcapng"])
+def test_check_counts_the_rtt_samples_the_readers_find(name):
+    """``reflex-forge check --rtt tcp`` says how many RTT samples the trace would carry, as
+    the reading commands' ``adjusted:`` line does (it said nothing), with and without a
+    filter; with --oversize split or clamp the count is the same (a record's sample goes to
+    its first piece)."""
+    from reflexforge.ingest.check import check_file
+
+    for bpf in (None, "tcp port 6379", "greater 200"):
+        found = check_file(DATA / name, IngestOptions(bpf=bpf, rtt="tcp"))
+        for oversize in ("split", "clamp"):
+            _, adjust = read_with_adjustments(
+                DATA / name, IngestOptions(bpf=bpf, rtt="tcp", oversize=oversize), min_span_ns=0)
+            assert found.adjust.rtt_samples == adjust.rtt_samples
+        assert "RTT samples" in " ".join(found.lines())
+    assert found.adjust.rtt_samples > 0
+    assert check_file(DATA / name, IngestOptions()).adjust.rtt_samples is None
+
+
 def test_a_bad_filter_names_the_file_and_csv_refuses_it(tmp_path):
     """An expression libpcap cannot compile: E_USAGE naming the capture it was compiled
     for; --filter on CSV telemetry in ``check``: E_USAGE, as in every other command."""
