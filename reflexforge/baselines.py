@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reflexforge.climber import DEAD_BAND_PERCENT, GOING_RIGHT, LADDER, climb_sample
-from reflexforge.closedloop import MODE_CLIMB, LoopResult, run_loop
+from reflexforge.closedloop import MODE_CLIMB, LoopResult, RttSamples, run_loop
 from reflexforge.config import LEAD_STEPS, PAIRS, STEP_NS, ForgeOptions
 from reflexforge.schedulecost import schedule_window_costs
 from reflexforge.simulate import nearest_rank, simulate
@@ -44,7 +44,8 @@ def p95_ns(ts: np.ndarray, completion: np.ndarray) -> int:
     """Nearest-rank p95 latency in ns over all packets."""
     lat = completion - ts
     rank = nearest_rank(lat.shape[0], 95)
-    return int(np.partition(lat, rank - 1)[rank - 1])
+    lat.partition(rank - 1)  # in place: no second array of 8 bytes per packet
+    return int(lat[rank - 1])
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def runtime_static_J(ts: np.ndarray, size: np.ndarray, starts: np.ndarray,
     return J
 
 
-def hill_climber(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray,
+def hill_climber(ts: np.ndarray, size: np.ndarray, rtt: RttSamples,
                  opts: ForgeOptions) -> LoopResult:
     """Closed-loop replay under the net_dim-style hill climber."""
     return run_loop(ts, size, rtt, opts.incumbent, opts.flush_cost_ns, opts.link_bps,

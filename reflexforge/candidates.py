@@ -208,7 +208,7 @@ def closed_loop_features(trace: Trace, reflex: Reflex, opts: ForgeOptions,
     from reflexforge.runtime import flatten
 
     ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
-    loop = run_loop(ts, trace.size, trace.rtt_ns, tuple(opts.incumbent), opts.flush_cost_ns,
+    loop = run_loop(ts, trace.size, trace.rtt_samples, tuple(opts.incumbent), opts.flush_cost_ns,
                     opts.link_bps, MODE_CLOSED, flatten(reflex), lam=opts.lam)
     index = (np.asarray(starts, dtype=np.int64) - ts[0]) // STEP_NS
     return loop.features[index]

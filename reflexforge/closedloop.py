@@ -53,7 +53,8 @@ def _flush(completion, first, count, batch_bytes, flush, free, flush_cost_ns, li
 
 
 @njit(cache=True, nogil=True)
-def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sched_d_ns,
+def replay(ts, size, rtt_at, rtt_val, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n,
+           sched_d_ns,
            feature, threshold, left, right, value, lo, hi, q_scale, bmin, bmax, confirm, dwell,
            ladder_n, ladder_d_ns, ladder_start, lam, band,
            completion, feats, raw_dec):
@@ -86,6 +87,8 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
     c_hi = 0
     ewma = 0.0
     has_ewma = False
+    r = 0  # the next RTT sample
+    n_rtt = rtt_at.shape[0]
     # hysteresis state
     a0 = sched_n[0]
     a1 = sched_d_ns[0] // 1000
@@ -176,12 +179,13 @@ def replay(ts, size, rtt, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n, sch
                           link_bps)
             flushes += 1
             is_open = False
-        if rtt[i] >= 0:
+        if r < n_rtt and rtt_at[r] == i:
             if has_ewma:
-                ewma = ewma + (np.float64(rtt[i]) - ewma) * 0.125
+                ewma = ewma + (np.float64(rtt_val[r]) - ewma) * 0.125
             else:
-                ewma = float(rtt[i])
+                ewma = float(rtt_val[r])
                 has_ewma = True
+            r += 1
     return flushes
 
 
@@ -218,12 +222,30 @@ def step_count(ts: np.ndarray, t0: int | None = None) -> int:
     return (int(ts[-1]) - (int(ts[0]) if t0 is None else t0)) // STEP_NS + 1
 
 
-def run_loop(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray, incumbent: tuple[int, int],
+RttSamples = np.ndarray | tuple[np.ndarray, np.ndarray]
+
+
+def sparse_rtt(rtt: RttSamples) -> tuple[np.ndarray, np.ndarray]:
+    """The samples of dense or sparse ``rtt`` as (packet indices, values), int64 and
+    contiguous; sparse samples are taken as ``Trace`` keeps them (indices increasing)."""
+    if isinstance(rtt, tuple):
+        return (np.ascontiguousarray(rtt[0], dtype=np.int64),
+                np.ascontiguousarray(rtt[1], dtype=np.int64))
+    dense = np.asarray(rtt, dtype=np.int64)
+    at = np.flatnonzero(dense >= 0).astype(np.int64, copy=False)
+    return at, dense[at]
+
+
+def run_loop(ts: np.ndarray, size: np.ndarray, rtt: RttSamples, incumbent: tuple[int, int],
              flush_cost_ns: int, link_bps: int, mode: int, flat: FlatReflex | None = None,
              schedule: tuple[np.ndarray, np.ndarray] | None = None, lam: float = 0.1,
              ladder: tuple[tuple[int, int], ...] = LADDER,
              ladder_start: int | None = None, t0: int | None = None) -> LoopResult:
     """Replay ``ts``/``size``/``rtt`` through the runtime loop in ``mode`` (see module doc).
+
+    ``rtt`` is dense (int64 per packet, -1 = no sample) or sparse (packet indices, values), as
+    ``Trace.rtt_ns`` and ``Trace.rtt_samples`` give them; the replay reads the sparse form, so
+    a trace's samples cost no memory per packet.
 
     ``flat`` is the reflex for MODE_OPEN/MODE_CLOSED; ``schedule`` = (N per step, D us per step)
     for MODE_SCHEDULE (``step_count(ts)`` entries); ``ladder`` and ``ladder_start`` (default: the
@@ -234,7 +256,7 @@ def run_loop(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray, incumbent: tuple
     """
     ts = np.ascontiguousarray(ts, dtype=np.int64)
     size = as_sizes(size)
-    rtt = np.ascontiguousarray(rtt, dtype=np.int64)
+    rtt_at, rtt_val = sparse_rtt(rtt)
     if t0 is None:
         t0 = int(ts[0]) if ts.shape[0] else 0
     elif ts.shape[0] and t0 > int(ts[0]):
@@ -263,11 +285,11 @@ def run_loop(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray, incumbent: tuple
     completion = np.empty(ts.shape[0], dtype=np.int64)
     feats = np.zeros((n_dec, 10), dtype=np.float64)
     raw = np.zeros((n_dec, 2), dtype=np.int64)
-    flushes = replay(ts, size, rtt, int(flush_cost_ns), int(link_bps), t0, n_dec, int(mode),
-                     sched_n, sched_d, flat.feature, flat.threshold, flat.left, flat.right,
-                     flat.value, flat.lo, flat.hi, flat.q_scale, flat.bound_min, flat.bound_max,
-                     flat.confirm_steps, flat.dwell_steps, ladder_n, ladder_d, int(ladder_start),
-                     float(lam), DEAD_BAND_PERCENT, completion, feats, raw)
+    flushes = replay(ts, size, rtt_at, rtt_val, int(flush_cost_ns), int(link_bps), t0, n_dec,
+                     int(mode), sched_n, sched_d, flat.feature, flat.threshold, flat.left,
+                     flat.right, flat.value, flat.lo, flat.hi, flat.q_scale, flat.bound_min,
+                     flat.bound_max, flat.confirm_steps, flat.dwell_steps, ladder_n, ladder_d,
+                     int(ladder_start), float(lam), DEAD_BAND_PERCENT, completion, feats, raw)
     return LoopResult(completion, int(flushes), feats, raw, sched_n, sched_d // 1000)
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reflexforge.baselines import p95_ns
-from reflexforge.closedloop import MODE_CLOSED, run_loop, step_count
+from reflexforge.closedloop import MODE_CLOSED, RttSamples, run_loop, step_count
 from reflexforge.config import LEAD_STEPS, STEP_NS, ForgeOptions
 from reflexforge.oscillation import (
     STEP_S,
@@ -63,7 +63,7 @@ class ValidationSpan:
 
     ts: np.ndarray
     size: np.ndarray
-    rtt: np.ndarray
+    rtt: RttSamples  # sparse: (packet indices, values) within the span
     t0: int
     starts: np.ndarray
     oracle_J: np.ndarray
@@ -86,7 +86,9 @@ def validation_span(trace: Trace, starts: np.ndarray, x: np.ndarray, n_train: in
     first = int(np.searchsorted(ts_all, t0, side="left"))
     ts = np.ascontiguousarray(ts_all[first:], dtype=np.int64)
     size = np.asarray(trace.size)[first:]
-    rtt = np.ascontiguousarray(np.asarray(trace.rtt_ns)[first:], dtype=np.int64)
+    at, values = trace.rtt_samples
+    after = at >= first
+    rtt = (at[after] - first, values[after])
     val = starts[n_train:]
     steps = step_count(ts, t0)
     n, d_us = opts.incumbent

@@ -315,7 +315,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
     gate_static = gate_static if gate_j else None
     ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
     size = as_sizes(trace.size)
-    rtt = np.ascontiguousarray(trace.rtt_ns, dtype=np.int64)
+    rtt = trace.rtt_samples  # sparse: no memory per packet
     steps = step_count(ts)
     duration_s = steps * STEP_NS / 1e9
     if steps > MAX_STEPS:
@@ -337,13 +337,22 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
     inc = opts.incumbent
     args = (ts, size, rtt, inc, opts.flush_cost_ns, opts.link_bps)
     starts = window_starts(ts)
+    lookback = gate_lookback(reflex.confirm_steps, reflex.dwell_steps)
+    per_step = offered_load(ts, size, steps, int(ts[0]))
+    load = switch_load(per_step, reflex.confirm_steps)
+    judged = (opts, lookback, load)
+    # Each replay is summed up as soon as it ends, and only the completions the figure's
+    # series need (incumbent, closed loop, best static pair) are kept: 8 bytes per packet each.
     with progress_bar(8, "shadow", progress) as bar:
         logged = run_loop(*args, MODE_OPEN, flat=flat)
         bar.advance()
-        open_loop = run_loop(*args, MODE_SCHEDULE,
-                             schedule=(logged.schedule_n, logged.schedule_d_us))
+        open_res, _ = _result("reflex, open loop", ts, size, starts,
+                              run_loop(*args, MODE_SCHEDULE,
+                                       schedule=(logged.schedule_n, logged.schedule_d_us)),
+                              *judged)
         bar.advance()
         closed = run_loop(*args, MODE_CLOSED, flat=flat)
+        closed_res, _ = _result("reflex, closed loop", ts, size, starts, closed, *judged)
         bar.advance()
         costs = window_costs(ts, size, starts, opts.lam, opts.flush_cost_ns, opts.link_bps,
                              workers=workers if workers is not None else opts.workers,
@@ -351,22 +360,16 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         bar.advance()
         statics = static_pairs(ts, size, starts, costs.J, opts)
         bar.advance()
-        climb = hill_climber(ts, size, rtt, opts)
+        climb_res, _ = _result("net_dim climber", ts, size, starts,
+                               hill_climber(ts, size, rtt, opts), *judged)
         bar.advance()
         steps_n = np.full(steps, inc[0], dtype=np.int64)
         steps_d = np.full(steps, inc[1], dtype=np.int64)
         as_incumbent = LoopResult(logged.completion, logged.flushes, logged.features,
                                   logged.raw, steps_n, steps_d)
-        lookback = gate_lookback(reflex.confirm_steps, reflex.dwell_steps)
-        per_step = offered_load(ts, size, steps, int(ts[0]))
-        load = switch_load(per_step, reflex.confirm_steps)
-        judged = (opts, lookback, load)
         incumbent, _ = _result("incumbent", ts, size, starts, as_incumbent, *judged)
         incumbent = PolicyResult("incumbent", incumbent.p95_ns, incumbent.mean_J,
                                  incumbent.flushes, incumbent.stats, inc)
-        open_res, _ = _result("reflex, open loop", ts, size, starts, open_loop, *judged)
-        closed_res, _ = _result("reflex, closed loop", ts, size, starts, closed, *judged)
-        climb_res, _ = _result("net_dim climber", ts, size, starts, climb, *judged)
         bar.advance()
         best_p95 = statics.best_by_p95()
         best_J = statics.best_by_J()

@@ -10,6 +10,7 @@ import random
 import numpy as np
 
 from reflexfmt import FeatureScale, Node, OutputBounds, Reflex
+from reflexforge.trace import Trace
 
 META = {
     "created_at": "2025-01-01T00:00:00Z",
@@ -98,13 +99,9 @@ def make_trace(seed: int, seconds: float, rate: float, *, bursty: bool = True):
     return ts, size, rtt
 
 
-class FakePath:
-    """Only the fields run_shadow reads from a telemetry Trace."""
-
-    def __init__(self, ts, size, rtt, path="synthetic.csv"):
-        self.ts_ns, self.size, self.rtt_ns = ts, size, rtt
-        self.sha1 = "0" * 40
-        self.path = path
+def as_trace(ts, size, rtt, path="synthetic.csv") -> Trace:
+    """A telemetry Trace of these columns, as a reader would return it."""
+    return Trace(ts, size, rtt, sha1="0" * 40, path=path)
 
 
 TRACE = make_trace(7, 20.0, 20_000)

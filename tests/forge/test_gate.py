@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shadow_helpers import as_trace  # tests/shadow_helpers.py
 
 from reflexfmt import FeatureScale, Node, OutputBounds, Reflex, dump
 from reflexforge.cli import main
@@ -21,6 +22,7 @@ from reflexforge.report import report_dict
 from reflexforge.shadow import gate, run_shadow
 from reflexforge.synth import generate, synthesize
 from reflexforge.telemetry import read_telemetry
+from reflexforge.trace import Trace
 from reflexforge.train import TrainOptions
 
 META = {"created_at": "2025-01-01T00:00:00Z", "feature_schema": "v1", "lambda": 0.1,
@@ -55,14 +57,6 @@ def one_split(feature: int, hi: float, at: float, below: tuple[int, int],
                   dwell_steps=dwell)
 
 
-class Trace:
-    """The fields run_shadow reads from a telemetry Trace."""
-
-    def __init__(self, ts: np.ndarray, size: np.ndarray, rtt: np.ndarray) -> None:
-        self.ts_ns, self.size, self.rtt_ns = ts, size, rtt
-        self.sha1, self.path = "0" * 40, "synthesized"
-
-
 def poisson_phases(phases: list[tuple[float, float]], seed: int) -> Trace:
     """synth's poisson profile, phase after phase (seconds, packets/s)."""
     parts: list[list[np.ndarray]] = [[], [], []]
@@ -72,7 +66,7 @@ def poisson_phases(phases: list[tuple[float, float]], seed: int) -> Trace:
             for part, values in zip(parts, (ts + t0, size, rtt), strict=True):
                 part.append(values)
         t0 += int(seconds * 1e9)
-    return Trace(*(np.concatenate(p) for p in parts))
+    return as_trace(*(np.concatenate(p) for p in parts), path="synthesized")
 
 
 @pytest.fixture(scope="module")

@@ -241,6 +241,22 @@ def test_offered_load_counts_packets_and_bytes_per_step() -> None:
     assert got.tolist() == [[2.0, 164.0], [1.0, 1500.0], [1.0, 200.0]]
 
 
+def test_offered_load_in_chunks_equals_one_pass(monkeypatch) -> None:
+    """``offered_load`` sums a few packets at a time (its temporaries stay small); the totals
+    equal one pass over every packet, also across a chunk boundary inside a step."""
+    import reflexforge.oscillation as oscillation
+
+    rng = np.random.default_rng(3)
+    ts = np.sort(rng.integers(10**9, 3 * 10**9, 5000))
+    size = rng.integers(1, 65536, 5000).astype(np.uint16)
+    k = (ts - 10**9) // 10**8
+    want = np.stack((np.bincount(k, minlength=20)[:20].astype(np.float64),
+                     np.bincount(k, weights=size.astype(np.float64), minlength=20)[:20]), axis=1)
+    for chunk in (7, 1000, 1 << 20):
+        monkeypatch.setattr(oscillation, "LOAD_CHUNK", chunk)
+        assert np.array_equal(oscillation.offered_load(ts, size, 20, 10**9), want)
+
+
 @pytest.mark.parametrize(("before_k", "before_k_prev", "called"), [
     ((100.0, 1000.0), (100.0, 1000.0), False),   # steady: a limit cycle counts
     ((150.0, 1000.0), (100.0, 1000.0), False),   # 1.5x

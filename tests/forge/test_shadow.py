@@ -11,7 +11,7 @@ from shadow_helpers import (  # tests/shadow_helpers.py
     FLUSH_COST,
     LINK,
     TRACE,
-    FakePath,
+    as_trace,
     constant_reflex,
     feature_reflex,
     random_inputs,
@@ -173,7 +173,7 @@ def test_arrival_feature_reflex_has_the_same_open_and_closed_loop(threshold: int
     whatever policy is in force, so both loops decide the same and replay the same."""
     ts, size, rtt = TRACE
     enqueue_rate = FEATURE_SETS["arrivals"][0]
-    report = run_shadow(two_level_reflex(enqueue_rate, threshold), FakePath(ts, size, rtt),
+    report = run_shadow(two_level_reflex(enqueue_rate, threshold), as_trace(ts, size, rtt),
                         ForgeOptions(), min_duration_s=10, workers=1)
     assert report.open_loop.stats.switches >= 3
     assert report.open_loop.p95_ns == report.closed_loop.p95_ns
@@ -186,7 +186,7 @@ def test_policy_dependent_feature_reflex_differs_between_the_loops() -> None:
     ts, size, rtt = TRACE
     queue_depth = 0
     assert queue_depth not in FEATURE_SETS["arrivals"]
-    report = run_shadow(two_level_reflex(queue_depth, 5_400), FakePath(ts, size, rtt),
+    report = run_shadow(two_level_reflex(queue_depth, 5_400), as_trace(ts, size, rtt),
                         ForgeOptions(), min_duration_s=10, workers=1)
     assert report.open_loop.stats.switches >= 3
     assert report.open_loop.mean_J != report.closed_loop.mean_J
@@ -229,3 +229,23 @@ def test_schedule_window_costs_match_the_plain_python_reference(seed: int) -> No
             for s in starts.tolist()]
     assert want and got.J.tolist() == [w[0] for w in want]
     assert got.flushes.tolist() == [w[2] for w in want]
+
+
+def test_loop_reads_sparse_rtt_samples_as_the_dense_column() -> None:
+    """The replay reads a trace's RTT samples sparse (``Trace.rtt_samples``: no memory per
+    packet); the features, decisions and completions equal those from the dense column."""
+    from reflexforge.trace import Trace
+
+    ts, size, rtt = TRACE
+    assert 0 < int((rtt >= 0).sum()) < rtt.shape[0]
+    sparse = Trace(ts, size, rtt).rtt_samples
+    reflex = flatten(feature_reflex(random.Random(5)))
+    for mode in (MODE_OPEN, MODE_CLOSED):
+        dense = run_loop(ts, size, rtt, (16, 1000), FLUSH_COST, LINK, mode, flat=reflex)
+        got = run_loop(ts, size, sparse, (16, 1000), FLUSH_COST, LINK, mode, flat=reflex)
+        assert np.array_equal(got.features, dense.features)
+        assert np.array_equal(got.raw, dense.raw)
+        assert np.array_equal(got.completion, dense.completion)
+    none = run_loop(ts, size, np.full(ts.shape[0], -1), (16, 1000), FLUSH_COST, LINK,
+                    MODE_CLOSED, flat=reflex)
+    assert not np.array_equal(none.features[:, 9], dense.features[:, 9])  # rtt_ewma is read

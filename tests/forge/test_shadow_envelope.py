@@ -7,7 +7,7 @@ import dataclasses
 import math
 
 import numpy as np
-from shadow_helpers import TRACE, FakePath, constant_reflex, two_level_reflex
+from shadow_helpers import TRACE, as_trace, constant_reflex, two_level_reflex
 
 from reflexfmt import FeatureScale
 from reflexforge.config import ForgeOptions
@@ -57,12 +57,12 @@ def test_shadow_reports_traffic_beyond_the_training_range() -> None:
     ts, size, rtt = TRACE
     base = two_level_reflex(ENQUEUE_RATE, 12_000)
     wide = _with_rate_range(base, 0.0, 1e7)
-    wide_report = run_shadow(wide, FakePath(ts, size, rtt), ForgeOptions(), min_duration_s=10,
+    wide_report = run_shadow(wide, as_trace(ts, size, rtt), ForgeOptions(), min_duration_s=10,
                              workers=1)
     rates = wide_report.outside["enqueue_rate"]
     assert rates["share"] == 0.0 and rates["max"] > 20_000
     narrow = _with_rate_range(base, 0.0, rates["max"] / 4)
-    report = run_shadow(narrow, FakePath(ts, size, rtt), ForgeOptions(), min_duration_s=10,
+    report = run_shadow(narrow, as_trace(ts, size, rtt), ForgeOptions(), min_duration_s=10,
                         workers=1)
     share = report.outside["enqueue_rate"]["share"]
     assert OUTSIDE_NOTE_SHARE <= share < 1

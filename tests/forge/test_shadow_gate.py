@@ -12,7 +12,7 @@ from shadow_helpers import (  # tests/shadow_helpers.py
     LINK,
     META,
     TRACE,
-    FakePath,
+    as_trace,
     constant_reflex,
     make_trace,
     two_level_reflex,
@@ -27,7 +27,7 @@ from reflexforge.shadow import delta_p95_passes, gate, notes, run_shadow
 
 def test_open_loop_with_incumbent_reflex_gives_zero_delta() -> None:
     ts, size, rtt = make_trace(11, 12.0, 5_000)
-    report = run_shadow(constant_reflex(16, 1000), FakePath(ts, size, rtt), ForgeOptions(),
+    report = run_shadow(constant_reflex(16, 1000), as_trace(ts, size, rtt), ForgeOptions(),
                         min_duration_s=10, workers=1)
     assert report.delta_p95(report.open_loop) == 0.0
     assert report.delta_p95(report.closed_loop) == 0.0
@@ -38,7 +38,7 @@ def test_open_loop_with_incumbent_reflex_gives_zero_delta() -> None:
 
 def test_notes_follow_the_figures_and_never_change_the_verdict() -> None:
     ts, size, rtt = TRACE
-    trace = FakePath(ts, size, rtt)
+    trace = as_trace(ts, size, rtt)
     trace.sha1 = "f" * 40  # not the models' telemetry_hash: a held-out trace
     incumbent = run_shadow(constant_reflex(16, 1000), trace, ForgeOptions(), min_duration_s=10,
                            workers=1)
@@ -70,7 +70,7 @@ def test_notes_follow_the_figures_and_never_change_the_verdict() -> None:
         if files:
             meta["telemetry_files"] = files
         same = run_shadow(dataclasses.replace(constant_reflex(*static.pair), metadata=meta),
-                          FakePath(ts, size, rtt) if files is None else trace, ForgeOptions(),
+                          as_trace(ts, size, rtt) if files is None else trace, ForgeOptions(),
                           min_duration_s=10, workers=1)
         assert notes(same) == [trained_on]
     for report in (incumbent, best, worst, queue):
@@ -109,7 +109,7 @@ def test_trace_shorter_than_min_duration_is_an_error() -> None:
 
     ts, size, rtt = make_trace(3, 5.0, 2_000)
     with pytest.raises(ForgeError) as err:
-        run_shadow(constant_reflex(16, 1000), FakePath(ts, size, rtt), ForgeOptions())
+        run_shadow(constant_reflex(16, 1000), as_trace(ts, size, rtt), ForgeOptions())
     assert err.value.code == E_TRACE_SHORT
 
 
@@ -121,7 +121,7 @@ def test_trace_spanning_too_many_steps_is_refused() -> None:
     size = np.full(3, 100, dtype=np.int64)
     rtt = np.full(3, -1, dtype=np.int64)
     with pytest.raises(ForgeError) as err:
-        run_shadow(constant_reflex(16, 1000), FakePath(ts, size, rtt, "far.csv"), ForgeOptions())
+        run_shadow(constant_reflex(16, 1000), as_trace(ts, size, rtt, "far.csv"), ForgeOptions())
     assert err.value.code == E_USAGE
     assert str(err.value).startswith("far.csv: E_USAGE:") and str(MAX_STEPS) in str(err.value)
     with pytest.raises(ForgeError) as err:
@@ -137,7 +137,7 @@ def test_flush_threshold_above_the_simulator_limit_names_the_model() -> None:
                     (OutputBounds(1, 30000), OutputBounds(0, 4000)), dict(META))
     ts, size, rtt = make_trace(3, 5.0, 2_000)
     with pytest.raises(ForgeError) as err:
-        run_shadow(reflex, FakePath(ts, size, rtt), ForgeOptions(), min_duration_s=1,
+        run_shadow(reflex, as_trace(ts, size, rtt), ForgeOptions(), min_duration_s=1,
                    model_path="big.reflex")
     assert err.value.code == E_USAGE
     assert str(err.value).startswith("big.reflex: E_USAGE:")
@@ -149,7 +149,7 @@ def test_a_link_slower_than_the_trace_earns_a_note() -> None:
     bursts longer than any batching delay: the report says so (``link_wait_share`` and a
     note naming --link-bps); at the default 10 Gb/s it does not."""
     ts, size, rtt = TRACE
-    trace = FakePath(ts, size, rtt)
+    trace = as_trace(ts, size, rtt)
     trace.sha1 = "f" * 40
     slow = run_shadow(constant_reflex(16, 1000), trace, ForgeOptions(link_bps=3 * 10**8),
                       min_duration_s=10, workers=1)
