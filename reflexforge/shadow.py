@@ -11,6 +11,7 @@ hysteresis calls for, and a trace of at least 10 minutes.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,6 +60,7 @@ DELTA_P95_MAX_PERCENT = -10
 OSCILLATIONS_MAX_PER_30S = 1
 """Gate: at most one oscillation in any 30 s (300 steps)."""
 REPORT_SCHEMA = "reflex-shadow-report/1"
+_NO_COMPLETIONS = np.empty(0, dtype=np.int64)
 
 
 def delta_p95_passes(p95_reflex_ns: int, p95_incumbent_ns: int,
@@ -341,10 +343,22 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
     per_step = offered_load(ts, size, steps, int(ts[0]))
     load = switch_load(per_step, reflex.confirm_steps)
     judged = (opts, lookback, load)
-    # Each replay is summed up as soon as it ends, and only the completions the figure's
-    # series need (incumbent, closed loop, best static pair) are kept: 8 bytes per packet each.
-    with progress_bar(8, "shadow", progress) as bar:
+    n_dec = decision_count(ts)
+    decision_starts = int(ts[0]) + np.arange(n_dec, dtype=np.int64) * STEP_NS
+    figure: dict[str, np.ndarray] = {}  # each replay's per-window p95 for the figure
+
+    def summed_up(loop: LoopResult, key: str) -> LoopResult:
+        """Keep ``loop``'s figure series, drop its completions (8 bytes per packet)."""
+        figure[key] = window_p95_us(ts, loop.completion, decision_starts)
+        return dataclasses.replace(loop, completion=_NO_COMPLETIONS)
+
+    with progress_bar(7, "shadow", progress) as bar:
         logged = run_loop(*args, MODE_OPEN, flat=flat)
+        incumbent, _ = _result("incumbent", ts, size, starts, dataclasses.replace(
+            logged, schedule_n=np.full(steps, inc[0]), schedule_d_us=np.full(steps, inc[1])),
+            *judged)
+        incumbent = dataclasses.replace(incumbent, pair=inc)
+        logged = summed_up(logged, "p95_incumbent_us")
         bar.advance()
         open_res, _ = _result("reflex, open loop", ts, size, starts,
                               run_loop(*args, MODE_SCHEDULE,
@@ -353,23 +367,18 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         bar.advance()
         closed = run_loop(*args, MODE_CLOSED, flat=flat)
         closed_res, _ = _result("reflex, closed loop", ts, size, starts, closed, *judged)
+        closed = summed_up(closed, "p95_reflex_us")
         bar.advance()
         costs = window_costs(ts, size, starts, opts.lam, opts.flush_cost_ns, opts.link_bps,
                              workers=workers if workers is not None else opts.workers,
                              dask=opts.dask)
         bar.advance()
         statics = static_pairs(ts, size, starts, costs.J, opts)
+        figure["p95_static_us"] = window_p95_us(ts, statics.best_J_completion, decision_starts)
+        statics = dataclasses.replace(statics, best_J_completion=_NO_COMPLETIONS)
         bar.advance()
         climb_res, _ = _result("net_dim climber", ts, size, starts,
                                hill_climber(ts, size, rtt, opts), *judged)
-        bar.advance()
-        steps_n = np.full(steps, inc[0], dtype=np.int64)
-        steps_d = np.full(steps, inc[1], dtype=np.int64)
-        as_incumbent = LoopResult(logged.completion, logged.flushes, logged.features,
-                                  logged.raw, steps_n, steps_d)
-        incumbent, _ = _result("incumbent", ts, size, starts, as_incumbent, *judged)
-        incumbent = PolicyResult("incumbent", incumbent.p95_ns, incumbent.mean_J,
-                                 incumbent.flushes, incumbent.stats, inc)
         bar.advance()
         best_p95 = statics.best_by_p95()
         best_J = statics.best_by_J()
@@ -388,17 +397,15 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
                        promotable, duration_s,
                        (incumbent.mean_J, open_res.mean_J, closed_res.mean_J) if gate_j
                        else None, lookback, vs_static, gate_static, static_J.pair)
-        n_dec = decision_count(ts)
-        decision_starts = int(ts[0]) + np.arange(n_dec, dtype=np.int64) * STEP_NS
         series = {
             "step_start_s": (np.arange(steps, dtype=np.float64) * STEP_NS) / 1e9,
             "offered_bps": per_step[:, 1] * 8.0 * (1e9 / STEP_NS),
             "reflex_n": closed.schedule_n,
             "reflex_d_us": closed.schedule_d_us,
             "window_end_s": (decision_starts - int(ts[0]) + WINDOW_NS) / 1e9,
-            "p95_incumbent_us": window_p95_us(ts, logged.completion, decision_starts),
-            "p95_reflex_us": window_p95_us(ts, closed.completion, decision_starts),
-            "p95_static_us": window_p95_us(ts, statics.best_J_completion, decision_starts),
+            "p95_incumbent_us": figure["p95_incumbent_us"],
+            "p95_reflex_us": figure["p95_reflex_us"],
+            "p95_static_us": figure["p95_static_us"],
             "offered_pps": per_step[:, 0] * (1e9 / STEP_NS),
         }
         bar.advance()
