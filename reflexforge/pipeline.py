@@ -164,6 +164,22 @@ def _checked(segment: Segment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, x, j
 
 
+def rate_copies(segments: list[Segment], opts: ForgeOptions,
+                factors: tuple[int, ...]) -> list[Segment]:
+    """Section 6.4: each segment's trace at each rate factor, labelled like a file of its own
+    (a copy without a complete window is left out)."""
+    from reflexforge.augment import rate_copy
+    from reflexforge.labelling import make_training_set
+
+    out = []
+    for segment in segments:
+        for factor in factors if segment.trace is not None else ():
+            if (copy := rate_copy(segment.trace, factor)) is not None:
+                tset, costs = make_training_set(copy, opts)
+                out.append(Segment(tset.window_start_ns, tset.X, costs, copy))
+    return out
+
+
 def reflex_from_segments(
     segments: list[Segment],
     telemetry_sha1: str,
@@ -177,6 +193,7 @@ def reflex_from_segments(
     windows, in file order; with selection, each is replayed in closed loop on every file's
     validation span and the winner is kept."""
     t_start = time.perf_counter()
+    segments = list(segments) + rate_copies(segments, opts, train_opts.augment)
     checked = [_checked(s) for s in segments]
     files = []
     switches_plain = switches_trained = 0

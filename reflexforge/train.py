@@ -17,6 +17,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from reflexfmt import Node
 from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, FEATURE_COUNT, MAX_TREE_DEPTH
+from reflexforge.augment import MAX_AUGMENT_FACTOR
 from reflexforge.config import GRID_N
 from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.horizon import MAX_HORIZON, check_aggregate
@@ -75,6 +76,8 @@ class TrainOptions:
     the features the reflex itself sees in a closed-loop replay of the training windows;
     ``min_flush_threshold``: the smallest flush threshold a leaf, the static pair or the
     file's bounds allow (1: every pair of the grid; spec/training.md section 6.3);
+    ``augment``: rate factors; each training trace is also trained on at each factor times
+    its packet rate (``reflexforge.augment``; spec/training.md section 6.4);
     ``hysteresis_grid``: with selection, cost-sensitive trees are also tried at the
     hysteresis settings of ``candidates.HYSTERESIS_GRID`` (off by default; the CLI's
     --hysteresis-grid, which --confirm-steps, --dwell-steps and --plain exclude). It is not
@@ -99,6 +102,7 @@ class TrainOptions:
     refit: bool = True
     hysteresis_grid: bool = False
     min_flush_threshold: int = 1
+    augment: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.label_target not in LABEL_TARGETS:
@@ -145,6 +149,10 @@ class TrainOptions:
             raise ForgeError(E_USAGE, "minimum flush threshold must be one of "
                              f"{', '.join(map(str, GRID_N))} packets, "
                              f"got {self.min_flush_threshold!r}")
+        if not isinstance(self.augment, tuple) or len(set(self.augment)) != len(self.augment) \
+                or not all(_int_in(f, 2, MAX_AUGMENT_FACTOR) for f in self.augment):
+            raise ForgeError(E_USAGE, "rate augmentation must be distinct integers in "
+                             f"2..{MAX_AUGMENT_FACTOR}, got {self.augment!r}")
         if not _int_in(self.dagger_rounds, 0, MAX_DAGGER_ROUNDS):
             raise ForgeError(E_USAGE, f"DAgger rounds must be an integer in "
                              f"0..{MAX_DAGGER_ROUNDS}, got {self.dagger_rounds!r}")
@@ -153,6 +161,7 @@ class TrainOptions:
         """The options as canonical metadata values."""
         out: dict[str, object] = asdict(self)
         del out["hysteresis_grid"]
+        out["augment"] = list(self.augment)
         out["switch_cost_us"] = float(self.switch_cost_us)
         return out
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, MAX_TREE_DEPTH
+from reflexforge.augment import MAX_AUGMENT_FACTOR
 from reflexforge.candidates import DEFAULT_MIN_LEAF, HYSTERESIS_GRID, MIN_LEAF_GRID
 from reflexforge.commands.argtypes import int_range, non_negative_float
 from reflexforge.config import GRID_N
@@ -32,9 +33,25 @@ def _aggregate(text: str) -> str:
     except ForgeError as exc:
         raise argparse.ArgumentTypeError(exc.message) from None
 
+def _rate_factors(text: str) -> tuple[int, ...]:
+    """argparse type of --augment: ``off`` or distinct integers in 2..MAX_AUGMENT_FACTOR."""
+    if text == "off":
+        return ()
+    try:
+        factors = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        factors = ()
+    if not factors or len(set(factors)) != len(factors) \
+            or not all(2 <= f <= MAX_AUGMENT_FACTOR for f in factors):
+        raise argparse.ArgumentTypeError(f"must be 'off' or distinct integers in "
+                                         f"2..{MAX_AUGMENT_FACTOR} joined by commas, "
+                                         f"got {text!r}")
+    return factors
+
+
 _STABILITY = ("label_target", "switch_cost_us", "confirm_steps", "dwell_steps", "target",
               "dagger_rounds", "features", "model", "select", "horizon", "horizon_agg",
-              "min_leaf", "max_depth", "refit", "min_flush_threshold")
+              "min_leaf", "max_depth", "refit", "min_flush_threshold", "augment")
 
 
 def add_hysteresis_options(group, filled: bool = False) -> None:
@@ -108,6 +125,13 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "static pair below it, and the file's bounds clamp at it (default "
         f"{d.min_flush_threshold}: every pair; 4 never flushes every packet, which a burst "
         "arriving within confirm_steps can overrun, README)",
+    )
+    model.add_argument(
+        "--augment", type=_rate_factors, default=None, metavar="F[,F...]|off",
+        help="also train on a copy of each training trace at F times its packet rate "
+        f"(arrival times since the first divided by F; F in 2..{MAX_AUGMENT_FACTOR}), so "
+        f"that the trees meet more load than the trace reached (default "
+        f"{','.join(map(str, d.augment)) or 'off'})",
     )
     group = parser.add_argument_group("training and stability options")
     group.add_argument(

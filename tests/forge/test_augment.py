@@ -1,0 +1,102 @@
+"""--augment (spec/training.md section 6.4): training also on copies of each trace at F times
+its packet rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reflexfmt import load
+from reflexforge.augment import rate_copy
+from reflexforge.cli import main
+from reflexforge.errors import ForgeError
+from reflexforge.synth import synthesize
+from reflexforge.telemetry import read_telemetry
+from reflexforge.trace import Trace
+from reflexforge.train import TrainOptions
+
+
+@pytest.fixture(scope="module")
+def bursty(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 s of on/off traffic: regimes a tree can split."""
+    path = tmp_path_factory.mktemp("bursty") / "telemetry.csv"
+    synthesize(path, "onoff", duration_s=40.0, seed=3)
+    return path
+
+
+def _build(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "86400")
+    return main(["build", *args, "--workers", "1", "--quiet"])
+
+
+def test_a_rate_copy_divides_the_time_since_the_first_arrival() -> None:
+    ts = np.array([1_000, 1_001, 1_003, 401_000_000, 801_000_001], dtype=np.int64)
+    size = np.array([60, 70, 80, 90, 100], dtype=np.uint16)
+    trace = Trace(ts, size, rtt_samples=(np.array([1, 4]), np.array([500, 700])),
+                  sha1="ab", path="t.csv")
+    copy = rate_copy(trace, 2)
+    assert copy.ts_ns.tolist() == [1_000, 1_000, 1_001, 200_500_500, 400_500_500]
+    assert copy.size is trace.size and copy.rows == trace.rows
+    assert [a.tolist() for a in copy.rtt_samples] == [[1, 4], [500, 700]]
+    assert rate_copy(trace, 4).rows == 5  # 200.25 ms from the first to the last: one window
+    assert rate_copy(trace, 5) is None  # 160 ms: no complete window
+    assert rate_copy(Trace(ts[:0], size[:0], rtt_samples=(ts[:0], ts[:0])), 2) is None
+
+
+def test_augment_trains_on_the_copy_as_on_a_second_file(
+        bursty: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--augment 2`` fits the same trees as building from the trace and its copy written
+    as a second telemetry file (section 9); the metadata records the factors."""
+    trace = read_telemetry(bursty)
+    copy = rate_copy(trace, 2)
+    second = tmp_path / "x2.csv"
+    rows = np.stack((copy.ts_ns, copy.size.astype(np.int64), copy.rtt_ns), axis=1)
+    lines = [f"{t},{b},{'' if r < 0 else r}" for t, b, r in rows.tolist()]
+    second.write_text("ts_ns,bytes,rtt_ns\n" + "\n".join(lines) + "\n")
+    assert _build(monkeypatch, str(bursty), "-o", str(tmp_path / "a.reflex"),
+                  "--augment", "2") == 0
+    assert _build(monkeypatch, str(bursty), str(second), "-o", str(tmp_path / "f.reflex"),
+                  "--augment", "off") == 0
+    assert _build(monkeypatch, str(bursty), "-o", str(tmp_path / "n.reflex"),
+                  "--augment", "off") == 0
+    augmented, files, plain = (load(tmp_path / f"{n}.reflex")
+                               for n in "afn")
+    assert augmented.trees == files.trees and augmented.scaling == files.scaling
+    assert augmented.metadata["training"]["stability"]["augment"] == [2]
+    assert plain.metadata["training"]["stability"]["augment"] == []
+    # The windows of the copy count: about half as many again as the trace's own.
+    n_plain = plain.metadata["windows"]["total"]
+    assert augmented.metadata["windows"]["total"] == files.metadata["windows"]["total"]
+    assert n_plain + n_plain // 2 - 2 <= augmented.metadata["windows"]["total"] <= 2 * n_plain
+
+
+def test_augment_out_of_range_is_one_usage_line(
+        bursty: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in ("1", "17", "2,2", "two", "", "2,"):
+        with pytest.raises(SystemExit) as info:
+            _build(monkeypatch, str(bursty), "-o", str(tmp_path / "m.reflex"), "--augment", bad)
+        assert info.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "E_USAGE" in err and "--augment" in err
+    assert not (tmp_path / "m.reflex").exists()
+    for value in ((1,), (2, 2), [2], (True,)):
+        with pytest.raises(ForgeError) as info:
+            TrainOptions(augment=value)
+        assert info.value.code == "E_USAGE"
+
+
+def test_a_trace_too_short_for_a_copy_still_builds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trace whose copy would hold no complete window trains on itself alone (its two
+    windows; the copy, 175 ms long, has none)."""
+    path = tmp_path / "short.csv"
+    synthesize(path, "poisson", duration_s=0.35, seed=2, rate=2000)
+    assert rate_copy(read_telemetry(path), 2) is None
+    assert _build(monkeypatch, str(path), "-o", str(tmp_path / "s.reflex"),
+                  "--augment", "2", "--select", "off") == 0
+    meta = load(tmp_path / "s.reflex").metadata
+    assert meta["windows"]["total"] == 2
+    assert meta["training"]["stability"]["augment"] == [2]
