@@ -252,7 +252,7 @@ def test_dagger_round_one_doubles_the_rows_with_the_reflex_s_own_features(
     tset, costs = make_training_set(trace, opts)
     n_train = split_by_time(len(tset))
     starts, x = tset.window_start_ns[:n_train], tset.X[:n_train]
-    base = TrainOptions(model="regressors", select="off")
+    base = TrainOptions(model="regressors", select="off", augment=())  # the trace alone
     labels = training_labels(costs.J, tset.window_start_ns, base.label_target,
                              base.switch_cost_us)
     files = [FileWindows(tset.window_start_ns, tset.X, costs.J, n_train, labels, trace)]
@@ -341,8 +341,9 @@ def test_several_telemetry_files_train_one_reflex(trace_path: Path, tmp_path: Pa
     other = tmp_path / "other.csv.gz"
     synthesize(other, "onoff", duration_s=6.0, seed=5)
     out = tmp_path / "both.reflex"
+    alone = ["--augment", "off"]  # the given files only (section 9 without 6.4)
     assert main(["build", str(trace_path), str(other), "-o", str(out), "--workers", "1",
-                 "--quiet"]) == 0
+                 "--quiet", *alone]) == 0
     meta = load(out).metadata
     a, b = trace_path.read_bytes(), other.read_bytes()
     assert meta["telemetry_hash"] == hashlib.sha1(a + b).hexdigest()
@@ -356,7 +357,7 @@ def test_several_telemetry_files_train_one_reflex(trace_path: Path, tmp_path: Pa
     # Byte-identical whatever the number of workers; one file alone lists no files.
     again = tmp_path / "again.reflex"
     assert main(["build", str(trace_path), str(other), "-o", str(again), "--workers", "2",
-                 "--quiet"]) == 0
+                 "--quiet", *alone]) == 0
     assert again.read_bytes() == out.read_bytes()
     single = tmp_path / "single.reflex"
     assert main(["build", str(trace_path), "-o", str(single), "--workers", "1", "--quiet"]) == 0
@@ -364,7 +365,7 @@ def test_several_telemetry_files_train_one_reflex(trace_path: Path, tmp_path: Pa
     # DAgger replays each file on its own.
     traces = [read_telemetry(trace_path), read_telemetry(other)]
     _, report = build_reflex(traces, ForgeOptions(workers=1),
-                             TrainOptions(dagger_rounds=1, select="off"),
+                             TrainOptions(dagger_rounds=1, select="off", augment=()),
                              telemetry_sha1=meta["telemetry_hash"])
     assert report.training_rows == 2 * report.train_windows == 2 * meta["windows"]["train"]
     # A training set describes one trace.
