@@ -193,6 +193,7 @@ def reflex_from_segments(
     windows, in file order; with selection, each is replayed in closed loop on every file's
     validation span and the winner is kept."""
     t_start = time.perf_counter()
+    given = len(segments)
     segments = list(segments) + rate_copies(segments, opts, train_opts.augment)
     checked = [_checked(s) for s in segments]
     files = []
@@ -201,19 +202,24 @@ def reflex_from_segments(
         lab = training_labels(allowed_costs(j, train_opts), starts, train_opts.label_target,
                               train_opts.switch_cost_us)
         files.append(FileWindows(starts, x, j, split_by_time(len(starts)), lab, segment.trace))
-        switches_plain += count_switches(best_pairs(j))
-        switches_trained += count_switches(lab)
-    x = np.concatenate([f.x for f in files])
-    j = np.concatenate([f.J for f in files])
-    val = np.concatenate([np.arange(len(f.starts)) >= f.n_train for f in files])
+        if len(files) <= given:
+            switches_plain += count_switches(best_pairs(j))
+            switches_trained += count_switches(lab)
+    # Section 6.4: rate copies join the trees' fit only; the static pair, the validation
+    # replays and every figure below are the given files'.
+    mine = files[:given]
+    x = np.concatenate([f.x for f in mine])
+    j = np.concatenate([f.J for f in mine])
+    val = np.concatenate([np.arange(len(f.starts)) >= f.n_train for f in mine])
     n, n_val = len(x), int(val.sum())
     spans = []
     if train_opts.select == "closed-loop" and all(f.trace is not None for f in files):
         spans = [sp for sp in (validation_span(f.trace, f.starts, f.x, f.n_train, f.J, opts)
-                               for f in files) if sp is not None]
+                               for f in mine) if sp is not None]
     # Without a validation span to replay, there is nothing to select on: build --model.
     grid = candidate_grid(train_opts if spans else replace(train_opts, select="off"))
-    fitted = [fit_candidate(c, files, opts, train_opts) for c in grid]
+    fitted = [fit_candidate(c, mine if c.model == "static" else files, opts, train_opts)
+              for c in grid]
     # Each candidate's pair on every window, open loop (x and j hold every file's windows in
     # order, so ~val are the training windows).
     pairs = [chosen_pairs(fi, x) for fi in fitted]
@@ -230,7 +236,8 @@ def reflex_from_segments(
     best: Fitted = fitted[winner]
     final, refitted = best, False
     if train_opts.refit and spans and n_val:
-        final, refitted = refit(grid[winner], files, opts, train_opts), True
+        final, refitted = refit(grid[winner], mine if grid[winner].model == "static"
+                                else files, opts, train_opts), True
     # Section 5's figures are those of the candidate as validated (trained on the training
     # windows only), so that they stay held out even when the file holds the refit.
     chosen = pairs[winner]

@@ -45,31 +45,36 @@ def test_a_rate_copy_divides_the_time_since_the_first_arrival() -> None:
     assert rate_copy(Trace(ts[:0], size[:0], rtt_samples=(ts[:0], ts[:0])), 2) is None
 
 
-def test_augment_trains_on_the_copy_as_on_a_second_file(
+def test_the_copy_joins_the_trees_fit_only(
         bursty: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``--augment 2`` fits the same trees as building from the trace and its copy written
-    as a second telemetry file (section 9); the metadata records the factors."""
+    """``--augment 2`` fits the trees as a build from the trace and its copy written as a
+    second telemetry file does (section 9); the static pair, the windows and the figures
+    stay the trace's own; the metadata records the factors."""
     trace = read_telemetry(bursty)
     copy = rate_copy(trace, 2)
     second = tmp_path / "x2.csv"
     rows = np.stack((copy.ts_ns, copy.size.astype(np.int64), copy.rtt_ns), axis=1)
     lines = [f"{t},{b},{'' if r < 0 else r}" for t, b, r in rows.tolist()]
     second.write_text("ts_ns,bytes,rtt_ns\n" + "\n".join(lines) + "\n")
-    assert _build(monkeypatch, str(bursty), "-o", str(tmp_path / "a.reflex"),
-                  "--augment", "2") == 0
-    assert _build(monkeypatch, str(bursty), str(second), "-o", str(tmp_path / "f.reflex"),
-                  "--augment", "off") == 0
-    assert _build(monkeypatch, str(bursty), "-o", str(tmp_path / "n.reflex"),
-                  "--augment", "off") == 0
-    augmented, files, plain = (load(tmp_path / f"{n}.reflex")
-                               for n in "afn")
-    assert augmented.trees == files.trees and augmented.scaling == files.scaling
+    tree = ["--select", "off", "--model", "policy-tree"]
+    for name, files, options in (("a", [bursty], ["--augment", "2", *tree]),
+                                 ("f", [bursty, second], ["--augment", "off", *tree]),
+                                 ("n", [bursty], ["--augment", "off", *tree]),
+                                 ("sa", [bursty], ["--augment", "2", "--select", "off",
+                                                   "--model", "static"]),
+                                 ("sn", [bursty], ["--augment", "off", "--select", "off",
+                                                   "--model", "static"])):
+        assert _build(monkeypatch, *map(str, files), "-o", str(tmp_path / f"{name}.reflex"),
+                      *options) == 0
+    augmented, files2, plain, static_a, static_n = (
+        load(tmp_path / f"{n}.reflex") for n in ("a", "f", "n", "sa", "sn"))
+    assert augmented.trees == files2.trees and augmented.scaling == files2.scaling
+    assert augmented.trees != plain.trees  # the copy changed the fit
     assert augmented.metadata["training"]["stability"]["augment"] == [2]
     assert plain.metadata["training"]["stability"]["augment"] == []
-    # The windows of the copy count: about half as many again as the trace's own.
-    n_plain = plain.metadata["windows"]["total"]
-    assert augmented.metadata["windows"]["total"] == files.metadata["windows"]["total"]
-    assert n_plain + n_plain // 2 - 2 <= augmented.metadata["windows"]["total"] <= 2 * n_plain
+    assert augmented.metadata["windows"] == plain.metadata["windows"] \
+        != files2.metadata["windows"]
+    assert static_a.trees == static_n.trees  # the static pair is the trace's own
 
 
 def test_augment_out_of_range_is_one_usage_line(
