@@ -105,3 +105,16 @@ def test_a_trace_too_short_for_a_copy_still_builds(
     meta = load(tmp_path / "s.reflex").metadata
     assert meta["windows"]["total"] == 2
     assert meta["training"]["stability"]["augment"] == [2]
+
+
+def test_train_with_augment_gives_the_build_bytes(
+        bursty: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``train`` re-reads the telemetry, so it makes the same copies: the same bytes as
+    ``build --augment 2``, whatever the workers."""
+    model, training_set = tmp_path / "b.reflex", tmp_path / "ts.csv"
+    assert _build(monkeypatch, str(bursty), "-o", str(model), "--augment", "2",
+                  "--training-set", str(training_set)) == 0
+    trained = tmp_path / "t.reflex"
+    assert main(["train", str(training_set), "--telemetry", str(bursty), "-o", str(trained),
+                 "--workers", "2", "--quiet", "--augment", "2"]) == 0
+    assert trained.read_bytes() == model.read_bytes()
