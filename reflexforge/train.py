@@ -102,7 +102,7 @@ class TrainOptions:
     refit: bool = True
     hysteresis_grid: bool = False
     min_flush_threshold: int = 1
-    augment: tuple[int, ...] = ()
+    augment: tuple[int, ...] = (2,)
 
     def __post_init__(self) -> None:
         if self.label_target not in LABEL_TARGETS:

@@ -283,7 +283,7 @@ def test_dagger_round_one_doubles_the_rows_with_the_reflex_s_own_features(
 
 def test_dagger_same_bytes_whatever_the_workers(trace_path: Path) -> None:
     trace = read_telemetry(trace_path)
-    two_rounds = TrainOptions(dagger_rounds=2, select="off")  # a policy tree, with DAgger
+    two_rounds = TrainOptions(dagger_rounds=2, select="off", augment=())  # a tree, DAgger
     one, report = build_reflex(trace, ForgeOptions(workers=1), two_rounds)
     two, _ = build_reflex(trace, ForgeOptions(workers=2), two_rounds)
     assert dumps(one) == dumps(two)
