@@ -3,10 +3,12 @@
 Synthesizes a 10-minute `mixed` trace once (seed 1; or reuses ``--trace``), then runs, as
 child processes and alternating so that both see the same machine load,
 ``reflex-forge build TRACE -o M --quiet`` (the default: policy trees, regressors and the
-static pair replayed in closed loop on the validation span) and
-``reflex-forge build TRACE -o M --quiet --model regressors --select off`` (the build before
-model selection: two regressors, no replay), ``--repeat`` times each. Prints the wall times,
-their medians and the ratio. Target (issue 8): at most 2x.
+static pair fitted with a rate copy of the trace and replayed in closed loop on the
+validation span) and
+``reflex-forge build TRACE -o M --quiet --model regressors --select off --augment off``
+(the build before model selection: two regressors, no replay, no rate copy), ``--repeat``
+times each. Prints the wall times, their medians and the ratio. Target (issue 8): at most
+2x.
 
 Usage: python benchmarks/bench_selection.py [--repeat 3] [--workers 2] [--trace PATH]
 """
@@ -23,8 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-SETTINGS = {"selection (default)": [], "before: --model regressors --select off":
-            ["--model", "regressors", "--select", "off"]}
+SETTINGS = {"selection (default)": [],
+            "before: --model regressors --select off --augment off":
+            ["--model", "regressors", "--select", "off", "--augment", "off"]}
 
 
 def main() -> int:
