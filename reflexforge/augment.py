@@ -10,11 +10,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.features import window_starts
 from reflexforge.trace import Trace
 
 MAX_AUGMENT_FACTOR = 16
 """The largest rate factor ``--augment`` takes."""
+
+
+def check_factors(factors: object) -> tuple[int, ...]:
+    """``factors`` if it is a tuple of distinct integers in 2..MAX_AUGMENT_FACTOR (empty:
+    no copy), else E_USAGE."""
+    if not isinstance(factors, tuple) or len(set(factors)) != len(factors) or not all(
+            isinstance(f, int) and not isinstance(f, bool) and 2 <= f <= MAX_AUGMENT_FACTOR
+            for f in factors):
+        raise ForgeError(E_USAGE, f"rate factors must be distinct integers in "
+                         f"2..{MAX_AUGMENT_FACTOR}, got {factors!r}")
+    return factors
 
 
 def rate_copy(trace: Trace, factor: int) -> Trace | None:

@@ -54,9 +54,8 @@ def _flush(completion, first, count, batch_bytes, flush, free, flush_cost_ns, li
 
 @njit(cache=True, nogil=True)
 def replay(ts, size, rtt_at, rtt_val, flush_cost_ns, link_bps, t0, n_dec, mode, sched_n,
-           sched_d_ns,
-           feature, threshold, left, right, value, lo, hi, q_scale, bmin, bmax, confirm, dwell,
-           ladder_n, ladder_d_ns, ladder_start, lam, band,
+           sched_d_ns, feature, threshold, left, right, value, lo, hi, q_scale, bmin, bmax,
+           confirm, dwell, ladder_n, ladder_d_ns, ladder_start, lam, band,
            completion, feats, raw_dec):
     """The runtime loop. Returns the number of flushes.
 

@@ -173,7 +173,9 @@ def rate_copies(segments: list[Segment], opts: ForgeOptions,
 
     out = []
     for segment in segments:
-        for factor in factors if segment.trace is not None else ():
+        if segment.trace is None:
+            continue
+        for factor in factors:
             if (copy := rate_copy(segment.trace, factor)) is not None:
                 tset, costs = make_training_set(copy, opts)
                 out.append(Segment(tset.window_start_ns, tset.X, costs, copy))
@@ -208,18 +210,21 @@ def reflex_from_segments(
     # Section 6.4: rate copies join the trees' fit only; the static pair, the validation
     # replays and every figure below are the given files'.
     mine = files[:given]
+
+    def fit_on(candidate: Candidate) -> list[FileWindows]:
+        return mine if candidate.model == "static" else files
+
     x = np.concatenate([f.x for f in mine])
     j = np.concatenate([f.J for f in mine])
     val = np.concatenate([np.arange(len(f.starts)) >= f.n_train for f in mine])
     n, n_val = len(x), int(val.sum())
     spans = []
-    if train_opts.select == "closed-loop" and all(f.trace is not None for f in files):
+    if train_opts.select == "closed-loop" and all(f.trace is not None for f in mine):
         spans = [sp for sp in (validation_span(f.trace, f.starts, f.x, f.n_train, f.J, opts)
                                for f in mine) if sp is not None]
     # Without a validation span to replay, there is nothing to select on: build --model.
     grid = candidate_grid(train_opts if spans else replace(train_opts, select="off"))
-    fitted = [fit_candidate(c, mine if c.model == "static" else files, opts, train_opts)
-              for c in grid]
+    fitted = [fit_candidate(c, fit_on(c), opts, train_opts) for c in grid]
     # Each candidate's pair on every window, open loop (x and j hold every file's windows in
     # order, so ~val are the training windows).
     pairs = [chosen_pairs(fi, x) for fi in fitted]
@@ -236,8 +241,7 @@ def reflex_from_segments(
     best: Fitted = fitted[winner]
     final, refitted = best, False
     if train_opts.refit and spans and n_val:
-        final, refitted = refit(grid[winner], mine if grid[winner].model == "static"
-                                else files, opts, train_opts), True
+        final, refitted = refit(grid[winner], fit_on(grid[winner]), opts, train_opts), True
     # Section 5's figures are those of the candidate as validated (trained on the training
     # windows only), so that they stay held out even when the file holds the refit.
     chosen = pairs[winner]

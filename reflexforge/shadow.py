@@ -403,9 +403,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
             "reflex_n": closed.schedule_n,
             "reflex_d_us": closed.schedule_d_us,
             "window_end_s": (decision_starts - int(ts[0]) + WINDOW_NS) / 1e9,
-            "p95_incumbent_us": figure["p95_incumbent_us"],
-            "p95_reflex_us": figure["p95_reflex_us"],
-            "p95_static_us": figure["p95_static_us"],
+            **figure,  # p95_incumbent_us, p95_reflex_us, p95_static_us
             "offered_pps": per_step[:, 0] * (1e9 / STEP_NS),
         }
         bar.advance()

@@ -17,7 +17,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from reflexfmt import Node
 from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, FEATURE_COUNT, MAX_TREE_DEPTH
-from reflexforge.augment import MAX_AUGMENT_FACTOR
+from reflexforge.augment import check_factors
 from reflexforge.config import GRID_N
 from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.horizon import MAX_HORIZON, check_aggregate
@@ -149,10 +149,7 @@ class TrainOptions:
             raise ForgeError(E_USAGE, "minimum flush threshold must be one of "
                              f"{', '.join(map(str, GRID_N))} packets, "
                              f"got {self.min_flush_threshold!r}")
-        if not isinstance(self.augment, tuple) or len(set(self.augment)) != len(self.augment) \
-                or not all(_int_in(f, 2, MAX_AUGMENT_FACTOR) for f in self.augment):
-            raise ForgeError(E_USAGE, "rate augmentation must be distinct integers in "
-                             f"2..{MAX_AUGMENT_FACTOR}, got {self.augment!r}")
+        check_factors(self.augment)
         if not _int_in(self.dagger_rounds, 0, MAX_DAGGER_ROUNDS):
             raise ForgeError(E_USAGE, f"DAgger rounds must be an integer in "
                              f"0..{MAX_DAGGER_ROUNDS}, got {self.dagger_rounds!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, MAX_TREE_DEPTH
-from reflexforge.augment import MAX_AUGMENT_FACTOR
+from reflexforge.augment import MAX_AUGMENT_FACTOR, check_factors
 from reflexforge.candidates import DEFAULT_MIN_LEAF, HYSTERESIS_GRID, MIN_LEAF_GRID
 from reflexforge.commands.argtypes import int_range, non_negative_float
 from reflexforge.config import GRID_N
@@ -34,19 +34,16 @@ def _aggregate(text: str) -> str:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 def _rate_factors(text: str) -> tuple[int, ...]:
-    """argparse type of --augment: ``off`` or distinct integers in 2..MAX_AUGMENT_FACTOR."""
+    """argparse type of --augment: ``off``, or factors joined by commas that
+    ``augment.check_factors`` accepts."""
     if text == "off":
         return ()
     try:
-        factors = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        factors = ()
-    if not factors or len(set(factors)) != len(factors) \
-            or not all(2 <= f <= MAX_AUGMENT_FACTOR for f in factors):
+        return check_factors(tuple(int(part) for part in text.split(",")))
+    except (ValueError, ForgeError):
         raise argparse.ArgumentTypeError(f"must be 'off' or distinct integers in "
                                          f"2..{MAX_AUGMENT_FACTOR} joined by commas, "
-                                         f"got {text!r}")
-    return factors
+                                         f"got {text!r}") from None
 
 
 _STABILITY = ("label_target", "switch_cost_us", "confirm_steps", "dwell_steps", "target",
