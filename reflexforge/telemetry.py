@@ -37,7 +37,12 @@ from reflexforge.errors import (
     ForgeError,
 )
 from reflexforge.ingest.hashing import HashingFile
-from reflexforge.ingest.hexguard import LetterScan, first_hex_row, header_letters
+from reflexforge.ingest.hexguard import (
+    LetterScan,
+    column_options,
+    first_hex_row,
+    header_letters,
+)
 from reflexforge.ingest.sniff import compression_of, decompress_errors, open_file
 from reflexforge.trace import (
     BYTES,
@@ -229,12 +234,7 @@ def _stream(
     source = pa.PythonFile(scan, mode="r")
     read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True)
     parse_options = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True)
-    convert_options = pacsv.ConvertOptions(
-        column_types={c: pa.int64() for c in columns},
-        include_columns=columns,
-        null_values=[""],
-        strings_can_be_null=False,
-    )
+    convert_options = column_options(columns, pa.int64())
     capacity = _initial_capacity(name)
     ts_all = np.empty(capacity, dtype=np.int64)
     size_all = np.empty(capacity, dtype=SIZE_DTYPE)

@@ -233,7 +233,7 @@ def _parquet_columns(name: str, found: Findings):
 def _csv_columns(name: str, found: Findings):
     """The CSV's columns as int64, the bad values counted; rows with a wrong number of fields
     are counted (E_CSV_ENCODING) and skipped."""
-    from reflexforge.ingest.hexguard import LetterScan, header_letters
+    from reflexforge.ingest.hexguard import LetterScan, column_options, header_letters
     from reflexforge.telemetry import _check_header, _initial_capacity, _read_header
 
     header, header_line = _read_header(name)
@@ -250,9 +250,7 @@ def _csv_columns(name: str, found: Findings):
     for kind in (pa.int64(), pa.string()):  # integers first: fast when every value is one
         handler = {} if kind == pa.int64() else {"invalid_row_handler": invalid}
         parse = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True, **handler)
-        convert = pacsv.ConvertOptions(column_types={c: kind for c in columns},
-                                       include_columns=columns, null_values=[""],
-                                       strings_can_be_null=False)
+        convert = column_options(columns, kind)
         trial = Findings(name)
         bad_rows.clear()
         try:

@@ -22,6 +22,14 @@ from reflexforge.ingest.sniff import decompress_errors, open_file
 _LETTERS = (b"x", b"X")
 
 
+def column_options(columns: list[str], kind: pa.DataType,
+                   strings_can_be_null: bool = False) -> pacsv.ConvertOptions:
+    """pyarrow's conversion of Telemetry v1's ``columns`` (no others) to ``kind``; an empty
+    field is a null."""
+    return pacsv.ConvertOptions(column_types={c: kind for c in columns}, include_columns=columns,
+                                null_values=[""], strings_can_be_null=strings_can_be_null)
+
+
 class LetterScan(io.RawIOBase):
     """A read-only stream over ``raw`` (whose ``read`` returns bytes) that sets ``seen`` once
     an ``x`` or ``X`` is read beyond the first ``skip`` of them (the header's)."""
@@ -68,12 +76,7 @@ def first_hex_row(
 ) -> int | None:
     """The first data row (0-based) with an ``x``/``X`` in one of ``columns``, read as text;
     None if there is none (before ``stop_row``, when given)."""
-    convert_options = pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in columns},
-        include_columns=columns,
-        null_values=[""],
-        strings_can_be_null=True,
-    )
+    convert_options = column_options(columns, pa.string(), strings_can_be_null=True)
     rows = 0
     try:
         with open_file(name) as stream:

@@ -9,7 +9,7 @@ import numpy as np
 from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.ingest.bpf import filter_records, load_program
 from reflexforge.ingest.quirks import Adjustments, IngestOptions
-from reflexforge.ingest.records import MAX_RECORDS_PER_CHUNK, Chunk, Rows
+from reflexforge.ingest.records import MAX_RECORDS_PER_CHUNK, Chunk
 
 _NO_SAMPLES = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 BPF_SNAPLEN = 262144
@@ -89,18 +89,22 @@ class PacketSelector:
         self.left_out += n - kept
         return keep
 
-    def placed(self, chunk: Chunk, n: int, keep: np.ndarray, start_row: int, rows: Rows) -> None:
-        """Note where the chunk's records went (the row of each, for the RTT samples)."""
+    def placed(self, chunk: Chunk, n: int, keep: np.ndarray, start_row: int,
+               split_mtu: int = 0) -> None:
+        """Note where the chunk's records went (the row of each, for the RTT samples); a
+        kept record is one row, or with ``split_mtu`` > 0 one per started ``split_mtu``
+        bytes."""
         if self._rtt is not None:
-            self._rtt.placed(chunk, n, keep, start_row, rows)
+            self._rtt.placed(chunk, n, keep, start_row, split_mtu)
 
-    def finish(self, rows: Rows, adjust: Adjustments) -> tuple[np.ndarray, np.ndarray]:
-        """The RTT samples as (row indices, values); records the filter's count."""
+    def finish(self, total_rows: int, adjust: Adjustments) -> tuple[np.ndarray, np.ndarray]:
+        """The RTT samples as (row indices below ``total_rows``, values); records the
+        filter's count."""
         if self.options.bpf is not None:
             adjust.filter_expr = self.options.bpf
             adjust.filtered_out = self.left_out
         if self._rtt is None:
             return _NO_SAMPLES
-        samples = self._rtt.samples(rows.n)
+        samples = self._rtt.samples(total_rows)
         adjust.rtt_samples = int(samples[0].shape[0])
         return samples

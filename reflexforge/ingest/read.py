@@ -24,7 +24,6 @@ from reflexforge.errors import (
 from reflexforge.ingest import sniff
 from reflexforge.ingest.hashing import open_hashed
 from reflexforge.ingest.quirks import (
-    DEFAULT_MTU,
     Adjustments,
     IngestOptions,
     order_error,
@@ -204,7 +203,7 @@ def _read_capture(name: str, kind: sniff.Kind, options: IngestOptions, also_hash
                              f"{base + int(chunk.start[bad])}: original length "
                              f"{int(chunk.wire[bad])} is above {BYTES_MAX} bytes (use "
                              "--oversize split or clamp)", path=name)
-        selector.placed(chunk, n, keep, start_row, rows)
+        selector.placed(chunk, n, keep, start_row, rows.split_mtu)
 
     hashed = open_hashed(name, also_hash)
     with hashed:
@@ -219,7 +218,7 @@ def _read_capture(name: str, kind: sniff.Kind, options: IngestOptions, also_hash
     ts, size = rows.finish()
     _record_oversize(rows, adjust, options)
     adjust.untimed_packets = facts.get("untimed", 0)
-    samples = selector.finish(rows, adjust)
+    samples = selector.finish(rows.n, adjust)
     samples = reorder(name, ts, size, samples, window, lambda i: f"row {i + 1}", adjust)
     return Trace(ts, size, rtt_samples=samples, sha1=hashed.hexdigest(), path=name)
 
@@ -242,19 +241,20 @@ def capture_records(path: str | os.PathLike[str], options: IngestOptions | None 
     bpf = options.bpf if options else None
     rtt = options.rtt if options else None
     selector = PacketSelector(name, IngestOptions(bpf=bpf, rtt=rtt))
-    kept_rows = Rows(0, ERROR, DEFAULT_MTU)  # only counts: one row per kept record
+    kept_rows = 0  # one row per kept record
     parts: list[tuple[np.ndarray, ...]] = []
 
     def on_chunk(chunk: Chunk, n: int, buf, first: int, _base, links) -> None:
+        nonlocal kept_rows
         keep = selector.select(chunk, n, buf, links)
-        selector.placed(chunk, n, keep, kept_rows.n, kept_rows)
+        selector.placed(chunk, n, keep, kept_rows)
         if bpf is None:
             parts.append((chunk.ts_ns[:n].copy(), chunk.wire[:n].copy(), chunk.iface[:n].copy()))
-            kept_rows.n += n
+            kept_rows += n
             return
         kept = np.flatnonzero(keep[:n])
         parts.append((chunk.ts_ns[kept], chunk.wire[kept], chunk.iface[kept], first + kept))
-        kept_rows.n += kept.shape[0]
+        kept_rows += kept.shape[0]
 
     with sniff.open_file(name) as stream:
         reader = pcap.read_records if kind.container == sniff.PCAP else pcapng.read_records

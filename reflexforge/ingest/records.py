@@ -109,11 +109,16 @@ class Rows:
         self.mtu = int(mtu)
         self.stats = np.zeros(4, dtype=np.int64)
 
+    @property
+    def split_mtu(self) -> int:
+        """The MTU a record is split at (``--oversize split``), else 0: one row a record."""
+        return self.mtu if self.mode == MODE_CODE[SPLIT] else 0
+
     def add(self, chunk: Chunk, n: int, keep: np.ndarray) -> int:
         """Append n records of ``chunk``; returns -1, or (mode error) the index of the first
         record longer than 65535 bytes."""
         wire = chunk.wire[:n]
-        if self.mode == 2:
+        if self.split_mtu:
             need = int(np.maximum(1, (wire[keep[:n]] + self.mtu - 1) // self.mtu).sum())
         else:
             need = n

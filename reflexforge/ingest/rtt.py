@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from reflexforge.ingest.records import MAX_RECORDS_PER_CHUNK, Chunk, Rows
+from reflexforge.ingest.records import MAX_RECORDS_PER_CHUNK, Chunk
 
 MAX_OUTSTANDING = 4096
 """Unacknowledged segments remembered per direction (the oldest are forgotten first)."""
@@ -287,14 +287,17 @@ class TcpRtt:
             else:
                 self._pool = [_grown(a) for a in self._pool]
 
-    def placed(self, chunk: Chunk, n: int, keep: np.ndarray, start_row: int, rows: Rows) -> None:
-        """Turn this chunk's samples (by record) into row indices."""
+    def placed(self, chunk: Chunk, n: int, keep: np.ndarray, start_row: int,
+               split_mtu: int) -> None:
+        """Turn this chunk's samples (by record) into row indices: a kept record is one row,
+        or with ``split_mtu`` > 0 (``--oversize split``) one per started ``split_mtu``
+        bytes."""
         found = int(self._meta[3])
         if not found:
             return
         wire = chunk.wire[:n]
-        if rows.mode == 2:
-            pieces = np.where(keep[:n], np.maximum(1, (wire + rows.mtu - 1) // rows.mtu), 0)
+        if split_mtu > 0:
+            pieces = np.where(keep[:n], np.maximum(1, (wire + split_mtu - 1) // split_mtu), 0)
         else:
             pieces = keep[:n].astype(np.int64)
         first_row = start_row + np.concatenate(([0], np.cumsum(pieces)[:-1]))
