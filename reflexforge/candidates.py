@@ -105,6 +105,9 @@ class Candidate:
     features: str = "all"
     hysteresis: tuple[int, int] | None = None
     """(confirm_steps, dwell_steps) of this candidate; None: the options'."""
+    copies: bool = True
+    """A tree fitted with the rate copies of ``--augment`` (when there are any); False: one
+    of the trees tried without them when the static pair wins (spec/training.md 10)."""
 
     def options(self, t: TrainOptions) -> TrainOptions:
         """``t`` with this candidate's hysteresis."""
@@ -121,6 +124,7 @@ class Candidate:
         _, length = horizon_span(mine.confirm_steps, mine.dwell_steps, self.horizon,
                                  t.label_target)
         extra = "" if self.hysteresis is None else f" C={mine.confirm_steps} W={mine.dwell_steps}"
+        extra += "" if self.copies else " no copies"
         return f"{self.model} H={length} leaf={self.min_leaf} {self.features}{extra}"
 
     def as_metadata(self, t: TrainOptions) -> dict[str, object]:
@@ -132,6 +136,8 @@ class Candidate:
             out |= {"horizon": length, "horizon_offset": offset, "min_leaf": self.min_leaf}
             if self.hysteresis is not None:
                 out |= {"confirm_steps": mine.confirm_steps, "dwell_steps": mine.dwell_steps}
+        if not self.copies:
+            out["augment"] = []
         return out
 
 
@@ -160,6 +166,12 @@ def candidate_grid(t: TrainOptions) -> list[Candidate]:
             for f in (t.features,) if t.features is not None else FEATURE_GRID:
                 out.append(Candidate("regressors", features=f))
     return out
+
+
+def without_copies(grid: list[Candidate]) -> list[Candidate]:
+    """The trees of ``grid`` fitted without the rate copies: the candidates a build adds
+    when the static pair wins over the trees fitted with them (spec/training.md 10)."""
+    return [replace(c, copies=False) for c in grid if c.model != "static"]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from reflexforge.candidates import (
     candidate_grid,
     fit_candidate,
     runtime_reflex,
+    without_copies,
 )
 from reflexforge.config import (
     GRID_D_US,
@@ -212,7 +213,7 @@ def reflex_from_segments(
     mine = files[:given]
 
     def fit_on(candidate: Candidate) -> list[FileWindows]:
-        return mine if candidate.model == "static" else files
+        return mine if candidate.model == "static" or not candidate.copies else files
 
     x = np.concatenate([f.x for f in mine])
     j = np.concatenate([f.J for f in mine])
@@ -231,13 +232,31 @@ def reflex_from_segments(
     t_fit = time.perf_counter()
     scores: list[Score | None] = [None] * len(grid)
     winner = 0
+
+    def scored(cands: list[Candidate], fits: list[Fitted], chosen: list[np.ndarray]
+               ) -> list[Score | None]:
+        out = score_all([runtime_reflex(fi.lo, fi.hi, fi.trees, c.options(train_opts), {})
+                         for c, fi in zip(cands, fits, strict=True)], spans, opts)
+        return [None if sc is None else replace(sc, train_mean_j_us=mean_cost(p[~val], j[~val]))
+                for sc, p in zip(out, chosen, strict=True)]
+
     if len(grid) > 1:
-        scored = score_all([runtime_reflex(fi.lo, fi.hi, fi.trees, c.options(train_opts), {})
-                            for c, fi in zip(grid, fitted, strict=True)], spans, opts)
-        scores = [None if sc is None else
-                  replace(sc, train_mean_j_us=mean_cost(p[~val], j[~val]))
-                  for sc, p in zip(scored, pairs, strict=True)]
+        scores = scored(grid, fitted, pairs)
         winner = choose(scores, [fi.leaves for fi in fitted])  # spans given: all scored
+        if winner == 0 and len(files) > given:
+            # Section 10: the static pair beat the trees fitted with the rate copies; the
+            # same trees fitted without them are candidates too.
+            # A one-leaf fit is a static pair, which c00 stands for: not added.
+            more, fits = [], []
+            for c in without_copies(grid):
+                if (fi := fit_candidate(c, fit_on(c), opts, train_opts)).leaves > 1:
+                    more.append(c)
+                    fits.append(fi)
+            chosen_more = [chosen_pairs(fi, x) for fi in fits]
+            grid, fitted = grid + more, fitted + fits
+            if more:
+                scores, pairs = scores + scored(more, fits, chosen_more), pairs + chosen_more
+                winner = choose(scores, [fi.leaves for fi in fitted])
     best: Fitted = fitted[winner]
     final, refitted = best, False
     if train_opts.refit and spans and n_val:

@@ -204,9 +204,24 @@ def score_all(reflexes: Sequence, spans: Sequence[ValidationSpan], opts: ForgeOp
     """``score`` of every reflex, in order: in this process, on ``opts.workers`` threads (the
     replay kernels release the GIL; default all cores), or on the Dask cluster at
     ``opts.dask`` (the spans are scattered to every worker once). Each score depends only on
-    its reflex and the spans, so the backend cannot change a result."""
+    its reflex and the spans, so the backend cannot change a result; equal reflexes (the
+    grid's trees often coincide) are scored once."""
     if not spans:
         return [None] * len(reflexes)
+    distinct: list = []
+    which = []
+    for reflex in reflexes:
+        same = next((i for i, r in enumerate(distinct) if r == reflex), None)
+        if same is None:
+            distinct.append(reflex)
+            same = len(distinct) - 1
+        which.append(same)
+    scores = _score_each(distinct, spans, opts)
+    return [scores[i] for i in which]
+
+
+def _score_each(reflexes: Sequence, spans: Sequence[ValidationSpan], opts: ForgeOptions
+                ) -> list[Score | None]:
     if opts.dask is not None:
         from reflexforge.parallel import DASK_CONNECT_TIMEOUT, connect_dask
 

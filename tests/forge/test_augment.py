@@ -118,3 +118,57 @@ def test_train_with_augment_gives_the_build_bytes(
     assert main(["train", str(training_set), "--telemetry", str(bursty), "-o", str(trained),
                  "--workers", "2", "--quiet", "--augment", "2"]) == 0
     assert trained.read_bytes() == model.read_bytes()
+
+
+def _selection(path: Path) -> dict:
+    return load(path).metadata["training"]["selection"]
+
+
+def test_when_the_static_pair_wins_the_trees_without_copies_are_candidates_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Section 10: on this ramp the trees fitted with the copy lose to the static pair on
+    the validation span; the same trees fitted without it are added (c03, c04), judged on
+    the same span, and one of them wins. They are the trees of ``--augment off``: same
+    figures, and the file holds the same trees."""
+    path = tmp_path / "ramp.csv"
+    synthesize(path, "ramp", duration_s=40.0, seed=6)
+    assert _build(monkeypatch, str(path), "-o", str(tmp_path / "a.reflex")) == 0
+    assert _build(monkeypatch, str(path), "-o", str(tmp_path / "n.reflex"),
+                  "--augment", "off") == 0
+    augmented, plain = _selection(tmp_path / "a.reflex"), _selection(tmp_path / "n.reflex")
+    cands = augmented["candidates"]
+    assert list(cands) == ["c00", "c01", "c02", "c03", "c04"]
+    assert augmented["winner"] == "c03" and plain["winner"] == "c01"
+    for key in ("c01", "c02"):  # the trees with the copy: eligible or not, no better
+        assert "augment" not in cands[key]
+        assert not (cands[key]["eligible"]
+                    and cands[key]["mean_j_us"] * 1.005 < cands["c00"]["mean_j_us"])
+    for with_copies, without in (("c03", "c01"), ("c04", "c02")):
+        assert cands[with_copies] == plain["candidates"][without] | {"augment": []}
+    assert cands["c00"] == plain["candidates"]["c00"]
+    assert load(tmp_path / "a.reflex").trees == load(tmp_path / "n.reflex").trees
+
+
+def test_when_a_tree_with_the_copies_wins_no_candidate_is_added(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "mixed.csv"
+    synthesize(path, "mixed", duration_s=40.0, seed=2)
+    assert _build(monkeypatch, str(path), "-o", str(tmp_path / "a.reflex")) == 0
+    selection = _selection(tmp_path / "a.reflex")
+    assert selection["winner"] == "c01" and list(selection["candidates"]) == ["c00", "c01", "c02"]
+
+
+def test_one_leaf_trees_without_copies_are_not_added(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On this on/off trace the static pair wins and the trees fitted without the copy have
+    one leaf each (as with ``--augment off``): a static pair, which c00 stands for, so the
+    build adds nothing."""
+    path = tmp_path / "onoff.csv"
+    synthesize(path, "onoff", duration_s=40.0, seed=1)
+    assert _build(monkeypatch, str(path), "-o", str(tmp_path / "a.reflex")) == 0
+    assert _build(monkeypatch, str(path), "-o", str(tmp_path / "n.reflex"),
+                  "--augment", "off") == 0
+    augmented, plain = _selection(tmp_path / "a.reflex"), _selection(tmp_path / "n.reflex")
+    assert augmented["winner"] == plain["winner"] == "c00"
+    assert [c["leaves"] for c in plain["candidates"].values()] == [1, 1, 1]
+    assert list(augmented["candidates"]) == ["c00", "c01", "c02"]

@@ -165,3 +165,6 @@ def test_model_selection_scores_the_same_on_threads_and_on_dask(tmp_path):
     assert len(inline) == len(reflexes) > 1
     assert inline == threads == on_dask
     assert len({s.mean_j_us for s in inline}) > 1  # the candidates differ
+    again = score_all([reflexes[-1], reflexes[1], reflexes[-1]], spans, one)
+    assert again[0] is again[2]  # equal reflexes are scored once
+    assert again == [inline[-1], inline[1], inline[-1]]
