@@ -33,7 +33,8 @@ SETTINGS = {"selection (default)": [],
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="--workers for both builds (default: the CLI's own default)")
     parser.add_argument("--trace", default=None, help="reuse this telemetry file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_selection.") as tmp:
@@ -46,9 +47,9 @@ def main() -> int:
         times: dict[str, list[float]] = {name: [] for name in SETTINGS}
         for _ in range(args.repeat):
             for name, extra in SETTINGS.items():
+                workers = [] if args.workers is None else ["--workers", str(args.workers)]
                 cmd = [sys.executable, "-m", "reflexforge.cli", "build", str(trace), "-o",
-                       str(Path(tmp) / "m.reflex"), "--quiet", "--workers",
-                       str(args.workers), *extra]
+                       str(Path(tmp) / "m.reflex"), "--quiet", *workers, *extra]
                 start = time.perf_counter()
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 if done.returncode != 0:

@@ -162,7 +162,7 @@ def _kth_latency(ts, bstart, bdone, nb, m, k, lat, counts, sample):
     return kth_smallest(lat, m, k, lat_min, lat_max, counts)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _label_windows(ts, size, first, last, pair_n, pair_d_ns, flush_cost_ns, link_bps,
                    p95_ns, flushes):
     """Fill p95_ns[w, p] and flushes[w, p] for the windows holding packets [first[w], last[w])."""

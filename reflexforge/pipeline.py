@@ -7,6 +7,7 @@ import functools
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,19 +166,19 @@ def _checked(segment: Segment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, x, j
 
 
-def rate_copies(segments: list[Segment], opts: ForgeOptions,
+def rate_copies(traces: list[Trace | None], opts: ForgeOptions,
                 factors: tuple[int, ...]) -> list[Segment]:
-    """Section 6.4: each segment's trace at each rate factor, labelled like a file of its own
-    (a copy without a complete window is left out)."""
+    """Section 6.4: each trace at each rate factor, labelled like a file of its own (a copy
+    without a complete window is left out; None: a file without its trace)."""
     from reflexforge.augment import rate_copy
     from reflexforge.labelling import make_training_set
 
     out = []
-    for segment in segments:
-        if segment.trace is None:
+    for trace in traces:
+        if trace is None:
             continue
         for factor in factors:
-            if (copy := rate_copy(segment.trace, factor)) is not None:
+            if (copy := rate_copy(trace, factor)) is not None:
                 tset, costs = make_training_set(copy, opts)
                 out.append(Segment(tset.window_start_ns, tset.X, costs, copy))
     return out
@@ -189,15 +190,19 @@ def reflex_from_segments(
     opts: ForgeOptions,
     train_opts: TrainOptions,
     telemetry_files: list[str] | None = None,
+    copies: list[Segment] | None = None,
 ) -> tuple[Reflex, BuildReport]:
     """``reflex_from_costs`` over the windows of one or more telemetry files
     (spec/training.md sections 9 and 10): labels, horizon costs, the 80/20 time split and
     DAgger replays are per file; every candidate is fitted on all the files' training
     windows, in file order; with selection, each is replayed in closed loop on every file's
-    validation span and the winner is kept."""
+    validation span and the winner is kept. ``copies``: the rate copies of section 6.4 when
+    the caller made them already (``rate_copies`` of the segments' traces)."""
     t_start = time.perf_counter()
     given = len(segments)
-    segments = list(segments) + rate_copies(segments, opts, train_opts.augment)
+    if copies is None:
+        copies = rate_copies([s.trace for s in segments], opts, train_opts.augment)
+    segments = list(segments) + copies
     checked = [_checked(s) for s in segments]
     files = []
     switches_plain = switches_trained = 0
@@ -328,15 +333,20 @@ def build_reflex(
         raise ValueError("several traces need telemetry_sha1 and no training_set_path")
     t0 = time.perf_counter()
     segments = []
-    for one in traces:
-        tset, costs = make_training_set(one, opts, progress)
-        if training_set_path is not None:
-            write_training_set(training_set_path, tset)
-        segments.append(Segment(tset.window_start_ns, tset.X, costs, one))
+    # The rate copies (section 6.4) are labelled on a thread beside the given traces: the
+    # labelling kernel releases the GIL, so on two cores they take the time of one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        copies = pool.submit(rate_copies, traces, opts, train_opts.augment)
+        for one in traces:
+            tset, costs = make_training_set(one, opts, progress)
+            if training_set_path is not None:
+                write_training_set(training_set_path, tset)
+            segments.append(Segment(tset.window_start_ns, tset.X, costs, one))
+        made = copies.result()
     t1 = time.perf_counter()
     reflex, report = reflex_from_segments(
         segments, traces[0].sha1 if telemetry_sha1 is None else telemetry_sha1, opts,
-        train_opts, [t.sha1 for t in traces])
+        train_opts, [t.sha1 for t in traces], copies=made)
     report.seconds["label"] = t1 - t0
     return reflex, report
 
