@@ -124,18 +124,25 @@ def _selection(path: Path) -> dict:
     return load(path).metadata["training"]["selection"]
 
 
+def _with_and_without_copies(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, profile: str,
+                             seed: int) -> tuple[dict, dict]:
+    """The selection metadata of 40 s of ``profile`` built with the default ``--augment 2``
+    (a.reflex) and with ``--augment off`` (n.reflex)."""
+    path = tmp_path / f"{profile}.csv"
+    synthesize(path, profile, duration_s=40.0, seed=seed)
+    assert _build(monkeypatch, str(path), "-o", str(tmp_path / "a.reflex")) == 0
+    assert _build(monkeypatch, str(path), "-o", str(tmp_path / "n.reflex"),
+                  "--augment", "off") == 0
+    return _selection(tmp_path / "a.reflex"), _selection(tmp_path / "n.reflex")
+
+
 def test_when_the_static_pair_wins_the_trees_without_copies_are_candidates_too(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Section 10: on this ramp the trees fitted with the copy lose to the static pair on
     the validation span; the same trees fitted without it are added (c03, c04), judged on
     the same span, and one of them wins. They are the trees of ``--augment off``: same
     figures, and the file holds the same trees."""
-    path = tmp_path / "ramp.csv"
-    synthesize(path, "ramp", duration_s=40.0, seed=6)
-    assert _build(monkeypatch, str(path), "-o", str(tmp_path / "a.reflex")) == 0
-    assert _build(monkeypatch, str(path), "-o", str(tmp_path / "n.reflex"),
-                  "--augment", "off") == 0
-    augmented, plain = _selection(tmp_path / "a.reflex"), _selection(tmp_path / "n.reflex")
+    augmented, plain = _with_and_without_copies(monkeypatch, tmp_path, "ramp", 6)
     cands = augmented["candidates"]
     assert list(cands) == ["c00", "c01", "c02", "c03", "c04"]
     assert augmented["winner"] == "c03" and plain["winner"] == "c01"
@@ -163,12 +170,7 @@ def test_one_leaf_trees_without_copies_are_not_added(
     """On this on/off trace the static pair wins and the trees fitted without the copy have
     one leaf each (as with ``--augment off``): a static pair, which c00 stands for, so the
     build adds nothing."""
-    path = tmp_path / "onoff.csv"
-    synthesize(path, "onoff", duration_s=40.0, seed=1)
-    assert _build(monkeypatch, str(path), "-o", str(tmp_path / "a.reflex")) == 0
-    assert _build(monkeypatch, str(path), "-o", str(tmp_path / "n.reflex"),
-                  "--augment", "off") == 0
-    augmented, plain = _selection(tmp_path / "a.reflex"), _selection(tmp_path / "n.reflex")
+    augmented, plain = _with_and_without_copies(monkeypatch, tmp_path, "onoff", 1)
     assert augmented["winner"] == plain["winner"] == "c00"
     assert [c["leaves"] for c in plain["candidates"].values()] == [1, 1, 1]
     assert list(augmented["candidates"]) == ["c00", "c01", "c02"]
