@@ -168,3 +168,23 @@ def test_model_selection_scores_the_same_on_threads_and_on_dask(tmp_path):
     again = score_all([reflexes[-1], reflexes[1], reflexes[-1]], spans, one)
     assert again[0] is again[2]  # equal reflexes are scored once
     assert again == [inline[-1], inline[1], inline[-1]]
+
+
+def test_build_on_dask_gives_the_bytes_of_one_process(tmp_path, monkeypatch):
+    """``build --dask``: the trace and its rate copy (labelled on a thread beside it, so two
+    clients label at once) on a real cluster give the same file as one process."""
+    from distributed import LocalCluster
+
+    from reflexforge.cli import main
+    from reflexforge.synth import synthesize
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "86400")
+    trace = tmp_path / "t.csv"
+    synthesize(trace, "mixed", duration_s=30.0, seed=2)
+    one, many = tmp_path / "one.reflex", tmp_path / "dask.reflex"
+    assert main(["build", str(trace), "-o", str(one), "--workers", "1", "--quiet"]) == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None, processes=True) as cluster:
+        assert main(["build", str(trace), "-o", str(many), "--dask",
+                     cluster.scheduler_address, "--quiet"]) == 0
+    assert many.read_bytes() == one.read_bytes()
