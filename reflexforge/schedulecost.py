@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from reflexforge.config import STEP_NS
+from reflexforge.config import PAIRS, STEP_NS, WINDOW_NS
 from reflexforge.oracle import costs_from_counts, window_bounds
 from reflexforge.simulate import as_sizes, replay_schedule
 
@@ -53,3 +53,33 @@ def schedule_window_costs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray,
                           np.ascontiguousarray(schedule_d_us, dtype=np.int64) * 1000,
                           int(flush_cost_ns), int(link_bps), p95_ns, flushes)
     return costs_from_counts(p95_ns, flushes, lam, flush_cost_ns)
+
+
+def schedule_window_J(pair_J: np.ndarray, ts: np.ndarray, size: np.ndarray,
+                      starts: np.ndarray, schedule_n: np.ndarray, schedule_d_us: np.ndarray,
+                      lam: float, flush_cost_ns: int, link_bps: int, t0: int) -> np.ndarray:
+    """``schedule_window_costs(...).J``, with the oracle's J of all 24 pairs at hand
+    (``pair_J[w, p]`` of the same windows): a window whose steps all hold one grid pair
+    takes that pair's column, which is the same number bit for bit (see above); only the
+    windows across a switch are replayed."""
+    starts = np.asarray(starts, dtype=np.int64)
+    n = np.asarray(schedule_n, dtype=np.int64)
+    d = np.asarray(schedule_d_us, dtype=np.int64)
+    lo = (starts - t0) // STEP_NS
+    hi = (starts + WINDOW_NS - 1 - t0) // STEP_NS
+    constant = (lo >= 0) & (hi < n.shape[0])
+    column = np.full(starts.shape[0], -1, dtype=np.int64)
+    if constant.any():
+        changes = np.concatenate(([0], np.cumsum((n[1:] != n[:-1]) | (d[1:] != d[:-1]))))
+        rows = np.flatnonzero(constant)
+        pair_of = {pair: p for p, pair in enumerate(PAIRS)}
+        column[rows] = [pair_of.get((int(n[k]), int(d[k])), -1) for k in lo[rows]]
+        constant[rows] = (changes[hi[rows]] == changes[lo[rows]]) & (column[rows] >= 0)
+    out = np.empty(starts.shape[0], dtype=np.float64)
+    rows = np.flatnonzero(constant)
+    out[rows] = pair_J[rows, column[rows]]
+    rest = np.flatnonzero(~constant)
+    if rest.shape[0]:
+        out[rest] = schedule_window_costs(ts, size, starts[rest], n, d, lam, flush_cost_ns,
+                                          link_bps, t0).J
+    return out

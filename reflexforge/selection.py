@@ -41,7 +41,7 @@ from reflexforge.oscillation import (
 )
 from reflexforge.quantize import quantize_matrix
 from reflexforge.runtime import flatten, runtime_steps
-from reflexforge.schedulecost import schedule_window_costs
+from reflexforge.schedulecost import schedule_window_J
 from reflexforge.shadow import OSCILLATIONS_MAX_PER_30S, delta_p95_passes, gap_closed
 from reflexforge.simulate import simulate
 from reflexforge.trace import Trace
@@ -67,6 +67,7 @@ class ValidationSpan:
     t0: int
     starts: np.ndarray
     oracle_J: np.ndarray
+    pair_J: np.ndarray  # the oracle's J of every pair on each validation window
     incumbent_J: np.ndarray
     incumbent_p95_ns: int
     x_all: np.ndarray
@@ -92,13 +93,14 @@ def validation_span(trace: Trace, starts: np.ndarray, x: np.ndarray, n_train: in
     val = starts[n_train:]
     steps = step_count(ts, t0)
     n, d_us = opts.incumbent
-    inc = schedule_window_costs(ts, size, val, np.full(steps, n), np.full(steps, d_us),
-                                opts.lam, opts.flush_cost_ns, opts.link_bps, t0)
+    pair_J = np.ascontiguousarray(costs_J[n_train:])
+    inc_J = schedule_window_J(pair_J, ts, size, val, np.full(steps, n), np.full(steps, d_us),
+                              opts.lam, opts.flush_cost_ns, opts.link_bps, t0)
     completion, _ = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns, opts.link_bps)
     origin = int(ts_all[0])
     per_step = offered_load(ts_all, np.asarray(trace.size), step_count(ts_all), origin)
     row_steps = np.concatenate((np.arange(LEAD_STEPS), (starts - origin) // STEP_NS + LEAD_STEPS))
-    return ValidationSpan(ts, size, rtt, t0, val, costs_J[n_train:].min(axis=1), inc.J,
+    return ValidationSpan(ts, size, rtt, t0, val, pair_J.min(axis=1), pair_J, inc_J,
                           p95_ns(ts, completion), np.asarray(x, dtype=np.float64), per_step,
                           (t0 - origin) // STEP_NS, row_steps)
 
@@ -170,9 +172,9 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
                         opts.link_bps, MODE_CLOSED, flat=flat, lam=opts.lam, t0=span.t0)
         for column in (loop.schedule_n, loop.schedule_d_us):
             digest.update(np.ascontiguousarray(column, dtype=np.int64).tobytes())
-        costs = schedule_window_costs(span.ts, span.size, span.starts, loop.schedule_n,
-                                      loop.schedule_d_us, opts.lam, opts.flush_cost_ns,
-                                      opts.link_bps, span.t0)
+        window_J = schedule_window_J(span.pair_J, span.ts, span.size, span.starts,
+                                     loop.schedule_n, loop.schedule_d_us, opts.lam,
+                                     opts.flush_cost_ns, opts.link_bps, span.t0)
         load = switch_load(span.per_step, reflex.confirm_steps)
         steps = span.first_step + np.arange(loop.schedule_n.shape[0])
         stats = oscillation_stats(loop.schedule_n, loop.schedule_d_us, lookback=lookback,
@@ -182,7 +184,7 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
         delta = p95 / span.incumbent_p95_ns - 1.0 if span.incumbent_p95_ns > 0 else None
         if delta is not None and (worst_delta is None or delta > worst_delta):
             worst_delta = delta
-        js.append(costs.J)
+        js.append(window_J)
         inc.append(span.incumbent_J)
         oracle.append(span.oracle_J)
         switches += stats.switches

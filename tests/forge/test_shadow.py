@@ -231,6 +231,37 @@ def test_schedule_window_costs_match_the_plain_python_reference(seed: int) -> No
     assert got.flushes.tolist() == [w[2] for w in want]
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_schedule_window_j_takes_the_oracle_column_only_where_it_is_exact(seed: int) -> None:
+    """``schedule_window_J`` (model selection's window costs) equals
+    ``schedule_window_costs(...).J`` bit for bit: windows inside one grid pair take the
+    oracle's column, windows across a switch, on an off-grid pair or past the schedule's
+    end are replayed."""
+    from reflexforge.config import PAIRS
+    from reflexforge.oracle import costs_from_counts, window_bounds
+    from reflexforge.oracle_kernel import label_chunk
+    from reflexforge.schedulecost import schedule_window_J
+
+    rng = random.Random(seed)
+    ts, size, _ = TRACE
+    starts = window_starts(ts)
+    first, last = window_bounds(ts, starts)
+    oracle = costs_from_counts(*label_chunk(ts, size, first, last, FLUSH_COST, LINK), 0.1,
+                               FLUSH_COST)
+    steps = step_count(ts) - rng.choice([0, 0, 3])  # a schedule that ends early, sometimes
+    pairs, pair = [], rng.choice(PAIRS)
+    for _ in range(steps):
+        if rng.random() < 0.1:
+            pair = rng.choice([*PAIRS, (3, 25)])
+        pairs.append(pair)
+    n = np.array([a for a, _ in pairs])
+    d = np.array([b for _, b in pairs])
+    t0 = int(ts[0])
+    want = schedule_window_costs(ts, size, starts, n, d, 0.1, FLUSH_COST, LINK, t0).J
+    got = schedule_window_J(oracle.J, ts, size, starts, n, d, 0.1, FLUSH_COST, LINK, t0)
+    assert np.array_equal(got, want)
+
+
 def test_loop_reads_sparse_rtt_samples_as_the_dense_column() -> None:
     """The replay reads a trace's RTT samples sparse (``Trace.rtt_samples``: no memory per
     packet); the features, decisions and completions equal those from the dense column."""
