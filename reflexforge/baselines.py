@@ -35,8 +35,8 @@ import numpy as np
 
 from reflexforge.climber import DEAD_BAND_PERCENT, GOING_RIGHT, LADDER, climb_sample
 from reflexforge.closedloop import MODE_CLIMB, LoopResult, RttSamples, run_loop
-from reflexforge.config import LEAD_STEPS, PAIRS, STEP_NS, ForgeOptions
-from reflexforge.schedulecost import schedule_window_costs
+from reflexforge.config import LEAD_STEPS, PAIRS, ForgeOptions
+from reflexforge.schedulecost import schedule_window_costs, schedule_window_J
 from reflexforge.simulate import nearest_rank, simulate
 
 
@@ -86,22 +86,19 @@ def static_pairs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, oracle_J:
 
 def runtime_static_J(ts: np.ndarray, size: np.ndarray, starts: np.ndarray,
                      oracle_J: np.ndarray, opts: ForgeOptions) -> np.ndarray:
-    """J per window (rows: ``starts``) and pair (columns) of a one-leaf reflex of each pair: the
-    oracle's matrix, except the windows that overlap the runtime's first steps (before the
-    first full window, which run the incumbent), replayed under that schedule
-    (spec/validation.md section 8). So a reflex that is a static pair has that pair's J."""
+    """J per window (rows: ``starts``) and pair (columns) of a one-leaf reflex of each pair:
+    the runtime's schedule, the incumbent for its first steps (before the first full window)
+    and then the pair (spec/validation.md section 8), so the oracle's matrix except the
+    windows across that switch, which are replayed. So a reflex that is a static pair has
+    that pair's J."""
     J = np.array(oracle_J, dtype=np.float64, copy=True)
-    head = np.flatnonzero(np.asarray(starts) < int(ts[0]) + LEAD_STEPS * STEP_NS) \
-        if ts.shape[0] else np.empty(0, dtype=np.int64)
-    if head.shape[0] == 0:
+    if not ts.shape[0]:
         return J
     for p, (n, d_us) in enumerate(PAIRS):
-        if (n, d_us) == tuple(opts.incumbent):
-            continue
         sched_n = np.array([opts.incumbent[0]] * LEAD_STEPS + [n], dtype=np.int64)
         sched_d = np.array([opts.incumbent[1]] * LEAD_STEPS + [d_us], dtype=np.int64)
-        J[head, p] = schedule_window_costs(ts, size, starts[head], sched_n, sched_d, opts.lam,
-                                           opts.flush_cost_ns, opts.link_bps).J
+        J[:, p] = schedule_window_J(oracle_J, ts, size, starts, sched_n, sched_d, opts.lam,
+                                    opts.flush_cost_ns, opts.link_bps, int(ts[0]))
     return J
 
 

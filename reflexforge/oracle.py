@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reflexforge.config import WINDOW_NS
+from reflexforge.config import PAIRS, WINDOW_NS
 from reflexforge.simulate import as_sizes
 
 
@@ -42,6 +42,14 @@ def costs_from_counts(p95_ns: np.ndarray, flushes: np.ndarray, lam: float,
 def best_pairs(J: np.ndarray) -> np.ndarray:
     """Index into PAIRS of the smallest J of each row; ties go to the lowest index."""
     return np.argmin(J, axis=1).astype(np.int64)
+
+
+def pair_indices(n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Index into PAIRS of each (flush_threshold, max_batch_delay_us), -1 if not on the grid."""
+    out = np.full(len(n), -1, dtype=np.int64)
+    for i, (pn, pd) in enumerate(PAIRS):
+        out[(n == pn) & (d == pd)] = i
+    return out
 
 
 def window_costs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, lam: float,

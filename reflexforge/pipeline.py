@@ -39,7 +39,7 @@ from reflexforge.config import (
 )
 from reflexforge.errors import E_TRAINSET, ForgeError
 from reflexforge.label_smoothing import count_switches, training_labels
-from reflexforge.oracle import OracleCosts, best_pairs
+from reflexforge.oracle import OracleCosts, best_pairs, pair_indices
 from reflexforge.quantize import Q_SCALE, quantize_matrix
 from reflexforge.selection import (
     SELECT_TOLERANCE,
@@ -85,14 +85,6 @@ class BuildReport:
     refitted: bool = False
     """The file holds the winner refitted on all windows (spec/training.md section 10)."""
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def pair_indices(n: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Index into PAIRS of each (flush_threshold, max_batch_delay_us), -1 if not on the grid."""
-    out = np.full(len(n), -1, dtype=np.int64)
-    for i, (pn, pd) in enumerate(PAIRS):
-        out[(n == pn) & (d == pd)] = i
-    return out
 
 
 def chosen_pairs(fitted: Fitted, x: np.ndarray) -> np.ndarray:

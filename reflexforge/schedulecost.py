@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from reflexforge.config import PAIRS, STEP_NS, WINDOW_NS
-from reflexforge.oracle import costs_from_counts, window_bounds
+from reflexforge.config import STEP_NS, WINDOW_NS
+from reflexforge.oracle import costs_from_counts, pair_indices, window_bounds
 from reflexforge.simulate import as_sizes, replay_schedule
 
 
@@ -60,21 +60,21 @@ def schedule_window_J(pair_J: np.ndarray, ts: np.ndarray, size: np.ndarray,
                       lam: float, flush_cost_ns: int, link_bps: int, t0: int) -> np.ndarray:
     """``schedule_window_costs(...).J``, with the oracle's J of all 24 pairs at hand
     (``pair_J[w, p]`` of the same windows): a window whose steps all hold one grid pair
-    takes that pair's column, which is the same number bit for bit (see above); only the
-    windows across a switch are replayed."""
+    (steps before the schedule and past its end hold its first and last entries, as in the
+    replay) takes that pair's column, which is the same number bit for bit (see above);
+    only the windows across a switch are replayed."""
     starts = np.asarray(starts, dtype=np.int64)
     n = np.asarray(schedule_n, dtype=np.int64)
     d = np.asarray(schedule_d_us, dtype=np.int64)
-    lo = (starts - t0) // STEP_NS
-    hi = (starts + WINDOW_NS - 1 - t0) // STEP_NS
-    constant = (lo >= 0) & (hi < n.shape[0])
+    constant = np.zeros(starts.shape[0], dtype=np.bool_)
     column = np.full(starts.shape[0], -1, dtype=np.int64)
-    if constant.any():
+    if n.shape[0]:
+        last = n.shape[0] - 1
+        lo = np.clip((starts - t0) // STEP_NS, 0, last)
+        hi = np.clip((starts + WINDOW_NS - 1 - t0) // STEP_NS, 0, last)
         changes = np.concatenate(([0], np.cumsum((n[1:] != n[:-1]) | (d[1:] != d[:-1]))))
-        rows = np.flatnonzero(constant)
-        pair_of = {pair: p for p, pair in enumerate(PAIRS)}
-        column[rows] = [pair_of.get((int(n[k]), int(d[k])), -1) for k in lo[rows]]
-        constant[rows] = (changes[hi[rows]] == changes[lo[rows]]) & (column[rows] >= 0)
+        column = pair_indices(n[lo], d[lo])
+        constant = (changes[hi] == changes[lo]) & (column >= 0)
     out = np.empty(starts.shape[0], dtype=np.float64)
     rows = np.flatnonzero(constant)
     out[rows] = pair_J[rows, column[rows]]

@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from reflexforge.commands.build_report import report_build
     from reflexforge.features import window_starts
     from reflexforge.labelling import incumbent_features
-    from reflexforge.oracle import best_pairs, window_costs
-    from reflexforge.pipeline import pair_indices, reflex_from_costs
+    from reflexforge.oracle import best_pairs, pair_indices, window_costs
+    from reflexforge.pipeline import reflex_from_costs
     from reflexforge.progress import progress_bar
     from reflexforge.trainset import check_features, read_training_set
 
