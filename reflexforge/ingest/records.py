@@ -98,6 +98,12 @@ def _emit(ts, wire, keep, n, mode, mtu, out_ts, out_size, at, stats):
     return at
 
 
+def split_rows(wire: np.ndarray, mtu: int) -> np.ndarray:
+    """The rows ``--oversize split`` makes of records of ``wire`` bytes: one per started
+    ``mtu`` bytes, at least one."""
+    return np.maximum(1, (wire + mtu - 1) // mtu)
+
+
 class Rows:
     """The growing trace arrays (ts_ns int64, size uint16) and the oversize statistics."""
 
@@ -119,7 +125,7 @@ class Rows:
         record longer than 65535 bytes."""
         wire = chunk.wire[:n]
         if self.split_mtu:
-            need = int(np.maximum(1, (wire[keep[:n]] + self.mtu - 1) // self.mtu).sum())
+            need = int(split_rows(wire[keep[:n]], self.mtu).sum())
         else:
             need = n
         if self.n + need > self.ts.shape[0]:

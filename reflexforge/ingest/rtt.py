@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from reflexforge.ingest.records import MAX_RECORDS_PER_CHUNK, Chunk
+from reflexforge.ingest.records import MAX_RECORDS_PER_CHUNK, Chunk, split_rows
 
 MAX_OUTSTANDING = 4096
 """Unacknowledged segments remembered per direction (the oldest are forgotten first)."""
@@ -297,7 +297,7 @@ class TcpRtt:
             return
         wire = chunk.wire[:n]
         if split_mtu > 0:
-            pieces = np.where(keep[:n], np.maximum(1, (wire + split_mtu - 1) // split_mtu), 0)
+            pieces = np.where(keep[:n], split_rows(wire, split_mtu), 0)
         else:
             pieces = keep[:n].astype(np.int64)
         first_row = start_row + np.concatenate(([0], np.cumsum(pieces)[:-1]))
