@@ -249,10 +249,10 @@ def reflex_from_segments(
                 if (fi := fit_candidate(c, fit_on(c), opts, train_opts)).leaves > 1:
                     more.append(c)
                     fits.append(fi)
-            chosen_more = [chosen_pairs(fi, x) for fi in fits]
-            grid, fitted = grid + more, fitted + fits
             if more:
-                scores, pairs = scores + scored(more, fits, chosen_more), pairs + chosen_more
+                chosen_more = [chosen_pairs(fi, x) for fi in fits]
+                scores = scores + scored(more, fits, chosen_more)
+                grid, fitted, pairs = grid + more, fitted + fits, pairs + chosen_more
                 winner = choose(scores, [fi.leaves for fi in fitted])
     best: Fitted = fitted[winner]
     final, refitted = best, False
