@@ -36,7 +36,7 @@ import numpy as np
 from reflexforge.climber import DEAD_BAND_PERCENT, GOING_RIGHT, LADDER, climb_sample
 from reflexforge.closedloop import MODE_CLIMB, LoopResult, RttSamples, run_loop
 from reflexforge.config import LEAD_STEPS, PAIRS, ForgeOptions
-from reflexforge.schedulecost import schedule_window_costs, schedule_window_J
+from reflexforge.schedulecost import schedule_window_J
 from reflexforge.simulate import nearest_rank, simulate
 
 
@@ -123,12 +123,3 @@ def climber_states(samples: list[float], start: int, rungs: int = len(LADDER),
                                                           tired, prev, rungs, float(band))
         out.append((int(tune), int(ix), int(tired)))
     return out
-
-
-def mean_schedule_J(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, loop: LoopResult,
-                    opts: ForgeOptions, t0: int | None = None) -> tuple[float, np.ndarray]:
-    """(mean J over the windows, J per window) of the schedule a replay had in force
-    (``t0``: where the replay's step 0 started, default the first arrival)."""
-    costs = schedule_window_costs(ts, size, starts, loop.schedule_n, loop.schedule_d_us,
-                                  opts.lam, opts.flush_cost_ns, opts.link_bps, t0)
-    return (float(costs.J.mean()) if costs.J.shape[0] else 0.0), costs.J

@@ -12,11 +12,12 @@ hysteresis calls for, and a trace of at least 10 minutes.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from reflexforge.baselines import hill_climber, mean_schedule_J, p95_ns, static_pairs
+from reflexforge.baselines import hill_climber, p95_ns, static_pairs
 from reflexforge.closedloop import (
     MAX_STEPS,
     MODE_CLOSED,
@@ -49,6 +50,7 @@ from reflexforge.oscillation import (
 )
 from reflexforge.plotseries import window_p95_us
 from reflexforge.runtime import flatten
+from reflexforge.schedulecost import schedule_window_J
 from reflexforge.simulate import as_sizes
 from reflexforge.trace import Trace
 
@@ -276,16 +278,24 @@ def link_wait_share(ts: np.ndarray, size: np.ndarray, link_bps: int) -> float:
     return link_queue(ts, size, link_bps).packets / ts.shape[0] if ts.shape[0] else 0.0
 
 
-def _result(name: str, ts: np.ndarray, size: np.ndarray, starts: np.ndarray, loop: LoopResult,
-            opts: ForgeOptions, lookback: int, load: np.ndarray
-            ) -> tuple[PolicyResult, np.ndarray]:
-    mean_J, per_window = mean_schedule_J(ts, size, starts, loop, opts)
+def _result(name: str, ts: np.ndarray, loop: LoopResult, lookback: int, load: np.ndarray
+            ) -> PolicyResult:
+    """``loop``'s p95, flushes and oscillations; its mean J comes later (``_scored``), once
+    the oracle has labelled the windows."""
     steps = np.arange(loop.schedule_n.shape[0])
-    return PolicyResult(name=name, p95_ns=p95_ns(ts, loop.completion), mean_J=mean_J,
+    return PolicyResult(name=name, p95_ns=p95_ns(ts, loop.completion), mean_J=math.nan,
                         flushes=loop.flushes,
                         stats=oscillation_stats(loop.schedule_n, loop.schedule_d_us,
-                                                lookback=lookback, load=load_rows(load, steps))
-                        ), per_window
+                                                lookback=lookback, load=load_rows(load, steps)))
+
+
+def _scored(result: PolicyResult, schedule: tuple[np.ndarray, np.ndarray], ts: np.ndarray,
+            size: np.ndarray, starts: np.ndarray, opts: ForgeOptions, pair_J: np.ndarray
+            ) -> PolicyResult:
+    """``result`` with the mean window J of the step schedule it had in force."""
+    J = schedule_window_J(pair_J, ts, size, starts, *schedule, opts.lam, opts.flush_cost_ns,
+                          opts.link_bps, int(ts[0]))
+    return dataclasses.replace(result, mean_J=float(J.mean()) if J.shape[0] else 0.0)
 
 
 def _raw_stats(loop: LoopResult, incumbent: tuple[int, int], lookback: int,
@@ -342,7 +352,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
     lookback = gate_lookback(reflex.confirm_steps, reflex.dwell_steps)
     per_step = offered_load(ts, size, steps, int(ts[0]))
     load = switch_load(per_step, reflex.confirm_steps)
-    judged = (opts, lookback, load)
+    judged = (lookback, load)
     n_dec = decision_count(ts)
     decision_starts = int(ts[0]) + np.arange(n_dec, dtype=np.int64) * STEP_NS
     figure: dict[str, np.ndarray] = {}  # each replay's per-window p95 for the figure
@@ -354,31 +364,37 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
 
     with progress_bar(7, "shadow", progress) as bar:
         logged = run_loop(*args, MODE_OPEN, flat=flat)
-        incumbent, _ = _result("incumbent", ts, size, starts, dataclasses.replace(
-            logged, schedule_n=np.full(steps, inc[0]), schedule_d_us=np.full(steps, inc[1])),
+        incumbent_schedule = (np.full(steps, inc[0]), np.full(steps, inc[1]))
+        incumbent = _result("incumbent", ts, dataclasses.replace(
+            logged, schedule_n=incumbent_schedule[0], schedule_d_us=incumbent_schedule[1]),
             *judged)
         incumbent = dataclasses.replace(incumbent, pair=inc)
         logged = summed_up(logged, "p95_incumbent_us")
         bar.advance()
-        open_res, _ = _result("reflex, open loop", ts, size, starts,
-                              run_loop(*args, MODE_SCHEDULE,
-                                       schedule=(logged.schedule_n, logged.schedule_d_us)),
-                              *judged)
+        # the open loop replays the logged schedule: its J is that schedule's
+        open_res = _result("reflex, open loop", ts, run_loop(
+            *args, MODE_SCHEDULE, schedule=(logged.schedule_n, logged.schedule_d_us)), *judged)
         bar.advance()
         closed = run_loop(*args, MODE_CLOSED, flat=flat)
-        closed_res, _ = _result("reflex, closed loop", ts, size, starts, closed, *judged)
+        closed_res = _result("reflex, closed loop", ts, closed, *judged)
         closed = summed_up(closed, "p95_reflex_us")
         bar.advance()
+        # labelled after the loops: the completion arrays are gone by then
         costs = window_costs(ts, size, starts, opts.lam, opts.flush_cost_ns, opts.link_bps,
                              workers=workers if workers is not None else opts.workers,
                              dask=opts.dask)
+        scoring = (ts, size, starts, opts, costs.J)
+        incumbent = _scored(incumbent, incumbent_schedule, *scoring)
+        open_res = _scored(open_res, (logged.schedule_n, logged.schedule_d_us), *scoring)
+        closed_res = _scored(closed_res, (closed.schedule_n, closed.schedule_d_us), *scoring)
         bar.advance()
         statics = static_pairs(ts, size, starts, costs.J, opts)
         figure["p95_static_us"] = window_p95_us(ts, statics.best_J_completion, decision_starts)
         statics = dataclasses.replace(statics, best_J_completion=_NO_COMPLETIONS)
         bar.advance()
-        climb_res, _ = _result("net_dim climber", ts, size, starts,
-                               hill_climber(ts, size, rtt, opts), *judged)
+        climb = hill_climber(ts, size, rtt, opts)
+        climb_res = _scored(_result("net_dim climber", ts, climb, *judged),
+                            (climb.schedule_n, climb.schedule_d_us), *scoring)
         bar.advance()
         best_p95 = statics.best_by_p95()
         best_J = statics.best_by_J()
