@@ -281,3 +281,25 @@ def test_loop_reads_sparse_rtt_samples_as_the_dense_column() -> None:
     none = run_loop(ts, size, np.full(ts.shape[0], -1), (16, 1000), FLUSH_COST, LINK,
                     MODE_CLOSED, flat=reflex)
     assert not np.array_equal(none.features[:, 9], dense.features[:, 9])  # rtt_ewma is read
+
+
+def test_window_p95_is_the_nearest_rank_of_each_window():
+    """The figure's per-window p95 (a selection, not a sort) against sorting each window's
+    latencies: windows of one packet, of many, with ties, and empty ones (NaN)."""
+    from reflexforge.plotseries import window_p95_us
+
+    rng = np.random.default_rng(7)
+    ts = np.sort(np.concatenate([rng.integers(0, 300_000_000, 5000),
+                                 rng.integers(900_000_000, 901_000_000, 3),
+                                 [1_500_000_000]])).astype(np.int64)
+    completion = ts + rng.integers(1000, 90_000, ts.shape[0])
+    completion[::7] = ts[::7] + 2000  # ties
+    starts = np.arange(0, 1_600_000_000, 100_000_000, dtype=np.int64)
+    got = window_p95_us(ts, completion, starts)
+    for w, s in enumerate(starts):
+        lat = np.sort((completion - ts)[(ts >= s) & (ts < s + 200_000_000)])
+        if lat.shape[0] == 0:
+            assert np.isnan(got[w])
+        else:
+            assert got[w] == lat[(95 * lat.shape[0] + 99) // 100 - 1] / 1000.0
+    assert np.isnan(got).any() and not np.isnan(got).all()
