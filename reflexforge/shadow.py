@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reflexforge.baselines import hill_climber, p95_ns, static_pairs
+from reflexforge.baselines import hill_climber, latency_p95_ns, static_pairs
 from reflexforge.closedloop import (
     MAX_STEPS,
     MODE_CLOSED,
@@ -281,9 +281,11 @@ def link_wait_share(ts: np.ndarray, size: np.ndarray, link_bps: int) -> float:
 def _result(name: str, ts: np.ndarray, loop: LoopResult, lookback: int, load: np.ndarray
             ) -> PolicyResult:
     """``loop``'s p95, flushes and oscillations; its mean J comes later (``_scored``), once
-    the oracle has labelled the windows."""
+    the oracle has labelled the windows. The latencies are computed in ``loop.completion``,
+    whose content is gone afterwards (no second array of 8 bytes per packet)."""
     steps = np.arange(loop.schedule_n.shape[0])
-    return PolicyResult(name=name, p95_ns=p95_ns(ts, loop.completion), mean_J=math.nan,
+    lat = np.subtract(loop.completion, ts, out=loop.completion)
+    return PolicyResult(name=name, p95_ns=latency_p95_ns(lat), mean_J=math.nan,
                         flushes=loop.flushes,
                         stats=oscillation_stats(loop.schedule_n, loop.schedule_d_us,
                                                 lookback=lookback, load=load_rows(load, steps)))
@@ -352,32 +354,35 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
     lookback = gate_lookback(reflex.confirm_steps, reflex.dwell_steps)
     per_step = offered_load(ts, size, steps, int(ts[0]))
     load = switch_load(per_step, reflex.confirm_steps)
-    judged = (lookback, load)
     n_dec = decision_count(ts)
     decision_starts = int(ts[0]) + np.arange(n_dec, dtype=np.int64) * STEP_NS
     figure: dict[str, np.ndarray] = {}  # each replay's per-window p95 for the figure
 
-    def summed_up(loop: LoopResult, key: str) -> LoopResult:
-        """Keep ``loop``'s figure series, drop its completions (8 bytes per packet)."""
-        figure[key] = window_p95_us(ts, loop.completion, decision_starts)
-        return dataclasses.replace(loop, completion=_NO_COMPLETIONS)
+    def summed_up(name: str, loop: LoopResult, key: str | None = None,
+                  schedule: tuple[np.ndarray, np.ndarray] | None = None
+                  ) -> tuple[PolicyResult, LoopResult]:
+        """``loop``'s result (under ``schedule`` if given) and figure series (``key``), and
+        ``loop`` without its completions (8 bytes per packet)."""
+        if key is not None:
+            figure[key] = window_p95_us(ts, loop.completion, decision_starts)
+        judged_loop = loop if schedule is None else dataclasses.replace(
+            loop, schedule_n=schedule[0], schedule_d_us=schedule[1])
+        result = _result(name, ts, judged_loop, lookback, load)
+        return result, dataclasses.replace(loop, completion=_NO_COMPLETIONS)
 
     with progress_bar(7, "shadow", progress) as bar:
         logged = run_loop(*args, MODE_OPEN, flat=flat)
         incumbent_schedule = (np.full(steps, inc[0]), np.full(steps, inc[1]))
-        incumbent = _result("incumbent", ts, dataclasses.replace(
-            logged, schedule_n=incumbent_schedule[0], schedule_d_us=incumbent_schedule[1]),
-            *judged)
+        incumbent, logged = summed_up("incumbent", logged, "p95_incumbent_us",
+                                      incumbent_schedule)
         incumbent = dataclasses.replace(incumbent, pair=inc)
-        logged = summed_up(logged, "p95_incumbent_us")
         bar.advance()
         # the open loop replays the logged schedule: its J is that schedule's
-        open_res = _result("reflex, open loop", ts, run_loop(
-            *args, MODE_SCHEDULE, schedule=(logged.schedule_n, logged.schedule_d_us)), *judged)
+        open_res, _ = summed_up("reflex, open loop", run_loop(
+            *args, MODE_SCHEDULE, schedule=(logged.schedule_n, logged.schedule_d_us)))
         bar.advance()
         closed = run_loop(*args, MODE_CLOSED, flat=flat)
-        closed_res = _result("reflex, closed loop", ts, closed, *judged)
-        closed = summed_up(closed, "p95_reflex_us")
+        closed_res, closed = summed_up("reflex, closed loop", closed, "p95_reflex_us")
         bar.advance()
         # labelled after the loops: the completion arrays are gone by then
         costs = window_costs(ts, size, starts, opts.lam, opts.flush_cost_ns, opts.link_bps,
@@ -393,8 +398,8 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         statics = dataclasses.replace(statics, best_J_completion=_NO_COMPLETIONS)
         bar.advance()
         climb = hill_climber(ts, size, rtt, opts)
-        climb_res = _scored(_result("net_dim climber", ts, climb, *judged),
-                            (climb.schedule_n, climb.schedule_d_us), *scoring)
+        climb_res, climb = summed_up("net_dim climber", climb)
+        climb_res = _scored(climb_res, (climb.schedule_n, climb.schedule_d_us), *scoring)
         bar.advance()
         best_p95 = statics.best_by_p95()
         best_J = statics.best_by_J()

@@ -89,15 +89,19 @@ def _as_packets(ts: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def simulate(ts: np.ndarray, size: np.ndarray, n: int, d_ns: int, flush_cost_ns: int,
-             link_bps: int) -> tuple[np.ndarray, int]:
+             link_bps: int, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Replay packets under policy (N = n packets, D = d_ns) from an empty, idle system.
 
-    Returns (completion_ns int64[len(ts)], number of flushes). ``ts`` must be non-decreasing.
+    Returns (completion_ns int64[len(ts)], number of flushes); the completions go into
+    ``out`` (int64, one per packet) when given. ``ts`` must be non-decreasing.
     """
     ts, size = _as_packets(ts, size)
     if not 1 <= n <= MAX_THRESHOLD or not 0 <= d_ns <= MAX_DELAY_US * 1000:
         raise ForgeError(E_USAGE, f"policy ({n}, {d_ns} ns) is outside the simulator's limits")
-    completion = np.empty(ts.shape[0], dtype=np.int64)
+    completion = np.empty(ts.shape[0], dtype=np.int64) if out is None else out
+    if completion.shape != ts.shape or completion.dtype != np.int64 \
+            or not completion.flags.c_contiguous:
+        raise ValueError("out must be a contiguous int64 array of one entry per packet")
     flushes = replay_schedule(ts, size, 0, 1, np.array([n], dtype=np.int64),
                               np.array([d_ns], dtype=np.int64), int(flush_cost_ns),
                               int(link_bps), completion)

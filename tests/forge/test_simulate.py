@@ -157,3 +157,19 @@ def test_simulate_schedule_matches_the_plain_python_reference(seed: int) -> None
         np.array(ts), np.array(size), t0, step, np.array([n for n, _ in schedule]),
         np.array([d for _, d in schedule]), cost, link)
     assert (completion.tolist(), flushes) == want
+
+
+def test_simulate_into_a_given_buffer():
+    """``out`` receives the same completions ``simulate`` returns otherwise; a buffer of the
+    wrong length or type is refused rather than written past or cast."""
+    rng = np.random.default_rng(3)
+    ts = np.cumsum(rng.integers(0, 40_000, 3000)).astype(np.int64)
+    size = rng.integers(64, 1500, 3000).astype(np.uint16)
+    fresh, flushes = simulate(ts, size, 8, 200_000, 5000, 10**10)
+    out = np.full(3000, -1, dtype=np.int64)
+    again, flushes_again = simulate(ts, size, 8, 200_000, 5000, 10**10, out=out)
+    assert again is out and flushes_again == flushes and np.array_equal(out, fresh)
+    for bad in (np.empty(2999, dtype=np.int64), np.empty(3000, dtype=np.int32),
+                np.empty(6000, dtype=np.int64)[::2]):
+        with pytest.raises(ValueError, match="out must be"):
+            simulate(ts, size, 8, 200_000, 5000, 10**10, out=bad)
