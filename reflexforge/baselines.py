@@ -40,11 +40,6 @@ from reflexforge.schedulecost import schedule_window_J
 from reflexforge.simulate import nearest_rank, simulate
 
 
-def p95_ns(ts: np.ndarray, completion: np.ndarray) -> int:
-    """Nearest-rank p95 latency in ns over all packets."""
-    return latency_p95_ns(completion - ts)
-
-
 def latency_p95_ns(lat: np.ndarray) -> int:
     """Nearest-rank p95 of the latencies ``lat`` (ns), which it reorders in place: no second
     array of 8 bytes per packet."""
