@@ -8,6 +8,7 @@ goes on. The other commands still stop at the first error.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 
@@ -268,33 +269,43 @@ def _csv_columns(name: str, found: Findings):
             raise ForgeError(E_CSV_ENCODING, f"malformed CSV ({exc})", path=name) from None
     for code, count in trial.counts.items():
         found.add(code, count, trial.places[code])
+    places = sorted(bad_rows)[:PLACES]
+    if any(r < 0 for r in places):  # pyarrow's threaded reader does not number rows
+        places = _wrong_width_lines(name, header_line, len(header), PLACES)
     found.add(E_CSV_ENCODING, len(bad_rows),
-              [(r, f"line {r}: wrong number of fields" if r >= 0 else
-                "a row: wrong number of fields") for r in bad_rows[:PLACES]])
+              [(r, f"line {r}: wrong number of fields") for r in places])
     return arrays
 
 
-def _line_numbers(name: str, header_line: int, fields: int):
-    """row index -> physical line (empty lines skipped); the file is scanned only when a
-    place is reported."""
+def _data_lines(name: str, header_line: int, fields: int):
+    """(physical line number, has the header's number of fields) of each non-empty data line
+    (error path only: the file is read again, line by bounded line)."""
     import csv
     import io
 
     from reflexforge.telemetry import _lines
 
+    with io.TextIOWrapper(sniff.open_file(name), encoding="utf-8", errors="replace",
+                          newline=None) as text:
+        for number, line in _lines(name, text, "data"):
+            if number <= header_line or not line.strip("\n"):
+                continue
+            yield number, len(next(csv.reader([line.rstrip("\n")]), [])) == fields
+
+
+def _wrong_width_lines(name: str, header_line: int, fields: int, limit: int) -> list[int]:
+    """The first ``limit`` lines whose number of fields is not the header's."""
+    return list(itertools.islice(
+        (number for number, ok in _data_lines(name, header_line, fields) if not ok), limit))
+
+
+def _line_numbers(name: str, header_line: int, fields: int):
+    """row index -> physical line (empty lines and lines of the wrong width, which the scan
+    skips too, left out); the file is scanned only when a place is reported."""
+
     def line_of(row: int) -> int:
-        seen = -1
-        with io.TextIOWrapper(sniff.open_file(name), encoding="utf-8", errors="replace",
-                              newline=None) as text:
-            for number, line in _lines(name, text, "data"):  # bounded lines
-                if number <= header_line or not line.strip("\n"):
-                    continue
-                if len(next(csv.reader([line.rstrip("\n")]), [])) != fields:
-                    continue  # skipped by the scan too (E_CSV_ENCODING)
-                seen += 1
-                if seen == row:
-                    return number
-        return header_line + row + 1
+        kept = (number for number, ok in _data_lines(name, header_line, fields) if ok)
+        return next(itertools.islice(kept, row, None), header_line + row + 1)
 
     return line_of
 

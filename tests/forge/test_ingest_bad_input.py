@@ -246,6 +246,20 @@ def test_check_exit_codes_and_report(tmp_path, capsys):
     assert "E_CSV_ORDER: 1; first at record 3000" in capsys.readouterr().out
 
 
+
+def test_check_names_the_lines_of_the_wrong_width(tmp_path, capsys):
+    """A row with too few or too many fields is named by its line, as `label` names it (the
+    threaded reader does not number the rows it skips), and the values after it keep theirs."""
+    bad = tmp_path / "width.csv"
+    bad.write_bytes(b"ts_ns,bytes,rtt_ns\n\nx,1,\n5,100,\n6,100\n7,zz,\n8,1,,\n9,1,\n")
+    assert main(["check", str(bad)]) == 1
+    report = capsys.readouterr().out
+    assert "E_CSV_ENCODING: 2; first at line 5: wrong number of fields; line 7: wrong number " \
+           "of fields" in report, report
+    assert "E_CSV_VALUE: 2; first at line 3:ts_ns; line 6:bytes" in report, report
+    assert main(["label", str(bad), "-o", str(tmp_path / "out.csv")]) != 0
+    assert "width.csv:3:ts_ns: E_CSV_VALUE" in capsys.readouterr().err
+
 # --- hypothesis mutations of real captures -------------------------------------------------
 
 def _parquet_seed() -> bytes:
