@@ -37,11 +37,11 @@ from reflexforge.candidates import (
 )
 from reflexforge.commands.argtypes import link_bps_value
 from reflexforge.config import ForgeOptions
+from reflexforge.gate import gap_closed
 from reflexforge.label_smoothing import training_labels
 from reflexforge.labelling import make_training_set
 from reflexforge.pipeline import chosen_pairs, mean_cost
 from reflexforge.selection import ValidationSpan, score, validation_span
-from reflexforge.shadow import gap_closed
 from reflexforge.telemetry import read_telemetry
 from reflexforge.train import FEATURE_SETS, TrainOptions, split_by_time
 

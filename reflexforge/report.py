@@ -7,15 +7,12 @@ import json
 import os
 
 from reflexfmt.atomic import atomic_write_bytes
-from reflexforge.shadow import (
+from reflexforge.gate import (
     DELTA_P95_MAX_PERCENT,
     OSCILLATIONS_MAX_PER_30S,
     PROMOTION_MIN_DURATION_S,
-    REPORT_SCHEMA,
-    PolicyResult,
-    ShadowReport,
-    notes,
 )
+from reflexforge.shadow import REPORT_SCHEMA, PolicyResult, ShadowReport, notes
 
 
 def _policy(report: ShadowReport, result: PolicyResult) -> dict:

@@ -31,6 +31,7 @@ import numpy as np
 from reflexforge.baselines import latency_p95_ns
 from reflexforge.closedloop import MODE_CLOSED, RttSamples, run_loop, step_count
 from reflexforge.config import LEAD_STEPS, STEP_NS, ForgeOptions
+from reflexforge.gate import OSCILLATIONS_MAX_PER_30S, delta_p95_passes, delta_ratio, gap_closed
 from reflexforge.oscillation import (
     STEP_S,
     gate_lookback,
@@ -42,7 +43,6 @@ from reflexforge.oscillation import (
 from reflexforge.quantize import quantize_matrix
 from reflexforge.runtime import flatten, runtime_steps
 from reflexforge.schedulecost import schedule_window_J
-from reflexforge.shadow import OSCILLATIONS_MAX_PER_30S, delta_p95_passes, gap_closed
 from reflexforge.simulate import simulate
 from reflexforge.trace import Trace
 from reflexforge.train import evaluate_grid_rows
@@ -182,7 +182,7 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
                                   load=load_rows(load, steps))
         p95 = latency_p95_ns(np.subtract(loop.completion, span.ts, out=loop.completion))
         p95_ok &= delta_p95_passes(p95, span.incumbent_p95_ns)
-        delta = p95 / span.incumbent_p95_ns - 1.0 if span.incumbent_p95_ns > 0 else None
+        delta = delta_ratio(p95, span.incumbent_p95_ns)
         if delta is not None and (worst_delta is None or delta > worst_delta):
             worst_delta = delta
         js.append(window_J)

@@ -39,6 +39,14 @@ from reflexforge.config import (
 from reflexforge.envelope import outside_notes, outside_training_range
 from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.features import window_starts
+from reflexforge.gate import (
+    PROMOTION_MIN_DURATION_S,
+    GateVerdict,
+    delta_ratio,
+    gap_closed,
+    gate,
+    vs_best_static,
+)
 from reflexforge.ingest.plausibility import LINK_WAIT_NS, OVERLOAD_SHARE, link_queue
 from reflexforge.oscillation import (
     OscillationStats,
@@ -54,117 +62,8 @@ from reflexforge.schedulecost import schedule_window_J
 from reflexforge.simulate import as_sizes
 from reflexforge.trace import Trace
 
-PROMOTION_MIN_DURATION_S = 600
-"""The seed's 10 minutes: a shorter trace can be shadowed (with --min-duration) but never
-promoted."""
-DELTA_P95_MAX_PERCENT = -10
-"""Gate: ∆p95 <= -10%."""
-OSCILLATIONS_MAX_PER_30S = 1
-"""Gate: at most one oscillation in any 30 s (300 steps)."""
 REPORT_SCHEMA = "reflex-shadow-report/1"
 _NO_COMPLETIONS = np.empty(0, dtype=np.int64)
-
-
-def delta_p95_passes(p95_reflex_ns: int, p95_incumbent_ns: int,
-                     limit_percent: int = DELTA_P95_MAX_PERCENT) -> bool:
-    """p95_reflex / p95_incumbent - 1 <= limit, decided exactly in integers (no float rounding)."""
-    if p95_incumbent_ns <= 0:
-        return False
-    return p95_reflex_ns * 100 <= p95_incumbent_ns * (100 + limit_percent)
-
-
-def gap_closed(j_incumbent: float, j_oracle: float, j: float) -> float | None:
-    """(J_incumbent - J) / (J_incumbent - J_oracle); None when the oracle gains nothing."""
-    room = j_incumbent - j_oracle
-    if not room > 0:
-        return None
-    return (j_incumbent - j) / room
-
-
-def vs_best_static(j_incumbent: float, j_oracle: float, j: float,
-                   j_static: float) -> float | None:
-    """``gap_closed`` of ``j`` minus that of the best static pair's ``j_static`` (a fraction:
-    0.012 is 1.2 points above it); None when either is undefined."""
-    mine = gap_closed(j_incumbent, j_oracle, j)
-    static = gap_closed(j_incumbent, j_oracle, j_static)
-    return None if mine is None or static is None else mine - static
-
-
-@dataclass(frozen=True)
-class GateVerdict:
-    """The gate's decision: every check, the verdict without and with the duration rule."""
-
-    checks: dict[str, bool]
-    reasons: list[str]
-    gate_passed: bool
-    promoted: bool
-
-
-def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillations_max: int,
-         promotable: bool, duration_s: float = float(PROMOTION_MIN_DURATION_S),
-         mean_j: tuple[float, float, float] | None = None,
-         lookback_steps: int | None = None,
-         vs_static: tuple[float | None, float | None] | None = None,
-         static_points: float | None = None,
-         static_pair: tuple[int, int] | None = None) -> GateVerdict:
-    """Apply the promotion gate; ``reasons`` explains each failed check, empty when promoted.
-
-    ``mean_j`` = (incumbent, open loop, closed loop) mean J turns on the J checks (each
-    loop's mean J must not exceed the incumbent's); None leaves the guide's gate alone.
-    ``static_points`` (``--gate-static``; None: off) adds a check per loop: its gap closed
-    (``vs_static``: open, closed, minus the best static pair's, a fraction) must not be more
-    than ``static_points`` points below the best static pair's (passes when undefined);
-    ``static_pair``, that pair, is named in the reason.
-    """
-    reasons = []
-    checks = {
-        "delta_p95_open_loop": delta_p95_passes(p95_open_ns, p95_incumbent_ns),
-        "delta_p95_closed_loop": delta_p95_passes(p95_closed_ns, p95_incumbent_ns),
-        "oscillations": oscillations_max <= OSCILLATIONS_MAX_PER_30S,
-        "duration": promotable,
-    }
-    if mean_j is not None:
-        checks["mean_J_open_loop"] = mean_j[1] <= mean_j[0]
-        checks["mean_J_closed_loop"] = mean_j[2] <= mean_j[0]
-    if static_points is not None:
-        for loop, vs in zip(("open", "closed"), vs_static or (None, None), strict=True):
-            checks[f"vs_best_static_{loop}_loop"] = vs is None or vs * 100 >= -static_points
-    for loop, p95 in (("open", p95_open_ns), ("closed", p95_closed_ns)):
-        if not checks[f"delta_p95_{loop}_loop"]:
-            delta = _delta(p95, p95_incumbent_ns)
-            shown = "undefined" if delta is None else f"{delta:+.2%}"
-            reasons.append(f"{loop}-loop ∆p95 {shown} is above {DELTA_P95_MAX_PERCENT}%")
-    if mean_j is not None:
-        for loop, value in (("open", mean_j[1]), ("closed", mean_j[2])):
-            if not checks[f"mean_J_{loop}_loop"]:
-                reasons.append(f"{loop}-loop mean J {value:.1f} µs is above the incumbent's "
-                               f"{mean_j[0]:.1f} µs")
-    if static_points is not None:
-        for loop, vs in zip(("open", "closed"), vs_static or (None, None), strict=True):
-            if not checks[f"vs_best_static_{loop}_loop"]:
-                pair, fallback = "", ""
-                if static_pair is not None:
-                    pair = f" ({static_pair[0]}, {static_pair[1]} µs)"
-                    fallback = (f"; `reflex-forge static {static_pair[0]},{static_pair[1]}us` "
-                                "writes that pair as a reflex")
-                reasons.append(f"{loop}-loop gap closed is {-100 * vs:.1f} points below that of "
-                               f"the best static pair{pair} (at most {static_points:g} "
-                               f"allowed{fallback})")
-    if not checks["oscillations"]:
-        at = "" if lookback_steps is None else f" (lookback {lookback_steps} steps)"
-        reasons.append(f"{oscillations_max} oscillations in a 30 s window{at} "
-                       f"(at most {OSCILLATIONS_MAX_PER_30S} allowed)")
-    if not promotable:
-        reasons.append(f"the trace covers {duration_s:.1f} s, less than "
-                       f"{PROMOTION_MIN_DURATION_S} s: not promotable")
-    gate_passed = all(v for k, v in checks.items() if k != "duration")
-    return GateVerdict(checks=checks, reasons=reasons, gate_passed=gate_passed,
-                       promoted=gate_passed and promotable)
-
-
-def _delta(value: int, incumbent: int) -> float | None:
-    """Relative change of ``value`` against the incumbent's (None when that is 0)."""
-    return None if incumbent <= 0 else value / incumbent - 1.0
 
 
 @dataclass(frozen=True)
@@ -210,11 +109,11 @@ class ShadowReport:
         return self.verdict.promoted
 
     def delta_p95(self, result: PolicyResult) -> float | None:
-        return _delta(result.p95_ns, self.incumbent.p95_ns)
+        return delta_ratio(result.p95_ns, self.incumbent.p95_ns)
 
     def delta_flushes(self, result: PolicyResult) -> float | None:
         """Relative change of ``result``'s flushes (the batching overhead) vs the incumbent's."""
-        return _delta(result.flushes, self.incumbent.flushes)
+        return delta_ratio(result.flushes, self.incumbent.flushes)
 
     def flushes_per_s(self, result: PolicyResult) -> float:
         return result.flushes / self.duration_s if self.duration_s > 0 else 0.0

@@ -17,9 +17,10 @@ from shadow_helpers import as_trace  # tests/shadow_helpers.py
 from reflexfmt import FeatureScale, Node, OutputBounds, Reflex, dump
 from reflexforge.cli import main
 from reflexforge.config import GATE_STATIC_POINTS, ForgeOptions
+from reflexforge.gate import gate
 from reflexforge.oscillation import gate_lookback
 from reflexforge.report import report_dict
-from reflexforge.shadow import gate, run_shadow
+from reflexforge.shadow import run_shadow
 from reflexforge.synth import generate, synthesize
 from reflexforge.telemetry import read_telemetry
 from reflexforge.trace import Trace

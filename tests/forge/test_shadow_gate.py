@@ -21,8 +21,9 @@ from shadow_helpers import (  # tests/shadow_helpers.py
 from reflexfmt import FeatureScale, Node, OutputBounds, Reflex
 from reflexforge.closedloop import MODE_CLOSED, run_loop
 from reflexforge.config import ForgeOptions
+from reflexforge.gate import delta_p95_passes, gate
 from reflexforge.report import report_dict
-from reflexforge.shadow import delta_p95_passes, gate, notes, run_shadow
+from reflexforge.shadow import notes, run_shadow
 
 
 def test_open_loop_with_incumbent_reflex_gives_zero_delta() -> None:
