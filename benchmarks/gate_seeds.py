@@ -11,8 +11,12 @@ go to DIR/gate_seeds.json, and per-profile means and worst cases are printed at 
 
 TRAIN may join seeds with + (`1+3:2`): one reflex built from all those traces.
 
+A 10-minute trace is about 200 MB of CSV; `--drop-traces` deletes each one once no later pair
+of the run needs it (a long run over many seeds otherwise fills the disk).
+
 Usage: python benchmarks/gate_seeds.py [--profiles mixed diurnal ...] [--seeds 1:2 3:4 ...]
                                        [--out DIR] [--setting NAME=OPTIONS ...]
+                                       [--drop-traces]
 where OPTIONS are `reflex-forge build` options in one string, e.g.
 `--setting "regressors=--model regressors --select off"`; without --setting only the
 defaults run.
@@ -53,6 +57,14 @@ def trace(out: Path, profile: str, seed: int, duration: str) -> Path:
             raise SystemExit(f"synth --seed {seed} failed with exit {code}")
         print(f"synth seed {seed}: {seconds:.1f} s", file=sys.stderr, flush=True)
     return path
+
+
+def drop_unneeded(out: Path, profile: str, seeds: list, later: list) -> None:
+    """Delete the PROFILE traces of ``seeds`` that none of the ``later`` jobs uses."""
+    needed = {(p, int(x)) for p, (t, s) in later for x in [*t.split("+"), s]}
+    for seed in seeds:
+        if (profile, int(seed)) not in needed:
+            (out / f"{profile}-seed{int(seed)}.csv").unlink(missing_ok=True)
 
 
 def pct(x: float | None) -> str:
@@ -172,6 +184,8 @@ def main() -> int:
     parser.add_argument("--duration", default="600", help="trace length in s (default 600)")
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=OPTIONS",
                         help="build options to try (repeatable; default: the defaults)")
+    parser.add_argument("--drop-traces", action="store_true",
+                        help="delete each trace once no later pair of this run needs it")
     args = parser.parse_args()
     seed_pairs, named = pairs(args.seeds), settings(args.setting)
     out = Path(args.out)
@@ -179,7 +193,8 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     print(HEADER)
     print(RULE, flush=True)
-    for profile, (train, shadow) in ((p, s) for p in args.profiles for s in seed_pairs):
+    jobs = [(p, s) for p in args.profiles for s in seed_pairs]
+    for index, (profile, (train, shadow)) in enumerate(jobs):
         train_csvs = [str(trace(out, profile, int(t), args.duration))
                       for t in train.split("+")]
         shadow_csv = trace(out, profile, shadow, args.duration)
@@ -200,6 +215,8 @@ def main() -> int:
             rows.append(row(name, profile, train, shadow, json.loads(report.read_text()),
                             build_s, shadow_s, winner(model)))
             print(line(rows[-1]), flush=True)
+        if args.drop_traces:
+            drop_unneeded(out, profile, [*train.split("+"), shadow], jobs[index + 1:])
     (out / "gate_seeds.json").write_text(json.dumps(rows, indent=2) + "\n")
     if rows:
         summary(rows)
