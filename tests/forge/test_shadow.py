@@ -303,3 +303,25 @@ def test_window_p95_is_the_nearest_rank_of_each_window():
         else:
             assert got[w] == lat[(95 * lat.shape[0] + 99) // 100 - 1] / 1000.0
     assert np.isnan(got).any() and not np.isnan(got).all()
+
+
+def test_shadow_mean_j_is_that_of_replaying_every_window_of_the_schedule() -> None:
+    """The report's mean J takes the windows whose steps hold one pair from the oracle's
+    matrix (spec/validation.md section 7: bit for bit the replay's); replaying every window of
+    the closed loop's schedule and of the incumbent's gives the same numbers exactly."""
+    ts, size, rtt = TRACE
+    opts = ForgeOptions()
+    enqueue_rate = FEATURE_SETS["arrivals"][0]
+    report = run_shadow(two_level_reflex(enqueue_rate, 12_000), as_trace(ts, size, rtt), opts,
+                        min_duration_s=10, workers=1)
+    assert report.closed_loop.stats.switches >= 3
+    starts = window_starts(ts)
+    n, d_us = report.series["reflex_n"], report.series["reflex_d_us"]
+    replayed = schedule_window_costs(ts, size, starts, n, d_us, opts.lam, opts.flush_cost_ns,
+                                     opts.link_bps)
+    assert report.closed_loop.mean_J == float(replayed.J.mean())
+    steps = n.shape[0]
+    constant = schedule_window_costs(ts, size, starts, np.full(steps, opts.incumbent[0]),
+                                     np.full(steps, opts.incumbent[1]), opts.lam,
+                                     opts.flush_cost_ns, opts.link_bps)
+    assert report.incumbent.mean_J == float(constant.J.mean())
