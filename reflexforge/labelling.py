@@ -7,6 +7,8 @@ the oracle's whole cost matrix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from reflexforge.config import PAIRS, ForgeOptions
@@ -18,12 +20,15 @@ from reflexforge.trace import TS_MAX, Trace
 from reflexforge.trainset import TrainingSet
 
 
-def make_training_set(trace: Trace, opts: ForgeOptions,
-                      progress=None) -> tuple[TrainingSet, OracleCosts]:
+def make_training_set(trace: Trace, opts: ForgeOptions, progress=None,
+                      features_done: Callable[[], object] | None = None
+                      ) -> tuple[TrainingSet, OracleCosts]:
     """Features (one incumbent replay of the whole trace) and oracle labels of every window.
 
     ``trace`` has arrays ts_ns, size, rtt_ns (see ``Trace``) and a path. ``progress``, if given, is
     advanced by the number of windows labelled (``len(window_starts(trace.ts_ns))`` in all).
+    ``features_done``, if given, is called once the features are made and the replay's
+    completion times (8 bytes per packet) freed, before the labelling.
     Raises ForgeError(E_TRACE_SHORT) when the trace holds no complete window.
     """
     ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
@@ -38,6 +43,8 @@ def make_training_set(trace: Trace, opts: ForgeOptions,
         raise ForgeError(E_TRACE_SHORT, f"the trace spans {span} ns; at least one 200 ms window "
                          "(200000000 ns from the first to the last ts_ns) is needed", path=path)
     X = incumbent_features(trace, opts, starts)
+    if features_done is not None:
+        features_done()
     costs = window_costs(ts, size, starts, opts.lam, opts.flush_cost_ns, opts.link_bps,
                          workers=opts.workers, dask=opts.dask, progress=progress)
     best = best_pairs(costs.J)

@@ -82,3 +82,27 @@ def test_arrays_grow_past_the_first_estimate(tmp_path, gz):
     want = np.where(np.arange(n) % 97 == 0, 7, -1)
     assert np.array_equal(trace.rtt_ns, want)
     assert np.array_equal(trace.rtt_samples[0], np.flatnonzero(want >= 0))
+
+
+def test_features_done_is_called_once_between_the_features_and_the_labels():
+    """``build`` starts the rate copy's work from this hook, so that the two whole-trace
+    replays' completion arrays are never held at once: it must come after the features and
+    before any window is labelled, and leave the result unchanged."""
+    ts, size, rtt = _packets(seed=9)
+    trace = Trace(ts_ns=ts, size=size, rtt_ns=rtt, sha1="", path="mem")
+    opts = ForgeOptions(workers=1)
+
+    class Counter:
+        labelled = 0
+
+        def advance(self, n: int = 1) -> None:
+            self.labelled += n
+
+    progress = Counter()
+    calls: list[int] = []
+    got, costs = make_training_set(trace, opts, progress,
+                                   features_done=lambda: calls.append(progress.labelled))
+    assert calls == [0] and progress.labelled == got.X.shape[0] > 0
+    want, want_costs = make_training_set(trace, opts)
+    assert np.array_equal(got.X.view(np.uint64), want.X.view(np.uint64))
+    assert np.array_equal(costs.J, want_costs.J)
