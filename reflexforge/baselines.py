@@ -76,8 +76,8 @@ def static_pairs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, oracle_J:
     flushes = np.empty(len(PAIRS), dtype=np.int64)
     lat = np.empty(ts.shape[0], dtype=np.int64)  # one buffer for the 24 replays
     for p, (n, d_us) in enumerate(PAIRS):
-        _, flushes[p] = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns, opts.link_bps,
-                                 out=lat)
+        flushes[p] = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns, opts.link_bps,
+                              out=lat)[1]  # (no second name for the buffer: del frees it)
         p95[p] = latency_p95_ns(np.subtract(lat, ts, out=lat))
     del lat
     n, d_us = PAIRS[best_J]  # replayed again for the figure, rather than kept beside the buffer
