@@ -40,9 +40,10 @@ from reflexforge.schedulecost import schedule_window_J
 from reflexforge.simulate import nearest_rank, simulate
 
 
-def latency_p95_ns(lat: np.ndarray) -> int:
-    """Nearest-rank p95 of the latencies ``lat`` (ns), which it reorders in place: no second
-    array of 8 bytes per packet."""
+def p95_ns_in_place(ts: np.ndarray, completion: np.ndarray) -> int:
+    """Nearest-rank p95 latency in ns over all packets, computed in ``completion`` (no second
+    array of 8 bytes per packet): afterwards it holds the latencies, partly reordered."""
+    lat = np.subtract(completion, ts, out=completion)
     rank = nearest_rank(lat.shape[0], 95)
     lat.partition(rank - 1)
     return int(lat[rank - 1])
@@ -78,7 +79,7 @@ def static_pairs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, oracle_J:
     for p, (n, d_us) in enumerate(PAIRS):
         flushes[p] = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns, opts.link_bps,
                               out=lat)[1]  # (no second name for the buffer: del frees it)
-        p95[p] = latency_p95_ns(np.subtract(lat, ts, out=lat))
+        p95[p] = p95_ns_in_place(ts, lat)
     del lat
     n, d_us = PAIRS[best_J]  # replayed again for the figure, rather than kept beside the buffer
     kept, _ = simulate(ts, size, n, d_us * 1000, opts.flush_cost_ns, opts.link_bps)

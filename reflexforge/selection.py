@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reflexforge.baselines import latency_p95_ns
+from reflexforge.baselines import p95_ns_in_place
 from reflexforge.closedloop import MODE_CLOSED, RttSamples, run_loop, step_count
 from reflexforge.config import LEAD_STEPS, STEP_NS, ForgeOptions
 from reflexforge.gate import OSCILLATIONS_MAX_PER_30S, delta_p95_passes, delta_ratio, gap_closed
@@ -101,7 +101,7 @@ def validation_span(trace: Trace, starts: np.ndarray, x: np.ndarray, n_train: in
     per_step = offered_load(ts_all, np.asarray(trace.size), step_count(ts_all), origin)
     row_steps = np.concatenate((np.arange(LEAD_STEPS), (starts - origin) // STEP_NS + LEAD_STEPS))
     return ValidationSpan(ts, size, rtt, t0, val, pair_J.min(axis=1), pair_J, inc_J,
-                          latency_p95_ns(np.subtract(completion, ts, out=completion)),
+                          p95_ns_in_place(ts, completion),
                           np.asarray(x, dtype=np.float64), per_step,
                           (t0 - origin) // STEP_NS, row_steps)
 
@@ -180,7 +180,7 @@ def score(reflex, spans: Sequence[ValidationSpan], opts: ForgeOptions) -> Score 
         steps = span.first_step + np.arange(loop.schedule_n.shape[0])
         stats = oscillation_stats(loop.schedule_n, loop.schedule_d_us, lookback=lookback,
                                   load=load_rows(load, steps))
-        p95 = latency_p95_ns(np.subtract(loop.completion, span.ts, out=loop.completion))
+        p95 = p95_ns_in_place(span.ts, loop.completion)
         p95_ok &= delta_p95_passes(p95, span.incumbent_p95_ns)
         delta = delta_ratio(p95, span.incumbent_p95_ns)
         if delta is not None and (worst_delta is None or delta > worst_delta):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reflexforge.baselines import hill_climber, latency_p95_ns, static_pairs
+from reflexforge.baselines import hill_climber, p95_ns_in_place, static_pairs
 from reflexforge.closedloop import (
     MAX_STEPS,
     MODE_CLOSED,
@@ -180,11 +180,10 @@ def link_wait_share(ts: np.ndarray, size: np.ndarray, link_bps: int) -> float:
 def _result(name: str, ts: np.ndarray, loop: LoopResult, lookback: int, load: np.ndarray
             ) -> PolicyResult:
     """``loop``'s p95, flushes and oscillations; its mean J comes later (``_scored``), once
-    the oracle has labelled the windows. The latencies are computed in ``loop.completion``,
-    whose content is gone afterwards (no second array of 8 bytes per packet)."""
+    the oracle has labelled the windows. The p95 is computed in ``loop.completion``, whose
+    content is gone afterwards."""
     steps = np.arange(loop.schedule_n.shape[0])
-    lat = np.subtract(loop.completion, ts, out=loop.completion)
-    return PolicyResult(name=name, p95_ns=latency_p95_ns(lat), mean_J=math.nan,
+    return PolicyResult(name=name, p95_ns=p95_ns_in_place(ts, loop.completion), mean_J=math.nan,
                         flushes=loop.flushes,
                         stats=oscillation_stats(loop.schedule_n, loop.schedule_d_us,
                                                 lookback=lookback, load=load_rows(load, steps)))
