@@ -30,7 +30,7 @@ from reflexforge.ingest.quirks import (
     reorder,
     step_beyond,
 )
-from reflexforge.ingest.records import ERROR, Chunk, Rows
+from reflexforge.ingest.records import ERROR, Chunk, Rows, split_rows
 from reflexforge.trace import BYTES_MAX, Trace
 
 Report = Callable[[str], None]
@@ -153,9 +153,9 @@ def _oversize_rows(trace: Trace, options: IngestOptions, adjust: Adjustments) ->
 
 def _first_rows(wire: np.ndarray, rows: Rows) -> np.ndarray:
     """Offset of each record's first row within the rows a chunk adds."""
-    if rows.mode != 2:
+    if not rows.split_mtu:
         return np.arange(wire.shape[0], dtype=np.int64)
-    pieces = np.maximum(1, (wire + rows.mtu - 1) // rows.mtu)
+    pieces = split_rows(wire, rows.split_mtu)
     return np.concatenate(([0], np.cumsum(pieces)[:-1])).astype(np.int64)
 
 

@@ -44,11 +44,11 @@ def test_csv_reorder_window(tmp_path):
 
 
 def test_csv_oversize_split_and_clamp(tmp_path):
-    path = _csv(tmp_path, [(0, 2500, 11), (100, 40, None), (300_000_000, 1000, None)])
+    path = _csv(tmp_path, [(0, 2500, 11), (100, 40, 5), (300_000_000, 1000, None)])
     split, adjust = read_with_adjustments(path, IngestOptions(oversize="split", mtu=1000))
     assert split.size.tolist() == [1000, 1000, 500, 40, 1000]
     assert split.ts_ns.tolist() == [0, 0, 0, 100, 300_000_000]
-    assert split.rtt_ns.tolist() == [11, -1, -1, -1, -1]
+    assert split.rtt_ns.tolist() == [11, -1, -1, 5, -1]  # a sample stays on its record's row
     assert adjust.oversize_records == 1 and adjust.rows_added == 2
     clamp, adjust = read_with_adjustments(path, IngestOptions(oversize="clamp", mtu=1000))
     assert clamp.size.tolist() == [1000, 40, 1000] and adjust.bytes_clamped == 1500
