@@ -3,12 +3,13 @@
 Not the forge: like the issue's 70-line prototype, one policy tree per training trace, on
 the oracle's horizon costs (offset 11, 30 windows: the default candidates' span), depth 4,
 leaf 20, fitted on every window of the training trace and quantized with its range; on the
-held-out trace its per-window decisions go through the runtime's confirm (10) and dwell
-(30) steps with a 2-step lead, and their J is read from the held-out trace's oracle matrix
-(open loop; no rate copy or fallback, so its failures are bigger than the forge's). With
-``--select`` it also chooses, like the forge's model selection, between the tree and the
-training trace's best static pair by their mean J on the last 20 % of the training windows
-(the tree fitted on the first 80 % for that), and refits the winner on all of them.
+held-out trace its per-window decisions go through the runtime's hysteresis
+(``runtime_steps``, confirm 10, dwell 30) and its 2-step lead, and their J is read from the
+held-out trace's oracle matrix (open loop; no rate copy or fallback, so its failures are
+bigger than the forge's). With ``--select`` it also chooses, like the forge's model
+selection, between the tree and the training trace's best static pair by their mean J on
+the last 20 % of the training windows (the tree fitted on the first 80 % for that), and
+refits the winner on all of them.
 Printed: points of gap closed against the held-out trace's best static pair, for the load
 features alone and with two candidate features computed from the arrivals only
 (independent of the policy in force), per 200 ms window:
@@ -27,10 +28,12 @@ import argparse
 
 import numpy as np
 
-from reflexforge.config import PAIRS, ForgeOptions
+from reflexforge.config import LEAD_STEPS, PAIRS, ForgeOptions
 from reflexforge.horizon import horizon_costs
 from reflexforge.labelling import make_training_set
+from reflexforge.oracle import pair_indices
 from reflexforge.policytree import fit_policy_tree, predict
+from reflexforge.runtime import runtime_steps
 from reflexforge.synth import generate
 from reflexforge.trace import Trace
 from reflexforge.train import FEATURE_SETS
@@ -65,22 +68,13 @@ def quantize(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.clip(np.floor((x - lo) / span * 32767), 0, 32767).astype(np.int64)
 
 
-def in_force(decisions: np.ndarray, confirm: int = 10, dwell: int = 30,
-             lead: int = 2) -> np.ndarray:
-    """The pair in force in each window: a new decision must hold ``confirm`` steps and the
-    pair in force must have held ``dwell``; the incumbent for the first ``lead`` windows."""
-    current, candidate, run, held = int(decisions[0]), -1, 0, dwell
-    out = np.empty_like(decisions)
-    for i, d in enumerate(decisions.tolist()):
-        if d == current:
-            candidate, run = -1, 0
-        else:
-            candidate, run = d, (run + 1 if d == candidate else 1)
-            if run >= confirm and held >= dwell:
-                current, candidate, run, held = d, -1, 0, 0
-        held += 1
-        out[i] = current
-    return np.concatenate([np.full(lead, INCUMBENT), out[:-lead]])
+def in_force(decisions: np.ndarray, confirm: int = 10, dwell: int = 30) -> np.ndarray:
+    """The pair (index into PAIRS) in force in each window: the runtime's hysteresis (spec
+    NEM1 section 11) over the per-window decisions, the incumbent for the first LEAD_STEPS."""
+    raw = np.array(PAIRS, dtype=np.int64)[decisions]
+    applied = runtime_steps(raw, confirm, dwell)
+    held = pair_indices(applied[:, 0], applied[:, 1])
+    return np.concatenate([np.full(LEAD_STEPS, INCUMBENT), held[:-LEAD_STEPS]])
 
 
 def fitted_pairs(qa: np.ndarray, costs: np.ndarray, ja: np.ndarray, features: tuple,
