@@ -23,6 +23,7 @@ from reflexfmt.terminal import (
     Terminated,
     escape_control,
     sigterm_raises,
+    stdout_closed,
 )
 
 
@@ -61,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         print("reflex-inspect: terminated", file=sys.stderr)
         return EXIT_TERMINATED
     except BrokenPipeError:
-        sys.stderr.close()
-        return EXIT_INVALID
+        return stdout_closed()
     except Exception as exc:  # a bug: still one line, never a traceback
         message = f"reflex-inspect: E_INTERNAL: {type(exc).__name__}: {exc} (a bug)"
         print(escape_control(message), file=sys.stderr)

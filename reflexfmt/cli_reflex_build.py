@@ -20,6 +20,7 @@ from reflexfmt.terminal import (
     Terminated,
     escape_control,
     sigterm_raises,
+    stdout_closed,
 )
 
 MAX_DESCRIPTION_BYTES = 1 << 20
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("reflex-build: terminated", file=sys.stderr)
         return EXIT_TERMINATED
+    except BrokenPipeError:
+        return stdout_closed()
     except Exception as exc:  # a bug: still one line, never a traceback
         message = f"reflex-build: E_INTERNAL: {type(exc).__name__}: {exc} (a bug)"
         print(escape_control(message), file=sys.stderr)

@@ -15,11 +15,28 @@ from collections.abc import Iterator
 
 EXIT_OK = 0
 EXIT_INVALID = 1  # reflex-inspect/reflex-build: an invalid file or description;
-#                   reflex-forge shadow/demo: not promoted
+#                   reflex-forge shadow/demo: not promoted; check: a problem found;
+#                   every command: stdout closed by its reader (stdout_closed)
 EXIT_USAGE = 2  # bad usage, bad input to the forge, or an I/O error
 EXIT_INTERNAL = 3  # an internal error (a bug), in every command
 EXIT_INTERRUPTED = 130  # Ctrl-C
 EXIT_TERMINATED = 143  # SIGTERM (an output being written is cleaned up first)
+
+def stdout_closed() -> int:
+    """The reader of stdout stopped early (``| head``): no message, no flush error at exit
+    (stdout now points at the null device), and exit 1, the same in every command."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file: nothing to flush at exit
+        pass
+    finally:
+        os.close(devnull)
+    return EXIT_INVALID
+
 
 # C0, DEL, C1, and the Unicode line/paragraph separators and bidi controls, which can reorder
 # or hide what a terminal shows.

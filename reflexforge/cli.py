@@ -25,6 +25,7 @@ from reflexfmt.terminal import (
     Terminated,
     escape_control,
     sigterm_raises,
+    stdout_closed,
 )
 from reflexforge.commands import COMMANDS
 from reflexforge.errors import E_INSTALL, E_IO, E_USAGE, ForgeError
@@ -157,6 +158,8 @@ def _run_reporting(argv: Sequence[str] | None) -> int:
         _report(f"{PROG}: {E_INSTALL}: {exc.name} is not installed: the forge needs the "
                 f"[forge] extra (pip install 'reflex-nem1[forge]', or '.[forge]' in a clone)")
         return EXIT_USAGE
+    except BrokenPipeError:
+        return stdout_closed()
     except OSError as exc:
         where = exc.filename if exc.filename is not None else PROG
         reason = exc.strerror or str(exc) or type(exc).__name__

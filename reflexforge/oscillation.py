@@ -1,9 +1,10 @@
 """Switches and oscillations of a policy sequence (spec/validation.md section 5).
 
 ``a_k`` is the pair in force during step k. A *switch* happens at k when a_k != a_(k-1). An
-*reversal* happens at k when the switch at k reverses, in at least one knob, the direction
-of another switch at k' with k - L <= k' < k (A -> B -> A is the basic case); a step counts
-at most one. The lookback L of a reflex is ``gate_lookback(confirm_steps, dwell_steps)``:
+*reversal* happens at k when, in at least one knob, the switch at k moves it the other way
+from the most recent earlier switch that moved that knob, at k' with k - L <= k' < k
+(A -> B -> A is the basic case; a knob that dips and then climbs on reverses once); a step
+counts at most one. The lookback L of a reflex is ``gate_lookback(confirm_steps, dwell_steps)``:
 at least twice the shortest time the runtime's hysteresis keeps a decision, so no setting
 of confirm/dwell can hide a cycle from it. An *oscillation* is a reversal that the offered
 load did not call for: given the load before each step (``switch_load``), a reversal is
@@ -161,26 +162,28 @@ def _directions(n: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 def oscillation_flags(n: np.ndarray, d: np.ndarray, lookback: int = LOOKBACK_STEPS,
                       load: np.ndarray | None = None) -> np.ndarray:
-    """bool[k]: an oscillation happens at step k (vectorized: for each knob and sign, the
-    most recent earlier switch that moved that knob that way). Without ``load`` every
-    reversal counts; with it (``switch_load``, one row per step) the ones it called for
-    do not."""
+    """bool[k]: an oscillation happens at step k (vectorized: for each knob, the most recent
+    earlier switch that moved that knob, a reversal when it moved it the other way at most
+    ``lookback`` steps before). Without ``load`` every reversal counts; with it
+    (``switch_load``, one row per step) the ones it called for do not."""
     switch, dn, dd = _directions(n, d)
     k = np.arange(switch.shape[0])
     flags = np.zeros(switch.shape[0], dtype=bool)
     if load is not None and load.shape != (switch.shape[0], 2):
         raise ValueError("load must have one row of (packets, bytes) per step")
+    if not switch.shape[0]:
+        return flags
     never = -(2**62)
     for moves in (dn, dd):
-        for sign in (1, -1):
-            at = np.where(switch & (moves == sign), k, never)
-            last = np.maximum.accumulate(at) if at.shape[0] else at
-            before = np.concatenate(([never], last[:-1])) if at.shape[0] else at
-            hit = switch & (moves == -sign) & (k - before <= lookback)
-            if load is not None and hit.any():
-                where = np.flatnonzero(hit)
-                hit[where[called_for(load, where, before[where])]] = False
-            flags |= hit
+        last = np.maximum.accumulate(np.where(moves != 0, k, never))
+        before = np.concatenate(([never], last[:-1]))
+        seen = before >= 0
+        earlier = np.where(seen, moves[np.where(seen, before, 0)], 0)
+        hit = (moves * earlier < 0) & (k - before <= lookback)
+        if load is not None and hit.any():
+            where = np.flatnonzero(hit)
+            hit[where[called_for(load, where, before[where])]] = False
+        flags |= hit
     return flags
 
 

@@ -74,8 +74,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model and model selection")
     model.add_argument(
         "--model", choices=MODELS, default=None,
-        help="auto (default): with --select closed-loop, the best static pair, policy trees "
-        "and regressors compete (without, a policy tree); policy-tree: one cost-sensitive "
+        help="auto (default): with --select closed-loop, the best static pair and policy "
+        "trees compete (without, a policy tree); another model with --select closed-loop: "
+        "the best static pair and that model's candidates; policy-tree: one cost-sensitive "
         "tree over the 24 pairs; cost-regressor: scikit-learn's multi-output tree on the "
         "costs; regressors: two trees on the argmin labels (the earlier default); static: "
         "the best static pair",
@@ -94,7 +95,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument(
         "--horizon", type=int_range(1, MAX_HORIZON), default=None, metavar="H",
         help="windows a decision is costed over, from confirm_steps + 1 windows after it "
-        "(default: dwell_steps, the least it stays in force; with --select, also 4)",
+        "(default: max(1, dwell_steps), the least it stays in force)",
     )
     model.add_argument(
         "--horizon-agg", type=_aggregate, default=None, metavar="mean|max|qNN",

@@ -50,6 +50,25 @@ def test_synth_dash_writes_stdout_same_bytes_as_a_file(tmp_path):
     assert not (tmp_path / "-").exists()
 
 
+@pytest.mark.parametrize("tool", ["reflex-forge", "reflex-inspect"])
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path, tool):
+    # `... | head`: the reader closes the pipe after a few bytes. No E_IO line, no traceback
+    # from the flush at exit: no message and exit 1 (spec/NEM1.md section 13).
+    if tool == "reflex-forge":
+        args = ["synth", "--profile", "poisson", "--duration", "5", "--quiet", "-o", "-"]
+    else:
+        big = Path(__file__).parents[2] / "spec" / "examples" / "typical.reflex"
+        args = ["--hexdump", *[str(big)] * 200]
+    proc = subprocess.Popen([str(Path(sys.executable).with_name(tool)), *args], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1
+    assert err == b""
+
+
 def test_common_options_to_forge_options():
     from reflexforge.cli import build_parser
     from reflexforge.commands.options import options_from_args

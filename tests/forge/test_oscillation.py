@@ -63,6 +63,17 @@ def test_at_most_one_oscillation_per_step() -> None:
         == 1
 
 
+def test_a_climb_after_one_dip_reverses_once() -> None:
+    # N = 8 -> 4 -> 16 -> 32 -> 64 under one D: only the step back up from the dip reverses.
+    pairs = [(8, 200), (4, 200), (16, 200), (32, 200), (64, 200)]
+    assert flags(*pairs) == [2]
+    # The same with D moving on alone between N's moves: still one, and D never reverses.
+    assert flags((8, 50), (4, 50), (4, 200), (16, 200), (16, 1000), (32, 1000)) == [3]
+    # A three-pair cycle is still seen twice per period (each cycling knob turns twice).
+    cycle = [(8, 200), (16, 200), (32, 200)] * 4
+    assert flags(*cycle) == [3, 4, 6, 7, 9, 10]
+
+
 def test_reversal_of_a_reversal_counts_again() -> None:
     assert flags(A, B, A, B, A) == [2, 3, 4]
 
@@ -99,20 +110,21 @@ def test_dwell_and_switch_rate() -> None:
 
 
 def loop_flags(n: np.ndarray, d: np.ndarray, lookback: int) -> np.ndarray:
-    """The earlier loop definition, kept as the reference: a switch at k is an oscillation
-    when some switch at k' in [k - lookback, k) moved one knob the other way."""
+    """The definition as a plain loop, kept as the reference: a switch at k is an oscillation
+    when, for some knob it moves, the last earlier switch that moved that knob is at most
+    ``lookback`` steps back and moved it the other way."""
     n = n.astype(np.int64)
     d = d.astype(np.int64)
     out = np.zeros(n.shape[0], dtype=bool)
-    for k in range(1, n.shape[0]):
-        dn, dd = np.sign(n[k] - n[k - 1]), np.sign(d[k] - d[k - 1])
-        if dn == 0 and dd == 0:
-            continue
-        for kp in range(max(1, k - lookback), k):
-            pn, pd = np.sign(n[kp] - n[kp - 1]), np.sign(d[kp] - d[kp - 1])
-            if (pn != 0 or pd != 0) and (dn * pn < 0 or dd * pd < 0):
+    for knob in (n, d):
+        last_k, last_sign = None, 0
+        for k in range(1, n.shape[0]):
+            sign = int(np.sign(knob[k] - knob[k - 1]))
+            if sign == 0:
+                continue
+            if last_k is not None and sign * last_sign < 0 and k - last_k <= lookback:
                 out[k] = True
-                break
+            last_k, last_sign = k, sign
     return out
 
 
