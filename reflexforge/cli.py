@@ -129,7 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reflexforge.config import source_date_epoch
 
     try:  # first, before numpy (which reads SOURCE_DATE_EPOCH) is imported
-        source_date_epoch()
+        if source_date_epoch() is None:
+            # Set but empty means unset (spec/telemetry.md section 3); numpy's f2py, which
+            # numba and scipy import, would read an empty value with int() and fail.
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
     except ForgeError as exc:
         _report(f"{PROG}: {exc}")
         return EXIT_USAGE

@@ -166,6 +166,21 @@ def test_bad_source_date_epoch_is_one_usage_line(tmp_path, epoch):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("epoch", ["", "  "])
+def test_an_empty_source_date_epoch_is_unset(tmp_path, epoch):
+    # Set but empty means unset (spec/telemetry.md 3). numpy's f2py, imported through numba
+    # (the CSV reader) and scipy (scikit-learn), would read it with int('') and fail.
+    src = tmp_path / "t.csv"
+    src.write_bytes(b"ts_ns,bytes\n" + b"".join(b"%d,100\n" % (i * 1_000_000) for i in range(400)))
+    env = {**os.environ, "SOURCE_DATE_EPOCH": epoch}
+    for args in (["label", str(src), "-o", str(tmp_path / "ts.csv")],
+                 ["static", "32,50us", "-o", str(tmp_path / "s.reflex")]):
+        proc = subprocess.run([str(FORGE), *args, "-q"], capture_output=True, text=True, env=env,
+                              check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == ""
+
+
 def test_internal_error_exit_code_is_3_not_shadows_1(monkeypatch, capsys):
     import reflexforge.cli as cli
 
