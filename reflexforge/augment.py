@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from reflexforge.errors import E_USAGE, ForgeError
-from reflexforge.features import window_starts
 from reflexforge.trace import Trace
 
 MAX_AUGMENT_FACTOR = 16
@@ -33,6 +32,8 @@ def rate_copy(trace: Trace, factor: int) -> Trace | None:
     """``trace`` at ``factor`` times its packet rate: arrival ``t`` becomes
     ``t0 + (t - t0) // factor`` (``t0``: the first arrival); None when the copy holds no
     complete 200 ms window."""
+    from reflexforge.features import window_starts  # here: `build --help` needs no numba
+
     ts = np.asarray(trace.ts_ns, dtype=np.int64)
     if ts.shape[0] == 0:
         return None

@@ -11,12 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sklearn.tree import DecisionTreeRegressor
 
 from reflexfmt import FeatureScale, Node, OutputBounds, Reflex
 from reflexforge.config import GRID_D_US, GRID_N, PAIRS, STEP_NS, ForgeOptions
 from reflexforge.horizon import horizon_costs, horizon_span
-from reflexforge.oracle_kernel import PAIR_N
+from reflexforge.pairarrays import PAIR_D_US, PAIR_N
 from reflexforge.policytree import (
     PolicyLeaf,
     PolicySplit,
@@ -41,8 +40,6 @@ BOUNDS = ((min(GRID_N), max(GRID_N)), (min(GRID_D_US), max(GRID_D_US)))
 """Output clamps: 1..64 packets and 50..4000 us, the ends of the oracle grid."""
 LEGAL = (GRID_N, GRID_D_US)
 """The values a leaf may take, per output: the oracle grid."""
-PAIR_D = np.array([d for _, d in PAIRS], dtype=np.int64)
-"""Each pair's max batch delay in us (``oracle_kernel.PAIR_N`` has its flush threshold)."""
 EXCLUDED_COST = 1e12
 """What the fit sees as the cost of a pair ``--min-flush-threshold`` excludes: above any real
 J (µs; 1e12 µs is 11.6 days), so no leaf, split or static pair takes it, yet finite, so sums
@@ -261,7 +258,7 @@ def fit_regressors(x_rows: np.ndarray, labels: np.ndarray, t: TrainOptions,
     """Two DecisionTreeRegressors on the pair labels' flush threshold and delay."""
     lo, hi, q = _scaled(x_rows)
     trees = []
-    for o, column in enumerate((PAIR_N, PAIR_D)):
+    for o, column in enumerate((PAIR_N, PAIR_D_US)):
         model = fit_tree(q, column[labels], t.target, features, t.max_depth)
         trees.append(export_tree(model, t.target, LEGAL[o], BOUNDS[o]))
     count = max(sum(n.is_leaf for n in tree) for tree in trees)
@@ -272,6 +269,8 @@ def cost_regressor_tree(q: np.ndarray, costs: np.ndarray, features: str, max_dep
                         min_leaf: int) -> PolicyTree:
     """scikit-learn's multi-output DecisionTreeRegressor fitted on the costs (squared error,
     features outside the set zeroed); each leaf takes the pair of lowest mean cost."""
+    from sklearn.tree import DecisionTreeRegressor  # here: `build --help` needs no sklearn
+
     keep = FEATURE_SETS[features]
     q = np.where(np.isin(np.arange(q.shape[1]), keep), q, 0)
     model = DecisionTreeRegressor(max_depth=max_depth, min_samples_leaf=min_leaf,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 from reflexforge.config import STEP_NS
-from reflexforge.oracle import best_pairs
 
 LABEL_TARGETS = ("current", "next")
 
@@ -39,6 +38,8 @@ def viterbi(costs: np.ndarray, switch_cost: float) -> np.ndarray:
     Deterministic ties: staying beats switching, and a switch goes to the lowest index;
     the last label is the lowest index of minimal total cost.
     """
+    from reflexforge.oracle import best_pairs  # here: `build --help` needs no numba
+
     n, m = costs.shape
     if n == 0:
         return np.zeros(0, dtype=np.int64)

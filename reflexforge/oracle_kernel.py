@@ -9,11 +9,8 @@ import numpy as np
 from numba import njit
 
 from reflexforge.config import PAIRS
+from reflexforge.pairarrays import PAIR_D_NS, PAIR_N
 from reflexforge.simulate import _BITS_PER_BYTE_NS, _INT64_MIN, kth_smallest
-
-PAIR_N = np.array([n for n, _ in PAIRS], dtype=np.int64)
-PAIR_D_NS = np.array([d * 1000 for _, d in PAIRS], dtype=np.int64)
-
 
 _SMALL = 4096  # windows with at most this many packets select over all latencies
 _SAMPLE = 256  # about this many latencies are sampled to bracket the p95 of a larger window

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.tree import DecisionTreeRegressor
 
 from reflexfmt import Node
 from reflexfmt.limits import CONFIRM_STEPS_RANGE, DWELL_STEPS_RANGE, FEATURE_COUNT, MAX_TREE_DEPTH
@@ -23,6 +23,9 @@ from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.horizon import MAX_HORIZON, check_aggregate
 from reflexforge.label_smoothing import LABEL_TARGETS
 from reflexforge.quantize import clamp, snap_log
+
+if TYPE_CHECKING:  # imported where it is fitted: `build --help` needs no sklearn
+    from sklearn.tree import DecisionTreeRegressor
 
 DEFAULT_DEPTH = 4
 """The trees' depth unless --max-depth says otherwise (the guide's 4); the format allows up
@@ -187,6 +190,8 @@ def fit_tree(
     Features outside the set ``features`` are zeroed: a constant column is never split on,
     and the tree keeps the v1 feature indices.
     """
+    from sklearn.tree import DecisionTreeRegressor
+
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     keep = FEATURE_SETS[features]
