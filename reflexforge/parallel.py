@@ -7,8 +7,10 @@ the backend can change a result; chunks are put back in window order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
+import signal
 import socket
 import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -138,17 +140,37 @@ def _label_pool(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *
                                  initializer=_attach, initargs=(ts_path, size_path)) as pool:
             pending = {}
             try:
-                for index, (w0, w1) in enumerate(chunks):
-                    future = pool.submit(_pool_task, first[w0:w1], last[w0:w1],
-                                         flush_cost_ns, link_bps)
-                    pending[future] = index
+                with _children_without_sigint():  # the workers start in the submits
+                    for index, (w0, w1) in enumerate(chunks):
+                        future = pool.submit(_pool_task, first[w0:w1], last[w0:w1],
+                                             flush_cost_ns, link_bps)
+                        pending[future] = index
                 while pending:
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
                         store(pending.pop(future), future.result())
             except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
+                # Ctrl-C or SIGTERM here (or a failed chunk): stop the workers at once; they
+                # ignore Ctrl-C, so none prints a traceback of its own.
+                processes = list((getattr(pool, "_processes", None) or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for process in processes:
+                    process.terminate()
+                pool.shutdown(wait=True)
                 raise
+
+
+@contextlib.contextmanager
+def _children_without_sigint():
+    """Processes started inside begin with SIGINT blocked (a signal mask survives fork and
+    exec), so a terminal's Ctrl-C, sent to the whole process group, reaches only this
+    process, which stops them; unblocked here on the way out (a Ctrl-C meanwhile is then
+    delivered, not lost)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _label_dask(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *,

@@ -375,3 +375,38 @@ def test_an_output_on_stdout_stays_clean(tmp_path):
     reflex = loads(proc.stdout)
     assert [t[0].value for t in reflex.trees] == [32, 50]
     assert proc.stderr.decode().strip() == "/dev/stdout: one leaf, always (32 packets, 50 µs)"
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(c) for c in path.read_text().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.parametrize("when", ["importing", "labelling"])
+def test_ctrl_c_in_the_worker_pool_is_one_line(tmp_path, when):
+    """A terminal's Ctrl-C goes to the whole process group: the labelling workers (spawned
+    Pythons still importing numpy and numba, or running chunks) used to print a traceback
+    each. Now they ignore it and the command stops them: one line, exit 130, no output."""
+    import os
+    import signal
+    import time
+
+    src = tmp_path / "t.csv"
+    assert main(["synth", "--profile", "poisson", "--duration", "60", "--rate", "40000",
+                 "--seed", "3", "-o", str(src), "-q"]) == 0
+    out = tmp_path / "ts.csv"
+    proc = subprocess.Popen([str(FORGE), "label", str(src), "-o", str(out), "--workers", "2",
+                             "-q"], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(_children(proc.pid)) < 2:  # the resource tracker and a first worker
+        assert proc.poll() is None and time.monotonic() < deadline, "no worker seen"
+        time.sleep(0.01)
+    time.sleep(0.05 if when == "importing" else 2.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err.strip()) == (130, "reflex-forge: interrupted")
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
