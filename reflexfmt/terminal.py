@@ -54,6 +54,17 @@ def _escape(m: re.Match[str]) -> str:
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
 
+def path_text(text: str) -> str:
+    """``text`` (a file name, or a line naming one) as valid Unicode: a byte of the name
+    that is not UTF-8 (held by Python as a lone surrogate, such as ``\\udcff`` for
+    ``\\xff``) is written ``\\xff``, so the text can be printed and stored in UTF-8 JSON."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that no file name byte gives
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 class Terminated(BaseException):
     """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that an output
     being written removes its temporary file on the way out (reflexfmt.atomic)."""

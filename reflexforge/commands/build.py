@@ -22,6 +22,7 @@ from reflexforge.commands.options import (
     read_input_trace,
 )
 from reflexforge.commands.paths import check_distinct_paths, check_output_path
+from reflexforge.commands.staging import StagedOutputs
 from reflexforge.commands.training_options import (
     add_training_options,
     training_options_from_args,
@@ -53,9 +54,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace,
-               training_set: str | None = None):
+               training_set: str | None = None, shown: str | None = None):
     """Build ``output`` from ``telemetry`` (one path or several) with the options in
-    ``args``; print the figures."""
+    ``args``; print the figures, naming the model ``shown`` if given (the demo's). Both
+    outputs are staged and put in place together once both are complete
+    (commands/staging.py)."""
     import hashlib
 
     from reflexforge.pipeline import build_reflex
@@ -78,12 +81,15 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
     combined = hashlib.sha1() if len(paths) > 1 else None
     traces = [read_input_trace(args, p, also_hash=combined) for p in paths]
     t1 = time.perf_counter()
-    with progress_bar(None, "features and oracle", progress_enabled(args)) as bar:
-        reflex, report = build_reflex(
-            traces, opts, train_opts, progress=bar, training_set_path=training_set,
-            telemetry_sha1=None if combined is None else combined.hexdigest())
-    dump_model(reflex, target)
+    with StagedOutputs() as staging:
+        staged_set = None if training_set is None else staging.path(training_set)
+        with progress_bar(None, "features and oracle", progress_enabled(args)) as bar:
+            reflex, report = build_reflex(
+                traces, opts, train_opts, progress=bar, training_set_path=staged_set,
+                telemetry_sha1=None if combined is None else combined.hexdigest())
+        dump_model(reflex, staging.path(target))
     report.seconds["read"] = t1 - t0
     report.seconds["total"] = time.perf_counter() - t0
-    report_build(report, str(target), train_opts, bool(getattr(args, "quiet", False)))
+    report_build(report, str(target) if shown is None else shown, train_opts,
+                 bool(getattr(args, "quiet", False)))
     return reflex, report

@@ -3,8 +3,9 @@
 Synthesizes a 10-minute ``mixed`` trace, builds a reflex from it, shows it with
 reflex-inspect, then shadow-validates it on a second, held-out trace with another seed.
 Exit code: the shadow verdict's (0 promoted, 1 not promoted), 2 for bad input. Files:
-telemetry.csv, training-set.csv, model.reflex, heldout.csv, report.json, report.png in DIR;
-when a step fails, the demo deletes those it wrote (and DIR, if it made it).
+telemetry.csv, training-set.csv, model.reflex, heldout.csv, report.json, report.png in DIR,
+put in place together once every step is done; when a step fails or the demo is
+interrupted, none of them is written (nor DIR made), and the files already there are kept.
 """
 
 from __future__ import annotations
@@ -14,11 +15,18 @@ from pathlib import Path
 
 from reflexforge.commands import COMMANDS
 from reflexforge.commands.argtypes import non_negative_int, positive_float
-from reflexforge.commands.options import add_common_options, description, progress_enabled
+from reflexforge.commands.options import (
+    add_common_options,
+    description,
+    progress_enabled,
+    say,
+)
 from reflexforge.commands.training_options import add_training_options
-from reflexforge.errors import E_IO, ForgeError
 
 TRAIN_SEED = 1
+DEMO_FILES = ("telemetry.csv", "training-set.csv", "model.reflex", "heldout.csv",
+              "report.json", "report.png")
+"""What the demo writes in DIR."""
 
 
 def register(subparsers) -> None:
@@ -43,54 +51,45 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from reflexforge.commands.build import build_file
+    from reflexforge.commands.staging import StagedOutputs
 
     console = Console()
     out = Path(args.out)
-    made_dir = not out.exists()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ForgeError(E_IO, f"cannot create the output directory: {exc.strerror}",
-                         path=out) from None
-    telemetry = out / "telemetry.csv"
-    model = out / "model.reflex"
-    heldout = out / "heldout.csv"
-    written = [telemetry, out / "training-set.csv", model, heldout, out / "report.json",
-               out / "report.png"]
-    try:
+    # Every file is staged beside its place in DIR and put in place once the last step is
+    # done: a failed or interrupted demo leaves nothing (nor DIR, if it made it), and a
+    # previous run's files stay as they were until then.
+    with StagedOutputs() as staging:
+        staging.directory(out)
+        final = {name: out / name for name in DEMO_FILES}
+        staged = {name: staging.path(path) for name, path in final.items()}
+        telemetry, model, heldout = (staged[n] for n in ("telemetry.csv", "model.reflex",
+                                                         "heldout.csv"))
         console.rule(f"1. synthesize {args.duration:g} s of mixed traffic (seed {args.seed})")
-        _synthesize(telemetry, args.duration, args.seed, progress_enabled(args), console)
+        _synthesize(telemetry, final["telemetry.csv"], args.duration, args.seed,
+                    progress_enabled(args), console)
         console.rule("2. build: features, oracle labels, trees, int16, .reflex")
-        build_file(str(telemetry), str(model), args, training_set=str(written[1]))
+        build_file(str(telemetry), str(model), args,
+                   training_set=str(staged["training-set.csv"]),
+                   shown=str(final["model.reflex"]))
         console.rule("3. inspect")
         _inspect(model)
         console.rule(f"4. shadow on a held-out trace (seed {args.seed + 1})")
-        _synthesize(heldout, args.duration, args.seed + 1, progress_enabled(args), console)
-        return _shadow(model, heldout, out, args, console)
-    except BaseException:
-        _remove(written, out if made_dir else None)
-        raise
+        _synthesize(heldout, final["heldout.csv"], args.duration, args.seed + 1,
+                    progress_enabled(args), console)
+        code = _shadow(staged, final, args)
+    say(console, f"report: {final['report.json']}, figure: {final['report.png']}")
+    return code
 
 
-def _remove(files: list[Path], directory: Path | None) -> None:
-    """After a failed step: delete the demo's files, and its directory if this run made it."""
-    for path in files:
-        path.unlink(missing_ok=True)
-    if directory is not None:
-        try:
-            directory.rmdir()
-        except OSError:
-            pass  # not empty: something else was put there meanwhile
-
-
-def _synthesize(path: Path, duration: float, seed: int, progress: bool, console) -> None:
+def _synthesize(path: Path, shown: Path, duration: float, seed: int, progress: bool,
+                console) -> None:
     from reflexforge.progress import progress_bar
     from reflexforge.synth import pieces, synthesize
 
     with progress_bar(pieces("mixed", duration, seed), f"synth {path.name}", progress) as bar:
         stats = synthesize(path, "mixed", duration, seed, progress=bar)
-    console.print(f"{path}: {stats.rows} packets, {stats.rtt_samples} rtt samples, "
-                  f"{stats.segments} segments", highlight=False)
+    say(console, f"{shown}: {stats.rows} packets, {stats.rtt_samples} rtt samples, "
+        f"{stats.segments} segments")
 
 
 def _inspect(model: Path) -> None:
@@ -100,15 +99,13 @@ def _inspect(model: Path) -> None:
     inspect_main([str(model)])
 
 
-def _shadow(model: Path, heldout: Path, out: Path, args: argparse.Namespace, console) -> int:
+def _shadow(staged: dict[str, Path], final: dict[str, Path], args: argparse.Namespace) -> int:
     """The shadow verdict on the held-out trace; its exit code (0 promoted, 1 not) is the demo's."""
     from reflexforge.commands.shadow import demo_verdict
 
-    argv = [str(model), str(heldout), "--report", str(out / "report.json"),
-            "--plot", str(out / "report.png")]
+    argv = [str(staged["model.reflex"]), str(staged["heldout.csv"]),
+            "--report", str(staged["report.json"]), "--plot", str(staged["report.png"])]
     if args.duration < 600:
         argv += ["--min-duration", "0"]  # a short demo: reported as not promotable
-    code = demo_verdict(argv, args)
-    console.print(f"report: {out / 'report.json'}, figure: {out / 'report.png'}",
-                  highlight=False)
-    return code
+    return demo_verdict(argv, args, {"MODEL": str(final["model.reflex"]),
+                                     "TELEMETRY": str(final["heldout.csv"])})

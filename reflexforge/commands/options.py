@@ -16,6 +16,19 @@ from reflexforge.commands.argtypes import (
 )
 
 
+def shown(line: str) -> str:
+    """A message line as printed: each byte of a file name that is not UTF-8 written
+    ``\\xff`` and each terminal control character escaped (reflexfmt.terminal)."""
+    from reflexfmt.terminal import escape_control, path_text
+
+    return escape_control(path_text(line))
+
+
+def say(console, line: str) -> None:
+    """Print one message line on a rich ``console`` as :func:`shown`, without markup."""
+    console.print(shown(line), highlight=False, markup=False, soft_wrap=True)
+
+
 def description(doc: str | None) -> str:
     """A command's --help description: the first paragraph of its docstring, without the
     reStructuredText literal quotes and line breaks."""

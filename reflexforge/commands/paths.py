@@ -30,7 +30,8 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether ``a`` and ``b`` name one file (the same path, a hard link, a bind mount)."""
     if Path(a).resolve() == Path(b).resolve():
         return True
     try:
@@ -51,10 +52,10 @@ def check_distinct_paths(inputs: dict[str, str | os.PathLike[str] | None],
                  if v is not None and not written_in_place(v)]
     for i, (out_name, out_path) in enumerate(given_out):
         for in_name, in_path in given_in:
-            if _same_file(out_path, in_path):
+            if same_file(out_path, in_path):
                 raise ForgeError(E_USAGE, f"output {out_name} is the input {in_name}; it would "
                                  "be overwritten", path=out_path)
         for other_name, other_path in given_out[:i]:
-            if _same_file(out_path, other_path):
+            if same_file(out_path, other_path):
                 raise ForgeError(E_USAGE, f"outputs {other_name} and {out_name} are the same "
                                  "file", path=out_path)

@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from reflexfmt.terminal import escape_control
+from reflexfmt.terminal import escape_control, path_text
 from reflexforge.commands import COMMANDS
 from reflexforge.commands.argtypes import non_negative_float, points_or_off
 from reflexforge.commands.modelio import load_model
@@ -28,8 +28,10 @@ from reflexforge.commands.options import (
     options_from_args,
     progress_enabled,
     read_input_trace,
+    say,
 )
-from reflexforge.commands.paths import check_distinct_paths, check_output_path
+from reflexforge.commands.paths import check_distinct_paths, check_output_path, same_file
+from reflexforge.commands.staging import StagedOutputs
 from reflexforge.config import GATE_STATIC_POINTS
 from reflexforge.errors import E_IO, E_USAGE, ForgeError
 
@@ -88,7 +90,11 @@ def _gate_options(args: argparse.Namespace) -> tuple[bool, float | None]:
     return gate_j, points
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, shown: dict[str, str] | None = None) -> int:
+    """The shadow command. Its outputs (--report, --plot, --promote-to's two files) are
+    staged and put in place together once all are complete (commands/staging.py).
+    ``shown`` gives the MODEL and TELEMETRY paths to record in the report and to print
+    instead of the ones read (the demo's staged files)."""
     from rich.console import Console
 
     from reflexforge.report import render_table, report_json, write_plot
@@ -101,33 +107,39 @@ def run(args: argparse.Namespace) -> int:
     for path in (args.report, args.plot):
         if path is not None:
             check_output_path(path)
-    promote_dir = _check_promote_dir(args.promote_to) if args.promote_to else None
+    promote_dir = None if args.promote_to is None else _check_promote_dir(args)
+    shown = shown or {}
+    model_name = shown.get("MODEL", os.fspath(args.model))
     reflex = load_model(args.model)
     if getattr(args, "incumbent", None) is None:
-        warn_default_incumbent(args.model, reflex.metadata, opts.incumbent)
+        warn_default_incumbent(model_name, reflex.metadata, opts.incumbent)
     model_bytes = _read_bytes(args.model)
     trace = read_input_trace(args, args.telemetry)
     report = run_shadow(reflex, trace, opts, min_duration_s=args.min_duration,
                         progress=progress_enabled(args), model_path=os.fspath(args.model),
                         gate_j=gate_j, gate_static=gate_static)
-    report.model["path"] = os.fspath(args.model)
+    report.model["path"] = path_text(model_name)
+    report.trace["path"] = path_text(shown.get("TELEMETRY", os.fspath(args.telemetry)))
     data = report_json(report)
-    if args.report is not None:
-        _write(args.report, data)
-    if args.plot is not None:
-        write_plot(report, args.plot)
+    promoted = report.promoted and promote_dir is not None
+    with StagedOutputs() as staging:
+        if args.report is not None:
+            _write(staging.path(args.report), data)
+        if args.plot is not None:
+            write_plot(report, staging.path(args.plot))
+        if promoted:
+            name = Path(args.model).name
+            staging.directory(promote_dir)
+            _write(staging.path(promote_dir / f"{name}.shadow.json"), data)
+            if not same_file(promote_dir / name, args.model):
+                _write(staging.path(promote_dir / name), model_bytes)
     console = Console()
     if getattr(args, "quiet", False):
-        console.print(f"{args.model}: {'PROMOTED' if report.promoted else 'NOT PROMOTED'}",
-                      highlight=False)
+        say(console, f"{model_name}: {'PROMOTED' if report.promoted else 'NOT PROMOTED'}")
     else:
         render_table(report, console)
-    if report.promoted and promote_dir is not None:
-        name = Path(args.model).name
-        _make_dir(promote_dir)
-        _write(promote_dir / f"{name}.shadow.json", data)
-        _write(promote_dir / name, model_bytes)
-        console.print(f"promoted to {promote_dir / name}", highlight=False)
+    if promoted:
+        say(console, f"promoted to {promote_dir / Path(args.model).name}")
     return EXIT_PROMOTED if report.promoted else EXIT_NOT_PROMOTED
 
 
@@ -145,19 +157,24 @@ def warn_default_incumbent(model: str, metadata: dict, used: tuple[int, int]) ->
                         f"{forged[0]},{forged[1]}us to match"), file=sys.stderr)
 
 
-def demo_verdict(argv: list[str], args: argparse.Namespace) -> int:
-    """Run the shadow command from ``reflex-forge demo`` with the demo's forge options."""
+def demo_verdict(argv: list[str], args: argparse.Namespace, shown: dict[str, str]) -> int:
+    """Run the shadow command from ``reflex-forge demo`` with the demo's forge options,
+    recording and printing the MODEL and TELEMETRY paths in ``shown``."""
     parser = argparse.ArgumentParser(prog="reflex-forge shadow", add_help=False)
     add_shadow_arguments(parser)
     shadow_args = parser.parse_args(argv)
     for name in ("lam", "incumbent", "flush_cost_ns", "link_bps", "workers", "dask", "quiet"):
         setattr(shadow_args, name, getattr(args, name, None))
-    return run(shadow_args)
+    return run(shadow_args, shown)
 
 
-def _check_promote_dir(text: str) -> Path:
-    """Fail before any work if DIR cannot be created or written (created on promotion)."""
-    directory = Path(text)
+def _check_promote_dir(args: argparse.Namespace) -> Path:
+    """Fail before any work if --promote-to is empty, if DIR cannot be created or written
+    (it is created on promotion), or if a file it would write is one of the inputs or
+    another output (E_USAGE); the model copied onto itself is allowed (nothing to write)."""
+    if args.promote_to == "":
+        raise ForgeError(E_USAGE, "--promote-to: the directory is empty (name one, such as .)")
+    directory = Path(args.promote_to)
     existing = directory
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -165,15 +182,14 @@ def _check_promote_dir(text: str) -> Path:
         raise ForgeError(E_IO, "the promotion directory is not a directory", path=directory)
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ForgeError(E_IO, "the promotion directory is not writable", path=directory)
+    name = Path(args.model).name
+    check_distinct_paths({"MODEL": args.model, "TELEMETRY": args.telemetry},
+                         {"--report": args.report, "--plot": args.plot,
+                          "--promote-to's report": directory / f"{name}.shadow.json"})
+    check_distinct_paths({"TELEMETRY": args.telemetry},
+                         {"--report": args.report, "--plot": args.plot,
+                          "--promote-to's model": directory / name})
     return directory
-
-
-def _make_dir(directory: Path) -> None:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ForgeError(E_IO, f"cannot create the promotion directory: {exc.strerror}",
-                         path=directory) from None
 
 
 def _read_bytes(path: str) -> bytes:
