@@ -39,7 +39,7 @@ CODES = (
 
 
 # Every message escapes terminal control characters as reflex-inspect does, with the one
-# helper of reflexfmt.terminal; commands/shadow.py still imports it under this name.
+# helper of reflexfmt.terminal (commands print through commands.options.shown).
 
 
 class ForgeError(Exception):

@@ -75,7 +75,7 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
                          {"-o": output, "--training-set": training_set})
     target = check_output_path(output)
     if training_set is not None:
-        check_output_path(training_set)
+        check_output_path(training_set, "--training-set")
     t0 = time.perf_counter()
     # One file is its own hash; several are hashed once more, one after the other.
     combined = hashlib.sha1() if len(paths) > 1 else None

@@ -9,12 +9,12 @@ def report_build(report, output: str, train_opts, quiet: bool) -> None:
     stderr line (also when quiet), then one summary line (quiet) or the tables."""
     import sys
 
-    from reflexfmt.terminal import escape_control
+    from reflexforge.commands.options import shown
 
     for note in build_warnings(report, train_opts):
-        print(escape_control(f"{output}: warning: {note}"), file=sys.stderr)
+        print(shown(f"{output}: warning: {note}"), file=sys.stderr)
     if quiet:
-        print(summary_line(report, output, train_opts))
+        print(shown(summary_line(report, output, train_opts)))
     else:
         print_report(report, output, train_opts)
 
@@ -23,6 +23,9 @@ def print_report(report, output: str, train_opts=None) -> None:
     """The validation figures as a rich table on stdout."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from reflexforge.commands.options import shown
 
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{100 * x:.1f}%"
@@ -30,8 +33,8 @@ def print_report(report, output: str, train_opts=None) -> None:
     def us(x: float | None) -> str:
         return "-" if x is None else f"{x:.1f}"
 
-    table = Table(title=f"{output}: validation on the last {report.validation_windows} of "
-                  f"{report.windows} windows")
+    table = Table(title=Text(shown(f"{output}: validation on the last "
+                                   f"{report.validation_windows} of {report.windows} windows")))
     table.add_column("policy")
     table.add_column("exact match", justify="right")
     table.add_column("mean J regret (us)", justify="right")

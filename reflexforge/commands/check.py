@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reflexfmt.terminal import escape_control
+    from reflexforge.commands.options import shown
     from reflexforge.ingest.check import check_file
     from reflexforge.ingest.options import ingest_options_from_args
 
@@ -38,6 +38,6 @@ def run(args: argparse.Namespace) -> int:
     for path in args.files:
         found = check_file(path, options, args.link_bps)
         for line in found.lines():
-            print(escape_control(line))
+            print(shown(line))
         status = max(status, 2 if found.fatal is not None else 1 if found.problems else 0)
     return status

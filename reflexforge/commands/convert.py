@@ -15,6 +15,7 @@ from reflexforge.commands.options import (
     add_telemetry_options,
     description,
     read_input_trace,
+    shown,
 )
 from reflexforge.commands.paths import check_distinct_paths, check_output_path
 
@@ -49,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
     write_trace(trace, target, args.to)
     if not args.quiet:
         samples = trace.rtt_samples[0].shape[0]
-        print(f"{args.output}: {trace.rows} rows, {samples} RTT samples, "
-              f"{trace.duration_ns / 1e9:.3f} s", file=sys.stderr)
+        print(shown(f"{args.output}: {trace.rows} rows, {samples} RTT samples, "
+                    f"{trace.duration_ns / 1e9:.3f} s"), file=sys.stderr)
     return 0

@@ -12,6 +12,7 @@ from reflexforge.commands.options import (
     options_from_args,
     progress_enabled,
     read_input_trace,
+    shown,
 )
 from reflexforge.commands.paths import check_distinct_paths, check_output_path
 
@@ -50,8 +51,6 @@ def run(args: argparse.Namespace) -> int:
         training_set, _costs = make_training_set(trace, opts, progress=bar)
     write_training_set(target, training_set)
     if not args.quiet:
-        print(
-            f"{args.output}: {len(training_set)} windows labelled from {trace.rows} packets",
-            file=sys.stderr,
-        )
+        print(shown(f"{args.output}: {len(training_set)} windows labelled from {trace.rows} "
+                    "packets"), file=sys.stderr)
     return 0

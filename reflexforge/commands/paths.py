@@ -9,11 +9,26 @@ from pathlib import Path
 from reflexfmt.atomic import written_in_place
 from reflexforge.errors import E_IO, E_USAGE, ForgeError
 
+STDOUT_NAME = "-"
+"""The output name that means the standard output, for the commands that can write it."""
 
-def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """Fail early, before any work, if ``path`` cannot be written (E_IO): a directory, a
-    missing or read-only directory, a block device or a socket. A character device or a FIFO
-    is written in place (reflexfmt.atomic)."""
+
+def check_output_name(path: str | os.PathLike[str], option: str) -> None:
+    """E_USAGE for an output name that names no file: empty, or ``-`` (the standard output,
+    which only ``synth`` writes; /dev/stdout is a file every command can write)."""
+    name = os.fspath(path)
+    if name == "":
+        raise ForgeError(E_USAGE, f"{option}: the output path is empty")
+    if name == STDOUT_NAME:
+        raise ForgeError(E_USAGE, f"{option} -: this command cannot write the standard "
+                         "output; name a file (or /dev/stdout)")
+
+
+def check_output_path(path: str | os.PathLike[str], option: str = "-o") -> Path:
+    """Fail early, before any work, if ``path`` names no file (E_USAGE, check_output_name)
+    or cannot be written (E_IO): a directory, a missing or read-only directory, a block
+    device or a socket. A character device or a FIFO is written in place (reflexfmt.atomic)."""
+    check_output_name(path, option)
     target = Path(path)
     try:
         if written_in_place(target):
@@ -47,6 +62,9 @@ def check_distinct_paths(inputs: dict[str, str | os.PathLike[str] | None],
     Keys are the option names used in the message (``TELEMETRY``, ``-o``, ...); None values
     are options not given.
     """
+    for name, path in outputs.items():
+        if path is not None:
+            check_output_name(path, name)
     given_in = [(k, v) for k, v in inputs.items() if v is not None]
     given_out = [(k, v) for k, v in outputs.items()
                  if v is not None and not written_in_place(v)]

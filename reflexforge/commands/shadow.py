@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from reflexfmt.terminal import escape_control, path_text
+from reflexfmt.terminal import path_text
 from reflexforge.commands import COMMANDS
 from reflexforge.commands.argtypes import non_negative_float, points_or_off
 from reflexforge.commands.modelio import load_model
@@ -29,6 +29,7 @@ from reflexforge.commands.options import (
     progress_enabled,
     read_input_trace,
     say,
+    shown,
 )
 from reflexforge.commands.paths import check_distinct_paths, check_output_path, same_file
 from reflexforge.commands.staging import StagedOutputs
@@ -104,9 +105,9 @@ def run(args: argparse.Namespace, shown: dict[str, str] | None = None) -> int:
     gate_j, gate_static = _gate_options(args)
     check_distinct_paths({"MODEL": args.model, "TELEMETRY": args.telemetry},
                          {"--report": args.report, "--plot": args.plot})
-    for path in (args.report, args.plot):
+    for option, path in (("--report", args.report), ("--plot", args.plot)):
         if path is not None:
-            check_output_path(path)
+            check_output_path(path, option)
     promote_dir = None if args.promote_to is None else _check_promote_dir(args)
     shown = shown or {}
     model_name = shown.get("MODEL", os.fspath(args.model))
@@ -151,7 +152,7 @@ def warn_default_incumbent(model: str, metadata: dict, used: tuple[int, int]) ->
             and all(isinstance(v, int) and not isinstance(v, bool) for v in forged)):
         return
     if tuple(forged) != tuple(used):
-        print(escape_control(f"{model}: warning: replaying the default incumbent {used[0]},"
+        print(shown(f"{model}: warning: replaying the default incumbent {used[0]},"
                         f"{used[1]}us, but the model was forged with {forged[0]},{forged[1]}us "
                         f"(metadata oracle.incumbent); pass --incumbent "
                         f"{forged[0]},{forged[1]}us to match"), file=sys.stderr)

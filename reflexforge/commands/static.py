@@ -32,6 +32,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reflexforge.commands.modelio import dump_model
+    from reflexforge.commands.options import shown
     from reflexforge.commands.paths import check_output_path
     from reflexforge.static_reflex import static_reflex
 
@@ -40,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     dump_model(reflex, target)
     if not args.quiet:
         n, d_us = args.pair
-        print(f"{target}: one leaf, always ({n} packets, {d_us} µs)")
+        print(shown(f"{target}: one leaf, always ({n} packets, {d_us} µs)"))
     return 0

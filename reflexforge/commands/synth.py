@@ -14,8 +14,8 @@ from pathlib import Path
 
 from reflexforge.commands import COMMANDS
 from reflexforge.commands.argtypes import non_negative_int, positive_float
-from reflexforge.commands.options import add_quiet_option, progress_enabled
-from reflexforge.commands.paths import check_output_path
+from reflexforge.commands.options import add_quiet_option, progress_enabled, shown
+from reflexforge.commands.paths import STDOUT_NAME, check_output_path
 from reflexforge.config import SYNTH_PROFILES
 
 
@@ -24,7 +24,7 @@ def register(subparsers) -> None:
         "synth",
         help=COMMANDS["synth"],
         description="Synthesize a Telemetry v1 trace, deterministic per seed. "
-        "Writes gzip if OUTPUT ends in .gz.",
+        "Writes CSV, gzip CSV if OUTPUT ends in .gz.",
     )
     parser.add_argument(
         "--profile",
@@ -62,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
 
     rate = args.rate
     check_args(args.profile, args.duration, 15_000.0 if rate is None else rate)
-    to_stdout = args.output == "-"
+    to_stdout = args.output == STDOUT_NAME
     if not to_stdout:
         check_output_path(args.output)
+        check_synth_suffix(args.output)
     total = pieces(args.profile, args.duration, args.seed, rate)
     # stdout gets the finished trace only (written to a scratch file first): a failed run
     # writes nothing to it.
@@ -79,9 +80,22 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.buffer.flush()
     if not args.quiet:
         print(
-            f"{'stdout' if to_stdout else args.output}: {stats.rows} packets, "
-            f"{stats.rtt_samples} rtt samples, "
-            f"{stats.duration_ns / 1e9:g} s, profile {args.profile}, seed {args.seed}",
+            shown(f"{'stdout' if to_stdout else args.output}: {stats.rows} packets, "
+                  f"{stats.rtt_samples} rtt samples, "
+                  f"{stats.duration_ns / 1e9:g} s, profile {args.profile}, seed {args.seed}"),
             file=sys.stderr,
         )
     return 0
+
+
+def check_synth_suffix(output: str) -> None:
+    """E_USAGE if the name of OUTPUT says a format synth does not write (Parquet, a capture,
+    zstd): it writes CSV, gzip CSV if the name ends in .gz."""
+    from reflexforge.errors import E_USAGE, ForgeError
+    from reflexforge.ingest.sniff import CSV, GZIP, named_format
+
+    container, compression, suffix = named_format(output)
+    if container not in (None, CSV) or compression not in (None, GZIP):
+        raise ForgeError(E_USAGE, f"synth writes CSV (.csv) or gzip CSV (.csv.gz, .gz), not "
+                         f"{suffix}; write CSV and use convert for another format",
+                         path=output)

@@ -140,14 +140,22 @@ def sniff(path: str | os.PathLike[str]) -> Kind:
     return Kind(CSV, compression)
 
 
-def name_mismatch(path: str | os.PathLike[str], kind: Kind) -> str | None:
-    """A note when the file's name says another format than its content, else None."""
+def named_format(path: str | os.PathLike[str]) -> tuple[str | None, str | None, str]:
+    """What the name of ``path`` says: (container or None, compression or None, the
+    suffixes that say it, such as ``.csv.zst``)."""
     name = os.fspath(path).lower()
     stem, ext = os.path.splitext(name)
     said_compression = _COMPRESSED_NAME.get(ext)
+    suffix = ext if said_compression is not None else ""
     if said_compression is not None:
-        ext = os.path.splitext(stem)[1]
+        stem, ext = os.path.splitext(stem)
     said = _NAME_SAYS.get(ext)
+    return said, said_compression, (ext if said is not None else "") + suffix
+
+
+def name_mismatch(path: str | os.PathLike[str], kind: Kind) -> str | None:
+    """A note when the file's name says another format than its content, else None."""
+    said, said_compression, _ = named_format(path)
     if said is None and said_compression is None:
         return None
     if (said is None or said == kind.container) and said_compression == kind.compression:

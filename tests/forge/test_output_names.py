@@ -1,0 +1,86 @@
+"""Output names: ``-`` and an empty name are usage errors where no standard output can be
+written, synth refuses a name saying a format it does not write, and every summary line
+shows a file name with its control characters and non-UTF-8 bytes escaped."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from reflexforge.cli import main
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str], code: str) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{code}:" in err[0] and "Traceback" not in err[0], err
+    return err[0]
+
+
+@pytest.fixture
+def trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    assert main(["synth", "--duration", "2", "-o", "t.csv", "-q"]) == 0
+    return tmp_path / "t.csv"
+
+
+@pytest.mark.parametrize("argv", [
+    ["convert", "t.csv", "-o", "-"],
+    ["label", "t.csv", "-o", "-"],
+    ["static", "16,1ms", "-o", "-"],
+    ["build", "t.csv", "-o", "m.reflex", "--training-set", "-"],
+])
+def test_dash_is_a_usage_error_where_stdout_cannot_be_written(
+        trace: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert main(argv) == 2
+    assert "standard output" in one_error_line(capsys, "E_USAGE")
+    assert sorted(p.name for p in trace.parent.iterdir()) == ["t.csv"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["convert", "t.csv", "-o", ""],
+    ["label", "t.csv", "-o", ""],
+    ["synth", "--duration", "1", "-o", ""],
+    ["shadow", "m.reflex", "t.csv", "--report", ""],
+])
+def test_an_empty_output_path_is_a_usage_error(
+        trace: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert main(argv) == 2
+    assert "output path is empty" in one_error_line(capsys, "E_USAGE")
+
+
+@pytest.mark.parametrize("name", ["x.parquet", "x.pq", "x.csv.zst", "x.zstd", "x.pcap"])
+def test_synth_refuses_a_format_it_does_not_write(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    assert main(["synth", "--duration", "1", "-o", str(tmp_path / name)]) == 2
+    assert "synth writes CSV" in one_error_line(capsys, "E_USAGE")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["x.csv", "x.csv.gz", "x.gz", "x.txt", "x"])
+def test_synth_writes_csv_and_gzip_names(tmp_path: Path, name: str) -> None:
+    assert main(["synth", "--duration", "1", "-q", "-o", str(tmp_path / name)]) == 0
+    assert (tmp_path / name).is_file()
+
+
+def test_summary_lines_escape_control_characters(
+        trace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    evil = "l\x1b]0;pwned\x07.csv"
+    assert main(["label", "t.csv", "-o", evil, "--workers", "1"]) == 0
+    assert main(["convert", "t.csv", "-o", "c" + evil]) == 0
+    assert main(["synth", "--duration", "1", "-o", "s" + evil]) == 0
+    assert main(["static", "16,1ms", "-o", "m\x1b[31m.reflex"]) == 0
+    out = capsys.readouterr()
+    for text in (out.out, out.err):
+        assert "\x1b" not in text and "\x07" not in text
+    assert out.err.count("l\\x1b]0;pwned\\x07.csv: ") == 3
+    assert "m\\x1b[31m.reflex: one leaf" in out.out
+    assert (trace.parent / evil).is_file()
+
+
+def test_summary_lines_show_non_utf8_bytes(
+        trace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    name = os.fsdecode(b"m\xff.reflex")
+    assert main(["static", "16,1ms", "-o", name]) == 0
+    assert "m\\xff.reflex: one leaf" in capsys.readouterr().out
