@@ -17,7 +17,7 @@ from numba import njit
 
 from reflexforge.errors import E_CAPTURE, E_CSV_VALUE, ForgeError
 from reflexforge.ingest.chunks import FULL, NEED_MORE, drive, read_head  # noqa: F401 - used by walk
-from reflexforge.ingest.records import Chunk
+from reflexforge.ingest.records import MAX_WIRE, Chunk
 from reflexforge.ingest.sniff import MODIFIED_PCAP_MAGICS, PCAP_MAGICS
 
 HEADER_BYTES = 24
@@ -26,8 +26,14 @@ MAX_CAPLEN = 262144
 """Largest captured length accepted in a record (libpcap's MAXIMUM_SNAPLEN): a larger
 length field is corruption, refused before anything is allocated."""
 
-BAD_CAPLEN, BAD_FRACTION, ZERO_LENGTH = 2, 3, 4
+BAD_CAPLEN, BAD_FRACTION, ZERO_LENGTH, BAD_WIRE = 2, 3, 4, 5
 """Walk statuses besides NEED_MORE and FULL."""
+
+
+def wire_too_long(orig: int) -> str:
+    """The message for an original length above MAX_WIRE (pcap and pcapng)."""
+    return (f"original (wire) length {orig} exceeds the largest allowed ({MAX_WIRE}, the "
+            "largest GSO packet): corrupt record header")
 
 
 def parse_header(name: str, head: bytes) -> tuple[bool, int, int, int]:
@@ -83,6 +89,8 @@ def walk(buf, end, big, unit_ns, ts, wire, start, offset, caplen):
             return n, pos, BAD_FRACTION
         if orig == 0:
             return n, pos, ZERO_LENGTH
+        if orig > MAX_WIRE:
+            return n, pos, BAD_WIRE
         if end - pos - 16 < incl:
             return n, pos, NEED_MORE
         ts[n] = sec * 1_000_000_000 + frac * unit_ns
@@ -107,13 +115,15 @@ def read_records(name: str, stream: IO[bytes], on_chunk) -> tuple[int, dict]:
                     chunk.caplen)
 
     def explain(status: int, data: bytes) -> str:
-        _sec, frac, incl, _orig = struct.unpack_from(order + "IIII", data)
+        _sec, frac, incl, orig = struct.unpack_from(order + "IIII", data)
         if status == BAD_CAPLEN:
             return (f"captured length {incl} exceeds the largest allowed ({MAX_CAPLEN}): "
                     "corrupt record header")
         if status == BAD_FRACTION:
             unit = "microseconds" if unit_ns == 1000 else "nanoseconds"
             return f"{unit} field {frac} is not below one second: corrupt record header"
+        if status == BAD_WIRE:
+            return wire_too_long(orig)
         return "original (wire) length 0: bytes must be >= 1"
 
     def need(data: bytes) -> int:

@@ -17,15 +17,16 @@ from numba import njit
 
 from reflexforge.errors import E_CSV_VALUE
 from reflexforge.ingest.chunks import FULL, MAX_BLOCK, NEED_MORE, drive
-from reflexforge.ingest.records import Chunk
+from reflexforge.ingest.pcap import wire_too_long
+from reflexforge.ingest.records import MAX_WIRE, Chunk
 from reflexforge.trace import TS_MAX
 
 SHB, IDB, PB, SPB, EPB = 0x0A0D0D0A, 1, 2, 3, 6
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 OPT_TSRESOL, OPT_TSOFFSET = 9, 14
 MAX_INTERFACES = 1 << 16
-ZERO_LENGTH, OTHER, BAD_LENGTH, BAD_TRAILER, BAD_CAPLEN, BAD_IFACE, TS_RANGE, NO_TIME = (
-    4, 5, 6, 7, 8, 9, 10, 11)
+(ZERO_LENGTH, OTHER, BAD_LENGTH, BAD_TRAILER, BAD_CAPLEN, BAD_IFACE, TS_RANGE, NO_TIME,
+ BAD_WIRE) = (4, 5, 6, 7, 8, 9, 10, 11, 12)
 """Walk statuses besides NEED_MORE and FULL (OTHER: a block handled in Python)."""
 _MESSAGES = {
     BAD_LENGTH: "block length is below 12 or not a multiple of 4: corrupt block header",
@@ -138,6 +139,8 @@ def walk(buf, pos, end, n, big, mul, div, shift, off_ns, snaplen, state,
             data = pos + 28
         if orig == 0:
             return n, pos, ZERO_LENGTH
+        if orig > MAX_WIRE:
+            return n, pos, BAD_WIRE
         ts[n] = t
         wire[n] = orig
         start[n] = pos
@@ -271,7 +274,11 @@ def read_records(name: str, stream: IO[bytes], on_chunk) -> tuple[int, dict]:
                 links_seen.append(sections.links[-1])
             pos += length
 
-    def explain(status: int, _data: bytes) -> str:
+    def explain(status: int, data: bytes) -> str:
+        if status == BAD_WIRE:
+            order = ">" if sections.big else "<"
+            kind = struct.unpack_from(order + "I", data)[0]
+            return wire_too_long(struct.unpack_from(order + "I", data, 8 if kind == SPB else 24)[0])
         return problem[-1] if status == OTHER else _MESSAGES[status]
 
     def need(data: bytes) -> int:

@@ -25,6 +25,10 @@ CHUNK_BYTES = 8 << 20
 MAX_RECORDS_PER_CHUNK = CHUNK_BYTES // 16 + 1
 """A pcap record takes at least 16 bytes (a pcapng packet block at least 16): the chunk
 arrays never need more entries than this, whatever the file says."""
+MAX_WIRE = 524288
+"""Largest original (wire) length of a capture record (512 KiB: Linux's largest GSO / BIG TCP
+packet, spec/telemetry.md 5.4). A larger length field is corruption, refused before rows are
+allocated, so ``--oversize split`` makes at most MAX_WIRE / --mtu rows of a record."""
 
 
 @dataclass

@@ -57,6 +57,12 @@ PCAP_CASES = {
     "microseconds of a second or more": (_patch(MICRO, FIRST + 4, "<I", 1_000_000), "E_CAPTURE",
                                          "microseconds field 1000000"),
     "wire length 0": (_patch(MICRO, FIRST + 12, "<I", 0), "E_CSV_VALUE", "record 2"),
+    "wire length of 4 GiB": (_patch(MICRO, FIRST + 12, "<I", 0xFFFFFFFF), "E_CAPTURE",
+                             f"record 2 at byte offset {FIRST}: original (wire) length "
+                             "4294967295 exceeds the largest allowed (524288"),
+    "wire length above 512 KiB": (_patch(MICRO, FIRST + 12, "<I", 524289), "E_CAPTURE",
+                                  f"record 2 at byte offset {FIRST}: original (wire) length "
+                                  "524289 exceeds"),
     "gzip cut short": (gzip.compress(MICRO)[:-100], "E_CAPTURE", ""),
 }
 
@@ -75,6 +81,7 @@ def test_bad_pcapng(tmp_path, capsys):
     shb = struct.unpack_from("<I", good, 4)[0]
     idb = struct.unpack_from("<I", good, shb + 4)[0]
     epb = shb + idb
+    epb2 = epb + struct.unpack_from("<I", good, epb + 4)[0]
     cases = {
         "block length past the end": (_patch(good, epb + 4, "<I", 0x7FFFFFF0), "exceeds"),
         "plausible length past the end": (good[:-8], "the file ends after"),
@@ -82,6 +89,12 @@ def test_bad_pcapng(tmp_path, capsys):
         "trailer differs": (_patch(good, epb + struct.unpack_from("<I", good, epb + 4)[0] - 4,
                                    "<I", 1234), "trailing length"),
         "unknown interface": (_patch(good, epb + 8, "<I", 7), "interface"),
+        "wire length of 4 GiB": (_patch(good, epb + 24, "<I", 0xFFFFFFFF),
+                                 f"block at byte offset {epb} (after 0 packets): original "
+                                 "(wire) length 4294967295 exceeds the largest allowed"),
+        "simple packet of 1 MiB": (good[:epb2] + struct.pack("<III", 3, 20, 1 << 20) + b"\0" * 4
+                                   + struct.pack("<I", 20) + good[epb2:],
+                                   "(after 1 packets): original (wire) length 1048576 exceeds"),
         "simple packet first": (good[:epb] + struct.pack("<III", 3, 20, 60) + b"\0" * 4
                                 + struct.pack("<I", 20) + good[epb:], "simple packet block"),
     }
@@ -92,6 +105,29 @@ def test_bad_pcapng(tmp_path, capsys):
         assert status == 2 and not out.exists(), case
         assert err.count("\n") == 0 and " E_CAPTURE: " in err and words in err, (case, err)
         assert "byte offset" in err, case
+
+
+def test_wire_lengths_cannot_amplify(tmp_path, capsys):
+    """A 16-byte record saying 4 GiB on the wire would be 2.86 million rows under --oversize
+    split: 1000 of them are refused at the first, by check and convert alike, before any row
+    is allocated; 524288 bytes (the limit, the largest GSO packet) still splits."""
+    head = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    amp = head + b"".join(struct.pack("<IIII", 1 + i, 0, 0, 0xFFFFFFFF) for i in range(1000))
+    src = tmp_path / "amp1k.pcap"
+    src.write_bytes(amp)
+    assert main(["check", str(src)]) == 2
+    err = capsys.readouterr().out + capsys.readouterr().err
+    assert "E_CAPTURE: record 1 at byte offset 24: original (wire) length 4294967295" in err
+    status, err, out = _convert(tmp_path, amp, capsys, "amp1k.pcap")
+    assert status == 2 and " E_CAPTURE: record 1 at byte offset 24" in err and not out.exists()
+    limit = head + struct.pack("<IIII", 1, 0, 0, 524288) + struct.pack("<IIII", 2, 0, 0, 60)
+    trace, adjust = read_with_adjustments(_write(tmp_path / "limit.pcap", limit))
+    assert trace.rows == 350 + 1 and adjust.largest_packet == 524288
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 def test_parquet_bad_input(tmp_path, capsys):
