@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import stat
 import zlib
 from dataclasses import dataclass
 from typing import IO
@@ -111,6 +112,21 @@ def open_file(path: str | os.PathLike[str]) -> IO[bytes]:
     return open_decompressed(raw, compression, name)
 
 
+def refuse_streams(name: str) -> None:
+    """E_IO for a pipe, FIFO or socket: telemetry is opened more than once (its first bytes,
+    then the whole), which a stream cannot give, and opening a FIFO with no writer blocks.
+    ``os.stat`` does not block; a missing file is left to the open that follows. Character
+    devices (``/dev/null``, ``/dev/zero``) are read as files."""
+    try:
+        mode = os.stat(name).st_mode
+    except (OSError, ValueError):
+        return
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        what = "a pipe or FIFO" if stat.S_ISFIFO(mode) else "a socket"
+        raise ForgeError(E_IO, f"not a regular file ({what}): write it to a file first",
+                         path=name)
+
+
 def sniff(path: str | os.PathLike[str]) -> Kind:
     """The container and compression of ``path``, from its magic bytes.
 
@@ -119,6 +135,7 @@ def sniff(path: str | os.PathLike[str]) -> Kind:
     compressed stream is corrupt at the start.
     """
     name = os.fspath(path)
+    refuse_streams(name)
     compression = compression_of(name)
     try:
         with open_decompressed(open(name, "rb"), compression, name) as stream:
