@@ -27,7 +27,13 @@ from reflexforge.errors import (
     ForgeError,
 )
 from reflexforge.ingest import sniff
-from reflexforge.ingest.plausibility import link_queue, warnings_from
+from reflexforge.ingest.plausibility import (
+    RTT_SAMPLE,
+    caplen_warning,
+    link_queue,
+    trace_shape,
+    warnings_from,
+)
 from reflexforge.ingest.quirks import Adjustments, IngestOptions
 from reflexforge.ingest.read import refuse_capture_options
 from reflexforge.ingest.records import CLAMP, ERROR, MODE_CODE, SPLIT, as_read
@@ -51,6 +57,7 @@ class Findings:
     warnings: list[str] = field(default_factory=list)
     adjust: Adjustments = field(default_factory=Adjustments)
     fatal: ForgeError | None = None
+    rtt: list[np.ndarray] = field(default_factory=list)  # the first RTT_SAMPLE valid samples
 
     def add(self, code: str, count: int, places) -> None:
         """Count ``count`` problems of ``code``; ``places`` are (position, text) of some of
@@ -62,6 +69,11 @@ class Findings:
         kept.extend(places)
         kept.sort(key=lambda place: place[0])
         del kept[PLACES:]
+
+    def keep_rtt(self, values: np.ndarray) -> None:
+        """Keep valid RTT samples (row order) until RTT_SAMPLE are kept, for W_RTT_UNIT."""
+        if (have := sum(a.shape[0] for a in self.rtt)) < RTT_SAMPLE:
+            self.rtt.append(np.asarray(values[: RTT_SAMPLE - have], dtype=np.int64))
 
     @property
     def problems(self) -> int:
@@ -140,7 +152,10 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
     # The warnings of the trace as the options would adjust it, as the other commands see it.
     found.warnings = warnings_from(found.rows + adjust.rows_added, found.span_ns,
                                    total - adjust.bytes_clamped, zero, link_bps,
-                                   link_queue(ts, wire, link_bps, mode, options.mtu))
+                                   link_queue(ts, wire, link_bps, mode, options.mtu),
+                                   trace_shape(ts, wire, np.concatenate(found.rtt) if found.rtt
+                                               else None, mode, options.mtu))
+    found.warnings += caplen_warning(adjust.caplen_records, adjust.caplen_offset)
     return found
 
 
@@ -217,6 +232,7 @@ def _parquet_columns(name: str, found: Findings):
     if sniff.compression_of(name) is None:
         try:
             trace = _read(name, name, "", IngestOptions(), Adjustments(), in_file_order=True)
+            found.keep_rtt(trace.rtt_samples[1])
             return trace.ts_ns, trace.size, lambda i: f"row {i + 1}"
         except ForgeError as exc:
             if exc.code != E_CSV_VALUE:
@@ -269,6 +285,7 @@ def _csv_columns(name: str, found: Findings):
             raise ForgeError(E_CSV_ENCODING, f"malformed CSV ({exc})", path=name) from None
     for code, count in trial.counts.items():
         found.add(code, count, trial.places[code])
+    found.rtt = trial.rtt
     places = sorted(bad_rows)[:PLACES]
     if any(r < 0 for r in places):  # pyarrow's threaded reader does not number rows
         places = _wrong_width_lines(name, header_line, len(header), PLACES)
@@ -390,6 +407,8 @@ def _columns(batches, found: Findings, place, capacity: int = 1 << 20):
                         zero_copy_only=False))[:PLACES]
                     found.add(E_CSV_VALUE, count, [(row + int(i), f"{place(row + int(i))}:{RTT}")
                                                    for i in where])
+                valid = data.drop_null().to_numpy(zero_copy_only=False)
+                found.keep_rtt(valid[valid >= 0])
                 continue
             if pa.types.is_integer(data.type) and data.null_count == 0 \
                     and not pa.types.is_uint64(data.type):  # the usual case: one pass
@@ -402,6 +421,7 @@ def _columns(batches, found: Findings, place, capacity: int = 1 << 20):
                 values, ok, empty = _values(data)
                 if column == RTT:
                     bad = (~ok & ~empty) | (ok & (values < 0))
+                    found.keep_rtt(values[ok & ~bad])
                 else:
                     bad = ~ok | (values < lo) | (values > hi)
                 where = np.flatnonzero(bad)

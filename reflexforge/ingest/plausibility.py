@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from reflexforge.config import GRID_D_US, SECOND_NS, STEP_NS
+from reflexforge.config import GRID_D_US, SECOND_NS, STEP_NS, WINDOW_NS
 from reflexforge.ingest.records import ERROR, MODE_CODE, as_read
 from reflexforge.trace import Trace
 
@@ -19,7 +19,11 @@ W_RATE = "W_RATE"
 W_OVERLOAD = "W_OVERLOAD"
 W_SPAN = "W_SPAN"
 W_ZERO_GAP = "W_ZERO_GAP"
-WARNINGS = (W_RATE, W_OVERLOAD, W_SPAN, W_ZERO_GAP)
+W_SIZE_UNIT = "W_SIZE_UNIT"
+W_RTT_UNIT = "W_RTT_UNIT"
+W_SPARSE = "W_SPARSE"
+W_CAPLEN = "W_CAPLEN"
+WARNINGS = (W_RATE, W_OVERLOAD, W_SPAN, W_ZERO_GAP, W_SIZE_UNIT, W_RTT_UNIT, W_SPARSE, W_CAPLEN)
 SPAN_ROWS = 1_000_000
 """A trace of at least this many packets ..."""
 SPAN_NS = SECOND_NS
@@ -34,6 +38,34 @@ link's own queue longer than LINK_WAIT_NS."""
 LINK_WAIT_NS = max(GRID_D_US) * 1000
 """The largest max_batch_delay of the grid: a longer wait behind the link is not batching."""
 DEFAULT_LINK_BPS = 10_000_000_000
+SIZE_MEDIAN_MIN = 20
+"""W_SIZE_UNIT below this median packet size: no IP packet is smaller (an Ethernet frame is
+at least 60 B); the synthetic traces' smallest packet is 64 B."""
+SIZE_MIN_PACKETS = 100
+"""... in a trace of at least this many packets (a median of a few says little)."""
+RTT_MEDIAN_MIN_NS, RTT_MEDIAN_MAX_NS = 1_000, 10_000_000_000
+"""W_RTT_UNIT outside 1 us .. 10 s (median RTT sample): microseconds or milliseconds taken
+for ns below, picoseconds (or timestamps) above; the synthetic traces' samples are 18 us ..
+5 ms."""
+RTT_MIN_SAMPLES = 10
+RTT_SAMPLE = 1 << 20
+"""The RTT median is taken over the first this many samples (row order): bounded cost."""
+SPARSE_WINDOW_SHARE = 0.10
+"""W_SPARSE when fewer than this share of the 200 ms windows from the first packet to the
+last hold a packet, ..."""
+SPARSE_RATE = 1.0
+"""... or fewer than this many packets per second over the span."""
+
+
+class Shape(NamedTuple):
+    """What ``trace_shape`` found: the figures of W_SIZE_UNIT, W_RTT_UNIT and W_SPARSE."""
+
+    median_size: int  # lower median of the packet sizes as read
+    windows: int  # 200 ms windows from the first packet to the last
+    busy_windows: int  # those holding a packet
+    largest_gap_ns: int  # between consecutive packets (rows in time order)
+    median_rtt_ns: int  # lower median of the first RTT_SAMPLE RTT samples, -1: none checked
+    rtt_samples: int
 
 
 class LinkQueue(NamedTuple):
@@ -44,11 +76,101 @@ class LinkQueue(NamedTuple):
     peak_at_ns: int  # the step it ends, from the first packet
 
 
-def warnings_for(trace: Trace, link_bps: int | None = None, mtu: int | None = None) -> list[str]:
-    """The plausibility warnings of a trace, each ``W_NAME: message``."""
+def warnings_for(trace: Trace, link_bps: int | None = None, mtu: int | None = None,
+                 own_rtt: bool = True) -> list[str]:
+    """The plausibility warnings of a trace, each ``W_NAME: message``. ``own_rtt``: the RTT
+    samples are the file's own (not derived by --rtt tcp, in ns by construction)."""
+    rtt = trace.rtt_samples[1] if own_rtt else None
     return warnings_from(trace.rows, trace.duration_ns, int(np.sum(trace.size, dtype=np.int64)),
                          zero_gaps(trace.ts_ns, trace.size, mtu), link_bps,
-                         link_queue(trace.ts_ns, trace.size, link_bps))
+                         link_queue(trace.ts_ns, trace.size, link_bps),
+                         trace_shape(trace.ts_ns, trace.size, rtt))
+
+
+@njit(cache=True, nogil=True)
+def _shape(ts, size, mode, mtu):
+    """(lower median size as read, windows, busy windows, largest gap) in two passes."""
+    n = ts.shape[0]
+    t0 = ts[0]
+    t1 = ts[0]
+    for i in range(n):
+        t0 = min(t0, ts[i])
+        t1 = max(t1, ts[i])
+    counts = np.zeros(65536, np.int64)
+    busy, gap, last_k, rows = 0, 0, -1, 0
+    for i in range(n):
+        k = (ts[i] - t0) // WINDOW_NS
+        if k != last_k:
+            busy += 1
+            last_k = k
+        if i > 0 and ts[i] - ts[i - 1] > gap:
+            gap = ts[i] - ts[i - 1]
+        pieces, _, last = as_read(np.int64(size[i]), mode, mtu)
+        counts[min(last, 65535)] += 1
+        if pieces > 1:
+            counts[min(mtu, 65535)] += pieces - 1
+        rows += pieces
+    half, seen, median = (rows + 1) // 2, 0, 0
+    for v in range(65536):
+        seen += counts[v]
+        if seen >= half:
+            median = v
+            break
+    return median, (t1 - t0) // WINDOW_NS + 1, busy, gap
+
+
+def trace_shape(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray | None,
+                oversize: str = ERROR, mtu: int = 0) -> Shape:
+    """The packet sizes (each row as the rows ``--oversize`` makes of it, as ``link_queue``),
+    the 200 ms windows that hold a packet (counted from the first packet; a row out of order
+    may count its window twice), the largest gap, and the RTT median (``rtt``: the samples
+    in row order, None or fewer than RTT_MIN_SAMPLES: not checked). Linear in the rows."""
+    if ts.shape[0] == 0:
+        return Shape(0, 0, 0, 0, -1, 0)
+    median, windows, busy, gap = _shape(ts, size, MODE_CODE[oversize], np.int64(mtu))
+    rtt_median, samples = -1, 0
+    if rtt is not None:
+        head = rtt[:RTT_SAMPLE]
+        head = head[head >= 0]
+        samples = int(head.shape[0])
+        if samples >= RTT_MIN_SAMPLES:
+            rtt_median = int(np.partition(head, (samples - 1) // 2)[(samples - 1) // 2])
+    return Shape(int(median), int(windows), int(busy), int(gap), rtt_median, samples)
+
+
+def caplen_warning(records: int, first_offset: int) -> list[str]:
+    """W_CAPLEN for capture records whose captured length is above their original length."""
+    if not records:
+        return []
+    return [f"{W_CAPLEN}: {records} records have a captured length above their original "
+            f"(wire) length (the first at byte offset {first_offset}): inconsistent record "
+            "headers; bytes is the original length, which may be too small"]
+
+
+def shape_warnings(packets: int, span_ns: int, shape: Shape) -> list[str]:
+    """W_SIZE_UNIT, W_RTT_UNIT and W_SPARSE from ``trace_shape``'s figures."""
+    out = []
+    if packets >= SIZE_MIN_PACKETS and shape.median_size < SIZE_MEDIAN_MIN:
+        out.append(f"{W_SIZE_UNIT}: the median packet is {shape.median_size} B, below "
+                   f"{SIZE_MEDIAN_MIN} B, the smallest IP packet (an Ethernet frame is at least "
+                   "60 B): are the sizes in kB, or not in bytes?")
+    if shape.median_rtt_ns >= 0 and not (RTT_MEDIAN_MIN_NS <= shape.median_rtt_ns
+                                         <= RTT_MEDIAN_MAX_NS):
+        low = shape.median_rtt_ns < RTT_MEDIAN_MIN_NS
+        out.append(f"{W_RTT_UNIT}: the median RTT sample is {shape.median_rtt_ns} ns, "
+                   + ("below 1 us: rtt_ns is probably in microseconds (multiply by 1000) or "
+                      "milliseconds (by 10^6)" if low else
+                      "above 10 s: is rtt_ns in picoseconds (divide by 1000), or a "
+                      "timestamp and not an RTT?"))
+    rate = packets * SECOND_NS / span_ns if span_ns > 0 else 0.0
+    if span_ns >= WINDOW_NS and (shape.busy_windows < SPARSE_WINDOW_SHARE * shape.windows
+                                 or rate < SPARSE_RATE):
+        out.append(f"{W_SPARSE}: {shape.busy_windows} of the {shape.windows} windows of 200 ms "
+                   f"hold a packet ({shape.busy_windows / shape.windows:.2%}; {rate:.3g} "
+                   f"packets/s over {span_ns / 1e9:.6g} s, the largest gap "
+                   f"{shape.largest_gap_ns / 1e9:.6g} s): most windows say nothing; cut the "
+                   "silence, or check that the files belong together and ts_ns is in ns")
+    return out
 
 
 @njit(cache=True)
@@ -102,9 +224,9 @@ def zero_gaps(ts: np.ndarray, size: np.ndarray, mtu: int | None) -> int:
 
 def warnings_from(packets: int, span_ns: int, total_bytes: int, zero_gaps: int,
                   link_bps: int | None = None,
-                  queue: LinkQueue | None = None) -> list[str]:
+                  queue: LinkQueue | None = None, shape: Shape | None = None) -> list[str]:
     """The warnings from a trace's figures: packets, span, bytes, packets at the same ts_ns
-    as the one before, and ``link_queue``."""
+    as the one before, ``link_queue`` and ``trace_shape``."""
     link = link_bps or DEFAULT_LINK_BPS
     out = []
     rate_warned = False
@@ -130,4 +252,6 @@ def warnings_from(packets: int, span_ns: int, total_bytes: int, zero_gaps: int,
         out.append(f"{W_ZERO_GAP}: {zero_gaps / (packets - 1):.1%} of packets have the same "
                    "ts_ns as the previous one: timestamps coarser than the batching delays "
                    "(check their resolution and unit)")
+    if shape is not None:
+        out.extend(shape_warnings(packets, span_ns, shape))
     return out

@@ -77,6 +77,8 @@ class Adjustments:
     filter_expr: str | None = None
     untimed_packets: int = 0
     rtt_samples: int | None = None
+    caplen_records: int = 0  # capture records captured longer than on the wire (W_CAPLEN)
+    caplen_offset: int = -1  # the byte offset of the first
     notes: list[str] = field(default_factory=list)
 
     def parts(self) -> list[str]:

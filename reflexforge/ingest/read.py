@@ -61,7 +61,11 @@ def read_trace(path: str | os.PathLike[str], options: IngestOptions | None = Non
             report(f"{name}: note: {note}")
         if (line := adjust.summary()) is not None:
             report(f"{name}: adjusted: {line}")
-        for warning in warnings_for(trace, link_bps, options.mtu if options else None):
+        from reflexforge.ingest.plausibility import caplen_warning
+
+        for warning in (warnings_for(trace, link_bps, options.mtu if options else None,
+                                     own_rtt=adjust.rtt_samples is None)
+                        + caplen_warning(adjust.caplen_records, adjust.caplen_offset)):
             report(f"{name}: {warning}")
     return trace
 
@@ -195,6 +199,7 @@ def _read_capture(name: str, kind: sniff.Kind, options: IngestOptions, also_hash
             i, t, before = beyond
             raise order_error(name, f"record {first + i + 1} at byte offset "
                               f"{base + int(chunk.start[i])}", t, before, window)
+        count_caplen(adjust, chunk, n, base)
         keep = selector.select(chunk, n, buf, links)
         start_row = rows.n
         bad = rows.add(chunk, n, keep)
@@ -223,6 +228,15 @@ def _read_capture(name: str, kind: sniff.Kind, options: IngestOptions, also_hash
     return Trace(ts, size, rtt_samples=samples, sha1=hashed.hexdigest(), path=name)
 
 
+def count_caplen(adjust: Adjustments, chunk: Chunk, n: int, base: int) -> None:
+    """Count the records captured longer than their original length (W_CAPLEN)."""
+    longer = np.flatnonzero(chunk.caplen[:n] > chunk.wire[:n])
+    if longer.shape[0]:
+        if not adjust.caplen_records:
+            adjust.caplen_offset = base + int(chunk.start[longer[0]])
+        adjust.caplen_records += int(longer.shape[0])
+
+
 def capture_records(path: str | os.PathLike[str], options: IngestOptions | None = None,
                     adjust: Adjustments | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
@@ -244,8 +258,11 @@ def capture_records(path: str | os.PathLike[str], options: IngestOptions | None 
     kept_rows = 0  # one row per kept record
     parts: list[tuple[np.ndarray, ...]] = []
 
-    def on_chunk(chunk: Chunk, n: int, buf, first: int, _base, links) -> None:
+    counted = adjust if adjust is not None else Adjustments()
+
+    def on_chunk(chunk: Chunk, n: int, buf, first: int, base: int, links) -> None:
         nonlocal kept_rows
+        count_caplen(counted, chunk, n, base)
         keep = selector.select(chunk, n, buf, links)
         selector.placed(chunk, n, keep, kept_rows)
         if bpf is None:
@@ -259,7 +276,7 @@ def capture_records(path: str | os.PathLike[str], options: IngestOptions | None 
     with sniff.open_file(name) as stream:
         reader = pcap.read_records if kind.container == sniff.PCAP else pcapng.read_records
         reader(name, stream, on_chunk)
-    selector.finish(kept_rows, adjust if adjust is not None else Adjustments())
+    selector.finish(kept_rows, counted)
     columns = [np.concatenate([p[i] for p in parts]) if parts else np.empty(0, np.int64)
                for i in range(3 if bpf is None else 4)]
     return columns[0], columns[1], columns[2], (None if bpf is None else columns[3])
