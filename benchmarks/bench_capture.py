@@ -22,7 +22,7 @@ import time
 
 
 def _child(path: str, bpf: str | None, rtt: str | None) -> None:
-    from reflexforge.ingest.quirks import IngestOptions
+    from reflexforge.ingest.options import IngestOptions
     from reflexforge.ingest.read import read_with_adjustments
 
     options = IngestOptions(oversize="clamp", mtu=65535, bpf=bpf, rtt=rtt)

@@ -67,7 +67,7 @@ def _peak_mb() -> float:
 
 def _run(kind: str, path: str) -> int:
     from reflexforge.ingest.check import check_file
-    from reflexforge.ingest.quirks import IngestOptions
+    from reflexforge.ingest.options import IngestOptions
     from reflexforge.ingest.read import read_with_adjustments
     from reflexforge.telemetry import read_telemetry
 

@@ -27,6 +27,7 @@ from reflexforge.errors import (
     ForgeError,
 )
 from reflexforge.ingest import sniff
+from reflexforge.ingest.options import CLAMP, ERROR, MODE_CODE, SPLIT, IngestOptions
 from reflexforge.ingest.plausibility import (
     RTT_SAMPLE,
     caplen_warning,
@@ -34,9 +35,9 @@ from reflexforge.ingest.plausibility import (
     trace_shape,
     warnings_from,
 )
-from reflexforge.ingest.quirks import Adjustments, IngestOptions
+from reflexforge.ingest.quirks import Adjustments
 from reflexforge.ingest.read import refuse_capture_options
-from reflexforge.ingest.records import CLAMP, ERROR, MODE_CODE, SPLIT, as_read
+from reflexforge.ingest.records import as_read
 from reflexforge.trace import BYTES, BYTES_MAX, BYTES_MIN, RTT, TS, TS_MAX, TS_MIN
 
 PLACES = 3

@@ -8,7 +8,8 @@ import numpy as np
 
 from reflexforge.errors import E_USAGE, ForgeError
 from reflexforge.ingest.bpf import filter_records, load_program
-from reflexforge.ingest.quirks import Adjustments, IngestOptions
+from reflexforge.ingest.options import IngestOptions
+from reflexforge.ingest.quirks import Adjustments
 from reflexforge.ingest.records import MAX_RECORDS_PER_CHUNK, Chunk
 
 _NO_SAMPLES = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))

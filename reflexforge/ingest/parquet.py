@@ -25,7 +25,8 @@ from reflexforge.errors import (
 )
 from reflexforge.ingest import sniff
 from reflexforge.ingest.hashing import open_hashed
-from reflexforge.ingest.quirks import Adjustments, IngestOptions, order_error
+from reflexforge.ingest.options import IngestOptions
+from reflexforge.ingest.quirks import Adjustments, order_error
 from reflexforge.trace import (
     BYTES,
     OPTIONAL,

@@ -12,7 +12,8 @@ import numpy as np
 from numba import njit
 
 from reflexforge.config import GRID_D_US, SECOND_NS, STEP_NS, WINDOW_NS
-from reflexforge.ingest.records import ERROR, MODE_CODE, as_read
+from reflexforge.ingest.options import ERROR, MODE_CODE
+from reflexforge.ingest.records import as_read
 from reflexforge.trace import Trace
 
 W_RATE = "W_RATE"

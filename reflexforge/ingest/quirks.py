@@ -4,6 +4,7 @@
   step back exceeds ``--reorder-window``; a larger one is E_CSV_ORDER naming the option.
 - Packets above ``--mtu`` bytes (TSO/GSO segments, large datagrams): ``--oversize split``
   (default for captures), ``clamp`` or ``error``.
+IngestOptions and the option constants live in ``reflexforge.ingest.options`` (no numba).
 Every adjustment is counted in ``Adjustments`` and reported in one line, never silently.
 """
 
@@ -14,50 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from reflexforge.errors import E_CSV_ORDER, E_USAGE, ForgeError
-from reflexforge.ingest.records import CLAMP, ERROR, OVERSIZE_MODES, SPLIT
-
-DEFAULT_REORDER_WINDOW_NS = 250_000_000
-"""250 ms for captures (spec/telemetry.md 6.1): single-interface captures stepped back by up
-to 7.3 ms (multi-CPU capture), a two-interface pcapng written by dumpcap by up to 89.6 ms
-(interfaces flushed in turn); CSV and Parquet telemetry default to 0 (strict)."""
-DEFAULT_MTU = 1500
-"""The largest packet after split/clamp: the synthetic traces' full-size packet."""
-MAX_REORDER_WINDOW_NS = 10_000_000_000
-MIN_MTU, MAX_MTU = 64, 65535
-RTT_MODES = ("tcp",)
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    """How a telemetry file is read. None = the format's default (spec 6)."""
-
-    reorder_window_ns: int | None = None
-    oversize: str | None = None
-    mtu: int = DEFAULT_MTU
-    bpf: str | None = None
-    rtt: str | None = None
-
-    def __post_init__(self) -> None:
-        w = self.reorder_window_ns
-        if w is not None and not 0 <= w <= MAX_REORDER_WINDOW_NS:
-            raise ForgeError(E_USAGE, f"--reorder-window must be in 0..10 s, got {w} ns")
-        if self.oversize is not None and self.oversize not in OVERSIZE_MODES:
-            raise ForgeError(E_USAGE, f"--oversize must be one of {', '.join(OVERSIZE_MODES)}")
-        if not MIN_MTU <= self.mtu <= MAX_MTU:
-            raise ForgeError(E_USAGE, f"--mtu must be in {MIN_MTU}..{MAX_MTU}, got {self.mtu}")
-        if self.rtt is not None and self.rtt not in RTT_MODES:
-            raise ForgeError(E_USAGE, f"--rtt must be one of {', '.join(RTT_MODES)}")
-
-    def window_for(self, capture: bool) -> int:
-        if self.reorder_window_ns is not None:
-            return self.reorder_window_ns
-        return DEFAULT_REORDER_WINDOW_NS if capture else 0
-
-    def oversize_for(self, capture: bool) -> str:
-        if self.oversize is not None:
-            return self.oversize
-        return SPLIT if capture else ERROR
+from reflexforge.errors import E_CSV_ORDER, ForgeError
+from reflexforge.ingest.options import CLAMP, DEFAULT_MTU, ERROR, SPLIT
 
 
 @dataclass

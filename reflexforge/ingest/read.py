@@ -23,14 +23,9 @@ from reflexforge.errors import (
 )
 from reflexforge.ingest import sniff
 from reflexforge.ingest.hashing import open_hashed
-from reflexforge.ingest.quirks import (
-    Adjustments,
-    IngestOptions,
-    order_error,
-    reorder,
-    step_beyond,
-)
-from reflexforge.ingest.records import ERROR, Chunk, Rows, split_rows
+from reflexforge.ingest.options import ERROR, IngestOptions
+from reflexforge.ingest.quirks import Adjustments, order_error, reorder, step_beyond
+from reflexforge.ingest.records import Chunk, Rows, split_rows
 from reflexforge.trace import BYTES_MAX, Trace
 
 Report = Callable[[str], None]

@@ -13,12 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from reflexforge.ingest.options import MODE_CODE, SPLIT
 from reflexforge.trace import SIZE_DTYPE
-
-SPLIT, CLAMP, ERROR = "split", "clamp", "error"
-OVERSIZE_MODES = (SPLIT, CLAMP, ERROR)
-MODE_CODE = {ERROR: 0, CLAMP: 1, SPLIT: 2}
-"""--oversize as the compiled loops take it (``as_read``'s ``mode``)."""
 
 CHUNK_BYTES = 8 << 20
 """Bytes read per chunk. A record may straddle chunks: the rest is carried over."""

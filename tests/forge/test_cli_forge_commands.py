@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reflexforge.cli import main
+from reflexforge.commands import COMMANDS
 from reflexforge.progress import progress_bar
 
 FORGE = Path(sys.executable).with_name("reflex-forge")
@@ -208,7 +209,7 @@ def test_help_and_version_import_no_command_module():
     assert "synth" in out and "shadow" in out  # the --help listing names every command
 
 
-@pytest.mark.parametrize("command", ["build", "train", "demo", "static", "shadow", "synth"])
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_a_command_help_imports_no_compiled_kernel_and_no_sklearn(command):
     # `reflex-forge COMMAND --help` builds the command's parser only: numba (0.2-0.4 s to
     # import) and scikit-learn (1 s) are imported where they are used, not by option

@@ -19,7 +19,7 @@ from mutation_settings import mutation_settings
 
 from reflexforge.cli import main
 from reflexforge.errors import CODES, ForgeError
-from reflexforge.ingest.quirks import IngestOptions
+from reflexforge.ingest.options import IngestOptions
 from reflexforge.ingest.read import read_with_adjustments
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "captures"

@@ -18,8 +18,8 @@ from capture_builders import SECTION, pcap_fields, pcapng_block
 from reflexforge.errors import ForgeError
 from reflexforge.ingest import pcap, pcapng
 from reflexforge.ingest.bpf import OPCODES, filter_records, load_program
+from reflexforge.ingest.options import IngestOptions
 from reflexforge.ingest.packets import BPF_SNAPLEN, PacketSelector, compile_filter
-from reflexforge.ingest.quirks import IngestOptions
 from reflexforge.ingest.read import read_with_adjustments
 
 pcapy = pytest.importorskip("pcapy")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from reflexforge.cli import main
-from reflexforge.ingest.quirks import IngestOptions
+from reflexforge.ingest.options import IngestOptions
 from reflexforge.ingest.read import capture_records, read_with_adjustments
 from reflexforge.ingest.write import write_trace
 

@@ -13,7 +13,7 @@ import pytest
 from reflexforge.cli import main
 from reflexforge.errors import ForgeError
 from reflexforge.ingest import rtt
-from reflexforge.ingest.quirks import IngestOptions
+from reflexforge.ingest.options import IngestOptions
 from reflexforge.ingest.read import read_with_adjustments
 
 DATA = Path(__file__).parent.parent / "data" / "captures"
