@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Cold start of the command lines, side by side with a bare interpreter in the same run:
-``python -c pass``, ``reflex-forge --help``, ``reflex-forge label --help`` and
+``python -c pass``, ``reflex-forge --help``, ``reflex-forge label --help``, ``reflex-forge build --help`` and
 ``reflex-inspect --verify spec/examples/typical.reflex`` (wall time of a new process).
 
 Usage: .venv/bin/python benchmarks/bench_startup.py [--runs N]   (target: forge --help <= 150 ms)
@@ -30,6 +30,7 @@ def main() -> int:
         "python -c pass": [sys.executable, "-c", "pass"],
         "reflex-forge --help": [forge, "--help"],
         "reflex-forge label --help": [forge, "label", "--help"],
+        "reflex-forge build --help": [forge, "build", "--help"],
         "reflex-inspect --verify typical.reflex": [
             inspect, "--verify", str(ROOT / "spec" / "examples" / "typical.reflex")],
     }
