@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Cold start of the command lines, side by side with a bare interpreter in the same run:
-``python -c pass``, ``reflex-forge --help``, ``reflex-forge label --help``, ``reflex-forge build --help`` and
-``reflex-inspect --verify spec/examples/typical.reflex`` (wall time of a new process).
+``python -c pass``, ``reflex-forge --help``, ``reflex-forge label --help``, ``reflex-forge
+build --help`` and ``reflex-inspect --verify spec/examples/typical.reflex`` (wall time of a
+new process).
 
 Usage: .venv/bin/python benchmarks/bench_startup.py [--runs N]   (target: forge --help <= 150 ms)
 """

@@ -112,8 +112,8 @@ def run(args: argparse.Namespace, shown: dict[str, str] | None = None) -> int:
     shown = shown or {}
     model_name = shown.get("MODEL", os.fspath(args.model))
     reflex = load_model(args.model)
-    if getattr(args, "incumbent", None) is None:
-        warn_default_incumbent(model_name, reflex.metadata, opts.incumbent)
+    warn_oracle_mismatch(model_name, reflex.metadata, opts,
+                         getattr(args, "incumbent", None) is not None)
     model_bytes = _read_bytes(args.model)
     trace = read_input_trace(args, args.telemetry)
     report = run_shadow(reflex, trace, opts, min_duration_s=args.min_duration,
@@ -144,18 +144,42 @@ def run(args: argparse.Namespace, shown: dict[str, str] | None = None) -> int:
     return EXIT_PROMOTED if report.promoted else EXIT_NOT_PROMOTED
 
 
-def warn_default_incumbent(model: str, metadata: dict, used: tuple[int, int]) -> None:
-    """One stderr line when the default incumbent differs from the model's oracle.incumbent."""
+_COST_SETTINGS = (("lambda", "lam", "--lambda"), ("flush_cost_ns", "flush_cost_ns",
+                  "--flush-cost-ns"), ("link_bps", "link_bps", "--link-bps"))
+"""The cost model's settings a model records in metadata ``oracle``: (key, ForgeOptions
+field, option)."""
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def warn_oracle_mismatch(model: str, metadata: dict, opts, incumbent_given: bool) -> None:
+    """One stderr line for each setting of the cost model (lambda, flush cost, link rate) that
+    differs from the model's metadata ``oracle``, given or default: the gate then judges the
+    model by another J than it was forged for; and for a default incumbent that differs from
+    ``oracle.incumbent`` (an incumbent given on the command line is the user's choice)."""
     oracle = metadata.get("oracle") if isinstance(metadata, dict) else None
-    forged = oracle.get("incumbent") if isinstance(oracle, dict) else None
-    if not (isinstance(forged, list) and len(forged) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in forged)):
+    if not isinstance(oracle, dict):
         return
+    for key, field, option in _COST_SETTINGS:
+        forged, used = oracle.get(key), getattr(opts, field)
+        if isinstance(forged, bool) or not isinstance(forged, int | float) or forged == used:
+            continue
+        print(shown(f"{model}: warning: judging with {option} {_number(used)}, but the model "
+                    f"was forged with {_number(forged)} (metadata oracle.{key}); the gate's J "
+                    f"is not the one it was trained on: pass {option} {_number(forged)} to "
+                    f"match"), file=sys.stderr)
+    forged = oracle.get("incumbent")
+    if incumbent_given or not (isinstance(forged, list) and len(forged) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in forged)):
+        return
+    used = opts.incumbent
     if tuple(forged) != tuple(used):
         print(shown(f"{model}: warning: replaying the default incumbent {used[0]},"
-                        f"{used[1]}us, but the model was forged with {forged[0]},{forged[1]}us "
-                        f"(metadata oracle.incumbent); pass --incumbent "
-                        f"{forged[0]},{forged[1]}us to match"), file=sys.stderr)
+                    f"{used[1]}us, but the model was forged with {forged[0]},{forged[1]}us "
+                    f"(metadata oracle.incumbent); pass --incumbent "
+                    f"{forged[0]},{forged[1]}us to match"), file=sys.stderr)
 
 
 def demo_verdict(argv: list[str], args: argparse.Namespace, shown: dict[str, str]) -> int:

@@ -104,3 +104,32 @@ def test_model_above_the_simulator_limit_is_exit_2_naming_it(tmp_path, capsys) -
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"{tmp_path / 'big.reflex'}: E_USAGE:")
+
+
+def test_settings_unlike_the_models_oracle_are_warned(tmp_path, capsys) -> None:
+    """The gate's J uses --lambda, --flush-cost-ns and --link-bps: a setting that differs from
+    the model's metadata oracle (given or default) is one warning line each; a default
+    incumbent unlike oracle.incumbent is one too, an incumbent given is not."""
+    import dataclasses
+
+    from reflexforge.cli import main
+
+    ts, size, rtt = make_trace(5, 15.0, 10_000)
+    write_csv(tmp_path / "t.csv", ts, size, rtt)
+    reflex = constant_reflex(1, 50)
+    oracle = {"lambda": 0.1, "flush_cost_ns": 5000, "link_bps": 10**10, "incumbent": [8, 200]}
+    dump(dataclasses.replace(reflex, metadata={**META, "oracle": oracle}), tmp_path / "m.reflex")
+    args = [str(tmp_path / "m.reflex"), str(tmp_path / "t.csv"), "--quiet", "--workers", "1",
+            "--min-duration", "10"]
+
+    def warnings(*more: str) -> list[str]:
+        assert main(["shadow", *args, *more]) == 1
+        return [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+
+    lines = warnings("--lambda", "50", "--link-bps", "100000000000")
+    assert len(lines) == 3, lines
+    assert "--lambda 50, but the model was forged with 0.1 (metadata oracle.lambda)" in lines[0]
+    assert "--link-bps 100000000000, but the model was forged with 10000000000" in lines[1]
+    assert "default incumbent 16,1000us, but the model was forged with 8,200us" in lines[2]
+    assert warnings("--incumbent", "8,200us") == []
+    assert len(warnings("--incumbent", "16,1ms", "--flush-cost-ns", "0")) == 1
