@@ -21,7 +21,7 @@ from reflexforge.commands.options import (
     progress_enabled,
     read_input_trace,
 )
-from reflexforge.commands.paths import check_distinct_paths, check_output_path
+from reflexforge.commands.paths import check_distinct_paths, check_output_path, same_file
 from reflexforge.commands.staging import StagedOutputs
 from reflexforge.commands.training_options import (
     add_training_options,
@@ -70,6 +70,11 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
     if len(paths) > 1 and training_set is not None:
         raise ForgeError(E_USAGE, "--training-set needs a single TELEMETRY file (a training "
                          "set describes the windows of one trace)")
+    for i, first in enumerate(paths):
+        for j in range(i + 1, len(paths)):
+            if same_file(first, paths[j]):
+                raise ForgeError(E_USAGE, f"TELEMETRY {i + 1} and {j + 1} are the same file; "
+                                 "it would be trained on twice", path=paths[j])
     check_distinct_paths({f"TELEMETRY {i + 1}" if len(paths) > 1 else "TELEMETRY": p
                           for i, p in enumerate(paths)},
                          {"-o": output, "--training-set": training_set})

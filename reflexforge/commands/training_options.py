@@ -179,4 +179,7 @@ def training_options_from_args(args: argparse.Namespace) -> TrainOptions:
     if grid and (fixed or getattr(args, "plain", False)):
         raise ForgeError(E_USAGE, "--hysteresis-grid tries its own confirm/dwell settings; it "
                          f"cannot be combined with {(fixed or ['--plain'])[0]}")
+    if grid and fields["select"] == "off":
+        raise ForgeError(E_USAGE, "--hysteresis-grid adds candidates to model selection; it "
+                         "cannot be combined with --select off")
     return TrainOptions(**fields, hysteresis_grid=grid)

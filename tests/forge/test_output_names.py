@@ -84,3 +84,19 @@ def test_summary_lines_show_non_utf8_bytes(
     name = os.fsdecode(b"m\xff.reflex")
     assert main(["static", "16,1ms", "-o", name]) == 0
     assert "m\\xff.reflex: one leaf" in capsys.readouterr().out
+
+
+def test_options_that_would_do_nothing_or_double_count_are_usage_errors(tmp_path, capsys):
+    from reflexforge.cli import main
+
+    src = tmp_path / "t.csv"
+    src.write_bytes(b"ts_ns,bytes\n" + b"".join(b"%d,100\n" % (i * 1_000_000) for i in range(400)))
+    (tmp_path / "u.csv").hardlink_to(src)
+    for more in ([str(src)], [str(tmp_path / "u.csv")]):  # the same file, or a hard link to it
+        assert main(["build", str(src), *more, "-o", str(tmp_path / "m.reflex"), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert "E_USAGE: TELEMETRY 1 and 2 are the same file" in err, err
+    assert main(["build", str(src), "-o", str(tmp_path / "m.reflex"), "--hysteresis-grid",
+                 "--select", "off", "-q"]) == 2
+    assert "cannot be combined with --select off" in capsys.readouterr().err
+    assert not (tmp_path / "m.reflex").exists()
