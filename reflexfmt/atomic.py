@@ -62,6 +62,12 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", **kwargs) -> Ite
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
+    except OSError as exc:  # a full disk: name the file asked for, not the temporary one
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if exc.filename is None or exc.filename == tmp:
+            raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
+        raise
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -100,3 +100,27 @@ def test_options_that_would_do_nothing_or_double_count_are_usage_errors(tmp_path
                  "--select", "off", "-q"]) == 2
     assert "cannot be combined with --select off" in capsys.readouterr().err
     assert not (tmp_path / "m.reflex").exists()
+
+
+def test_a_write_that_fails_names_the_output_not_a_temporary_file(tmp_path):
+    """A write that fails midway (a full disk; here the file size limit, EFBIG, which the
+    kernel enforces like ENOSPC) is one E_IO line naming the output asked for, and nothing
+    is left. It named the program (`reflex-forge: E_IO: ...`) before."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    forge = Path(sys.executable).with_name("reflex-forge")
+    out = tmp_path / "big.csv"
+    proc = subprocess.run([str(forge), "synth", "--profile", "poisson", "--duration", "5",
+                           "-o", str(out), "-q"], capture_output=True, text=True,
+                          preexec_fn=limited, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"{out}: E_IO: File too large"
+    assert list(tmp_path.iterdir()) == []
