@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from reflexforge.ingest.write import write_trace
 
     check_distinct_paths({"IN": args.input}, {"-o": args.output})
+    if args.to is None:
+        check_convert_suffix(args.output)
     target = check_output_path(args.output)
     trace = read_input_trace(args, args.input)
     write_trace(trace, target, args.to)
@@ -53,3 +55,18 @@ def run(args: argparse.Namespace) -> int:
         print(shown(f"{args.output}: {trace.rows} rows, {samples} RTT samples, "
                     f"{trace.duration_ns / 1e9:.3f} s"), file=sys.stderr)
     return 0
+
+
+def check_convert_suffix(output: str) -> None:
+    """E_USAGE if the name of OUT says a format convert does not write (a capture, zstd, a
+    compressed Parquet file): it writes CSV, gzip CSV (.gz) or Parquet (.parquet, .pq) as
+    the name says, or what --to says."""
+    from reflexforge.errors import E_USAGE, ForgeError
+    from reflexforge.ingest.sniff import CSV, GZIP, PARQUET, named_format
+
+    container, compression, suffix = named_format(output)
+    if (container not in (None, CSV, PARQUET) or compression not in (None, GZIP)
+            or (container == PARQUET and compression is not None)):
+        raise ForgeError(E_USAGE, f"convert writes CSV (.csv), gzip CSV (.csv.gz, .gz) or "
+                         f"Parquet (.parquet, .pq), not {suffix}; name the output so, or "
+                         f"give --to", path=output)

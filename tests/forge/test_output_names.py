@@ -58,6 +58,15 @@ def test_synth_refuses_a_format_it_does_not_write(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["x.csv.zst", "x.zstd", "x.pcap", "x.pcapng", "x.parquet.gz"])
+def test_convert_refuses_a_format_it_does_not_write(
+        trace: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    assert main(["convert", "t.csv", "-o", name]) == 2
+    assert "convert writes CSV" in one_error_line(capsys, "E_USAGE")
+    assert not (trace.parent / name).exists()
+    assert main(["convert", "t.csv", "-o", name, "--to", "csv", "-q"]) == 0  # as asked
+
+
 @pytest.mark.parametrize("name", ["x.csv", "x.csv.gz", "x.gz", "x.txt", "x"])
 def test_synth_writes_csv_and_gzip_names(tmp_path: Path, name: str) -> None:
     assert main(["synth", "--duration", "1", "-q", "-o", str(tmp_path / name)]) == 0
