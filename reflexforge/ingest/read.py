@@ -32,10 +32,11 @@ Report = Callable[[str], None]
 
 
 def stderr_report(line: str) -> None:
-    """Print a note or warning line on stderr."""
-    from reflexfmt.terminal import escape_control
+    """Print a note or warning line on stderr, as every message line is printed: the bytes of
+    a file name that are not UTF-8 as ``\\xff``, terminal controls escaped."""
+    from reflexfmt.terminal import escape_control, path_text
 
-    sys.stderr.write(escape_control(line) + "\n")
+    sys.stderr.write(escape_control(path_text(line)) + "\n")
     sys.stderr.flush()
 
 

@@ -133,3 +133,14 @@ def test_a_write_that_fails_names_the_output_not_a_temporary_file(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == f"{out}: E_IO: File too large"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_warnings_show_non_utf8_bytes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A telemetry warning (here W_SPARSE) names the file as every other line does: \xff,
+    # not the surrogate \udcff that Python keeps for an undecodable byte.
+    name = tmp_path / os.fsdecode(b"s\xff.csv")
+    name.write_text("ts_ns,bytes\n" + "".join(f"{i * 6_000_000_000},100\n" for i in range(101)))
+    assert main(["label", str(name), "-o", str(tmp_path / "o.csv"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "s\\xff.csv: W_SPARSE: " in err and "\\udcff" not in err, err
