@@ -28,7 +28,7 @@ from reflexfmt.terminal import (
     stdout_closed,
 )
 from reflexforge.commands import COMMANDS
-from reflexforge.errors import E_INSTALL, E_IO, E_USAGE, ForgeError
+from reflexforge.errors import E_INSTALL, E_IO, E_MEMORY, E_USAGE, ForgeError
 
 PROG = "reflex-forge"
 
@@ -163,6 +163,10 @@ def _run_reporting(argv: Sequence[str] | None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:
         return stdout_closed()
+    except MemoryError:  # outputs are staged or atomic: nothing is left
+        _report(f"{PROG}: {E_MEMORY}: not enough memory for this input on this machine (free "
+                f"memory, or split the input into shorter files)")
+        return EXIT_USAGE
     except OSError as exc:
         where = exc.filename if exc.filename is not None else PROG
         reason = exc.strerror or str(exc) or type(exc).__name__

@@ -21,6 +21,7 @@ E_IO = "E_IO"
 E_USAGE = "E_USAGE"
 E_CAPTURE = "E_CAPTURE"
 E_INSTALL = "E_INSTALL"
+E_MEMORY = "E_MEMORY"
 
 # Every code of spec/telemetry.md section 2 (tests/forge/test_cli_forge.py checks both ways).
 CODES = (
@@ -35,6 +36,7 @@ CODES = (
     E_USAGE,
     E_CAPTURE,
     E_INSTALL,
+    E_MEMORY,
 )
 
 

@@ -144,3 +144,31 @@ def test_reading_warnings_show_non_utf8_bytes(
     assert main(["label", str(name), "-o", str(tmp_path / "o.csv"), "-q"]) == 0
     err = capsys.readouterr().err
     assert "s\\xff.csv: W_SPARSE: " in err and "\\udcff" not in err, err
+
+
+def test_running_out_of_memory_is_one_line_and_leaves_nothing(tmp_path):
+    """200,000 capture records of 512 KiB on the wire (a 3.2 MB pcap) split into 70 M rows;
+    under a 900 MB address-space limit the read runs out of memory: one E_MEMORY line,
+    exit 2, nothing written (it was E_INTERNAL, 'a bug', exit 3)."""
+    import resource
+    import struct
+    import subprocess
+    import sys
+
+    capture = tmp_path / "amp.pcap"
+    with open(capture, "wb") as handle:
+        handle.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        handle.write(b"".join(struct.pack("<IIII", 1 + i // 1000, (i % 1000) * 1000, 0, 524288)
+                              for i in range(200_000)))
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (900_000_000, 900_000_000))
+
+    forge = Path(sys.executable).with_name("reflex-forge")
+    proc = subprocess.run([str(forge), "convert", str(capture), "-o", str(tmp_path / "a.parquet"),
+                           "-q"], capture_output=True, text=True, preexec_fn=limited,
+                          timeout=300, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("reflex-forge: E_MEMORY: not enough memory"), proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["amp.pcap"]
