@@ -8,7 +8,7 @@ import struct
 
 from reflexfmt.limits import FEATURE_COUNT, FIXED_HEADER, OUTPUT_COUNT
 from reflexfmt.metadata import emit
-from reflexfmt.model import Reflex
+from reflexfmt.model import FeatureScale, Node, OutputBounds, Reflex
 from reflexfmt.structs import (
     BOUNDS_CODES,
     BOUNDS_FIELDS,
@@ -60,24 +60,33 @@ def _body(r: Reflex) -> dict[str, object]:
     bounds = _items(r.bounds, OUTPUT_COUNT, "bounds")
     return {
         "header": header,
-        "scaling": _records(scaling, "scaling", SCALING_FIELDS, SCALING_CODES),
+        "scaling": _records(scaling, "scaling", FeatureScale, SCALING_FIELDS, SCALING_CODES),
         "trees": [
-            {"nodes": _records(_nodes(tree, o), f"trees[{o}].nodes", NODE_FIELDS, NODE_CODES)}
+            {"nodes": _records(_nodes(tree, o), f"trees[{o}].nodes", Node, NODE_FIELDS,
+                               NODE_CODES)}
             for o, tree in enumerate(trees)
         ],
-        "bounds": _records(bounds, "bounds", BOUNDS_FIELDS, BOUNDS_CODES),
+        "bounds": _records(bounds, "bounds", OutputBounds, BOUNDS_FIELDS, BOUNDS_CODES),
         "metadata": {"yaml": emit(r.metadata)},
     }
 
 
 def _records(
-    items: tuple[object, ...], path: str, names: tuple[str, ...], codes: tuple[str, ...]
+    items: tuple[object, ...], path: str, kind: type, names: tuple[str, ...],
+    codes: tuple[str, ...],
 ) -> list[dict[str, object]]:
-    """One dict per record; a field the model does not carry (``reserved``) is 0."""
+    """One dict per record, each a ``kind`` (TypeError otherwise: a plain tuple or list has
+    no field names, and guessing them wrote zeros); a field the model does not carry
+    (``reserved``) is 0."""
+    for i, item in enumerate(items):
+        if not isinstance(item, kind):
+            raise TypeError(f"{path}[{i}]: must be a {kind.__name__} record, "
+                            f"not {type(item).__name__}")
+    carried = kind._fields
     return [
         {
             name: _value(getattr(item, name), code, f"{path}[{i}].{name}")
-            if name in getattr(type(item), "_fields", ())
+            if name in carried
             else 0
             for name, code in zip(names, codes, strict=True)
         }

@@ -53,3 +53,22 @@ def test_dumps_is_deterministic(typical_bytes):
     reflex = loads(typical_bytes)
     copy = dataclasses.replace(reflex, metadata=dict(reversed(list(reflex.metadata.items()))))
     assert dumps(copy) == dumps(reflex) == typical_bytes
+
+
+def test_dumps_refuses_records_without_field_names(typical_bytes):
+    # A plain tuple where a FeatureScale, Node or OutputBounds is due has no field names:
+    # dumps wrote zeros for it, a valid file with other values than asked for.
+    import pytest
+
+    r = loads(typical_bytes)
+    cases = {
+        "scaling[0]: must be a FeatureScale record, not tuple":
+            dataclasses.replace(r, scaling=((5.0, 100.0),) + r.scaling[1:]),
+        "bounds[1]: must be a OutputBounds record, not tuple":
+            dataclasses.replace(r, bounds=(r.bounds[0], (0, 100))),
+        "trees[0].nodes[0]: must be a Node record, not dict":
+            dataclasses.replace(r, trees=(({"feature": 255},) + r.trees[0][1:], r.trees[1])),
+    }
+    for message, bad in cases.items():
+        with pytest.raises(TypeError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            dumps(bad)
