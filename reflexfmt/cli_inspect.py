@@ -21,6 +21,7 @@ from reflexfmt.terminal import (
     EXIT_TERMINATED,
     EXIT_USAGE,
     Terminated,
+    closed_stream,
     escape_control,
     sigterm_raises,
     stdout_closed,
@@ -52,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    closed = closed_stream(stdin="-" in args.files, stdout=True)
+    if closed is not None:
+        print(f"reflex-inspect: E_IO: {closed}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         with sigterm_raises():
             return _run(args)
@@ -63,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_TERMINATED
     except BrokenPipeError:
         return stdout_closed()
+    except OSError as exc:  # every file read is handled in _run: this is writing stdout
+        print(f"reflex-inspect: E_IO: {escape_control(exc.strerror or str(exc))} (standard "
+              "output)", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # a bug: still one line, never a traceback
         message = f"reflex-inspect: E_INTERNAL: {type(exc).__name__}: {exc} (a bug)"
         print(escape_control(message), file=sys.stderr)

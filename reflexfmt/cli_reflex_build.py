@@ -18,6 +18,7 @@ from reflexfmt.terminal import (
     EXIT_TERMINATED,
     EXIT_USAGE,
     Terminated,
+    closed_stream,
     escape_control,
     sigterm_raises,
     stdout_closed,
@@ -44,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    closed = closed_stream(stdin=args.description == "-", stdout=args.output == "-")
+    if closed is not None:
+        return _fail(f"E_IO: {closed}", EXIT_USAGE)
+    if "-" not in (args.description, args.output) and _same_file(args.description, args.output):
+        return _fail(f"{escape_control(args.output)}: E_USAGE: the output is the description "
+                     "it is built from; it would be overwritten", EXIT_USAGE)
     try:
         with sigterm_raises():
             return _run(args.description, args.output)
@@ -106,6 +113,18 @@ def _run(source: str, output: str) -> int:
     except OSError as exc:
         return _fail(f"{escape_control(output)}: E_IO: {exc.strerror or exc}", EXIT_USAGE)
     return EXIT_OK
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` name one file (the same path, a symbolic or a hard link)."""
+    import os
+
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
 
 
 def _read(path: str) -> bytes:

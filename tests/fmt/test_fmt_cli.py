@@ -316,3 +316,41 @@ def test_sigterm_is_one_line_and_exit_143(tmp_path, tool):
     assert stderr.decode() == f"{prog}: terminated\n"
     assert stdout.decode() == (f"{TYPICAL}: OK\n" if tool == "inspect" else "")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fifo"]
+
+
+def test_build_refuses_to_overwrite_its_description(tmp_path):
+    described = run("inspect", "--json", str(MINIMAL)).stdout
+    source = tmp_path / "same.json"
+    source.write_bytes(described)
+    (tmp_path / "link.json").symlink_to(source)
+    for output in (source, tmp_path / "link.json"):
+        r = run("build", str(source), "-o", str(output))
+        assert r.returncode == 2
+        assert r.stderr.decode().strip() == (f"reflex-build: {output}: E_USAGE: the output is "
+                                             "the description it is built from; it would be "
+                                             "overwritten")
+        assert source.read_bytes() == described
+
+
+@pytest.mark.parametrize(("tool", "args", "redirect", "problem"), [
+    ("inspect", [str(MINIMAL)], "> /dev/full", "No space left on device (standard output)"),
+    ("inspect", ["--json", str(MINIMAL)], "> /dev/full",
+     "No space left on device (standard output)"),
+    ("inspect", ["--verify", "-"], "<&-", "standard input is closed"),
+    ("inspect", ["--verify", str(MINIMAL)], ">&-", "standard output is closed"),
+    ("build", ["-", "-o", "x.reflex"], "<&-", "standard input is closed"),
+    ("build", [str(ROOT / "spec" / "examples" / "typical.json"), "-o", "-"], ">&-",
+     "standard output is closed"),
+])
+def test_standard_streams_that_fail_are_io_errors(tmp_path, tool, args, redirect, problem):
+    # A full or closed standard stream is the caller's I/O problem, exit 2, not a bug (exit 3).
+    import shlex
+
+    module = {"inspect": "reflexfmt.cli_inspect", "build": "reflexfmt.cli_reflex_build"}[tool]
+    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", module, *args])
+    result = subprocess.run(f"{command} {redirect}", shell=True, capture_output=True,
+                            cwd=tmp_path, timeout=60)
+    name = {"inspect": "reflex-inspect", "build": "reflex-build"}[tool]
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.decode().strip() == f"{name}: E_IO: {problem}"
+    assert list(tmp_path.iterdir()) == []
