@@ -6,21 +6,31 @@ for every valid file F, ``dumps(from_document(to_document(loads(F)))) == F``.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
+import re
 from typing import Any
 
 from reflexfmt.checksum import computed_crc
+from reflexfmt.description import DescriptionError, parse_description  # noqa: F401
 from reflexfmt.limits import (
+    CONFIRM_STEPS_RANGE,
+    DWELL_STEPS_RANGE,
     FEATURE_COUNT,
     FEATURE_NAMES,
     FEATURE_UNITS,
     FIXED_HEADER,
+    INT16_RANGE,
+    LEAF,
+    MAX_NODES,
+    MIN_NODES,
     OUTPUT_COUNT,
+    OUTPUT_MIN_FLOOR,
     OUTPUT_NAMES,
     OUTPUT_UNITS,
+    Q_SCALE_RANGE,
 )
+from reflexfmt.metadata import emit
 from reflexfmt.model import FeatureScale, Node, OutputBounds, Reflex
 from reflexfmt.structs import HEADER_FIELDS
 
@@ -31,15 +41,6 @@ _FIXED_HEADER = {
     for name, value in FIXED_HEADER.items()
 }
 _FREE_HEADER = tuple(name for name in HEADER_FIELDS if name not in FIXED_HEADER)
-
-
-class DescriptionError(ValueError):
-    """A description that does not have the --json shape; ``path`` is a JSON path."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.message = message
 
 
 def to_document(reflex: Reflex, data: bytes) -> dict[str, Any]:
@@ -80,62 +81,6 @@ def dump_document(doc: dict[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=True, allow_nan=False) + "\n"
 
 
-def parse_description(text: str) -> dict[str, Any]:
-    """A description as JSON, or else as YAML (safe loader, no aliases); DescriptionError if
-    neither."""
-    try:
-        doc = json.loads(text)
-    except ValueError as json_error:
-        import yaml
-
-        loader = _yaml_loader()
-        try:
-            # An alias can make a small document expand exponentially (a "billion laughs"
-            # mapping); the --json shape never needs one.
-            for event in yaml.parse(text, Loader=loader):
-                if isinstance(event, yaml.AliasEvent):
-                    mark = event.start_mark
-                    raise DescriptionError(
-                        "$", f"YAML aliases are not allowed (line {mark.line + 1} column "
-                        f"{mark.column + 1})")
-            doc = yaml.load(text, Loader=loader)  # a safe loader
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "?"
-            raise DescriptionError(
-                "$", f"neither JSON ({json_error}) nor YAML (at {where}: {_first_line(exc)})"
-            ) from None
-        except RecursionError:
-            raise DescriptionError("$", "YAML nested too deeply") from None
-        except DescriptionError:
-            raise
-        except (ValueError, TypeError, OverflowError) as exc:  # from a YAML constructor
-            raise DescriptionError("$", f"neither JSON ({json_error}) nor YAML that can be "
-                                   f"read ({_first_line(exc)})") from None
-    except RecursionError:
-        raise DescriptionError("$", "JSON nested too deeply") from None
-    if not isinstance(doc, dict):
-        raise DescriptionError("$", "the description must be a mapping")
-    return doc
-
-
-@functools.cache
-def _yaml_loader() -> type:
-    """pyyaml's safe loader (the C one when built) with timestamps left as strings: an
-    unquoted ``created_at: 2025-10-06T12:00:00Z`` is the string metadata needs."""
-    import yaml
-
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    timestamp = "tag:yaml.org,2002:timestamp"
-    resolvers = {first: [(tag, regexp) for tag, regexp in entries if tag != timestamp]
-                 for first, entries in base.yaml_implicit_resolvers.items()}
-    return type("DescriptionLoader", (base,), {"yaml_implicit_resolvers": resolvers})
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def from_document(doc: Any) -> tuple[Reflex, int | None]:
     """(Reflex, crc32 stated in the document or None); DescriptionError names a bad value."""
     _mapping(
@@ -146,9 +91,10 @@ def from_document(doc: Any) -> tuple[Reflex, int | None]:
     )
     header = _mapping(doc["header"], "$.header", required=HEADER_FIELDS)
     for name, value in _FIXED_HEADER.items():
-        if header[name] != value or isinstance(header[name], bool):
+        if type(header[name]) is not type(value) or header[name] != value:
             raise DescriptionError(f"$.header.{name}", f"must be {value!r} in NEM1 v1")
-    free = {name: _int(header[name], f"$.header.{name}") for name in _FREE_HEADER}
+    free = {name: _int(header[name], f"$.header.{name}", *_RANGES[name])
+            for name in _FREE_HEADER}
     features = _list(doc["features"], "$.features", FEATURE_COUNT)
     scaling = []
     for i, f in enumerate(features):
@@ -165,10 +111,20 @@ def from_document(doc: Any) -> tuple[Reflex, int | None]:
         _expect(t, "output", o, p)
         _expect(t, "name", OUTPUT_NAMES[o], p)
         nodes = []
-        for i, n in enumerate(_list(t["nodes"], f"{p}.nodes", None)):
+        listed = _list(t["nodes"], f"{p}.nodes", None)
+        if not MIN_NODES <= len(listed) <= MAX_NODES:
+            raise DescriptionError(f"{p}.nodes", f"has {len(listed)} nodes, outside "
+                                   f"{MIN_NODES}..{MAX_NODES} (spec 4: E_LIMIT in a file)")
+        for i, n in enumerate(listed):
             q = f"{p}.nodes[{i}]"
             _mapping(n, q, required=("feature",), optional=_NODE_KEYS[1:])
-            nodes.append(Node(*(_int(n.get(k, 0), f"{q}.{k}") for k in _NODE_KEYS)))
+            feature = _int(n["feature"], f"{q}.feature", 0, LEAF)
+            if FEATURE_COUNT <= feature < LEAF:
+                raise DescriptionError(f"{q}.feature", f"{feature} is neither a feature index "
+                                       f"0..{FEATURE_COUNT - 1} nor {LEAF} (a leaf) (spec 4.1: "
+                                       "E_FEATURE_INDEX in a file)")
+            nodes.append(Node(feature, *(_int(n.get(k, 0), f"{q}.{k}", *_RANGES[k])
+                                         for k in _NODE_KEYS[1:])))
         trees.append(tuple(nodes))
     bounds = []
     for o, b in enumerate(_list(doc["bounds"], "$.bounds", OUTPUT_COUNT)):
@@ -177,9 +133,15 @@ def from_document(doc: Any) -> tuple[Reflex, int | None]:
         _expect(b, "output", o, p)
         _expect(b, "name", OUTPUT_NAMES[o], p)
         _expect(b, "unit", OUTPUT_UNITS[o], p)
-        bounds.append(OutputBounds(_int(b["min"], f"{p}.min"), _int(b["max"], f"{p}.max")))
+        low = _int(b["min"], f"{p}.min", OUTPUT_MIN_FLOOR[o], INT16_RANGE[1], "E_BOUNDS")
+        bounds.append(OutputBounds(low, _int(b["max"], f"{p}.max", *_RANGES["max"])))
     if not isinstance(doc["metadata"], dict):
         raise DescriptionError("$.metadata", "must be a mapping")
+    try:
+        emit(doc["metadata"])
+    except ValueError as exc:  # "metadata.<key>: problem"
+        where, _, problem = str(exc).partition(": ")
+        raise DescriptionError(f"$.{where}", problem) from None
     crc = doc.get("crc32")
     if crc is not None:
         crc = _crc(crc)
@@ -216,13 +178,33 @@ def _list(value: Any, path: str, count: int | None) -> list[Any]:
 
 
 def _expect(mapping: dict[str, Any], key: str, expected: Any, path: str) -> None:
-    if key in mapping and (mapping[key] != expected or isinstance(mapping[key], bool)):
+    if key in mapping and (type(mapping[key]) is not type(expected) or mapping[key] != expected):
         raise DescriptionError(f"{path}.{key}", f"must be {expected!r} here")
 
 
-def _int(value: Any, path: str) -> int:
+# The valid range of each integer field on its own (spec 2, 4.1, 5) and the spec's code for
+# a file that breaks it; rules between fields are checked on the file the description makes.
+_RANGES: dict[str, tuple[int, int, str]] = {
+    "version_minor": (0, 255, "any u8, spec 2.1"),
+    "q_scale": (*Q_SCALE_RANGE, "E_HEADER"),
+    "confirm_steps": (*CONFIRM_STEPS_RANGE, "E_HEADER"),
+    "dwell_steps": (*DWELL_STEPS_RANGE, "E_HEADER"),
+    "threshold": (*INT16_RANGE, "int16"),
+    "left": (0, MAX_NODES - 1, "a node index, E_NODE_INDEX"),
+    "right": (0, MAX_NODES - 1, "a node index, E_NODE_INDEX"),
+    "value": (*INT16_RANGE, "int16"),
+    "max": (*INT16_RANGE, "int16"),
+}
+
+
+def _int(value: Any, path: str, low: int, high: int, code: str = "") -> int:
+    """An integer (never a bool or a float, even 1.0) within its field's valid range."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise DescriptionError(path, f"must be an integer, got {value!r}")
+    if not low <= value <= high:
+        shown = f"{value}" if abs(value) < 10**30 else f"an integer of {value.bit_length()} bits"
+        note = f" ({code})" if code else ""
+        raise DescriptionError(path, f"{shown} is outside {low}..{high}{note}")
     return value
 
 
@@ -240,11 +222,11 @@ def _num(value: Any, path: str) -> float:
 
 
 def _crc(value: Any) -> int:
-    if isinstance(value, str) and value.startswith("0x") and len(value) == 10:
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
+    if isinstance(value, str) and _CRC.fullmatch(value):
+        return int(value, 16)
     raise DescriptionError(
-        "$.crc32", f"must be a string 0x followed by 8 hex digits, got {value!r}"
+        "$.crc32", f"must be a string 0x followed by 8 lowercase hex digits, got {value!r}"
     )
+
+
+_CRC = re.compile(r"0x[0-9a-f]{8}", re.ASCII)

@@ -115,7 +115,7 @@ def test_integer_too_large_for_a_float_is_a_description_error() -> None:
 
 def test_unreadable_yaml_values_are_description_errors() -> None:
     for text in ("a: " + "9" * 5000, "created: 2025-13-45\n? [a, b]\n: 1\n"):
-        with pytest.raises(DescriptionError, match=r"neither JSON"):
+        with pytest.raises(DescriptionError, match=r"^\$: (not valid )?YAML"):
             parse_description(text)
 
 
