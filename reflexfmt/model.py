@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import struct
 from collections import namedtuple
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from itertools import repeat
@@ -72,7 +72,20 @@ class Reflex:
     A Reflex from ``loads`` keeps each tree's validated node array as bytes and builds the
     Node objects of ``trees`` on first use; ``evaluate`` reads the node fields without
     building them. It equals, prints and pickles like any other Reflex.
+
+    The constructor normalises its parts: ``scaling``, ``trees`` (and each tree) and
+    ``bounds`` may be lists or tuples and become tuples; a record given as a plain tuple or
+    list of the right length becomes its record type (``(5.0, 100.0)`` a FeatureScale,
+    ``(1, 64)`` an OutputBounds, ``(255, 0, 0, 0, 7)`` a Node, fields in Node order); a
+    tuple inside ``metadata`` becomes a list (as ``loads`` gives it back), so
+    ``loads(dumps(r)) == r``. Anything else (a part of another type, a record of another
+    length, a non-dict metadata) is TypeError naming the field. Values, types of values and
+    ranges are not checked here: ``dumps`` checks them (ValueError), and ``evaluate`` raises
+    ValueError on its first call for a Reflex it cannot walk. Not hashable
+    (``metadata`` is a dict).
     """
+
+    __hash__ = None  # type: ignore[assignment]
 
     scaling: tuple[FeatureScale, ...]
     trees: tuple[tuple[Node, ...], ...]
@@ -82,6 +95,16 @@ class Reflex:
     confirm_steps: int = 1
     dwell_steps: int = 0
     version_minor: int = VERSION_MINOR
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__
+        put(self, "scaling", _records(self.scaling, FeatureScale, "scaling"))
+        trees = _sequence(self.trees, "trees")
+        put(self, "trees", tuple(_records(t, Node, f"trees[{o}]") for o, t in enumerate(trees)))
+        put(self, "bounds", _records(self.bounds, OutputBounds, "bounds"))
+        if not isinstance(self.metadata, dict):
+            raise TypeError(f"metadata: must be a dict, not {type(self.metadata).__name__}")
+        put(self, "metadata", _lists(self.metadata))
 
     @classmethod
     def from_node_arrays(
@@ -121,17 +144,33 @@ class Reflex:
         return trees
 
     def quantize(self, raw: Sequence[float]) -> tuple[int, ...]:
-        """Spec 10 step 1: raw feature values to grid values in 0..q_scale."""
-        if len(raw) != len(self.scaling):
-            raise ValueError(f"expected {len(self.scaling)} feature values, got {len(raw)}")
+        """Spec 10 step 1: raw feature values to grid values in 0..q_scale.
+
+        ``raw`` is a sequence (not a str, bytes, mapping or set) of one real number per
+        feature: float, int or any object with ``__float__`` (Fraction, Decimal, NumPy
+        scalars), never a bool, str or bytes (TypeError). Each is converted to binary64
+        with ``float``; a value that has no binary64 value (an int or Fraction beyond
+        1.8e308, Decimal('sNaN')) is ValueError, as is the wrong number of values. NaN and
+        infinities are quantized as spec 10 says.
+        """
+        self._flat  # noqa: B018 (checks a hand-made Reflex, once)
+        scaling = self.scaling
+        if (type(raw) is not list and type(raw) is not tuple) or len(raw) != len(scaling) \
+                or not _PLAIN.issuperset(map(type, raw)):
+            raw = _reals(raw, len(scaling))  # the slow path: converts, or raises
         q_scale = self.q_scale
-        return tuple(
-            quantize_value(float(x), s.lo, s.hi, q_scale)
-            for x, s in zip(raw, self.scaling, strict=True)
-        )
+        try:
+            return tuple(
+                quantize_value(float(x), s.lo, s.hi, q_scale)
+                for x, s in zip(raw, scaling, strict=True)
+            )
+        except OverflowError:  # an int beyond binary64
+            _reals(raw, len(scaling))
+            raise
 
     def evaluate(self, raw: Sequence[float]) -> tuple[int, ...]:
-        """Spec 10: quantize, walk each tree, clamp to the bounds."""
+        """Spec 10: quantize, walk each tree, clamp to the bounds. ``raw`` as in
+        ``quantize``; ValueError if this Reflex (made by hand) cannot be walked."""
         q = self.quantize(raw)
         out = []
         for columns, b in zip(self._flat, self.bounds, strict=True):
@@ -150,14 +189,111 @@ class Reflex:
         arrays = self.__dict__.get("_node_arrays")
         if arrays is not None:
             return tuple(map(_node_columns, arrays))
-        for o, tree in enumerate(self.trees):
-            for i, n in enumerate(tree):
-                if n.feature != LEAF and not (i < n.left < len(tree) and i < n.right < len(tree)):
-                    raise ValueError(f"trees[{o}].nodes[{i}]: children must follow their parent")
+        _check_walkable(self)
         return tuple(tuple(zip(*tree, strict=True)) for tree in self.trees)
 
 
 _new = tuple.__new__
+
+
+def _sequence(value: object, path: str) -> tuple[object, ...]:
+    if not isinstance(value, tuple | list):
+        raise TypeError(f"{path}: must be a tuple or list, not {type(value).__name__}")
+    return tuple(value)
+
+
+def _records(value: object, kind: type, path: str) -> tuple[object, ...]:
+    """``value`` as a tuple of ``kind`` records; a plain tuple or list of the record's
+    length is converted, anything else is TypeError naming it."""
+    items = _sequence(value, path)
+    if all(type(item) is kind for item in items):
+        return items
+    out = []
+    width = len(kind._fields)  # type: ignore[attr-defined]
+    for i, item in enumerate(items):
+        if not isinstance(item, kind):
+            if type(item) not in (tuple, list) or len(item) != width:
+                raise TypeError(f"{path}[{i}]: must be a {kind.__name__} or a tuple of its "
+                                f"{width} fields, not {type(item).__name__} {item!r:.60}")
+            item = kind(*item)
+        out.append(item)
+    return tuple(out)
+
+
+def _lists(value: object) -> object:
+    """``value`` with every tuple inside made a list (the same object when it has none)."""
+    if isinstance(value, dict):
+        items = {k: _lists(v) for k, v in value.items()}
+        return value if all(items[k] is v for k, v in value.items()) else items
+    if isinstance(value, tuple | list):
+        items = [_lists(v) for v in value]
+        if isinstance(value, list) and all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return items
+    return value
+
+
+def _check_walkable(r: Reflex) -> None:
+    """ValueError unless ``evaluate`` can walk ``r``: a node count of at least 1, one tree
+    per bound, int node fields, features below len(scaling) or LEAF, children after their
+    parent, real lo/hi."""
+    if isinstance(r.q_scale, bool) or not isinstance(r.q_scale, int):
+        raise ValueError(f"q_scale: must be an int, got {r.q_scale!r:.40}")
+    if len(r.trees) != len(r.bounds):
+        raise ValueError(f"trees: {len(r.trees)} trees for {len(r.bounds)} bounds")
+    for i, s in enumerate(r.scaling):
+        for name, v in zip(s._fields, s, strict=True):
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ValueError(f"scaling[{i}].{name}: must be a number, got {v!r:.40}")
+    for o, b in enumerate(r.bounds):
+        for name, v in zip(b._fields, b, strict=True):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"bounds[{o}].{name}: must be an int, got {v!r:.40}")
+    for o, tree in enumerate(r.trees):
+        if not tree:
+            raise ValueError(f"trees[{o}]: has no node")
+        for i, n in enumerate(tree):
+            for name, v in zip(n._fields, n, strict=True):
+                if isinstance(v, bool) or not isinstance(v, int):
+                    raise ValueError(f"trees[{o}].nodes[{i}].{name}: must be an int, got "
+                                     f"{v!r:.40}")
+            if n.feature == LEAF:
+                continue
+            if not 0 <= n.feature < len(r.scaling):
+                raise ValueError(f"trees[{o}].nodes[{i}].feature: {n.feature} is not a feature")
+            if not (i < n.left < len(tree) and i < n.right < len(tree)):
+                raise ValueError(f"trees[{o}].nodes[{i}]: children must follow their parent")
+
+
+_PLAIN = frozenset((float, int))
+_NOT_REAL = (bool, str, bytes, bytearray, memoryview)
+_NOT_SEQUENCE = (str, bytes, bytearray, memoryview, Mapping, Set)
+
+
+def _reals(raw: object, count: int) -> tuple[float, ...]:
+    """``raw`` as ``count`` binary64 values, or the TypeError or ValueError of
+    ``Reflex.quantize`` (its slow path)."""
+    if type(raw) is not list and type(raw) is not tuple:
+        if isinstance(raw, _NOT_SEQUENCE) \
+                or not hasattr(raw, "__len__") or not hasattr(raw, "__iter__"):
+            raise TypeError(f"raw: must be a sequence of {count} real numbers, not "
+                            f"{type(raw).__name__}")
+        raw = list(raw)  # type: ignore[call-overload]
+    if len(raw) != count:  # type: ignore[arg-type]
+        raise ValueError(f"expected {count} feature values, got {len(raw)}")  # type: ignore
+    return tuple(_real(x, i) for i, x in enumerate(raw))  # type: ignore[call-overload]
+
+
+def _real(x: object, i: int) -> float:
+    if isinstance(x, _NOT_REAL) or not hasattr(type(x), "__float__"):
+        raise TypeError(f"raw[{i}]: must be a real number, not {type(x).__name__} {x!r:.40}")
+    try:
+        return float(x)  # type: ignore[arg-type]
+    except OverflowError:
+        shown = f"an integer of {x.bit_length()} bits" if isinstance(x, int) else f"{x!r:.40}"
+        raise ValueError(f"raw[{i}]: {shown} is beyond the binary64 range") from None
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise ValueError(f"raw[{i}]: {x!r:.40} has no binary64 value ({exc})") from None
 
 _NODE_SIZE = struct.calcsize(NODE_VALUES_FORMAT)
 _ARITY = len(Node._fields)

@@ -12,11 +12,10 @@ from reflexfmt.model import Reflex
 
 
 def loads(data: bytes) -> Reflex:
-    """Parse and fully validate ``data``; raise ReflexFormatError with the first error."""
+    """Parse and fully validate ``data`` (bytes, a bytes subclass, bytearray or memoryview;
+    anything else is TypeError); raise ReflexFormatError with the first error."""
     if type(data) is not bytes:
-        if not isinstance(data, bytearray | memoryview):
-            raise TypeError(f"loads() needs bytes, not {type(data).__name__}")
-        data = bytes(data)
+        data = _bytes(data, "loads")
     reflex = fastpath.load(data)
     if reflex is not None:
         return reflex
@@ -47,11 +46,12 @@ def validating_loads(data: bytes) -> Reflex:
 
 
 def validate(data: bytes) -> list[Finding]:
-    """Every finding of spec 9.4 (empty when the file is valid)."""
+    """Every finding of spec 9.4 (empty when the file is valid). ``data`` as for ``loads``
+    (anything but a bytes-like object is TypeError)."""
     from reflexfmt.checks import decoded_walk, semantic_findings
     from reflexfmt.layout import walk as walk_schema
 
-    data = bytes(data)
+    data = _bytes(data, "validate")
     walk = walk_schema(data)
     if walk.error is not None:
         return [walk.error]
@@ -62,6 +62,13 @@ def validate(data: bytes) -> list[Finding]:
         found.append(crc)
     found.extend(semantic_findings(decoded, walk.offset)[0])
     return found
+
+
+def _bytes(data: object, caller: str) -> bytes:
+    """``data`` as bytes if it is bytes-like (bytes and subclasses, bytearray, memoryview)."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"{caller}() needs bytes, not {type(data).__name__}")
+    return bytes(data)
 
 
 def load(path: str | os.PathLike[str]) -> Reflex:
