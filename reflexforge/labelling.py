@@ -21,14 +21,15 @@ from reflexforge.trainset import TrainingSet
 
 
 def make_training_set(trace: Trace, opts: ForgeOptions, progress=None,
-                      features_done: Callable[[], object] | None = None
+                      features_done: Callable[[], object] | None = None, stop=None
                       ) -> tuple[TrainingSet, OracleCosts]:
     """Features (one incumbent replay of the whole trace) and oracle labels of every window.
 
     ``trace`` has arrays ts_ns, size, rtt_ns (see ``Trace``) and a path. ``progress``, if given, is
     advanced by the number of windows labelled (``len(window_starts(trace.ts_ns))`` in all).
     ``features_done``, if given, is called once the features are made and the replay's
-    completion times (8 bytes per packet) freed, before the labelling.
+    completion times (8 bytes per packet) freed, before the labelling. ``stop`` (a
+    threading.Event) set from another thread ends the labelling (``parallel.Stopped``).
     Raises ForgeError(E_TRACE_SHORT) when the trace holds no complete window.
     """
     ts = np.ascontiguousarray(trace.ts_ns, dtype=np.int64)
@@ -46,7 +47,7 @@ def make_training_set(trace: Trace, opts: ForgeOptions, progress=None,
     if features_done is not None:
         features_done()
     costs = window_costs(ts, size, starts, opts.lam, opts.flush_cost_ns, opts.link_bps,
-                         workers=opts.workers, dask=opts.dask, progress=progress)
+                         workers=opts.workers, dask=opts.dask, progress=progress, stop=stop)
     best = best_pairs(costs.J)
     pairs = np.array(PAIRS, dtype=np.int64)
     rows = np.arange(best.shape[0])

@@ -54,7 +54,7 @@ def pair_indices(n: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 def window_costs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, lam: float,
                  flush_cost_ns: int, link_bps: int, workers: int | None = None,
-                 dask: str | None = None, progress=None) -> OracleCosts:
+                 dask: str | None = None, progress=None, stop=None) -> OracleCosts:
     """The oracle's costs of every window start in ``starts`` under every pair of PAIRS.
 
     Parallel over windows: local processes (``workers``, default all cores) or a Dask
@@ -68,5 +68,6 @@ def window_costs(ts: np.ndarray, size: np.ndarray, starts: np.ndarray, lam: floa
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     first, last = window_bounds(ts, starts)
     p95_ns, flushes = label_windows(ts, size, first, last, flush_cost_ns, link_bps,
-                                    workers=workers, dask=dask, progress=progress)
+                                    workers=workers, dask=dask, progress=progress,
+                                    stop=stop)
     return costs_from_counts(p95_ns, flushes, lam, flush_cost_ns)

@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import tempfile
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 
@@ -33,6 +34,7 @@ in 3.3 s in-process and in 6.0 s with two workers (benchmarks/bench_label_refere
 _CHUNKS_PER_WORKER = 8  # chunks per worker: balances load and keeps progress moving
 _MAX_CHUNK_PACKETS = 4_000_000  # bounds a chunk's scratch memory
 
+STOP_POLL_S = 0.5  # how often a pool labelling looks at its ``stop`` event
 DASK_CONNECT_TIMEOUT = 10.0  # seconds to wait for the scheduler at --dask
 
 _shared: dict[str, np.ndarray] = {}
@@ -89,10 +91,18 @@ def _dask_task(bounds, ts, size, flush_cost_ns, link_bps):
     return _run_chunk(ts, size, first, last, flush_cost_ns, link_bps)
 
 
+class Stopped(Exception):
+    """The caller gave up on a labelling (``stop`` was set: the thread that waits for it was
+    interrupted or failed); its workers are stopped."""
+
+
 def label_windows(ts: np.ndarray, size: np.ndarray, first: np.ndarray, last: np.ndarray,
                   flush_cost_ns: int, link_bps: int, workers: int | None = None,
-                  dask: str | None = None, progress=None) -> tuple[np.ndarray, np.ndarray]:
-    """(p95_ns int64[n, 24], flushes int64[n, 24]) of the windows [first[w], last[w])."""
+                  dask: str | None = None, progress=None,
+                  stop: threading.Event | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(p95_ns int64[n, 24], flushes int64[n, 24]) of the windows [first[w], last[w]).
+    ``stop``, once set (from another thread), ends the labelling with ``Stopped`` within
+    about STOP_POLL_S (in this process: after the chunk in progress)."""
     n = first.shape[0]
     p95_ns = np.empty((n, 24), dtype=np.int64)
     flushes = np.empty((n, 24), dtype=np.int64)
@@ -111,7 +121,11 @@ def label_windows(ts: np.ndarray, size: np.ndarray, first: np.ndarray, last: np.
         if progress is not None:
             progress.advance(w1 - w0)
 
-    args = (ts, size, first, last, chunks, int(flush_cost_ns), int(link_bps), store)
+    def check() -> None:
+        if stop is not None and stop.is_set():
+            raise Stopped
+
+    args = (ts, size, first, last, chunks, int(flush_cost_ns), int(link_bps), store, check)
     if dask is not None:
         _label_dask(*args, address=dask)
     elif inline:
@@ -121,12 +135,14 @@ def label_windows(ts: np.ndarray, size: np.ndarray, first: np.ndarray, last: np.
     return p95_ns, flushes
 
 
-def _label_inline(ts, size, first, last, chunks, flush_cost_ns, link_bps, store) -> None:
+def _label_inline(ts, size, first, last, chunks, flush_cost_ns, link_bps, store,
+                  check) -> None:
     for index, (w0, w1) in enumerate(chunks):
+        check()
         store(index, _run_chunk(ts, size, first[w0:w1], last[w0:w1], flush_cost_ns, link_bps))
 
 
-def _label_pool(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *,
+def _label_pool(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, check, *,
                 workers: int) -> None:
     """Worker processes (spawned, so safe beside threads) share the packets via mapped files."""
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
@@ -140,40 +156,42 @@ def _label_pool(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *
                                  initializer=_attach, initargs=(ts_path, size_path)) as pool:
             pending = {}
             try:
-                with _children_without_sigint():  # the workers start in the submits
+                with _children_without_stop_signals():  # the workers start in the submits
                     for index, (w0, w1) in enumerate(chunks):
                         future = pool.submit(_pool_task, first[w0:w1], last[w0:w1],
                                              flush_cost_ns, link_bps)
                         pending[future] = index
                 while pending:
-                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    check()
+                    finished, _ = wait(pending, timeout=STOP_POLL_S,
+                                       return_when=FIRST_COMPLETED)
                     for future in finished:
                         store(pending.pop(future), future.result())
             except BaseException:
-                # Ctrl-C or SIGTERM here (or a failed chunk): stop the workers at once; they
-                # ignore Ctrl-C, so none prints a traceback of its own.
-                processes = list((getattr(pool, "_processes", None) or {}).values())
-                pool.shutdown(wait=False, cancel_futures=True)
-                for process in processes:
-                    process.terminate()
-                pool.shutdown(wait=True)
+                # Ctrl-C, SIGTERM, stop set (or a failed chunk): cancel what has not started
+                # and let the chunks in progress end (under a second each). The workers never
+                # see the signal (blocked in them), so none prints a traceback, and none is
+                # killed while it writes its result, which would leave the pool's reader
+                # waiting for the rest of the message for good.
+                pool.shutdown(wait=True, cancel_futures=True)
                 raise
 
 
 @contextlib.contextmanager
-def _children_without_sigint():
-    """Processes started inside begin with SIGINT blocked (a signal mask survives fork and
-    exec), so a terminal's Ctrl-C, sent to the whole process group, reaches only this
-    process, which stops them; unblocked here on the way out (a Ctrl-C meanwhile is then
-    delivered, not lost)."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+def _children_without_stop_signals():
+    """Processes started inside begin with SIGINT and SIGTERM blocked (a signal mask survives
+    fork and exec), so a terminal's Ctrl-C or a service manager's SIGTERM, sent to the whole
+    process group, reaches only this process, which stops them (a worker whose parent is
+    gone reads the end of its call queue and exits); unblocked here on the way out (a signal
+    meanwhile is then delivered, not lost)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _label_dask(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *,
+def _label_dask(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, check, *,
                 address: str) -> None:
     """Scatter the packets to every worker of the cluster, map over chunks, gather in order."""
     from distributed import as_completed
@@ -188,6 +206,7 @@ def _label_dask(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, *
         index_of = {future.key: index for index, future in enumerate(futures)}
         try:
             for future in as_completed(futures, loop=client.loop):
+                check()
                 store(index_of[future.key], future.result())
         finally:
             client.cancel(futures)

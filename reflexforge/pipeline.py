@@ -3,14 +3,11 @@ and the metadata that records all of it (spec/training.md)."""
 
 from __future__ import annotations
 
-import functools
 import os
-import subprocess
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import sklearn
@@ -35,11 +32,11 @@ from reflexforge.config import (
     STEP_NS,
     WINDOW_NS,
     ForgeOptions,
-    source_date_epoch,
 )
 from reflexforge.errors import E_TRAINSET, ForgeError
 from reflexforge.label_smoothing import count_switches, training_labels
 from reflexforge.oracle import OracleCosts, best_pairs, pair_indices
+from reflexforge.provenance import created_at, trainer_commit
 from reflexforge.quantize import Q_SCALE, quantize_matrix
 from reflexforge.selection import (
     SELECT_TOLERANCE,
@@ -159,9 +156,11 @@ def _checked(segment: Segment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def rate_copies(traces: list[Trace | None], opts: ForgeOptions,
-                factors: tuple[int, ...]) -> list[Segment]:
+                factors: tuple[int, ...], stop: threading.Event | None = None
+                ) -> list[Segment]:
     """Section 6.4: each trace at each rate factor, labelled like a file of its own (a copy
-    without a complete window is left out; None: a file without its trace)."""
+    without a complete window is left out; None: a file without its trace). ``stop`` set
+    from another thread ends the work (``parallel.Stopped``)."""
     from reflexforge.augment import rate_copy
     from reflexforge.labelling import make_training_set
 
@@ -171,7 +170,7 @@ def rate_copies(traces: list[Trace | None], opts: ForgeOptions,
             continue
         for factor in factors:
             if (copy := rate_copy(trace, factor)) is not None:
-                tset, costs = make_training_set(copy, opts)
+                tset, costs = make_training_set(copy, opts, stop=stop)
                 out.append(Segment(tset.window_start_ns, tset.X, costs, copy))
     return out
 
@@ -329,19 +328,28 @@ def build_reflex(
     # labelling kernel releases the GIL, so on two cores they take the time of one. The
     # thread starts once the first trace's features are made, so that the two whole-trace
     # replays' completion times (8 bytes per packet each) are never held at once.
+    # If this thread is interrupted (Ctrl-C, SIGTERM) or fails, ``stop`` tells the copies'
+    # thread to give up (its labelling workers are stopped), so leaving the executor, which
+    # waits for that thread, is prompt.
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
         started: list[Future] = []
 
         def start_copies() -> None:
             if not started:
-                started.append(pool.submit(rate_copies, traces, opts, train_opts.augment))
+                started.append(pool.submit(rate_copies, traces, opts, train_opts.augment,
+                                           stop))
 
-        for one in traces:
-            tset, costs = make_training_set(one, opts, progress, features_done=start_copies)
-            if training_set_path is not None:
-                write_training_set(training_set_path, tset)
-            segments.append(Segment(tset.window_start_ns, tset.X, costs, one))
-        made = started[0].result()
+        try:
+            for one in traces:
+                tset, costs = make_training_set(one, opts, progress, features_done=start_copies)
+                if training_set_path is not None:
+                    write_training_set(training_set_path, tset)
+                segments.append(Segment(tset.window_start_ns, tset.X, costs, one))
+            made = started[0].result()
+        except BaseException:
+            stop.set()
+            raise
     t1 = time.perf_counter()
     reflex, report = reflex_from_segments(
         segments, traces[0].sha1 if telemetry_sha1 is None else telemetry_sha1, opts,
@@ -415,34 +423,3 @@ def selection_metadata(train_opts: TrainOptions, report: BuildReport) -> dict[st
     return {"candidates": candidates, "method": train_opts.select,
             "refit": report.refitted, "tolerance": SELECT_TOLERANCE,
             "winner": candidate_key(report.winner)}
-
-
-def created_at() -> str:
-    """UTC ``YYYY-MM-DDTHH:MM:SSZ`` of SOURCE_DATE_EPOCH when set, else of now."""
-    seconds = source_date_epoch()
-    if seconds is None:
-        seconds = int(time.time())
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@functools.cache
-def trainer_commit() -> str:
-    """``reflexforge@<version>``, plus ``+g<12-digit sha>`` when run from a git checkout."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        text = f"reflexforge@{version('reflex-nem1')}"
-    except PackageNotFoundError:
-        text = "reflexforge@unknown"
-    root = Path(__file__).resolve().parent.parent
-    if (root / ".git").exists():
-        try:
-            sha = subprocess.run(
-                ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-                capture_output=True, text=True, timeout=10, check=True,
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            sha = ""
-        if sha and all(c in "0123456789abcdef" for c in sha):
-            text += f"+g{sha}"
-    return text

@@ -13,7 +13,7 @@ from reflexfmt.limits import FEATURE_COUNT, FEATURE_SCHEMA
 from reflexforge.candidates import runtime_reflex
 from reflexforge.config import GRID_D_US, GRID_N, ForgeOptions
 from reflexforge.errors import E_USAGE, ForgeError
-from reflexforge.pipeline import created_at, trainer_commit
+from reflexforge.provenance import created_at, trainer_commit
 from reflexforge.train import TrainOptions
 
 NO_TELEMETRY_SHA1 = hashlib.sha1(b"").hexdigest()

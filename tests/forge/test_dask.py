@@ -188,3 +188,32 @@ def test_build_on_dask_gives_the_bytes_of_one_process(tmp_path, monkeypatch):
         assert main(["build", str(trace), "-o", str(many), "--dask",
                      cluster.scheduler_address, "--quiet"]) == 0
     assert many.read_bytes() == one.read_bytes()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_labelling_stops_when_its_caller_gives_up(inline, workers):
+    """``stop`` set from another thread (build's copies thread when the main thread is
+    interrupted: a SIGTERM left `build` waiting on it for good) ends a labelling on its own
+    worker processes or in this process with ``Stopped``, promptly, and no worker is left."""
+    import multiprocessing
+    import threading
+    import time
+
+    ts, size, starts, _ = inline
+    stop = threading.Event()
+    stopped_at: list[float] = []
+
+    class SetStopOnFirstChunk(Count):
+        def advance(self, n: float = 1) -> None:
+            super().advance(n)
+            if not stop.is_set():
+                stop.set()
+                stopped_at.append(time.monotonic())
+
+    progress = SetStopOnFirstChunk()
+    with pytest.raises(parallel.Stopped):
+        window_costs(ts, size, starts, 0.1, 5000, 10**10, workers=workers, progress=progress,
+                     stop=stop)
+    assert time.monotonic() - stopped_at[0] < 5 * parallel.STOP_POLL_S + 2
+    assert 0 < progress.done < starts.shape[0]  # not every chunk was labelled
+    assert not [p for p in multiprocessing.active_children() if p.is_alive()]

@@ -17,7 +17,8 @@ from reflexforge.cli import main
 from reflexforge.config import ForgeOptions
 from reflexforge.errors import ForgeError
 from reflexforge.oracle import OracleCosts
-from reflexforge.pipeline import build_reflex, created_at, reflex_from_costs
+from reflexforge.pipeline import build_reflex, reflex_from_costs
+from reflexforge.provenance import created_at
 from reflexforge.synth import synthesize
 from reflexforge.telemetry import read_telemetry
 from reflexforge.train import PLAIN, TrainOptions
