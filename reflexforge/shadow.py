@@ -41,6 +41,7 @@ from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.features import window_starts
 from reflexforge.gate import (
     PROMOTION_MIN_DURATION_S,
+    SILENCE_S,
     GateVerdict,
     delta_ratio,
     gap_closed,
@@ -207,6 +208,17 @@ def _raw_stats(loop: LoopResult, incumbent: tuple[int, int], lookback: int,
                              load=load_rows(load, np.arange(n.shape[0])))
 
 
+def silence_ns(ts: np.ndarray, chunk: int = 1 << 20) -> int:
+    """The sum of the gaps between consecutive arrivals longer than gate.SILENCE_S (in
+    chunks: no array of 8 bytes per packet)."""
+    limit = SILENCE_S * 10**9
+    total = 0
+    for start in range(0, max(0, ts.shape[0] - 1), chunk):
+        gaps = np.diff(ts[start:start + chunk + 1])
+        total += int(gaps[gaps > limit].sum())
+    return total
+
+
 def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float = 600,
                progress: bool = False, workers: int | None = None,
                model_path: str | None = None, gate_j: bool = True,
@@ -243,7 +255,9 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
             f"{min_duration_s:g} s of --min-duration"
             + ("" if decision_count(ts) else " and less than one 200 ms window"),
             path=getattr(trace, "path", None))
-    promotable = steps * STEP_NS >= PROMOTION_MIN_DURATION_S * 10**9
+    silent = silence_ns(ts)
+    silent_s = silent / 1e9
+    promotable = steps * STEP_NS - silent >= PROMOTION_MIN_DURATION_S * 10**9
     _check_reachable_outputs(reflex, model_path)
     flat = flatten(reflex)
     inc = opts.incumbent
@@ -313,9 +327,9 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         vs_static = tuple(vs_best_static(incumbent.mean_J, oracle_J, r.mean_J, static_J.mean_J)
                           for r in (open_res, closed_res))
         verdict = gate(incumbent.p95_ns, open_res.p95_ns, closed_res.p95_ns, osc_max,
-                       promotable, duration_s,
+                       promotable, duration_s - silent_s,
                        (incumbent.mean_J, open_res.mean_J, closed_res.mean_J) if gate_j
-                       else None, lookback, vs_static, gate_static, static_J.pair)
+                       else None, lookback, vs_static, gate_static, static_J.pair, silent_s)
         series = {
             "step_start_s": (np.arange(steps, dtype=np.float64) * STEP_NS) / 1e9,
             "offered_bps": per_step[:, 1] * 8.0 * (1e9 / STEP_NS),
@@ -343,6 +357,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         "packets": int(ts.shape[0]),
         "steps": steps,
         "windows": int(starts.shape[0]),
+        "silent_s": round(silent_s, 3),
         "link_wait_share": round(link_wait_share(ts, np.asarray(trace.size), opts.link_bps), 6),
     }
     return ShadowReport(

@@ -114,6 +114,28 @@ def test_trace_shorter_than_min_duration_is_an_error() -> None:
     assert err.value.code == E_TRACE_SHORT
 
 
+def test_silence_does_not_count_toward_the_ten_minutes() -> None:
+    """65 s of traffic and one packet 536 s later cover 601 s, but not 600 s of traffic:
+    never promotable (a tester promoted a reflex so). A 600 s trace whose gaps are at most
+    SILENCE_S stays promotable: the rule only takes out silences longer than that."""
+    from reflexforge.gate import SILENCE_S
+    from reflexforge.shadow import silence_ns
+
+    ts, size, rtt = make_trace(4, 65.0, 2_000)
+    pad = ts[0] + 601 * 10**9
+    padded = as_trace(np.append(ts, pad), np.append(size, 100), np.append(rtt, -1))
+    assert silence_ns(padded.ts_ns, chunk=1000) == pad - ts[-1]
+    report = run_shadow(constant_reflex(16, 1000), padded, ForgeOptions(), gate_j=False)
+    assert report.duration_s >= 600 and not report.promotable and not report.promoted
+    assert report.trace["silent_s"] == pytest.approx((pad - ts[-1]) / 1e9, abs=1e-3)
+    assert any("of traffic" in r and "silences over" in r for r in report.verdict.reasons)
+    # Gaps of exactly SILENCE_S are not silence: 61 bursts 10 s apart cover 600 s.
+    steady = np.arange(61, dtype=np.int64) * SILENCE_S * 10**9
+    assert silence_ns(steady) == 0
+    assert silence_ns(np.append(steady, steady[-1] + SILENCE_S * 10**9 + 1)) \
+        == SILENCE_S * 10**9 + 1
+
+
 def test_trace_spanning_too_many_steps_is_refused() -> None:
     from reflexforge.closedloop import MAX_STEPS
     from reflexforge.errors import E_USAGE, ForgeError
