@@ -62,7 +62,7 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
          vs_static: tuple[float | None, float | None] | None = None,
          static_points: float | None = None,
          static_pair: tuple[int, int] | None = None,
-         silent_s: float = 0.0) -> GateVerdict:
+         silent_s: float = 0.0, static_p95_ns: int | None = None) -> GateVerdict:
     """Apply the promotion gate; ``reasons`` explains each failed check, empty when promoted.
 
     ``mean_j`` = (incumbent, open loop, closed loop) mean J turns on the J checks (each
@@ -103,6 +103,13 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
                     pair = f" ({static_pair[0]}, {static_pair[1]} µs)"
                     fallback = (f"; `reflex-forge static {static_pair[0]},{static_pair[1]}us` "
                                 "writes that pair as a reflex")
+                    if static_p95_ns is not None and not delta_p95_passes(static_p95_ns,
+                                                                          p95_incumbent_ns):
+                        # Recommending it would send the user to a file the gate refuses.
+                        delta = delta_ratio(static_p95_ns, p95_incumbent_ns)
+                        shown = "undefined" if delta is None else f"{delta:+.2%}"
+                        fallback = (f"; that pair is no fallback: its own ∆p95 {shown} is "
+                                    f"above {DELTA_P95_MAX_PERCENT}%")
                 reasons.append(f"{loop}-loop gap closed is {-100 * vs:.1f} points below that of "
                                f"the best static pair{pair} (at most {static_points:g} "
                                f"allowed{fallback})")

@@ -329,7 +329,8 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         verdict = gate(incumbent.p95_ns, open_res.p95_ns, closed_res.p95_ns, osc_max,
                        promotable, duration_s - silent_s,
                        (incumbent.mean_J, open_res.mean_J, closed_res.mean_J) if gate_j
-                       else None, lookback, vs_static, gate_static, static_J.pair, silent_s)
+                       else None, lookback, vs_static, gate_static, static_J.pair, silent_s,
+                       static_J.p95_ns)
         series = {
             "step_start_s": (np.arange(steps, dtype=np.float64) * STEP_NS) / 1e9,
             "offered_bps": per_step[:, 1] * 8.0 * (1e9 / STEP_NS),

@@ -439,3 +439,18 @@ def test_static_command_bad_input(tmp_path: Path, capsys, argv, message) -> None
     missing = tmp_path / "no" / "s.reflex"
     assert main(["static", "32,50us", "-o", str(missing)]) == 2
     assert "E_IO" in capsys.readouterr().err and not missing.exists()
+
+
+def test_the_refusal_recommends_the_static_pair_only_when_it_would_pass() -> None:
+    """At a large lambda the best static pair by J can be a long-delay pair whose own p95 is
+    far above the incumbent's: check 3 still measures against it, but recommending
+    `reflex-forge static` for it sent a tester to a file the gate refuses (check 1)."""
+    args = (1000, 500, 500, 0, True)
+    kw = {"vs_static": (-0.05, -0.05), "static_points": 1.0, "static_pair": (64, 4000)}
+    passing = gate(*args, **kw, static_p95_ns=800)
+    assert any("`reflex-forge static 64,4000us`" in r for r in passing.reasons)
+    failing = gate(*args, **kw, static_p95_ns=2500)
+    assert not any("reflex-forge static" in r for r in failing.reasons)
+    assert any("that pair is no fallback: its own ∆p95 +150.00% is above -10%" in r
+               for r in failing.reasons)
+    assert passing.checks == failing.checks  # the advice changes, never the verdict
