@@ -18,14 +18,15 @@ MAX_AUGMENT_FACTOR = 16
 
 
 def check_factors(factors: object) -> tuple[int, ...]:
-    """``factors`` if it is a tuple of distinct integers in 2..MAX_AUGMENT_FACTOR (empty:
-    no copy), else E_USAGE."""
+    """``factors`` in increasing order if it is a tuple of distinct integers in
+    2..MAX_AUGMENT_FACTOR (empty: no copy), else E_USAGE. Sorted, so that ``2,4`` and
+    ``4,2`` give the same file."""
     if not isinstance(factors, tuple) or len(set(factors)) != len(factors) or not all(
             isinstance(f, int) and not isinstance(f, bool) and 2 <= f <= MAX_AUGMENT_FACTOR
             for f in factors):
         raise ForgeError(E_USAGE, f"rate factors must be distinct integers in "
                          f"2..{MAX_AUGMENT_FACTOR}, got {factors!r}")
-    return factors
+    return tuple(sorted(factors))
 
 
 def rate_copy(trace: Trace, factor: int) -> Trace | None:

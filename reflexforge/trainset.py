@@ -50,8 +50,9 @@ def check_features(path: str | os.PathLike[str], got: np.ndarray, want: np.ndarr
     differ = np.argwhere(got.view(np.uint64) != want.view(np.uint64))
     if differ.shape[0]:
         row, col = (int(v) for v in differ[0])
-        raise ForgeError(E_TRAINSET, f"{got[row, col]!r} is not the feature the telemetry "
-                         f"gives under these options ({want[row, col]!r}; labelled with "
+        raise ForgeError(E_TRAINSET, f"{float(got[row, col])!r} is not the feature the "
+                         f"telemetry gives under these options ({float(want[row, col])!r}; "
+                         "labelled with "
                          "another --incumbent, --flush-cost-ns or --link-bps, or edited?)",
                          path=path, line=row + 2, column=FEATURE_NAMES[col])
 

@@ -11,9 +11,9 @@ from reflexforge.commands.argtypes import (
     int_range,
     lambda_value,
     link_bps_value,
-    non_negative_int,
     workers_value,
 )
+from reflexforge.config import MAX_FLUSH_COST_NS
 
 
 def shown(line: str) -> str:
@@ -57,10 +57,10 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--flush-cost-ns",
-        type=non_negative_int,
+        type=int_range(0, MAX_FLUSH_COST_NS),
         default=None,
         metavar="NS",
-        help="fixed cost of one flush in ns (default 5000)",
+        help=f"fixed cost of one flush in ns, 0..{MAX_FLUSH_COST_NS} (default 5000)",
     )
     group.add_argument(
         "--link-bps",
@@ -109,8 +109,12 @@ def options_from_args(args: argparse.Namespace):
         if value is not None:
             given[name] = value
     if "dask" in given:
+        from reflexforge.errors import E_USAGE, ForgeError
         from reflexforge.parallel import check_dask_address
 
+        if "workers" in given:
+            raise ForgeError(E_USAGE, "--workers and --dask are alternatives (local processes "
+                             "or the cluster's workers): give one")
         check_dask_address(given["dask"])
     return ForgeOptions(**given)
 

@@ -172,3 +172,30 @@ def test_running_out_of_memory_is_one_line_and_leaves_nothing(tmp_path):
     assert proc.stderr.startswith("reflex-forge: E_MEMORY: not enough memory"), proc.stderr
     assert proc.stderr.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["amp.pcap"]
+
+
+def test_option_checks_found_by_a_tester(tmp_path, capsys, monkeypatch):
+    """--flush-cost-ns above 10^9 is refused by the parser like every option (it was
+    reported late, after reading); --workers with --dask is refused (the workers were
+    ignored); --augment 2,4 and 4,2 give the same file."""
+    from reflexforge.cli import main
+
+    src = tmp_path / "t.csv"
+    src.write_bytes(b"ts_ns,bytes\n" + b"".join(b"%d,100\n" % (i * 1_000_000) for i in range(900)))
+    out = tmp_path / "m.reflex"
+    with pytest.raises(SystemExit) as exit_:
+        main(["build", str(src), "-o", str(out), "--flush-cost-ns", "1000000001"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --flush-cost-ns: must be an integer in 0..1000000000" in err
+    assert main(["build", str(src), "-o", str(out), "--workers", "2", "--dask",
+                 "tcp://127.0.0.1:9", "-q"]) == 2
+    assert "--workers and --dask are alternatives" in capsys.readouterr().err
+    files = []
+    for order in ("2,4", "4,2"):
+        target = tmp_path / f"a{order.replace(',', '')}.reflex"
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+        assert main(["build", str(src), "-o", str(target), "--augment", order,
+                     "--workers", "1", "-q"]) == 0
+        files.append(target.read_bytes())
+    assert files[0] == files[1]
