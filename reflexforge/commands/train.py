@@ -25,6 +25,7 @@ from reflexforge.commands.options import (
 )
 from reflexforge.commands.paths import check_distinct_paths, check_output_path
 from reflexforge.commands.training_options import add_training_options, training_options_from_args
+from reflexforge.config import PAIRS
 from reflexforge.errors import E_TRAINSET, ForgeError
 
 
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from reflexforge.commands.build_report import report_build
     from reflexforge.features import window_starts
     from reflexforge.labelling import incumbent_features
-    from reflexforge.oracle import best_pairs, pair_indices, window_costs
+    from reflexforge.oracle import best_pairs, window_costs
     from reflexforge.pipeline import reflex_from_costs
     from reflexforge.progress import progress_bar
     from reflexforge.trainset import check_features, read_training_set
@@ -67,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(len(starts), "oracle", progress_enabled(args)) as bar:
         costs = window_costs(trace.ts_ns, trace.size, starts, opts.lam, opts.flush_cost_ns,
                              opts.link_bps, workers=opts.workers, dask=opts.dask, progress=bar)
-    labelled = pair_indices(np.asarray(tset.flush_threshold), np.asarray(tset.max_batch_delay_us))
-    check_labels(args.training_set, labelled, np.asarray(tset.J), best_pairs(costs.J), costs.J)
+    check_labels(args.training_set, tset.flush_threshold, tset.max_batch_delay_us,
+                 np.asarray(tset.J), best_pairs(costs.J), costs.J)
     reflex, report = reflex_from_costs(starts, tset.X, costs, trace.sha1, opts, train_opts,
                                        trace)
     dump_model(reflex, output)
@@ -87,17 +88,26 @@ def check_windows(path: str, got: np.ndarray, want: np.ndarray) -> None:
         raise ForgeError(E_TRAINSET, f"window_start_ns {int(got[bad])} is not the telemetry's "
                          f"window {bad} (the training set was not labelled from this telemetry)",
                          path=path, line=bad + 2, column="window_start_ns")
+    line = len(got) + 1 if len(got) else None  # the last row, where the files part ways
     raise ForgeError(E_TRAINSET, f"{len(got)} windows, but the telemetry has {len(want)} "
-                     "(the training set was not labelled from this telemetry)", path=path)
+                     "(the training set was not labelled from this telemetry)", path=path,
+                     line=line)
 
 
-def check_labels(path: str, labelled: np.ndarray, j: np.ndarray, oracle: np.ndarray,
-                 costs: np.ndarray) -> None:
-    """The labels and J of the training set must be the oracle's under these options."""
+def check_labels(path: str, flush_threshold: np.ndarray, max_batch_delay_us: np.ndarray,
+                 j: np.ndarray, oracle: np.ndarray, costs: np.ndarray) -> None:
+    """The labels and J of the training set must be the oracle's under these options; the
+    error names the first row and, in it, the first column that differs."""
+    best = np.asarray(PAIRS, dtype=np.int64)[oracle]
     best_j = costs[np.arange(len(oracle)), oracle]
-    for column, bad in (("flush_threshold", labelled != oracle), ("J", j != best_j)):
-        if bad.any():
-            i = int(np.nonzero(bad)[0][0])
-            raise ForgeError(E_TRAINSET, "label differs from the oracle's for this telemetry "
-                             "and these options (--lambda, --flush-cost-ns, --link-bps?)",
-                             path=path, line=i + 2, column=column)
+    columns = (("flush_threshold", np.asarray(flush_threshold) != best[:, 0], "label"),
+               ("max_batch_delay_us", np.asarray(max_batch_delay_us) != best[:, 1], "label"),
+               ("J", np.asarray(j) != best_j, "J"))
+    rows = [int(np.nonzero(bad)[0][0]) for _, bad, _ in columns if bad.any()]
+    if not rows:
+        return
+    i = min(rows)
+    column, _, what = next(c for c in columns if c[1][i])
+    raise ForgeError(E_TRAINSET, f"{what} differs from the oracle's for this telemetry and "
+                     "these options (--lambda, --flush-cost-ns, --link-bps?)",
+                     path=path, line=i + 2, column=column)

@@ -376,3 +376,31 @@ def test_several_telemetry_files_train_one_reflex(trace_path: Path, tmp_path: Pa
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "E_USAGE: --training-set needs a single TELEMETRY" in err
     assert not (tmp_path / "x.reflex").exists() and not (tmp_path / "x.csv").exists()
+
+
+def test_an_edited_training_set_names_the_column_edited(
+        built: tuple[Path, Path], trace_path: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Only max_batch_delay_us edited on a row was reported at flush_threshold; a row removed
+    # at the end had no line.
+    lines = built[1].read_text().splitlines()
+    header = lines[0].split(",")
+    out = tmp_path / "model.reflex"
+    for column in ("max_batch_delay_us", "J", "flush_threshold"):
+        at = header.index(column)
+        row = lines[3].split(",")
+        row[at] = {"max_batch_delay_us": "4000" if row[at] != "4000" else "50",
+                   "J": "1.5", "flush_threshold": "1" if row[at] != "1" else "64"}[column]
+        edited = tmp_path / f"{column}.csv"
+        edited.write_text("\n".join([*lines[:3], ",".join(row), *lines[4:]]) + "\n")
+        assert main(["train", str(edited), "--telemetry", str(trace_path), "-o", str(out),
+                     "--quiet", "--workers", "1"]) == 2
+        what = "J" if column == "J" else "label"
+        assert f"{column}.csv:4:{column}: E_TRAINSET: {what} differs from the oracle's" \
+            in capsys.readouterr().err
+        assert not out.exists()
+    cut = tmp_path / "cut.csv"
+    cut.write_text("\n".join(lines[:-1]) + "\n")
+    assert main(["train", str(cut), "--telemetry", str(trace_path), "-o", str(out), "--quiet",
+                 "--workers", "1"]) == 2
+    assert f"cut.csv:{len(lines) - 1}: E_TRAINSET: " in capsys.readouterr().err
