@@ -76,6 +76,12 @@ def build_warnings(report, train_opts) -> list[str]:
         return []
     out = size_notes(report, train_opts)
     scored = [sc for _, _, sc in report.candidates if sc is not None]
+    if train_opts.select == "closed-loop" and len(report.candidates) == 1:
+        out.append(f"model selection did not run: no validation span to replay "
+                   f"({report.validation_windows} of {report.windows} windows; a span needs "
+                   f"a complete window after the training ones), so this is the "
+                   f"{report.candidates[0][0].model} of --select off; a longer trace lets the "
+                   f"candidates compete")
     if len(scored) > 1 and not any(sc.eligible for sc in scored):
         out.append("no candidate passes the gate's checks on the validation span (∆p95, mean "
                    "J, oscillations; see the table), so the simplest one wins; the shadow "

@@ -199,3 +199,16 @@ def test_option_checks_found_by_a_tester(tmp_path, capsys, monkeypatch):
                      "--workers", "1", "-q"]) == 0
         files.append(target.read_bytes())
     assert files[0] == files[1]
+
+
+def test_a_build_without_a_validation_span_says_selection_did_not_run(tmp_path, capsys):
+    from reflexforge.cli import main
+
+    src = tmp_path / "short.csv"  # 0.3 s: one window, all of it for training
+    src.write_bytes(b"ts_ns,bytes\n" + b"".join(b"%d,100\n" % (i * 1_000_000) for i in range(300)))
+    assert main(["build", str(src), "-o", str(tmp_path / "m.reflex"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: model selection did not run: no validation span to replay (0 of 1" in err
+    assert main(["build", str(src), "-o", str(tmp_path / "m.reflex"), "-q", "--select",
+                 "off"]) == 0
+    assert "model selection did not run" not in capsys.readouterr().err
