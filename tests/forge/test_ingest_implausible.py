@@ -53,6 +53,16 @@ def test_ten_hours_of_silence_after_the_traffic_is_sparse(tmp_path, capsys):
         assert "W_SPARSE: 301 of the 180301 windows" in text and "largest gap 36000 s" in text
 
 
+def test_a_silent_hour_in_the_middle_is_sparse(tmp_path, capsys):
+    """300 s, an hour of silence, 300 s, at 100 packets/s: 14 % of the windows hold a packet
+    and 14 packets/s on average, so only the gap (over a minute) tells (a tester's case)."""
+    half = np.arange(0, 300 * 10**9, 10**7)
+    ts = np.concatenate((half, half + 300 * 10**9 + HOUR_NS))
+    report, err = _warned(_csv(tmp_path / "t.csv", ts, np.full(ts.shape[0], 200)), capsys)
+    for text in (report, err):
+        assert "W_SPARSE: " in text and "largest gap 3600.01 s" in text
+
+
 def test_sizes_in_kilobytes(tmp_path, capsys):
     ts = np.arange(0, 10**9, 10**6)
     size = np.where(np.arange(ts.shape[0]) % 3, 1, 2)  # 1.5 kB and 0.06 kB rounded up
