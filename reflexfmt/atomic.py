@@ -72,6 +72,12 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", **kwargs) -> Ite
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    fsync_directory(directory)
+
+
+def fsync_directory(directory: str | os.PathLike[str]) -> None:
+    """Make a rename in ``directory`` durable (best effort: a file system that cannot fsync a
+    directory is left as is)."""
     with contextlib.suppress(OSError):
         dir_fd = os.open(directory, os.O_RDONLY)
         try:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from reflexfmt.atomic import written_in_place
+from reflexfmt.atomic import fsync_directory, written_in_place
 from reflexforge.errors import E_IO, ForgeError
 
 STAGING_SUFFIX = ".reflex-tmp"
@@ -79,7 +79,7 @@ class StagedOutputs:
                         os.replace(staged, real)
                     except OSError as exc:
                         raise ForgeError(E_IO, exc.strerror or str(exc), path=asked) from None
-                    _fsync_directory(real.parent)
+                    fsync_directory(real.parent)
             except BaseException:
                 self.discard()
                 raise
@@ -127,15 +127,6 @@ class StagedOutputs:
             if where == staged or where.parent == staged.parent:
                 return asked
         return None
-
-
-def _fsync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 @contextlib.contextmanager

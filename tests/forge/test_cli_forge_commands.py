@@ -195,16 +195,23 @@ def test_command_summaries_agree_with_the_command_modules():
         assert action.help == summary, name
 
 
-def test_help_and_version_import_no_command_module():
+def _help_output_and_imports(argvs: list[list[str]], modules: str) -> str:
+    """In a fresh interpreter, run ``main`` on each argv (each exits 0, as --help does) and
+    print the help and then the loaded modules that ``modules`` (an expression over ``m``,
+    a module name) selects."""
     code = ("import sys\nfrom reflexforge.cli import main\n"
-            "for argv in (['--help'], ['--version']):\n"
+            f"for argv in {argvs!r}:\n"
             "    try:\n        main(argv)\n    except SystemExit as e:\n"
             "        assert e.code == 0\n"
-            "heavy = [m for m in sys.modules if m.startswith('reflexforge.commands.')"
-            " or m.split('.')[0] in ('numpy', 'sklearn', 'numba', 'pyarrow', 'dask')]\n"
-            "print(heavy)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+            f"print(sorted(m for m in sys.modules if {modules}))\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_help_and_version_import_no_command_module():
+    out = _help_output_and_imports(
+        [["--help"], ["--version"]], "m.startswith('reflexforge.commands.') or "
+        "m.split('.')[0] in ('numpy', 'sklearn', 'numba', 'pyarrow', 'dask')")
     assert out.strip().endswith("[]"), out
     assert "synth" in out and "shadow" in out  # the --help listing names every command
 
@@ -214,11 +221,6 @@ def test_a_command_help_imports_no_compiled_kernel_and_no_sklearn(command):
     # `reflex-forge COMMAND --help` builds the command's parser only: numba (0.2-0.4 s to
     # import) and scikit-learn (1 s) are imported where they are used, not by option
     # declarations (README, "Measured figures": cold --help).
-    code = ("import sys\nfrom reflexforge.cli import main\n"
-            f"try:\n    main([{command!r}, '--help'])\nexcept SystemExit as e:\n"
-            "    assert e.code == 0\n"
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numba', 'sklearn', 'scipy', "
-            "'pyarrow', 'dask', 'matplotlib'}))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = _help_output_and_imports([[command, "--help"]], "m.split('.')[0] in ('numba', "
+                                   "'sklearn', 'scipy', 'pyarrow', 'dask', 'matplotlib')")
     assert out.strip().endswith("[]"), out
