@@ -101,8 +101,8 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
                 pair, fallback = "", ""
                 if static_pair is not None:
                     pair = f" ({static_pair[0]}, {static_pair[1]} µs)"
-                    fallback = (f"; `reflex-forge static {static_pair[0]},{static_pair[1]}us` "
-                                "writes that pair as a reflex")
+                    fallback = (f"; `reflex-forge static {static_pair[0]},{static_pair[1]}us "
+                                "-o fallback.reflex` writes that pair as a reflex")
                     if static_p95_ns is not None and not delta_p95_passes(static_p95_ns,
                                                                           p95_incumbent_ns):
                         # Recommending it would send the user to a file the gate refuses.

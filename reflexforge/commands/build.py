@@ -36,8 +36,9 @@ def register(subparsers) -> None:
         description=description(__doc__),
     )
     parser.add_argument("telemetry", metavar="TELEMETRY", nargs="+",
-                        help="telemetry.csv (or .csv.gz); several files train one reflex on "
-                        "all of them")
+                        help="telemetry: CSV, Parquet, pcap or pcapng, optionally gzip or zstd "
+                        "(recognised by content); several files train one reflex on all of "
+                        "them")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL",
                         help="the .reflex file to write")
     parser.add_argument("--training-set", default=None, metavar="PATH",

@@ -41,13 +41,14 @@ def print_report(report, output: str, train_opts=None) -> None:
     table.add_row("reflex (quantized trees)", pct(report.model.exact_match),
                   us(report.model.mean_regret_us))
     n, d = report.static_pair
-    table.add_row(f"best static pair ({n}, {d}us)", pct(report.static.exact_match),
+    table.add_row(f"best static pair in hindsight here ({n}, {d}us)",
+                  pct(report.static.exact_match),
                   us(report.static.mean_regret_us))
     table.add_row("reflex on its training windows", pct(report.model_train.exact_match),
                   us(report.model_train.mean_regret_us))
     console = Console()
     if not console.is_terminal:
-        console.width = max(console.width, 132)
+        console.width = max(console.width, 160)
     if len(report.candidates) > 1:
         console.print(candidates_table(report, train_opts))
     console.print(table)
@@ -96,8 +97,10 @@ def size_notes(report, train_opts) -> list[str]:
     for leaf in sorted({c.min_leaf for c, _, _ in report.candidates if c.min_leaf}):
         most = report.train_windows // leaf
         if most < 2**depth:
-            out.append(f"{report.train_windows} training windows allow at most {max(1, most)} "
-                       f"leaves of {leaf} windows (--min-leaf), fewer than the {2**depth} of "
+            count = max(1, most)
+            out.append(f"{report.train_windows} training windows allow at most {count} "
+                       f"{'leaf' if count == 1 else 'leaves'} of {leaf} windows (--min-leaf), "
+                       f"fewer than the {2**depth} of "
                        f"depth {depth}: such trees are smaller (see their leaves)")
     return out
 
@@ -112,8 +115,11 @@ def candidates_table(report, train_opts):
                   "(* the winner; eligible: passes the gate's checks there)")
     for name in ("", "candidate", "leaves", "mean J µs", "gap closed", "∆p95", "sw/min",
                  "osc/30s", "eligible", "train J µs"):
+        # The candidate's name wraps on a narrow console; the mark and the figures never
+        # shrink to an ellipsis (the * of the winner was lost when piped).
         table.add_column(name, justify="left" if name in ("", "candidate") else "right",
-                         no_wrap=True)
+                         no_wrap=name != "candidate", min_width=max(1, len(name)),
+                         overflow="fold" if name == "candidate" else "ellipsis")
     for i, (cand, leaves, sc) in enumerate(report.candidates):
         mark = "*" if i == report.winner else ""
         label = f"{candidate_key(i)} {cand.label(train_opts)}"

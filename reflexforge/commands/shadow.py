@@ -56,7 +56,9 @@ def add_shadow_arguments(parser: argparse.ArgumentParser) -> None:
     """The positional arguments and the shadow-only options."""
     parser.add_argument("model", metavar="MODEL", help="the .reflex file to validate")
     parser.add_argument("telemetry", metavar="TELEMETRY",
-                        help="held-out telemetry.csv (or .csv.gz), at least 10 minutes")
+                        help="held-out telemetry (CSV, Parquet, pcap or pcapng, optionally "
+                        "gzip or zstd): at least 10 minutes of traffic to be promotable "
+                        "(--min-duration lets a shorter trace be shadowed)")
     parser.add_argument("--report", default=None, metavar="PATH",
                         help="write report.json (spec/validation.md) to PATH")
     parser.add_argument("--plot", default=None, metavar="PATH",

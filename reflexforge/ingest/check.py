@@ -86,7 +86,8 @@ class Findings:
         if self.fatal is not None:
             out = [f"{self.fatal} (unreadable)"]
         elif self.problems:
-            out = [f"{self.path}: {self.problems} problems ({what})"]
+            plural = "problem" if self.problems == 1 else "problems"
+            out = [f"{self.path}: {self.problems} {plural} ({what})"]
         else:
             out = [f"{self.path}: OK ({what})"]
         for code in sorted(self.counts):

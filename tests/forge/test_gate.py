@@ -331,8 +331,8 @@ def test_gate_static_refuses_a_reflex_below_the_best_static_pair(busy) -> None:
         assert not r.verdict.checks["vs_best_static_closed_loop"]
         assert r.verdict.gate_passed is False
         want = (f"points below that of the best static pair ({best[0]}, {best[1]} µs) (at most "
-                f"{GATE_STATIC_POINTS:g} allowed; `reflex-forge static {best[0]},{best[1]}us` "
-                "writes that pair as a reflex)")
+                f"{GATE_STATIC_POINTS:g} allowed; `reflex-forge static {best[0]},{best[1]}us "
+                "-o fallback.reflex` writes that pair as a reflex)")
         assert any(want in reason for reason in r.verdict.reasons)
     for r in above:
         assert r.verdict.checks["vs_best_static_closed_loop"]
@@ -397,17 +397,21 @@ def test_the_refusals_fallback_command_makes_a_reflex_level_with_the_pair(
     shadow = ["--min-duration", "10", "--workers", "1", "--quiet", "--report", str(out)]
     assert main(["shadow", str(refused), str(busy_csv), *shadow]) == 1
     reasons = " ".join(json.loads(out.read_text())["reasons"])
-    command = re.search(r"`reflex-forge static ([^`]+)`", reasons)
+    # The command as printed, word for word (it lacked -o once, and failed as given).
+    command = re.search(r"`reflex-forge (static [^`]+)`", reasons)
     assert command is not None, reasons
+    words = command.group(1).split()
+    assert words[0] == "static" and words[2] == "-o"
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    fallback = tmp_path / "fallback.reflex"
-    assert main(["static", *command.group(1).split(), "-o", str(fallback)]) == 0
+    monkeypatch.chdir(tmp_path)
+    fallback = tmp_path / words[3]
+    assert main(words) == 0
     first = fallback.read_bytes()
-    assert main(["static", *command.group(1).split(), "-o", str(fallback), "--quiet"]) == 0
+    assert main([*words, "--quiet"]) == 0
     assert fallback.read_bytes() == first
     capsys.readouterr()
     reflex = load(fallback)
-    n, d_us = (int(v) for v in re.fullmatch(r"(\d+),(\d+)us", command.group(1)).groups())
+    n, d_us = (int(v) for v in re.fullmatch(r"(\d+),(\d+)us", words[1]).groups())
     assert [t[0].value for t in reflex.trees] == [n, d_us]
     assert reflex.metadata["training"] == {"model": "static", "pair": [n, d_us]}
     assert reflex.metadata["created_at"] == "2023-11-14T22:13:20Z"
@@ -448,7 +452,8 @@ def test_the_refusal_recommends_the_static_pair_only_when_it_would_pass() -> Non
     args = (1000, 500, 500, 0, True)
     kw = {"vs_static": (-0.05, -0.05), "static_points": 1.0, "static_pair": (64, 4000)}
     passing = gate(*args, **kw, static_p95_ns=800)
-    assert any("`reflex-forge static 64,4000us`" in r for r in passing.reasons)
+    assert any("`reflex-forge static 64,4000us -o fallback.reflex`" in r
+               for r in passing.reasons)
     failing = gate(*args, **kw, static_p95_ns=2500)
     assert not any("reflex-forge static" in r for r in failing.reasons)
     assert any("that pair is no fallback: its own ∆p95 +150.00% is above -10%" in r

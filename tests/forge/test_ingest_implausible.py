@@ -41,7 +41,7 @@ def test_a_trace_of_101_packets_over_600_s_is_sparse(tmp_path, capsys):
     for text in (report, err):
         assert "W_SPARSE: 101 of the 3001 windows of 200 ms hold a packet (3.37%; 0.168 " \
                "packets/s over 600 s, the largest gap 6 s)" in text
-    assert "1 problems" in report
+    assert "1 problem (" in report
 
 
 def test_ten_hours_of_silence_after_the_traffic_is_sparse(tmp_path, capsys):

@@ -274,7 +274,7 @@ def test_too_few_windows_for_the_leaf_size_still_builds(seconds: float, model: s
     warned = " ".join(said.err.split())
     if model != "regressors":  # the build says the trees are smaller than asked, even -q
         assert f"{out}: warning: " in warned
-        assert "allow at most 1 leaves of 100 windows (--min-leaf), fewer than the 256 of " \
+        assert "allow at most 1 leaf of 100 windows (--min-leaf), fewer than the 256 of " \
             "depth 8" in warned
     assert len(said.out.splitlines()) == 1  # --quiet: the summary line alone
     reflex = load(out)
