@@ -82,7 +82,10 @@ class Findings:
 
     def lines(self) -> list[str]:
         """The report: one summary line, then one line per code, warning and adjustment."""
-        what = f"{self.kind}, {self.rows} rows, {self.span_ns / 1e9:.3f} s"
+        added = self.adjust.rows_added
+        rows = (f"{self.rows} records -> {self.rows + added} rows" if added
+                else f"{self.rows} rows")  # a capture's oversize split adds rows
+        what = f"{self.kind}, {rows}, {self.span_ns / 1e9:.3f} s"
         if self.fatal is not None:
             out = [f"{self.fatal} (unreadable)"]
         elif self.problems:

@@ -149,3 +149,19 @@ def test_rtt_tcp_tables_that_grow_give_the_same_samples(tmp_path, monkeypatch):
     for (a_at, a_ns), (b_at, b_ns) in zip(before, after, strict=True):
         assert a_at.shape[0] > 100
         assert np.array_equal(a_at, b_at) and np.array_equal(a_ns, b_ns)
+
+
+def test_check_counts_the_rows_a_split_capture_becomes(tmp_path, capsys):
+    """`check` of a capture whose records are split said '3000 rows' where `convert` wrote
+    6000: it names both now, the records and the rows every other command reads."""
+    capture = tmp_path / "big.pcap"
+    with open(capture, "wb") as handle:
+        handle.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        handle.write(b"".join(struct.pack("<IIII", 1 + i // 1000, (i % 1000) * 1000, 0, 3000)
+                              for i in range(3000)))
+    assert main(["check", str(capture)]) == 0
+    assert f"{capture}: OK (pcap, 3000 records -> 6000 rows, 2.999 s)" in capsys.readouterr().out
+    assert main(["convert", str(capture), "-o", str(tmp_path / "t.csv"), "-q"]) == 0
+    assert len((tmp_path / "t.csv").read_text().splitlines()) == 6001
+    assert main(["check", str(capture), "--oversize", "clamp"]) == 0
+    assert "OK (pcap, 3000 rows, 2.999 s)" in capsys.readouterr().out
