@@ -82,15 +82,13 @@ class Findings:
 
     def lines(self) -> list[str]:
         """The report: one summary line, then one line per code, warning and adjustment."""
-        added = self.adjust.rows_added
-        rows = (f"{self.rows} records -> {self.rows + added} rows" if added
-                else f"{self.rows} rows")  # a capture's oversize split adds rows
-        what = f"{self.kind}, {rows}, {self.span_ns / 1e9:.3f} s"
+        added = self.adjust.rows_added  # a capture's --oversize split adds rows
+        rows = f"{self.rows} records -> {self.rows + added}" if added else f"{self.rows}"
+        what = f"{self.kind}, {rows} rows, {self.span_ns / 1e9:.3f} s"
         if self.fatal is not None:
             out = [f"{self.fatal} (unreadable)"]
         elif self.problems:
-            plural = "problem" if self.problems == 1 else "problems"
-            out = [f"{self.path}: {self.problems} {plural} ({what})"]
+            out = [f"{self.path}: {self.problems} problem{'s' * (self.problems != 1)} ({what})"]
         else:
             out = [f"{self.path}: OK ({what})"]
         for code in sorted(self.counts):
