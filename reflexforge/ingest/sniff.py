@@ -117,6 +117,9 @@ def refuse_streams(name: str) -> None:
     then the whole), which a stream cannot give, and opening a FIFO with no writer blocks.
     ``os.stat`` does not block; a missing file is left to the open that follows. Character
     devices (``/dev/null``, ``/dev/zero``) are read as files."""
+    if name == "-" and not os.path.exists(name):  # the usual spelling of stdin, a stream
+        raise ForgeError(E_IO, "'-' would be standard input, which is not read (telemetry is "
+                         "read twice): write it to a file first", path=name)
     try:
         mode = os.stat(name).st_mode
     except (OSError, ValueError):

@@ -82,3 +82,14 @@ def test_a_socket_is_refused(tmp_path):
         with pytest.raises(ForgeError) as info:
             sniff(path)
     assert info.value.code == "E_IO" and "not a regular file (a socket)" in str(info.value)
+
+
+@pytest.mark.parametrize("command", ["check", "label", "build", "convert", "shadow"])
+def test_a_dash_for_standard_input_is_refused_by_name(tmp_path, command):
+    # `cat x.pcap | reflex-forge check -` said "-: E_IO: cannot read: No such file".
+    proc = _run(_commands("-", tmp_path)[command], cwd=tmp_path,
+                input="ts_ns,bytes\n0,100\n300000000,100\n")
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip() or proc.stdout.strip()
+    assert line.startswith("-: E_IO: '-' would be standard input, which is not read"), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ts.csv"]
