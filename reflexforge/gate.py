@@ -70,7 +70,10 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
     ``static_points`` (``--gate-static``; None: off) adds a check per loop: its gap closed
     (``vs_static``: open, closed, minus the best static pair's, a fraction) must not be more
     than ``static_points`` points below the best static pair's (passes when undefined);
-    ``static_pair``, that pair, is named in the reason.
+    ``static_pair``, that pair, is named in the reason, with the command that writes it
+    unless its whole-trace p95 (``static_p95_ns``) fails the ∆p95 test. ``duration_s`` (the
+    trace's) less ``silent_s`` (its silences) is the traffic a reason for not ``promotable``
+    names.
     """
     reasons = []
     checks = {
@@ -87,9 +90,8 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
             checks[f"vs_best_static_{loop}_loop"] = vs is None or vs * 100 >= -static_points
     for loop, p95 in (("open", p95_open_ns), ("closed", p95_closed_ns)):
         if not checks[f"delta_p95_{loop}_loop"]:
-            delta = delta_ratio(p95, p95_incumbent_ns)
-            shown = "undefined" if delta is None else f"{delta:+.2%}"
-            reasons.append(f"{loop}-loop ∆p95 {shown} is above {DELTA_P95_MAX_PERCENT}%")
+            reasons.append(f"{loop}-loop ∆p95 {_delta_text(p95, p95_incumbent_ns)} is above "
+                           f"{DELTA_P95_MAX_PERCENT}%")
     if mean_j is not None:
         for loop, value in (("open", mean_j[1]), ("closed", mean_j[2])):
             if not checks[f"mean_J_{loop}_loop"]:
@@ -101,15 +103,14 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
                 pair, fallback = "", ""
                 if static_pair is not None:
                     pair = f" ({static_pair[0]}, {static_pair[1]} µs)"
-                    fallback = (f"; `reflex-forge static {static_pair[0]},{static_pair[1]}us "
-                                "-o fallback.reflex` writes that pair as a reflex")
-                    if static_p95_ns is not None and not delta_p95_passes(static_p95_ns,
-                                                                          p95_incumbent_ns):
-                        # Recommending it would send the user to a file the gate refuses.
-                        delta = delta_ratio(static_p95_ns, p95_incumbent_ns)
-                        shown = "undefined" if delta is None else f"{delta:+.2%}"
-                        fallback = (f"; that pair is no fallback: its own ∆p95 {shown} is "
-                                    f"above {DELTA_P95_MAX_PERCENT}%")
+                    if static_p95_ns is None or delta_p95_passes(static_p95_ns,
+                                                                 p95_incumbent_ns):
+                        fallback = (f"; `reflex-forge static {static_pair[0]},{static_pair[1]}"
+                                    "us -o fallback.reflex` writes that pair as a reflex")
+                    else:  # recommending it would send the user to a file the gate refuses
+                        fallback = (f"; that pair is no fallback: its own ∆p95 "
+                                    f"{_delta_text(static_p95_ns, p95_incumbent_ns)} is above "
+                                    f"{DELTA_P95_MAX_PERCENT}%")
                 reasons.append(f"{loop}-loop gap closed is {-100 * vs:.1f} points below that of "
                                f"the best static pair{pair} (at most {static_points:g} "
                                f"allowed{fallback})")
@@ -118,10 +119,11 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
         reasons.append(f"{oscillations_max} oscillations in a 30 s window{at} "
                        f"(at most {OSCILLATIONS_MAX_PER_30S} allowed)")
     if not promotable:
-        silence = (f" of traffic ({duration_s + silent_s:.1f} s less {silent_s:.1f} s of "
-                   f"silences over {SILENCE_S} s)" if silent_s else "")
-        reasons.append(f"the trace covers {duration_s:.1f} s{silence}, less than "
-                       f"{PROMOTION_MIN_DURATION_S} s: not promotable")
+        covers = (f"{duration_s - silent_s:.1f} s of traffic ({duration_s:.1f} s less "
+                  f"{silent_s:.1f} s of silences over {SILENCE_S} s)" if silent_s
+                  else f"{duration_s:.1f} s")
+        reasons.append(f"the trace covers {covers}, less than {PROMOTION_MIN_DURATION_S} s: "
+                       "not promotable")
     gate_passed = all(v for k, v in checks.items() if k != "duration")
     return GateVerdict(checks=checks, reasons=reasons, gate_passed=gate_passed,
                        promoted=gate_passed and promotable)
@@ -130,3 +132,9 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
 def delta_ratio(value: int, incumbent: int) -> float | None:
     """Relative change of ``value`` against the incumbent's (None when that is 0)."""
     return None if incumbent <= 0 else value / incumbent - 1.0
+
+
+def _delta_text(value: int, incumbent: int) -> str:
+    """``delta_ratio`` as a reason shows it: ``+12.34%``, or ``undefined``."""
+    delta = delta_ratio(value, incumbent)
+    return "undefined" if delta is None else f"{delta:+.2%}"

@@ -93,7 +93,7 @@ def _dask_task(bounds, ts, size, flush_cost_ns, link_bps):
 
 class Stopped(Exception):
     """The caller gave up on a labelling (``stop`` was set: the thread that waits for it was
-    interrupted or failed); its workers are stopped."""
+    interrupted or failed); what had not started is cancelled."""
 
 
 def label_windows(ts: np.ndarray, size: np.ndarray, first: np.ndarray, last: np.ndarray,

@@ -329,7 +329,7 @@ def build_reflex(
     # thread starts once the first trace's features are made, so that the two whole-trace
     # replays' completion times (8 bytes per packet each) are never held at once.
     # If this thread is interrupted (Ctrl-C, SIGTERM) or fails, ``stop`` tells the copies'
-    # thread to give up (its labelling workers are stopped), so leaving the executor, which
+    # thread to give up (its labelling cancels what has not started), so leaving the executor, which
     # waits for that thread, is prompt.
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:

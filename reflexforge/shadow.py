@@ -327,7 +327,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         vs_static = tuple(vs_best_static(incumbent.mean_J, oracle_J, r.mean_J, static_J.mean_J)
                           for r in (open_res, closed_res))
         verdict = gate(incumbent.p95_ns, open_res.p95_ns, closed_res.p95_ns, osc_max,
-                       promotable, duration_s - silent_s,
+                       promotable, duration_s,
                        (incumbent.mean_J, open_res.mean_J, closed_res.mean_J) if gate_j
                        else None, lookback, vs_static, gate_static, static_J.pair, silent_s,
                        static_J.p95_ns)
