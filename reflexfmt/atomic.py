@@ -36,6 +36,17 @@ def written_in_place(path: str | os.PathLike[str]) -> bool:
     raise OSError(errno.EINVAL, "not a regular file, character device or FIFO", os.fspath(path))
 
 
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether ``a`` and ``b`` name one file (the same path, a symbolic or a hard link, a bind
+    mount): an output that is an input would be overwritten."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb", **kwargs) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success fsync it and rename it onto ``path``

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from reflexfmt.atomic import same_file
 from reflexfmt.terminal import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     closed = closed_stream(stdin=args.description == "-", stdout=args.output == "-")
     if closed is not None:
         return _fail(f"E_IO: {closed}", EXIT_USAGE)
-    if "-" not in (args.description, args.output) and _same_file(args.description, args.output):
+    if "-" not in (args.description, args.output) and same_file(args.description, args.output):
         return _fail(f"{escape_control(args.output)}: E_USAGE: the output is the description "
                      "it is built from; it would be overwritten", EXIT_USAGE)
     try:
@@ -113,18 +114,6 @@ def _run(source: str, output: str) -> int:
     except OSError as exc:
         return _fail(f"{escape_control(output)}: E_IO: {exc.strerror or exc}", EXIT_USAGE)
     return EXIT_OK
-
-
-def _same_file(a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` name one file (the same path, a symbolic or a hard link)."""
-    import os
-
-    if os.path.realpath(a) == os.path.realpath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except (OSError, ValueError):
-        return False
 
 
 def _read(path: str) -> bytes:

@@ -8,8 +8,10 @@ metadata, error lines) through ``escape_control`` and end with these exit codes 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -22,11 +24,10 @@ EXIT_INTERNAL = 3  # an internal error (a bug), in every command
 EXIT_INTERRUPTED = 130  # Ctrl-C
 EXIT_TERMINATED = 143  # SIGTERM (an output being written is cleaned up first)
 
+
 def closed_stream(stdin: bool, stdout: bool) -> str | None:
     """The problem when a standard stream the command needs was closed by its caller
     (``<&-``, ``>&-``: Python then has None for it), else None."""
-    import sys
-
     if stdin and sys.stdin is None:
         return "standard input is closed"
     if stdout and sys.stdout is None:
@@ -37,9 +38,6 @@ def closed_stream(stdin: bool, stdout: bool) -> str | None:
 def stdout_closed() -> int:
     """The reader of stdout stopped early (``| head``): no message, no flush error at exit
     (stdout now points at the null device), and exit 1, the same in every command."""
-    import os
-    import sys
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, sys.stdout.fileno())

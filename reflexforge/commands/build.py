@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from reflexfmt.atomic import same_file
 from reflexforge.commands import COMMANDS
 from reflexforge.commands.build_report import report_build
 from reflexforge.commands.modelio import dump_model
@@ -21,7 +22,7 @@ from reflexforge.commands.options import (
     progress_enabled,
     read_input_trace,
 )
-from reflexforge.commands.paths import check_distinct_paths, check_output_path, same_file
+from reflexforge.commands.paths import check_distinct_paths, check_output_path
 from reflexforge.commands.staging import StagedOutputs
 from reflexforge.commands.training_options import (
     add_training_options,
@@ -55,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace,
-               training_set: str | None = None, shown: str | None = None):
+               training_set: str | None = None, name: str | None = None):
     """Build ``output`` from ``telemetry`` (one path or several) with the options in
-    ``args``; print the figures, naming the model ``shown`` if given (the demo's). Both
+    ``args``; print the figures, naming the model ``name`` if given (the demo's). Both
     outputs are staged and put in place together once both are complete
     (commands/staging.py)."""
     import hashlib
@@ -96,6 +97,6 @@ def build_file(telemetry: str | list[str], output: str, args: argparse.Namespace
         dump_model(reflex, staging.path(target))
     report.seconds["read"] = t1 - t0
     report.seconds["total"] = time.perf_counter() - t0
-    report_build(report, str(target) if shown is None else shown, train_opts,
+    report_build(report, str(target) if name is None else name, train_opts,
                  bool(getattr(args, "quiet", False)))
     return reflex, report

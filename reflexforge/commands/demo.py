@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         console.rule("2. build: features, oracle labels, trees, int16, .reflex")
         build_file(str(telemetry), str(model), args,
                    training_set=str(staged["training-set.csv"]),
-                   shown=str(final["model.reflex"]))
+                   name=str(final["model.reflex"]))
         console.rule("3. inspect")
         _inspect(model)
         console.rule(f"4. shadow on a held-out trace (seed {args.seed + 1})")
@@ -81,14 +81,14 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _synthesize(path: Path, shown: Path, duration: float, seed: int, progress: bool,
+def _synthesize(path: Path, name: Path, duration: float, seed: int, progress: bool,
                 console) -> None:
     from reflexforge.progress import progress_bar
     from reflexforge.synth import pieces, synthesize
 
     with progress_bar(pieces("mixed", duration, seed), f"synth {path.name}", progress) as bar:
         stats = synthesize(path, "mixed", duration, seed, progress=bar)
-    say(console, f"{shown}: {stats.rows} packets, {stats.rtt_samples} rtt samples, "
+    say(console, f"{name}: {stats.rows} packets, {stats.rtt_samples} rtt samples, "
         f"{stats.segments} segments")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from reflexfmt.atomic import written_in_place
+from reflexfmt.atomic import same_file, written_in_place
 from reflexforge.errors import E_IO, E_USAGE, ForgeError
 
 STDOUT_NAME = "-"
@@ -43,16 +43,6 @@ def check_output_path(path: str | os.PathLike[str], option: str = "-o") -> Path:
     if not os.access(directory, os.W_OK | os.X_OK):
         raise ForgeError(E_IO, f"output directory {str(directory)!r} is not writable", path=target)
     return target
-
-
-def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-    """Whether ``a`` and ``b`` name one file (the same path, a hard link, a bind mount)."""
-    if Path(a).resolve() == Path(b).resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)  # hard links, bind mounts
-    except OSError:
-        return False
 
 
 def check_distinct_paths(inputs: dict[str, str | os.PathLike[str] | None],

@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from reflexfmt.atomic import same_file
 from reflexfmt.terminal import path_text
 from reflexforge.commands import COMMANDS
 from reflexforge.commands.argtypes import non_negative_float, points_or_off
@@ -31,7 +32,7 @@ from reflexforge.commands.options import (
     say,
     shown,
 )
-from reflexforge.commands.paths import check_distinct_paths, check_output_path, same_file
+from reflexforge.commands.paths import check_distinct_paths, check_output_path
 from reflexforge.commands.staging import StagedOutputs
 from reflexforge.config import GATE_STATIC_POINTS
 from reflexforge.errors import E_IO, E_USAGE, ForgeError
@@ -93,10 +94,10 @@ def _gate_options(args: argparse.Namespace) -> tuple[bool, float | None]:
     return gate_j, points
 
 
-def run(args: argparse.Namespace, shown: dict[str, str] | None = None) -> int:
+def run(args: argparse.Namespace, names: dict[str, str] | None = None) -> int:
     """The shadow command. Its outputs (--report, --plot, --promote-to's two files) are
     staged and put in place together once all are complete (commands/staging.py).
-    ``shown`` gives the MODEL and TELEMETRY paths to record in the report and to print
+    ``names`` gives the MODEL and TELEMETRY paths to record in the report and to print
     instead of the ones read (the demo's staged files)."""
     from rich.console import Console
 
@@ -111,8 +112,8 @@ def run(args: argparse.Namespace, shown: dict[str, str] | None = None) -> int:
         if path is not None:
             check_output_path(path, option)
     promote_dir = None if args.promote_to is None else _check_promote_dir(args)
-    shown = shown or {}
-    model_name = shown.get("MODEL", os.fspath(args.model))
+    names = names or {}
+    model_name = names.get("MODEL", os.fspath(args.model))
     reflex = load_model(args.model)
     warn_oracle_mismatch(model_name, reflex.metadata, opts,
                          getattr(args, "incumbent", None) is not None)
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace, shown: dict[str, str] | None = None) -> int:
                         progress=progress_enabled(args), model_path=os.fspath(args.model),
                         gate_j=gate_j, gate_static=gate_static)
     report.model["path"] = path_text(model_name)
-    report.trace["path"] = path_text(shown.get("TELEMETRY", os.fspath(args.telemetry)))
+    report.trace["path"] = path_text(names.get("TELEMETRY", os.fspath(args.telemetry)))
     data = report_json(report)
     promoted = report.promoted and promote_dir is not None
     with StagedOutputs() as staging:
@@ -184,15 +185,15 @@ def warn_oracle_mismatch(model: str, metadata: dict, opts, incumbent_given: bool
                     f"{forged[0]},{forged[1]}us to match"), file=sys.stderr)
 
 
-def demo_verdict(argv: list[str], args: argparse.Namespace, shown: dict[str, str]) -> int:
+def demo_verdict(argv: list[str], args: argparse.Namespace, names: dict[str, str]) -> int:
     """Run the shadow command from ``reflex-forge demo`` with the demo's forge options,
-    recording and printing the MODEL and TELEMETRY paths in ``shown``."""
+    recording and printing the MODEL and TELEMETRY paths in ``names``."""
     parser = argparse.ArgumentParser(prog="reflex-forge shadow", add_help=False)
     add_shadow_arguments(parser)
     shadow_args = parser.parse_args(argv)
     for name in ("lam", "incumbent", "flush_cost_ns", "link_bps", "workers", "dask", "quiet"):
         setattr(shadow_args, name, getattr(args, name, None))
-    return run(shadow_args, shown)
+    return run(shadow_args, names)
 
 
 def _check_promote_dir(args: argparse.Namespace) -> Path:

@@ -50,15 +50,13 @@ def read_trace(path: str | os.PathLike[str], options: IngestOptions | None = Non
     """
     trace, adjust = read_with_adjustments(path, options, also_hash, min_span_ns)
     if report is not None:
-        from reflexforge.ingest.plausibility import warnings_for
+        from reflexforge.ingest.plausibility import caplen_warning, warnings_for
 
         name = os.fspath(path)
         for note in adjust.notes:
             report(f"{name}: note: {note}")
         if (line := adjust.summary()) is not None:
             report(f"{name}: adjusted: {line}")
-        from reflexforge.ingest.plausibility import caplen_warning
-
         for warning in (warnings_for(trace, link_bps, options.mtu if options else None,
                                      own_rtt=adjust.rtt_samples is None)
                         + caplen_warning(adjust.caplen_records, adjust.caplen_offset)):
