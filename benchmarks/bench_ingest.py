@@ -5,7 +5,8 @@ same packets as a microsecond pcap (snapshot length 128, zero payload bytes), as
 v1 CSV and as Parquet, then times in a fresh process each:
   CSV read (``read_telemetry``, the reference), pcap read (one row per packet:
   ``--oversize clamp --mtu 65535``), Parquet read, ``check`` of the CSV, of the Parquet and
-  of the pcap; with the peak RSS of each process.
+  of the pcap, and the read every command does (``read_trace``: the same read with the
+  plausibility warnings computed) of each; with the peak RSS of each process.
 Targets: pcap <= 2x CSV time at no more peak memory; Parquet >= 3x faster than CSV;
 check <= the plain read of the same file.
 Usage: python benchmarks/bench_ingest.py [--rate 16700] [--duration 600] [--dir /tmp]
@@ -68,7 +69,7 @@ def _peak_mb() -> float:
 def _run(kind: str, path: str) -> int:
     from reflexforge.ingest.check import check_file
     from reflexforge.ingest.options import IngestOptions
-    from reflexforge.ingest.read import read_with_adjustments
+    from reflexforge.ingest.read import read_trace, read_with_adjustments
     from reflexforge.telemetry import read_telemetry
 
     options = IngestOptions(oversize="clamp", mtu=65535)
@@ -78,6 +79,8 @@ def _run(kind: str, path: str) -> int:
         found = check_file(path, options)
         assert found.fatal is None, found.fatal
         return found.rows
+    if kind.startswith("command"):
+        return read_trace(path, options, report=lambda line: None).rows
     return read_with_adjustments(path, options)[0].rows
 
 
@@ -139,7 +142,9 @@ def main() -> None:
         results = {}
         for kind, path in [("csv", csv), ("pcap", paths["pcap"]),
                            ("parquet", paths["parquet"]), ("check-csv", csv),
-                           ("check-parquet", paths["parquet"]), ("check-pcap", paths["pcap"])]:
+                           ("check-parquet", paths["parquet"]), ("check-pcap", paths["pcap"]),
+                           ("command-csv", csv), ("command-parquet", paths["parquet"]),
+                           ("command-pcap", paths["pcap"])]:
             results[kind] = r = _measure(kind, path, warm[kind.split("-")[-1]], args.repeat)
             assert r["rows"] == trace.rows, (kind, r)
             print(f"{kind:14s} {r['seconds']:6.2f} s  {r['rows'] / r['seconds'] / 1e6:5.1f} M "
@@ -151,7 +156,10 @@ def main() -> None:
               f" csv / parquet time {csv_s / results['parquet']['seconds']:.1f} (target >= 3); "
               f"check / read: csv {results['check-csv']['seconds'] / csv_s:.2f}, parquet "
               f"{results['check-parquet']['seconds'] / results['parquet']['seconds']:.2f}, pcap "
-              f"{results['check-pcap']['seconds'] / results['pcap']['seconds']:.2f} (target <= 1)")
+              f"{results['check-pcap']['seconds'] / results['pcap']['seconds']:.2f} (target <= 1); "
+              "check / a command's read (warnings computed): " + ", ".join(
+                  f"{k} {results['check-' + k]['seconds'] / results['command-' + k]['seconds']:.2f}"
+                  for k in ("csv", "parquet", "pcap")))
 
 
 if __name__ == "__main__":

@@ -295,6 +295,9 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         bar.advance()
         closed = run_loop(*args, MODE_CLOSED, flat=flat)
         closed_res, closed = summed_up("reflex, closed loop", closed, "p95_reflex_us")
+        one = one_pair(reflex)  # a one-leaf reflex: its pair after the start-up hand-over
+        open_res = dataclasses.replace(open_res, pair=one)
+        closed_res = dataclasses.replace(closed_res, pair=one)
         bar.advance()
         # labelled after the loops: the completion arrays are gone by then
         costs = window_costs(ts, size, starts, opts.lam, opts.flush_cost_ns, opts.link_bps,
@@ -369,6 +372,16 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         static_J=static_J, climber=climb_res, oracle_mean_J=oracle_J, verdict=verdict,
         series=series, lookback_steps=lookback, gate_j=gate_j, gate_static=gate_static,
         outside=outside_training_range(reflex, closed.features))
+
+
+def one_pair(reflex) -> tuple[int, int] | None:
+    """The pair of a reflex whose two trees are one leaf each (clamped to its bounds, as a
+    runtime does, spec/NEM1.md 10), else None."""
+    if any(len(tree) != 1 for tree in reflex.trees):
+        return None
+    n, d_us = (min(max(tree[0].value, b.min), b.max)
+               for tree, b in zip(reflex.trees, reflex.bounds, strict=True))
+    return int(n), int(d_us)
 
 
 def _check_reachable_outputs(reflex, model_path: str | None = None) -> None:

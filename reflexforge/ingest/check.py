@@ -27,21 +27,19 @@ from reflexforge.errors import (
     ForgeError,
 )
 from reflexforge.ingest import sniff
-from reflexforge.ingest.options import CLAMP, ERROR, MODE_CODE, SPLIT, IngestOptions
+from reflexforge.ingest.options import CLAMP, ERROR, SPLIT, IngestOptions
 from reflexforge.ingest.plausibility import (
     RTT_SAMPLE,
     caplen_warning,
-    link_queue,
-    trace_shape,
+    queue_of,
+    shape_of,
     warnings_from,
 )
 from reflexforge.ingest.quirks import Adjustments
 from reflexforge.ingest.read import refuse_capture_options
-from reflexforge.ingest.records import as_read
+from reflexforge.ingest.scan import PLACES, scan
 from reflexforge.trace import BYTES, BYTES_MAX, BYTES_MIN, RTT, TS, TS_MAX, TS_MIN
 
-PLACES = 3
-"""Places listed per code."""
 _INTEGER = r"^[ \t]*-?[0-9]{1,19}[ \t]*$"
 
 
@@ -132,89 +130,36 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
         return found
     mode = options.oversize_for(capture)
     window = options.window_for(capture)
-    stats, beyond, over = _scan(ts, wire, window, options.mtu, MODE_CODE[mode])
-    (n_beyond, n_within, largest_back, n_big, rows_added, clamped, largest, n_over, zero,
-     t_min, t_max, total) = (int(x) for x in stats)
-    found.add(E_CSV_ORDER, n_beyond, [(int(i), f"{place(int(i))} ({int(d)} ns back)")
-                                      for i, d in beyond if i >= 0])
+    found_scan = scan(ts, wire, window=window, mtu=options.mtu, oversize=mode,
+                      zero_mtu=options.mtu, link_bps=link_bps)
+    found.add(E_CSV_ORDER, found_scan.beyond,
+              [(int(i), f"{place(int(i))} ({int(d)} ns back)")
+               for i, d in found_scan.first_beyond if i >= 0])
     if capture and mode == ERROR:
-        found.add(E_CSV_VALUE, n_over, [(int(i), f"{place(int(i))} (bytes {int(wire[i])} > "
-                                         f"{BYTES_MAX})") for i in over if i >= 0])
+        found.add(E_CSV_VALUE, found_scan.over,
+                  [(int(i), f"{place(int(i))} (bytes {int(wire[i])} > {BYTES_MAX})")
+                   for i, _ in found_scan.first_over if i >= 0])
     adjust = found.adjust
     adjust.window_ns, adjust.reordered_rows, adjust.largest_step_back_ns = (
-        window, n_within, largest_back)
+        window, found_scan.within, found_scan.largest_back_ns)
     adjust.oversize, adjust.mtu = mode, options.mtu
     if mode != ERROR:
-        adjust.oversize_records, adjust.largest_packet = n_big, largest
-        adjust.rows_added = rows_added if mode == SPLIT else 0
-        adjust.bytes_clamped = clamped if mode == CLAMP else 0
-    found.span_ns = t_max - t_min if t_max >= t_min else 0
+        adjust.oversize_records, adjust.largest_packet = found_scan.big, found_scan.largest
+        adjust.rows_added = found_scan.rows_added if mode == SPLIT else 0
+        adjust.bytes_clamped = found_scan.clamped if mode == CLAMP else 0
+    found.span_ns = max(0, found_scan.t_max - found_scan.t_min)
     if found.span_ns < WINDOW_NS:
         found.add(E_TRACE_SHORT, 1, [(0, f"the whole trace ({found.span_ns} ns, shorter than "
                                          f"one window of {WINDOW_NS} ns)")])
     # The warnings of the trace as the options would adjust it, as the other commands see it.
     found.warnings = warnings_from(found.rows + adjust.rows_added, found.span_ns,
-                                   total - adjust.bytes_clamped, zero, link_bps,
-                                   link_queue(ts, wire, link_bps, mode, options.mtu),
-                                   trace_shape(ts, wire, np.concatenate(found.rtt) if found.rtt
-                                               else None, mode, options.mtu))
+                                   found_scan.total_bytes - adjust.bytes_clamped,
+                                   found_scan.zero_gaps, link_bps, queue_of(found_scan),
+                                   shape_of(found_scan, np.concatenate(found.rtt) if found.rtt
+                                            else None))
     found.warnings += caplen_warning(adjust.caplen_records, adjust.caplen_offset)
     return found
 
-
-
-@njit(cache=True, nogil=True)
-def _scan(ts, wire, window, mtu, mode):
-    """One pass over the rows: order (steps back beyond / within the window), oversize
-    (packets above mtu, rows a split adds, bytes a clamp cuts, above 65535), zero gaps (not
-    after a row of exactly mtu bytes), span and bytes. Returns (stats, first beyond
-    (index, step), first above 65535 (index, 0))."""
-    stats = np.zeros(12, np.int64)
-    beyond = np.full((PLACES, 2), -1, np.int64)
-    over = np.full((PLACES, 2), -1, np.int64)
-    top = ts[0]
-    t_min = 1 << 62
-    t_max = -1
-    last = 0
-    for i in range(ts.shape[0]):
-        t = ts[i]
-        b = wire[i]
-        if i > 0:
-            if t < top:
-                back = top - t
-                if back > window:
-                    if stats[0] < PLACES:
-                        beyond[stats[0], 0] = i
-                        beyond[stats[0], 1] = back
-                    stats[0] += 1
-                else:
-                    stats[1] += 1
-                    if back > stats[2]:
-                        stats[2] = back
-            else:
-                top = t
-            if t == ts[i - 1] and last != mtu:
-                stats[8] += 1
-        if b > mtu:
-            stats[3] += 1
-            stats[4] += (b + mtu - 1) // mtu - 1
-            stats[5] += b - mtu
-        if b > stats[6]:
-            stats[6] = b
-        if b > 65535:
-            if stats[7] < PLACES:
-                over[stats[7], 0] = i
-            stats[7] += 1
-        if 0 <= t <= (1 << 62):
-            if t < t_min:
-                t_min = t
-            if t > t_max:
-                t_max = t
-        stats[11] += b
-        last = as_read(b, mode, mtu)[2]  # the size of the row's last piece as read
-    stats[9] = t_min
-    stats[10] = t_max
-    return stats, beyond, over
 
 
 def _capture_columns(name: str, options: IngestOptions, adjust: Adjustments):

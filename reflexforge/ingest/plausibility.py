@@ -9,11 +9,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
-from reflexforge.config import GRID_D_US, SECOND_NS, STEP_NS, WINDOW_NS
-from reflexforge.ingest.options import ERROR, MODE_CODE
-from reflexforge.ingest.records import as_read
+from reflexforge.config import SECOND_NS, WINDOW_NS
+from reflexforge.ingest.scan import DEFAULT_LINK_BPS, LINK_WAIT_NS, Scan, scan
 from reflexforge.trace import Trace
 
 W_RATE = "W_RATE"
@@ -36,9 +34,6 @@ ZERO_GAP_MIN_ROWS = 1000
 OVERLOAD_SHARE = 0.05
 """W_OVERLOAD when at least this share of packets (the share above a p95) wait behind the
 link's own queue longer than LINK_WAIT_NS."""
-LINK_WAIT_NS = max(GRID_D_US) * 1000
-"""The largest max_batch_delay of the grid: a longer wait behind the link is not batching."""
-DEFAULT_LINK_BPS = 10_000_000_000
 SIZE_MEDIAN_MIN = 20
 """W_SIZE_UNIT below this median packet size: no IP packet is smaller (an Ethernet frame is
 at least 60 B); the synthetic traces' smallest packet is 64 B."""
@@ -63,7 +58,7 @@ silences over 10 s toward its 10 minutes)."""
 
 
 class Shape(NamedTuple):
-    """What ``trace_shape`` found: the figures of W_SIZE_UNIT, W_RTT_UNIT and W_SPARSE."""
+    """What ``shape_of`` found: the figures of W_SIZE_UNIT, W_RTT_UNIT and W_SPARSE."""
 
     median_size: int  # lower median of the packet sizes as read
     windows: int  # 200 ms windows from the first packet to the last
@@ -85,54 +80,15 @@ def warnings_for(trace: Trace, link_bps: int | None = None, mtu: int | None = No
                  own_rtt: bool = True) -> list[str]:
     """The plausibility warnings of a trace, each ``W_NAME: message``. ``own_rtt``: the RTT
     samples are the file's own (not derived by --rtt tcp, in ns by construction)."""
-    rtt = trace.rtt_samples[1] if own_rtt else None
-    return warnings_from(trace.rows, trace.duration_ns, int(np.sum(trace.size, dtype=np.int64)),
-                         zero_gaps(trace.ts_ns, trace.size, mtu), link_bps,
-                         link_queue(trace.ts_ns, trace.size, link_bps),
-                         trace_shape(trace.ts_ns, trace.size, rtt))
+    found = scan(trace.ts_ns, trace.size, zero_mtu=mtu, link_bps=link_bps)
+    return warnings_from(trace.rows, trace.duration_ns, found.total_bytes, found.zero_gaps,
+                         link_bps, queue_of(found),
+                         shape_of(found, trace.rtt_samples[1] if own_rtt else None))
 
 
-@njit(cache=True, nogil=True)
-def _shape(ts, size, mode, mtu):
-    """(lower median size as read, windows, busy windows, largest gap) in two passes."""
-    n = ts.shape[0]
-    t0 = ts[0]
-    t1 = ts[0]
-    for i in range(n):
-        t0 = min(t0, ts[i])
-        t1 = max(t1, ts[i])
-    counts = np.zeros(65536, np.int64)
-    busy, gap, last_k, rows = 0, 0, -1, 0
-    for i in range(n):
-        k = (ts[i] - t0) // WINDOW_NS
-        if k != last_k:
-            busy += 1
-            last_k = k
-        if i > 0 and ts[i] - ts[i - 1] > gap:
-            gap = ts[i] - ts[i - 1]
-        pieces, _, last = as_read(np.int64(size[i]), mode, mtu)
-        counts[min(last, 65535)] += 1
-        if pieces > 1:
-            counts[min(mtu, 65535)] += pieces - 1
-        rows += pieces
-    half, seen, median = (rows + 1) // 2, 0, 0
-    for v in range(65536):
-        seen += counts[v]
-        if seen >= half:
-            median = v
-            break
-    return median, (t1 - t0) // WINDOW_NS + 1, busy, gap
-
-
-def trace_shape(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray | None,
-                oversize: str = ERROR, mtu: int = 0) -> Shape:
-    """The packet sizes (each row as the rows ``--oversize`` makes of it, as ``link_queue``),
-    the 200 ms windows that hold a packet (counted from the first packet; a row out of order
-    may count its window twice), the largest gap, and the RTT median (``rtt``: the samples
-    in row order, None or fewer than RTT_MIN_SAMPLES: not checked). Linear in the rows."""
-    if ts.shape[0] == 0:
-        return Shape(0, 0, 0, 0, -1, 0)
-    median, windows, busy, gap = _shape(ts, size, MODE_CODE[oversize], np.int64(mtu))
+def shape_of(found: Scan, rtt: np.ndarray | None) -> Shape:
+    """``scan``'s sizes, windows and gaps, and the RTT median (``rtt``: the samples in row
+    order, None or fewer than RTT_MIN_SAMPLES: not checked)."""
     rtt_median, samples = -1, 0
     if rtt is not None:
         head = rtt[:RTT_SAMPLE]
@@ -140,7 +96,20 @@ def trace_shape(ts: np.ndarray, size: np.ndarray, rtt: np.ndarray | None,
         samples = int(head.shape[0])
         if samples >= RTT_MIN_SAMPLES:
             rtt_median = int(np.partition(head, (samples - 1) // 2)[(samples - 1) // 2])
-    return Shape(int(median), int(windows), int(busy), int(gap), rtt_median, samples)
+    return Shape(found.median_size, found.windows, found.busy_windows, found.largest_gap_ns,
+                 rtt_median, samples)
+
+
+def queue_of(found: Scan) -> LinkQueue:
+    """``scan``'s figures of the link's queue."""
+    return LinkQueue(found.link_packets, found.link_peak_ns, found.link_peak_at_ns)
+
+
+def link_queue(ts: np.ndarray, size: np.ndarray, link_bps: int | None = None) -> LinkQueue:
+    """The link alone (``link_bps``, default DEFAULT_LINK_BPS) as a fluid queue over the
+    runtime's 100 ms steps (counted from the first packet): the packets of the steps that end
+    with a backlog longer than LINK_WAIT_NS, and the longest backlog (``scan``)."""
+    return queue_of(scan(ts, size, link_bps=link_bps))
 
 
 def caplen_warning(records: int, first_offset: int) -> list[str]:
@@ -153,7 +122,7 @@ def caplen_warning(records: int, first_offset: int) -> list[str]:
 
 
 def shape_warnings(packets: int, span_ns: int, shape: Shape) -> list[str]:
-    """W_SIZE_UNIT, W_RTT_UNIT and W_SPARSE from ``trace_shape``'s figures."""
+    """W_SIZE_UNIT, W_RTT_UNIT and W_SPARSE from ``shape_of``'s figures."""
     out = []
     if packets >= SIZE_MIN_PACKETS and shape.median_size < SIZE_MEDIAN_MIN:
         out.append(f"{W_SIZE_UNIT}: the median packet is {shape.median_size} B, below "
@@ -179,60 +148,11 @@ def shape_warnings(packets: int, span_ns: int, shape: Shape) -> list[str]:
     return out
 
 
-@njit(cache=True)
-def _link_queue(ts, size, capacity, longer, mode, mtu):
-    """capacity: the bits the link sends in one step; longer: a backlog of more bits waits
-    longer than the threshold; each row counts as the rows and bytes ``as_read`` makes of
-    it."""
-    packets, queue, peak, peak_at, step, bits, in_step = 0, 0, 0, 0, 0, 0, 0
-    t0 = ts[0] if ts.shape[0] else 0
-    for i in range(ts.shape[0] + 1):
-        k = (ts[i] - t0) // STEP_NS if i < ts.shape[0] else step + 1
-        if k != step:
-            queue = max(0, queue + bits - capacity)
-            if queue > longer:
-                packets += in_step
-            if queue > peak:
-                peak, peak_at = queue, step
-            queue = max(0, queue - max(0, k - step - 1) * capacity)  # empty steps drain it
-            step, bits, in_step = k, 0, 0
-        if i < ts.shape[0]:
-            rows, kept, _ = as_read(np.int64(size[i]), mode, mtu)
-            bits += kept * 8
-            in_step += rows
-    return packets, peak, peak_at
-
-
-def link_queue(ts: np.ndarray, size: np.ndarray, link_bps: int | None = None,
-               oversize: str = ERROR, mtu: int = 0) -> LinkQueue:
-    """The link alone (``link_bps``, default DEFAULT_LINK_BPS) as a fluid queue over the
-    runtime's 100 ms steps (counted from the first packet): the packets of the steps that end
-    with a backlog longer than LINK_WAIT_NS, and the longest backlog. One pass, no
-    allocation; rows in time order (a row out of order starts a new step, so the figures may
-    be low). ``oversize`` and ``mtu`` count each row as the packets ``--oversize`` makes of
-    it (the default keeps rows as they are), so `check` gives a capture's figures as its
-    readers will."""
-    link = link_bps or DEFAULT_LINK_BPS
-    packets, peak, at = _link_queue(ts, size, link * STEP_NS // SECOND_NS,
-                                    link * LINK_WAIT_NS // SECOND_NS, MODE_CODE[oversize],
-                                    np.int64(mtu))
-    return LinkQueue(int(packets), int(peak) * SECOND_NS // link, int(at) * STEP_NS)
-
-
-def zero_gaps(ts: np.ndarray, size: np.ndarray, mtu: int | None) -> int:
-    """Rows at the same ts_ns as the row before, except after a row of exactly ``mtu`` bytes
-    (a piece of a split segment, spec 6.2)."""
-    same = ts[1:] == ts[:-1]
-    if mtu is not None:
-        same &= size[:-1] != mtu
-    return int(np.count_nonzero(same))
-
-
 def warnings_from(packets: int, span_ns: int, total_bytes: int, zero_gaps: int,
                   link_bps: int | None = None,
                   queue: LinkQueue | None = None, shape: Shape | None = None) -> list[str]:
     """The warnings from a trace's figures: packets, span, bytes, packets at the same ts_ns
-    as the one before, ``link_queue`` and ``trace_shape``."""
+    as the one before, ``queue_of`` and ``shape_of``."""
     link = link_bps or DEFAULT_LINK_BPS
     out = []
     rate_warned = False

@@ -166,6 +166,12 @@ def test_reflex_equal_to_the_best_static_pair_passes(busy, never_batching) -> No
         assert report.verdict.checks[f"vs_best_static_{loop}"]
     assert doc["gate"]["vs_best_static_min_points"] == GATE_STATIC_POINTS
     assert doc["closed_loop"]["switches"] == 1
+    # Its loops name the pair it hands over to (the table said "adaptive"); a reflex of
+    # more than one leaf has none.
+    for loop in ("open_loop", "closed_loop"):
+        assert doc[loop]["pair"] == {"flush_threshold": best[0], "max_batch_delay_us": best[1]}
+    assert report_dict(never_batching[0])["closed_loop"]["pair"] == {
+        "flush_threshold": 1, "max_batch_delay_us": 50}
     strict = run_shadow(constant(best), busy, OPTS, min_duration_s=10, gate_static=0.0)
     assert strict.verdict.gate_passed, strict.verdict.reasons
 

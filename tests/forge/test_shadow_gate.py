@@ -63,6 +63,8 @@ def test_notes_follow_the_figures_and_never_change_the_verdict() -> None:
                        workers=1)
     gaps = (queue.gap_closed(queue.open_loop), queue.gap_closed(queue.closed_loop))
     disagree = [n for n in notes(queue) if n.startswith("the loops disagree")]
+    assert queue.open_loop.pair is None and queue.closed_loop.pair is None  # two leaves
+    assert best.closed_loop.pair == static.pair
     assert abs(gaps[0] - gaps[1]) > 0.10 and len(disagree) == 1
     trained_on = "the shadow trace is one the reflex was trained on (same sha1): these " \
         "figures are not held out"
