@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from reflexfmt.atomic import atomic_open
-from reflexforge.config import SECOND_NS, SYNTH_PROFILES
-from reflexforge.errors import E_USAGE, ForgeError
+from reflexforge.config import SECOND_NS, SYNTH_PROFILES, WINDOW_NS
+from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 
 PROFILES = SYNTH_PROFILES
 BASE_PROFILES = ("poisson", "onoff", "flows", "ramp", "incast")
@@ -380,6 +380,7 @@ def synthesize(
     schema = pa.schema([("ts_ns", pa.int64()), ("bytes", pa.int64()), ("rtt_ns", pa.int64())])
     options = pacsv.WriteOptions(include_header=False, quoting_style="none")
     rows = rtts = 0
+    first = last = 0
     with atomic_open(path, "wb") as raw:
         sink = (
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0)
@@ -394,6 +395,9 @@ def synthesize(
                 [pa.array(ts), pa.array(size), pa.array(rtt, mask=~has)], schema=schema
             )
             writer.write_table(table)
+            if ts.size:
+                first = first if rows else int(ts[0])
+                last = int(ts[-1])
             rows += ts.size
             rtts += int(has.sum())
             if progress is not None:
@@ -404,6 +408,10 @@ def synthesize(
         if rows == 0:  # raised inside atomic_open: nothing is left at path
             raise ForgeError(E_USAGE, f"no packet in {duration_s:g} s at this rate: raise "
                              "--rate or --duration", path=path)
+        if last - first < WINDOW_NS:  # no command reads it (E_TRACE_SHORT): nothing is left
+            raise ForgeError(E_TRACE_SHORT, f"the packets span {(last - first) / 1e9:.3g} s, "
+                             f"less than one {WINDOW_NS // 10**6} ms window: no command could "
+                             "read the trace; raise --duration", path=path)
     duration_ns = int(round(duration_s * SECOND_NS))
     segments = plan(
         profile,
