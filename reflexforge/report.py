@@ -142,7 +142,10 @@ def render_table(report: ShadowReport, console=None) -> None:
     console = console or Console()
     if not console.is_terminal:
         console.width = max(console.width, 128)
-    table = Table(title="shadow validation")
+    table = Table(title="shadow validation", caption_justify="left", caption=(
+        f"osc/30s: reversals within a lookback of {report.lookback_steps} steps that the load "
+        "did not call for, all reversals in parentheses; vs static: gap closed against the "
+        "best static pair, in points; flushes: batches sent, the overhead batching saves"))
     for name in ("policy", "pair", "p95 µs", "∆p95", "flushes/s", "∆flushes", "mean J", "gap",
                  "vs static", "sw/min", "osc/30s"):
         table.add_column(name, justify="left" if name in ("policy", "pair") else "right",
@@ -162,10 +165,7 @@ def render_table(report: ShadowReport, console=None) -> None:
                   "+100.0%", "—", "—", "—")
     console.print(table)
     verdict = "[bold green]PROMOTED[/]" if report.promoted else "[bold red]NOT PROMOTED[/]"
-    console.print(f"verdict: {verdict} (oscillations: reversals within a lookback of "
-                  f"{report.lookback_steps} steps that the load did not call for, all reversals "
-                  "in parentheses; gap closed vs the best static pair in points; flushes: "
-                  "batches sent, the overhead batching saves)")
+    console.print(f"verdict: {verdict}")
     for reason in report.verdict.reasons:
         console.print(f"  - {reason}", markup=False)
     for note in notes(report):
