@@ -191,6 +191,7 @@ def reflex_from_segments(
     the caller made them already (``rate_copies`` of the segments' traces)."""
     t_start = time.perf_counter()
     given = len(segments)
+    packets = [s.trace.packets_sha1() for s in segments if s.trace is not None]
     if copies is None:
         copies = rate_copies([s.trace for s in segments], opts, train_opts.augment)
     segments = list(segments) + copies
@@ -282,6 +283,8 @@ def reflex_from_segments(
     metadata = build_metadata(telemetry_sha1, opts, train_opts, report)
     if telemetry_files is not None and len(telemetry_files) > 1:
         metadata["telemetry_files"] = list(telemetry_files)
+    if len(packets) == given:
+        metadata["telemetry_packets"] = packets
     reflex = runtime_reflex(final.lo, final.hi, final.trees, grid[winner].options(train_opts),
                             metadata)
     report.seconds["fit"] = t_fit - t_start

@@ -156,6 +156,10 @@ def notes(report: ShadowReport) -> list[str]:
     if report.trace.get("sha1") is not None and report.trace["sha1"] in seen:
         out.append("the shadow trace is one the reflex was trained on (same sha1): these "
                    "figures are not held out")
+    elif report.trace.get("packets_sha1") in (report.model.get("telemetry_packets") or []):
+        out.append("the shadow trace holds the packets of a trace the reflex was trained on "
+                   "(another file, the same packets as read: a converted copy?): these "
+                   "figures are not held out")
     share = report.trace.get("link_wait_share") or 0.0
     if share >= OVERLOAD_SHARE:
         out.append(f"at --link-bps {report.options.link_bps} the link alone makes {share:.1%} "
@@ -346,9 +350,11 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
         bar.advance()
     metadata = dict(reflex.metadata)
     files = metadata.get("telemetry_files")
+    packets = metadata.get("telemetry_packets")
     model = {
         "telemetry_hash": metadata.get("telemetry_hash"),
         "telemetry_files": list(files) if isinstance(files, list) else None,
+        "telemetry_packets": list(packets) if isinstance(packets, list) else None,
         "trainer_commit": metadata.get("trainer_commit"),
         "lambda": metadata.get("lambda"),
         "confirm_steps": reflex.confirm_steps,
@@ -358,6 +364,7 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
     trace_info = {
         "path": getattr(trace, "path", None),
         "sha1": getattr(trace, "sha1", None),
+        "packets_sha1": trace.packets_sha1(),
         "packets": int(ts.shape[0]),
         "steps": steps,
         "windows": int(starts.shape[0]),

@@ -6,6 +6,8 @@ returns a ``Trace``.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 TS = "ts_ns"
@@ -74,6 +76,14 @@ class Trace:
             at = np.flatnonzero(rtt >= 0)
             return at, rtt[at]
         return self._rtt_samples
+
+    def packets_sha1(self) -> str:
+        """SHA-1 (hex) of the packets as read: every ts_ns as 8-byte little-endian signed
+        integers, then every size as 2-byte little-endian unsigned integers (spec/training.md
+        7, ``telemetry_packets``): the same for a capture and its converted copy."""
+        digest = hashlib.sha1(np.ascontiguousarray(self.ts_ns, dtype="<i8").data)
+        digest.update(np.ascontiguousarray(self.size, dtype="<u2").data)
+        return digest.hexdigest()
 
     def __len__(self) -> int:
         return self.rows

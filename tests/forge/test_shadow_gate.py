@@ -187,3 +187,36 @@ def test_a_link_slower_than_the_trace_earns_a_note() -> None:
                       workers=1)
     assert fast.trace["link_wait_share"] == 0.0
     assert not any(n.startswith("at --link-bps") for n in notes(fast))
+
+
+def test_a_converted_copy_of_the_training_trace_is_not_held_out(tmp_path, monkeypatch,
+                                                                 capsys) -> None:
+    """The trained-on note keyed on the file's sha1 only, so a Parquet copy of the training
+    CSV looked held out; the model now lists the SHA-1 of its packets as read."""
+    import json
+
+    from reflexfmt import load
+    from reflexforge.cli import main
+    from reflexforge.synth import synthesize
+    from reflexforge.telemetry import read_telemetry
+
+    csv, parquet, other = (tmp_path / n for n in ("t.csv", "t.parquet", "o.csv"))
+    synthesize(csv, "onoff", duration_s=15.0, seed=3)
+    synthesize(other, "onoff", duration_s=15.0, seed=4)
+    model = tmp_path / "m.reflex"
+    assert main(["build", str(csv), "-o", str(model), "--workers", "1", "--quiet"]) == 0
+    assert main(["convert", str(csv), "-o", str(parquet), "--quiet"]) == 0
+    packets = load(model).metadata["telemetry_packets"]
+    assert packets == [read_telemetry(csv).packets_sha1()]
+    found = {}
+    for name, path in (("csv", csv), ("parquet", parquet), ("other", other)):
+        report = tmp_path / f"{name}.json"
+        main(["shadow", str(model), str(path), "--min-duration", "10", "--workers", "1",
+              "--quiet", "--report", str(report)])
+        found[name] = json.loads(report.read_text())
+    capsys.readouterr()
+    assert found["parquet"]["trace"]["sha1"] != found["csv"]["trace"]["sha1"]
+    assert found["parquet"]["trace"]["packets_sha1"] == packets[0]
+    assert any("(same sha1)" in n for n in found["csv"]["notes"])
+    assert any("a converted copy?" in n for n in found["parquet"]["notes"])
+    assert not any("not held out" in n for n in found["other"]["notes"])
