@@ -44,6 +44,7 @@ from reflexforge.ingest.hexguard import (
     header_letters,
 )
 from reflexforge.ingest.sniff import compression_of, decompress_errors, open_file
+from reflexforge.memory import EXPANDS, RowGuard, reserve_rows
 from reflexforge.trace import (
     BYTES,
     BYTES_MAX,
@@ -52,6 +53,7 @@ from reflexforge.trace import (
     INT64_MIN,
     OPTIONAL,
     REQUIRED,
+    ROW_BYTES,
     RTT,
     SIZE_DTYPE,
     TS,
@@ -236,13 +238,12 @@ def _stream(
     parse_options = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True)
     convert_options = column_options(columns, pa.int64())
     capacity = _initial_capacity(name)
+    guard = RowGuard(name, ROW_BYTES, EXPANDS)
     ts_all = np.empty(capacity, dtype=np.int64)
     size_all = np.empty(capacity, dtype=SIZE_DTYPE)
     rtt_at: list[np.ndarray] = []
     rtt_val: list[np.ndarray] = []
-    rows = 0
-    prev_ts: int | None = None
-    batches: Iterator[pa.RecordBatch] | None = None
+    rows, prev_ts, batches = 0, None, None
 
     def fail(message: str) -> ForgeError:
         """The first bad row from the failing block on (from a hex value before it, if any)."""
@@ -298,6 +299,7 @@ def _stream(
                     rtt_val.append(rtt[where])
             if bad:
                 raise fail("value out of range")
+            guard.need(rows + n, rows)
             if rows + n > capacity:
                 capacity = max(rows + n, capacity + capacity // 2)
                 ts_all.resize(capacity, refcheck=False)
@@ -339,9 +341,8 @@ def _initial_capacity(name: str) -> int:
         stored = os.path.getsize(name)
     except OSError:
         stored = 0
-    if compression_of(name) is not None:
-        return max(1 << 16, stored // 2)
-    return max(1 << 16, stored // 8 + 1024)
+    return reserve_rows(stored // 2 if compression_of(name) is not None else stored // 8 + 1024,
+                        ROW_BYTES)
 
 
 def _diagnose(

@@ -25,6 +25,8 @@ TS_MAX = 2**62
 NO_RTT = -1
 SIZE_DTYPE = np.uint16
 """Packet sizes are 1..65535 bytes: stored as uint16 (a quarter of int64's memory)."""
+ROW_BYTES = 8 + np.dtype(SIZE_DTYPE).itemsize
+"""Bytes of one row of a trace as read: ts_ns (int64) and its size."""
 
 
 def value_rules(no_rtt: str) -> dict[str, str]:

@@ -38,6 +38,7 @@ from reflexforge.ingest.plausibility import (
 from reflexforge.ingest.quirks import Adjustments
 from reflexforge.ingest.read import refuse_capture_options
 from reflexforge.ingest.scan import PLACES, scan
+from reflexforge.memory import EXPANDS, RowGuard
 from reflexforge.trace import BYTES, BYTES_MAX, BYTES_MIN, RTT, TS, TS_MAX, TS_MIN
 
 _INTEGER = r"^[ \t]*-?[0-9]{1,19}[ \t]*$"
@@ -338,9 +339,11 @@ def _columns(batches, found: Findings, place, capacity: int = 1 << 20):
     ts_ns (a bad one takes the latest good one) and bytes (a bad one counts as 1).
     ``capacity``: rows to reserve up front (untouched pages cost address space only)."""
     ts_all, size_all = _Growing(capacity), _Growing(capacity)
+    guard = RowGuard(found.path, 2 * 8, EXPANDS)  # ts_ns and bytes as int64
     bad_ts: list[np.ndarray] = []
     row = 0
     for batch in batches:
+        guard.need(row + batch.num_rows, row)
         names = batch.schema.names
         for column in (TS, BYTES, RTT):
             if column not in names:

@@ -27,10 +27,12 @@ from reflexforge.ingest import sniff
 from reflexforge.ingest.hashing import open_hashed
 from reflexforge.ingest.options import IngestOptions
 from reflexforge.ingest.quirks import Adjustments, order_error
+from reflexforge.memory import EXPANDS, FIRST_CHECK_ROWS, RowGuard, reserve_rows
 from reflexforge.trace import (
     BYTES,
     OPTIONAL,
     REQUIRED,
+    ROW_BYTES,
     RTT,
     SIZE_DTYPE,
     TS,
@@ -104,7 +106,8 @@ def _read(name: str, source: str, sha1: str, options: IngestOptions,
         raise ForgeError(E_CSV_ENCODING, f"not a readable Parquet file ({exc})",
                          path=name) from None
     columns = _check_schema(name, schema)
-    capacity = min(parquet.metadata.num_rows, FIRST_CAPACITY)  # the footer is not trusted
+    # the footer is not trusted for an allocation
+    capacity = reserve_rows(min(parquet.metadata.num_rows, FIRST_CAPACITY), ROW_BYTES)
     ts_all = np.empty(capacity, dtype=np.int64)
     size_all = np.empty(capacity, dtype=SIZE_DTYPE)
     rtt_at: list[np.ndarray] = []
@@ -113,10 +116,18 @@ def _read(name: str, source: str, sha1: str, options: IngestOptions,
     adjust.window_ns = window
     rows = 0
     state = np.array([0, 0], dtype=np.int64)  # [latest ts_ns so far, any row yet]
+    guard = RowGuard(name, ROW_BYTES, EXPANDS)
     try:
         for group in range(parquet.num_row_groups):
+            # the footer's row count, never trusted for an allocation, may refuse one: a
+            # group is decoded whole (8 bytes a value) before its rows are checked
+            claimed = parquet.metadata.row_group(group).num_rows
+            guard.need(rows + claimed, rows)
+            if claimed >= FIRST_CHECK_ROWS:
+                guard.fits(claimed, rows, 8 * len(columns))
             table = parquet.read_row_group(group, columns=columns)
             n = table.num_rows
+            guard.need(rows + n, rows)
             if rows + n > ts_all.shape[0]:
                 capacity = max(rows + n, ts_all.shape[0] * 2)
                 ts_all.resize(capacity, refcheck=False)

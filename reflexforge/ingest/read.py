@@ -133,7 +133,7 @@ def _oversize_rows(trace: Trace, options: IngestOptions, adjust: Adjustments) ->
     if not over.any():
         return trace
     chunk = Chunk()
-    rows = Rows(trace.rows + 1024, options.oversize_for(False), options.mtu)
+    rows = Rows(trace.rows + 1024, options.oversize_for(False), options.mtu, trace.path)
     keep = np.ones(chunk.ts_ns.shape[0], dtype=np.bool_)
     first_row = np.empty(trace.rows, dtype=np.int64)
     for start in range(0, trace.rows, chunk.ts_ns.shape[0]):
@@ -182,7 +182,7 @@ def _read_capture(name: str, kind: sniff.Kind, options: IngestOptions, also_hash
     from reflexforge.ingest.packets import PacketSelector
 
     mode = options.oversize_for(True)
-    rows = Rows(_initial_rows(name, kind), mode, options.mtu)
+    rows = Rows(_initial_rows(name, kind), mode, options.mtu, name)
     selector = PacketSelector(name, options)
     window = options.window_for(True)
     top: list[int | None] = [None]  # latest timestamp so far, carried across chunks

@@ -14,7 +14,8 @@ import numpy as np
 from numba import njit
 
 from reflexforge.ingest.options import MODE_CODE, SPLIT
-from reflexforge.trace import SIZE_DTYPE
+from reflexforge.memory import RowGuard, reserve_rows
+from reflexforge.trace import ROW_BYTES, SIZE_DTYPE
 
 CHUNK_BYTES = 8 << 20
 """Bytes read per chunk. A record may straddle chunks: the rest is carried over."""
@@ -107,9 +108,13 @@ def split_rows(wire: np.ndarray, mtu: int) -> np.ndarray:
 class Rows:
     """The growing trace arrays (ts_ns int64, size uint16) and the oversize statistics."""
 
-    def __init__(self, capacity: int, oversize: str, mtu: int) -> None:
-        self.ts = np.empty(max(capacity, 1024), dtype=np.int64)
-        self.size = np.empty(max(capacity, 1024), dtype=SIZE_DTYPE)
+    def __init__(self, capacity: int, oversize: str, mtu: int, name: str | None = None) -> None:
+        self.guard = RowGuard(name, ROW_BYTES, (
+            f": --oversize split at --mtu {mtu} makes a row of every {mtu} bytes of a record; "
+            "try --oversize clamp, or a larger --mtu") if oversize == SPLIT else "")
+        capacity = reserve_rows(capacity, ROW_BYTES)
+        self.ts = np.empty(capacity, dtype=np.int64)
+        self.size = np.empty(capacity, dtype=SIZE_DTYPE)
         self.n = 0
         self.mode = MODE_CODE[oversize]
         self.mtu = int(mtu)
@@ -128,6 +133,7 @@ class Rows:
             need = int(split_rows(wire[keep[:n]], self.mtu).sum())
         else:
             need = n
+        self.guard.need(self.n + need, self.n)
         if self.n + need > self.ts.shape[0]:
             capacity = max(self.n + need, self.ts.shape[0] + self.ts.shape[0] // 2)
             self.ts.resize(capacity, refcheck=False)

@@ -147,31 +147,38 @@ def test_reading_warnings_show_non_utf8_bytes(
 
 
 def test_running_out_of_memory_is_one_line_and_leaves_nothing(tmp_path):
-    """200,000 capture records of 512 KiB on the wire (a 3.2 MB pcap) split into 70 M rows;
-    under a 900 MB address-space limit the read runs out of memory: one E_MEMORY line,
-    exit 2, nothing written (it was E_INTERNAL, 'a bug', exit 3)."""
-    import resource
-    import struct
+    """A read that cannot allocate: 900,000 rows (below the readers' guard's first check,
+    tests/forge/test_memory_guard.py) under a real address-space limit at the size the
+    loaded interpreter has. One E_MEMORY line, exit 2, nothing written (it was E_INTERNAL,
+    'a bug', exit 3)."""
     import subprocess
     import sys
 
-    capture = tmp_path / "amp.pcap"
-    with open(capture, "wb") as handle:
-        handle.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        handle.write(b"".join(struct.pack("<IIII", 1 + i // 1000, (i % 1000) * 1000, 0, 524288)
-                              for i in range(200_000)))
+    import numpy as np
 
-    def limited() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (900_000_000, 900_000_000))
-
-    forge = Path(sys.executable).with_name("reflex-forge")
-    proc = subprocess.run([str(forge), "convert", str(capture), "-o", str(tmp_path / "a.parquet"),
-                           "-q"], capture_output=True, text=True, preexec_fn=limited,
-                          timeout=300, check=False)
+    (tmp_path / "warm.csv").write_text("ts_ns,bytes\n0,64\n300000000,64\n")
+    n = 900_000
+    rows = np.stack([10**15 + np.arange(n, dtype=np.int64) * 66_000, np.full(n, 1500),
+                     np.full(n, 123_456_789_012)], 1)
+    with open(tmp_path / "t.csv", "w") as out:  # 31.5 MB: arrays reserved by mmap
+        out.write("ts_ns,bytes,rtt_ns\n")
+        np.savetxt(out, rows, fmt="%d", delimiter=",")
+    harness = """
+import contextlib, io, resource, sys
+from reflexforge.cli import main
+with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+    main(["check", "warm.csv"])  # imports, compiled code and pyarrow's threads first
+    main(["convert", "warm.csv", "-o", "warm.parquet", "--quiet"])
+size = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize"))
+resource.setrlimit(resource.RLIMIT_AS, (size, resource.RLIM_INFINITY))
+sys.exit(main(["convert", "t.csv", "-o", "t.parquet", "--quiet"]))
+"""
+    proc = subprocess.run([sys.executable, "-c", harness], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300, check=False)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("reflex-forge: E_MEMORY: not enough memory"), proc.stderr
     assert proc.stderr.count("\n") == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["amp.pcap"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "warm.csv", "warm.parquet"]
 
 
 def test_option_checks_found_by_a_tester(tmp_path, capsys, monkeypatch):

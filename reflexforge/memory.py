@@ -1,0 +1,122 @@
+"""The guard against inputs that expand: a trace that could never fit is E_MEMORY before the
+machine runs out (spec/telemetry.md 3).
+
+A small file can ask for a huge trace: a gzip CSV or a Parquet file of repeated rows (a
+compression ratio of 1000 or more), or a capture whose records ``--oversize split`` cuts
+into up to 350 rows each. The readers grow their arrays as rows arrive, and Linux commits
+memory as pages are touched, so without this guard such a read ends in the kernel's
+out-of-memory kill (SIGKILL: no message) rather than in a MemoryError. Every reader keeps a
+``RowGuard`` that it tells how many rows it is about to hold.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+from reflexforge.errors import E_MEMORY, ForgeError
+
+EXPANDS = (": a compressed file (gzip, zstd, Parquet) of repeated rows can expand a "
+           "thousandfold; is this one?")
+"""The hint of a reader of compressed formats."""
+SHARE = 0.5
+"""A trace's arrays as read may take at most this share of the memory the process can
+still have: every command needs more than the arrays (a build several times more)."""
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_room() -> int | None:
+    """memory.max - memory.current of this process's cgroup (v2), None without a limit."""
+    try:
+        with open("/proc/self/cgroup") as cgroup:
+            path = next((line.strip()[3:] for line in cgroup if line.startswith("0::")), None)
+        if path is None:
+            return None
+        base = os.path.join("/sys/fs/cgroup", path.lstrip("/"))
+        with open(os.path.join(base, "memory.max")) as limit:
+            text = limit.read().strip()
+        if text == "max":
+            return None
+        with open(os.path.join(base, "memory.current")) as current:
+            return int(text) - int(current.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _address_room() -> int | None:
+    """RLIMIT_AS less the address space in use (``ulimit -v``), None without a limit."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return soft - int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return soft
+
+
+def room_bytes() -> int | None:
+    """The memory this process can still have: the least of the machine's available memory,
+    its cgroup's room and its address-space limit's; None where none can be read."""
+    known = [r for r in (_meminfo_available(), _cgroup_room(), _address_room()) if r is not None]
+    return max(0, min(known)) if known else None
+
+
+STEP = 1.25
+"""``RowGuard`` checks again when the rows have grown by this factor since its last check:
+between two checks a trace can only reach SHARE * STEP of the memory (0.625)."""
+FIRST_CHECK_ROWS = 1 << 20
+
+
+class RowGuard:
+    """Checks, as a reader's rows grow, that a trace's arrays (``row_bytes`` a row) keep
+    within SHARE of the memory the process can have: what the arrays hold plus
+    ``room_bytes``. Cheap: a check reads three small files and comes once per STEP of
+    growth. ``cure``: what to try instead, in the message."""
+
+    def __init__(self, name: str | None, row_bytes: int, cure: str = "") -> None:
+        self.name, self.row_bytes, self.cure = name, row_bytes, cure
+        self.next_check = FIRST_CHECK_ROWS
+
+    def need(self, rows: int, held: int) -> None:
+        """E_MEMORY unless ``rows`` rows fit, ``held`` of them already in memory; checked
+        once per STEP of growth."""
+        if rows >= self.next_check:
+            self.next_check = int(rows * STEP) + 1
+            self.fits(rows, held)
+
+    def fits(self, rows: int, held: int, row_bytes: int | None = None) -> None:
+        """``need`` checked now, at ``row_bytes`` a row if given (a transient table)."""
+        room = room_bytes()
+        if room is None:
+            return
+        width = self.row_bytes if row_bytes is None else row_bytes
+        total = room + held * self.row_bytes
+        if rows * width > SHARE * total:
+            raise ForgeError(E_MEMORY, f"reading it needs at least {rows} rows "
+                             f"({rows * width / 1e9:.3g} GB as read), more than half of the "
+                             f"memory this process can have ({total / 1e9:.3g} GB){self.cure}",
+                             path=self.name)
+
+
+def reserve_rows(estimate: int, row_bytes: int) -> int:
+    """Rows to reserve before reading: ``estimate`` (from the file's size), but never more
+    than SHARE of the memory the process can have, so an estimate from a huge or sparse file
+    is never an allocation that fails before the file is read (at least 2^16)."""
+    room = room_bytes()
+    if room is not None:
+        estimate = min(estimate, int(SHARE * room) // row_bytes)
+    return max(1 << 16, estimate)

@@ -1,0 +1,115 @@
+"""Inputs that expand: a small file that asks for a huge trace is E_MEMORY (spec/telemetry.md
+3) before the arrays outgrow the memory the process can have, never the kernel's
+out-of-memory kill. Real files, read by the real command in a fresh interpreter under a
+real address-space limit (``RLIMIT_AS``, as ``ulimit -v`` sets it) of 600 MB above what the
+loaded interpreter uses."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+ROOM = 600_000_000
+_HARNESS = """
+import contextlib, io, resource, sys
+from reflexforge.cli import main
+warm, room, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+    # imports and compiled code first: OpenBLAS spins at import under a tight RLIMIT_AS
+    main(["check", warm])
+    main(["convert", warm, "-o", warm + ".parquet", "--quiet"])
+    main(["check", warm + ".parquet"])
+size = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (size + room, resource.RLIM_INFINITY))
+sys.exit(main(argv))
+"""
+
+
+def _run(tmp_path: Path, *argv: str) -> tuple[int, str]:
+    warm = tmp_path / "warm.csv"
+    warm.write_text("ts_ns,bytes\n0,64\n300000000,64\n")
+    done = subprocess.run([sys.executable, "-c", _HARNESS, str(warm), str(ROOM), *argv],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    return done.returncode, done.stdout + done.stderr  # check reports on stdout
+
+
+def _parquet_of_repeats(path: Path, groups: int, rows_per_group: int) -> None:
+    """groups x rows_per_group rows at ts_ns 0 of 64 bytes: one chunk referenced again and
+    again (no memory for the rows), a few kB on disk."""
+    chunk = pa.array(np.zeros(1 << 20, np.int64))
+    size = pa.array(np.full(1 << 20, 64, np.int64))
+    n = rows_per_group * groups // (1 << 20)
+    table = pa.table({"ts_ns": pa.chunked_array([chunk] * n),
+                      "bytes": pa.chunked_array([size] * n)})
+    pq.write_table(table, path, row_group_size=rows_per_group)
+
+
+@pytest.mark.parametrize("command", ["check", "convert"])
+def test_a_gzip_csv_of_repeated_rows(tmp_path: Path, command: str) -> None:
+    bomb = tmp_path / "rows.csv.gz"
+    block = b"0,64\n" * 200_000
+    with gzip.open(bomb, "wb", compresslevel=1) as out:  # 40 M rows in 1 MB
+        out.write(b"ts_ns,bytes\n")
+        for _ in range(200):
+            out.write(block)
+    extra = ["-o", str(tmp_path / "out.parquet")] if command == "convert" else []
+    code, err = _run(tmp_path, command, str(bomb), *extra)
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith(f"{bomb}: E_MEMORY: reading it needs"), err
+    assert "compressed file" in err and "Traceback" not in err
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_a_capture_that_split_would_multiply(tmp_path: Path) -> None:
+    """200,000 records of 512 KiB on the wire, nothing captured (3.2 MB): --oversize split
+    at 1500 B makes 70 M rows; the message names the cure, which reads it."""
+    bomb = tmp_path / "split.pcap"
+    with open(bomb, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        out.write(b"".join(struct.pack("<IIII", 1 + i // 100_000, i % 1_000_000, 0, 524_288)
+                           for i in range(200_000)))
+    code, err = _run(tmp_path, "convert", str(bomb), "-o", str(tmp_path / "out.parquet"))
+    assert code == 2 and err.count("\n") == 1, err
+    assert "E_MEMORY: reading it needs at least 70000000 rows" in err
+    assert "try --oversize clamp" in err and not (tmp_path / "out.parquet").exists()
+    code, err = _run(tmp_path, "convert", str(bomb), "-o", str(tmp_path / "out.parquet"),
+                     "--oversize", "clamp", "--quiet")
+    assert code == 0, err
+    assert pq.read_metadata(tmp_path / "out.parquet").num_rows == 200_000
+
+
+@pytest.mark.parametrize(("groups", "rows_per_group"), [(1, 40 << 20), (40, 1 << 20)])
+def test_a_parquet_file_of_repeated_rows(tmp_path: Path, groups: int,
+                                         rows_per_group: int) -> None:
+    """One row group of 40 M rows is refused before pyarrow decodes it (its footer's count);
+    40 groups of 1 M rows as the arrays grow."""
+    bomb = tmp_path / "rows.parquet"
+    _parquet_of_repeats(bomb, groups, rows_per_group)
+    assert bomb.stat().st_size < 1_000_000
+    for argv in (["check", str(bomb)], ["convert", str(bomb), "-o", str(tmp_path / "o.csv")]):
+        code, err = _run(tmp_path, *argv)
+        assert code == 2 and err.count("\n") == 1 and "E_MEMORY: reading it needs" in err, err
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_huge_sparse_file_is_read_not_reserved(tmp_path: Path, capsys) -> None:
+    """A 64 GB file of holes (a header, one row, then NUL bytes): the rows reserved from its
+    size are capped by the memory the process can have, so the read reaches the bad line
+    (it failed to reserve 8 G rows: E_MEMORY)."""
+    from reflexforge.cli import main
+
+    sparse = tmp_path / "sparse.csv"
+    sparse.write_text("ts_ns,bytes\n0,64\n")
+    with open(sparse, "r+b") as handle:
+        handle.truncate(64 << 30)
+    assert main(["convert", str(sparse), "-o", str(tmp_path / "s.parquet"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"{sparse}:3: E_CSV_ENCODING: data line longer than 4194304 characters\n"
