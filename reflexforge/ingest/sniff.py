@@ -116,7 +116,8 @@ def refuse_streams(name: str) -> None:
     """E_IO for a pipe, FIFO or socket: telemetry is opened more than once (its first bytes,
     then the whole), which a stream cannot give, and opening a FIFO with no writer blocks.
     ``os.stat`` does not block; a missing file is left to the open that follows. Character
-    devices (``/dev/null``, ``/dev/zero``) are read as files."""
+    devices (``/dev/null``, ``/dev/zero``) are read as files, except a terminal, whose read
+    would wait for typing (found by opening it non-blocking)."""
     if name == "-" and not os.path.exists(name):  # the usual spelling of stdin, a stream
         raise ForgeError(E_IO, "'-' would be standard input, which is not read (telemetry is "
                          "read twice): write it to a file first", path=name)
@@ -124,10 +125,24 @@ def refuse_streams(name: str) -> None:
         mode = os.stat(name).st_mode
     except (OSError, ValueError):
         return
+    if stat.S_ISCHR(mode) and _is_terminal(name):
+        raise ForgeError(E_IO, "not a regular file (a terminal, whose read waits for "
+                         "typing): give a file", path=name)
     if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
         what = "a pipe or FIFO" if stat.S_ISFIFO(mode) else "a socket"
         raise ForgeError(E_IO, f"not a regular file ({what}): write it to a file first",
                          path=name)
+
+
+def _is_terminal(name: str) -> bool:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return False  # left to the open that follows
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
 
 
 def sniff(path: str | os.PathLike[str]) -> Kind:

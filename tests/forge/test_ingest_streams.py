@@ -93,3 +93,21 @@ def test_a_dash_for_standard_input_is_refused_by_name(tmp_path, command):
     line = proc.stderr.strip() or proc.stdout.strip()
     assert line.startswith("-: E_IO: '-' would be standard input, which is not read"), line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ts.csv"]
+
+
+@pytest.mark.parametrize("command", ["check", "label", "build", "convert", "shadow"])
+def test_a_terminal_is_refused_not_waited_on(tmp_path, command):
+    """A terminal (a real pseudo-terminal; ``label /dev/stdin`` typed at a shell) is a
+    character device as /dev/zero is, but its read waits for typing: refused at once."""
+    leader, follower = os.openpty()
+    try:
+        tty = os.ttyname(follower)
+        proc = _run(_commands(tty, tmp_path)[command])
+    finally:
+        os.close(follower)
+        os.close(leader)
+    message = f"{tty}: E_IO: not a regular file (a terminal, whose read waits for typing): " \
+        "give a file"
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ts.csv"]
