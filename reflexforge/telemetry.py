@@ -243,7 +243,9 @@ def _stream(
     size_all = np.empty(capacity, dtype=SIZE_DTYPE)
     rtt_at: list[np.ndarray] = []
     rtt_val: list[np.ndarray] = []
-    rows, prev_ts, batches = 0, None, None
+    rows = 0
+    prev_ts: int | None = None
+    batches: Iterator[pa.RecordBatch] | None = None
 
     def fail(message: str) -> ForgeError:
         """The first bad row from the failing block on (from a hex value before it, if any)."""
@@ -334,15 +336,13 @@ def _release_free_memory() -> None:
 
 
 def _initial_capacity(name: str) -> int:
-    """Rows to reserve up front: the file size over 8 bytes (typical rows are longer), and
-    for gzip about 4x that. Pages never written are never resident, so the slack costs
-    address space only; a file with more rows grows the arrays (realloc) as it is read."""
+    """Rows to reserve up front (``reserve_rows``): the file size over 8 bytes (typical rows
+    are longer), 4x that compressed; pages never written cost address space only."""
     try:
         stored = os.path.getsize(name)
     except OSError:
         stored = 0
-    return reserve_rows(stored // 2 if compression_of(name) is not None else stored // 8 + 1024,
-                        ROW_BYTES)
+    return reserve_rows(stored // 2 if compression_of(name) else stored // 8 + 1024, ROW_BYTES)
 
 
 def _diagnose(
