@@ -35,22 +35,45 @@ def _meminfo_available() -> int | None:
     return None
 
 
+def _stat_value(path: str, key: str) -> int:
+    """``key``'s value in a cgroup ``memory.stat`` (0 if absent)."""
+    with open(path) as stat:
+        for line in stat:
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    return 0
+
+
 def _cgroup_room() -> int | None:
-    """memory.max - memory.current of this process's cgroup (v2), None without a limit."""
+    """The room under this process's cgroup memory limit, None without one: the limit less
+    what is charged, page cache excepted (reclaimable; reading a large file fills it).
+    cgroup v2 (``memory.max``, ``memory.current``, ``file``) or v1 (``memory.limit_in_bytes``,
+    ``memory.usage_in_bytes``, ``total_cache``)."""
     try:
         with open("/proc/self/cgroup") as cgroup:
-            path = next((line.strip()[3:] for line in cgroup if line.startswith("0::")), None)
-        if path is None:
-            return None
-        base = os.path.join("/sys/fs/cgroup", path.lstrip("/"))
-        with open(os.path.join(base, "memory.max")) as limit:
-            text = limit.read().strip()
-        if text == "max":
-            return None
-        with open(os.path.join(base, "memory.current")) as current:
-            return int(text) - int(current.read().strip())
+            lines = [line.rstrip("\n").split(":", 2) for line in cgroup]
+        for hierarchy, controllers, path in lines:
+            if hierarchy == "0" and controllers == "":
+                base = os.path.join("/sys/fs/cgroup", path.lstrip("/"))
+                files = ("memory.max", "memory.current", "file")
+            elif "memory" in controllers.split(","):
+                base = os.path.join("/sys/fs/cgroup/memory", path.lstrip("/"))
+                files = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_cache")
+            else:
+                continue
+            if not os.path.exists(os.path.join(base, files[0])):
+                continue
+            with open(os.path.join(base, files[0])) as limit_file:
+                text = limit_file.read().strip()
+            if text == "max" or int(text) >= 1 << 62:  # v1 writes "no limit" as a huge number
+                return None
+            with open(os.path.join(base, files[1])) as current:
+                used = int(current.read().strip())
+            return int(text) - used + _stat_value(os.path.join(base, "memory.stat"), files[2])
     except (OSError, ValueError):
-        return None
+        pass
+    return None
 
 
 def _address_room() -> int | None:
