@@ -45,20 +45,20 @@ def _stat_value(path: str, key: str) -> int:
     return 0
 
 
-def _cgroup_room() -> int | None:
+def _cgroup_room(proc: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int | None:
     """The room under this process's cgroup memory limit, None without one: the limit less
     what is charged, page cache excepted (reclaimable; reading a large file fills it).
     cgroup v2 (``memory.max``, ``memory.current``, ``file``) or v1 (``memory.limit_in_bytes``,
-    ``memory.usage_in_bytes``, ``total_cache``)."""
+    ``memory.usage_in_bytes``, ``total_cache``), read from ``proc`` and under ``root``."""
     try:
-        with open("/proc/self/cgroup") as cgroup:
+        with open(proc) as cgroup:
             lines = [line.rstrip("\n").split(":", 2) for line in cgroup]
         for hierarchy, controllers, path in lines:
             if hierarchy == "0" and controllers == "":
-                base = os.path.join("/sys/fs/cgroup", path.lstrip("/"))
+                base = os.path.join(root, path.lstrip("/"))
                 files = ("memory.max", "memory.current", "file")
             elif "memory" in controllers.split(","):
-                base = os.path.join("/sys/fs/cgroup/memory", path.lstrip("/"))
+                base = os.path.join(root, "memory", path.lstrip("/"))
                 files = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_cache")
             else:
                 continue
