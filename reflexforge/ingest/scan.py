@@ -138,7 +138,9 @@ def _pass(ts, size, window, mtu, mode, zero_mtu, capacity, longer):
                 link_packets += in_step
             if queue > peak:
                 peak, peak_at = queue, step
-            queue = max(0, queue - max(0, k - step - 1) * capacity)  # empty steps drain it
+            idle = k - step - 1  # empty steps drain it (compared, not multiplied: years
+            if idle > 0 and queue > 0:  # of empty steps times C would overflow int64)
+                queue = 0 if capacity > 0 and idle > queue // capacity else queue - idle * capacity
             step, bits, in_step = k, 0, 0
         bits += kept * 8
         in_step += pieces

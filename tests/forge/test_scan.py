@@ -98,3 +98,13 @@ def test_an_empty_trace_has_no_figures() -> None:
     found = scan(np.empty(0, np.int64), np.empty(0, np.int64))
     assert found.windows == found.busy_windows == found.total_bytes == 0
     assert found.t_max < found.t_min
+
+
+def test_years_of_silence_drain_the_link_without_overflow() -> None:
+    """A first row at 0, then rows at an epoch time (1.7e18 ns): 1.7e10 empty steps of C bits
+    overflowed int64 and left a backlog of 1.4e11 ms (a false W_OVERLOAD)."""
+    ts = np.concatenate(([0], 1_700_000_000_000_000_000 + np.arange(2000) * 3_000_000))
+    size = np.full(ts.shape[0], 1500, np.int64)
+    for link_bps in (10**10, 10**15):
+        found = scan(ts.astype(np.int64), size, link_bps=link_bps)
+        assert found.link_packets == 0 and found.link_peak_ns == 0, found
