@@ -26,6 +26,7 @@ from reflexforge.ingest.hashing import open_hashed
 from reflexforge.ingest.options import ERROR, IngestOptions
 from reflexforge.ingest.quirks import Adjustments, order_error, reorder, step_beyond
 from reflexforge.ingest.records import Chunk, Rows, split_rows
+from reflexforge.memory import EXPANDS, RowGuard
 from reflexforge.trace import BYTES_MAX, Trace
 
 Report = Callable[[str], None]
@@ -249,8 +250,11 @@ def capture_records(path: str | os.PathLike[str], options: IngestOptions | None 
     bpf = options.bpf if options else None
     rtt = options.rtt if options else None
     selector = PacketSelector(name, IngestOptions(bpf=bpf, rtt=rtt))
-    kept_rows = 0  # one row per kept record
-    parts: list[tuple[np.ndarray, ...]] = []
+    # grown in place under a guard: a compressed capture of repeated records is as much a
+    # bomb here as for the readers (and pieces then one concatenation held each twice)
+    columns = [np.empty(1 << 16, np.int64) for _ in range(3 if bpf is None else 4)]
+    guard = RowGuard(name, 8 * len(columns), EXPANDS if kind.compression else "")
+    kept_rows = 0
 
     counted = adjust if adjust is not None else Adjustments()
 
@@ -259,18 +263,22 @@ def capture_records(path: str | os.PathLike[str], options: IngestOptions | None 
         count_caplen(counted, chunk, n, base)
         keep = selector.select(chunk, n, buf, links)
         selector.placed(chunk, n, keep, kept_rows)
-        if bpf is None:
-            parts.append((chunk.ts_ns[:n].copy(), chunk.wire[:n].copy(), chunk.iface[:n].copy()))
-            kept_rows += n
-            return
-        kept = np.flatnonzero(keep[:n])
-        parts.append((chunk.ts_ns[kept], chunk.wire[kept], chunk.iface[kept], first + kept))
-        kept_rows += kept.shape[0]
+        kept = slice(0, n) if bpf is None else np.flatnonzero(keep[:n])
+        end = kept_rows + (n if bpf is None else kept.shape[0])
+        guard.need(end, kept_rows)
+        if end > columns[0].shape[0]:
+            for column in columns:
+                column.resize(max(end, column.shape[0] + column.shape[0] // 2), refcheck=False)
+        for column, values in zip(columns, (chunk.ts_ns, chunk.wire, chunk.iface), strict=False):
+            column[kept_rows:end] = values[kept]
+        if bpf is not None:
+            columns[3][kept_rows:end] = first + kept
+        kept_rows = end
 
     with sniff.open_file(name) as stream:
         reader = pcap.read_records if kind.container == sniff.PCAP else pcapng.read_records
         reader(name, stream, on_chunk)
     selector.finish(kept_rows, counted)
-    columns = [np.concatenate([p[i] for p in parts]) if parts else np.empty(0, np.int64)
-               for i in range(3 if bpf is None else 4)]
+    for column in columns:
+        column.resize(kept_rows, refcheck=False)
     return columns[0], columns[1], columns[2], (None if bpf is None else columns[3])

@@ -138,3 +138,19 @@ def test_the_cgroup_room_leaves_out_page_cache(tmp_path: Path, version: int) -> 
     assert _cgroup_room(str(proc), str(tmp_path)) == 2000 - 1500 + 700
     (base / names[0]).write_text("max\n" if version == 2 else f"{(1 << 63) - 4096}\n")
     assert _cgroup_room(str(proc), str(tmp_path)) is None  # no limit
+
+
+def test_check_of_a_compressed_capture_of_repeated_records(tmp_path: Path) -> None:
+    """check holds every record (ts_ns, length, interface: 24 bytes): 20 M identical records
+    gzipped are a few hundred kB; it held them unguarded, in pieces and then once more
+    concatenated (the kernel's OOM kill where the address space is not limited)."""
+    bomb = tmp_path / "records.pcap.gz"
+    record = struct.pack("<IIII", 1, 0, 0, 64) * (1 << 16)
+    with gzip.open(bomb, "wb", compresslevel=1) as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for _ in range(20 * 1_000_000 // (1 << 16)):
+            out.write(record)
+    code, err = _run(tmp_path, "check", str(bomb))
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"{bomb}: E_MEMORY: reading it needs at least"), err
+    assert "compressed file" in err and "(unreadable)" in err
