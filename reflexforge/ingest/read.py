@@ -183,7 +183,7 @@ def _read_capture(name: str, kind: sniff.Kind, options: IngestOptions, also_hash
     from reflexforge.ingest.packets import PacketSelector
 
     mode = options.oversize_for(True)
-    rows = Rows(_initial_rows(name, kind), mode, options.mtu, name)
+    rows = Rows(_initial_rows(name, kind), mode, options.mtu, name, kind.compression is not None)
     selector = PacketSelector(name, options)
     window = options.window_for(True)
     top: list[int | None] = [None]  # latest timestamp so far, carried across chunks

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from reflexforge.ingest.options import MODE_CODE, SPLIT
-from reflexforge.memory import RowGuard, reserve_rows
+from reflexforge.memory import EXPANDS, RowGuard, reserve_rows
 from reflexforge.trace import ROW_BYTES, SIZE_DTYPE
 
 CHUNK_BYTES = 8 << 20
@@ -108,10 +108,10 @@ def split_rows(wire: np.ndarray, mtu: int) -> np.ndarray:
 class Rows:
     """The growing trace arrays (ts_ns int64, size uint16) and the oversize statistics."""
 
-    def __init__(self, capacity: int, oversize: str, mtu: int, name: str | None = None) -> None:
-        self.guard = RowGuard(name, ROW_BYTES, (
-            f": --oversize split at --mtu {mtu} makes a row of every {mtu} bytes of a record; "
-            "try --oversize clamp, or a larger --mtu") if oversize == SPLIT else "")
+    def __init__(self, capacity: int, oversize: str, mtu: int, name: str | None = None,
+                 compressed: bool = False) -> None:
+        self.guard = RowGuard(name, ROW_BYTES)
+        self.compressed = compressed
         capacity = reserve_rows(capacity, ROW_BYTES)
         self.ts = np.empty(capacity, dtype=np.int64)
         self.size = np.empty(capacity, dtype=SIZE_DTYPE)
@@ -133,6 +133,8 @@ class Rows:
             need = int(split_rows(wire[keep[:n]], self.mtu).sum())
         else:
             need = n
+        if self.n + need >= self.guard.next_check:  # the guard checks: the cure that applies
+            self.guard.cure = self._cure(need - int(np.count_nonzero(keep[:n])))
         self.guard.need(self.n + need, self.n)
         if self.n + need > self.ts.shape[0]:
             capacity = max(self.n + need, self.ts.shape[0] + self.ts.shape[0] // 2)
@@ -144,6 +146,14 @@ class Rows:
             return -got - 1
         self.n = got
         return -1
+
+    def _cure(self, added: int) -> str:
+        """What to try: --oversize clamp when split has added rows (``added`` by this
+        chunk), else a compressed capture's own hint."""
+        if self.split_mtu and self.stats[1] + added > 0:
+            return (f": --oversize split at --mtu {self.mtu} makes a row of every {self.mtu} "
+                    "bytes of a record; try --oversize clamp, or a larger --mtu")
+        return EXPANDS if self.compressed else ""
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         """The trace arrays, trimmed to the rows written."""

@@ -144,13 +144,23 @@ def test_check_of_a_compressed_capture_of_repeated_records(tmp_path: Path) -> No
     """check holds every record (ts_ns, length, interface: 24 bytes): 20 M identical records
     gzipped are a few hundred kB; it held them unguarded, in pieces and then once more
     concatenated (the kernel's OOM kill where the address space is not limited)."""
+
+
+
+@pytest.mark.parametrize("command", ["check", "convert"])
+def test_a_compressed_capture_of_repeated_records(tmp_path: Path, command: str) -> None:
+    """48 M identical 64-byte records gzipped (a few hundred kB). check holds each record
+    (ts_ns, length, interface: 24 bytes): it held them unguarded, in pieces and then once
+    more concatenated (the kernel's OOM kill where the address space is not limited);
+    convert named --oversize split and clamp as the cure, which split none of them."""
     bomb = tmp_path / "records.pcap.gz"
     record = struct.pack("<IIII", 1, 0, 0, 64) * (1 << 16)
     with gzip.open(bomb, "wb", compresslevel=1) as out:
         out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for _ in range(20 * 1_000_000 // (1 << 16)):
+        for _ in range(48 * 1_000_000 // (1 << 16)):
             out.write(record)
-    code, err = _run(tmp_path, "check", str(bomb))
+    extra = ["-o", str(tmp_path / "out.parquet")] if command == "convert" else []
+    code, err = _run(tmp_path, command, str(bomb), *extra)
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"{bomb}: E_MEMORY: reading it needs at least"), err
-    assert "compressed file" in err and "(unreadable)" in err
+    assert "compressed file" in err and "--oversize clamp" not in err, err
