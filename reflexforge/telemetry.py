@@ -238,7 +238,7 @@ def _stream(
     parse_options = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True)
     convert_options = column_options(columns, pa.int64())
     capacity = _initial_capacity(name)
-    guard = RowGuard(name, ROW_BYTES, EXPANDS)
+    guard = RowGuard(name, ROW_BYTES, EXPANDS if compression_of(name) is not None else "")
     ts_all = np.empty(capacity, dtype=np.int64)
     size_all = np.empty(capacity, dtype=SIZE_DTYPE)
     rtt_at: list[np.ndarray] = []
@@ -335,14 +335,15 @@ def _release_free_memory() -> None:
         pass
 
 
-def _initial_capacity(name: str) -> int:
-    """Rows to reserve up front (``reserve_rows``): the file size over 8 bytes (typical rows
-    are longer), 4x that compressed; pages never written cost address space only."""
+def _initial_capacity(name: str, row_bytes: int = ROW_BYTES) -> int:
+    """Rows of ``row_bytes`` to reserve up front (``reserve_rows``): the file size over 8
+    bytes (typical rows are longer), 4x that compressed; untouched pages cost address space."""
     try:
         stored = os.path.getsize(name)
     except OSError:
         stored = 0
-    return reserve_rows(stored // 2 if compression_of(name) else stored // 8 + 1024, ROW_BYTES)
+    return reserve_rows(stored // 2 if compression_of(name) is not None else stored // 8 + 1024,
+                        row_bytes)
 
 
 def _diagnose(

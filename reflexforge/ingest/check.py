@@ -224,7 +224,8 @@ def _csv_columns(name: str, found: Findings):
                 scan = LetterScan(stream, header_letters(header))  # pyarrow takes 0x10 as 16
                 source = pa.PythonFile(scan, mode="r")
                 arrays = _columns(pacsv.open_csv(source, read, parse, convert), trial,
-                                  lambda i: f"line {lines(i)}", _initial_capacity(name))
+                                  lambda i: f"line {lines(i)}", _initial_capacity(name, 16),
+                                  sniff.compression_of(name) is not None)
             if not (kind == pa.int64() and scan.seen):
                 break
         except pa.ArrowInvalid as exc:
@@ -334,12 +335,13 @@ class _Growing:
         return self.data
 
 
-def _columns(batches, found: Findings, place, capacity: int = 1 << 20):
+def _columns(batches, found: Findings, place, capacity: int = 1 << 20, expands: bool = True):
     """Validate every batch (Telemetry v1 rules); count bad values per code; int64 arrays of
     ts_ns (a bad one takes the latest good one) and bytes (a bad one counts as 1).
-    ``capacity``: rows to reserve up front (untouched pages cost address space only)."""
+    ``capacity``: rows to reserve up front (untouched pages cost address space only, but
+    count under RLIMIT_AS: reserved at this width); ``expands``: a compressed file."""
     ts_all, size_all = _Growing(capacity), _Growing(capacity)
-    guard = RowGuard(found.path, 2 * 8, EXPANDS)  # ts_ns and bytes as int64
+    guard = RowGuard(found.path, 2 * 8, EXPANDS if expands else "")  # ts_ns, bytes: int64
     bad_ts: list[np.ndarray] = []
     row = 0
     for batch in batches:

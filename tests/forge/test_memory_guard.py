@@ -164,3 +164,21 @@ def test_a_compressed_capture_of_repeated_records(tmp_path: Path, command: str) 
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"{bomb}: E_MEMORY: reading it needs at least"), err
     assert "compressed file" in err and "--oversize clamp" not in err, err
+
+
+def test_check_reads_a_plain_csv_that_convert_reads(tmp_path: Path) -> None:
+    """3 M rows of 72 bytes (an ignored column), 48 MB as check holds them: check reserved
+    its two int64 arrays by the reader's 10-byte rows (0.8 of the room in address space,
+    which RLIMIT_AS counts) and refused it as a compressed file that expands; convert read
+    it."""
+    csv = tmp_path / "long.csv"
+    note = "x" * 56
+    with open(csv, "w") as out:
+        out.write("ts_ns,bytes,note\n")
+        for start in range(0, 3_000_000, 100_000):
+            out.write("".join(f"{i * 100_000},64,{note}\n"
+                              for i in range(start, start + 100_000)))
+    code, err = _run(tmp_path, "check", str(csv))
+    assert code == 0 and "OK (csv, 3000000 rows" in err, err
+    code, err = _run(tmp_path, "convert", str(csv), "-o", str(tmp_path / "o.parquet"))
+    assert code == 0, err
