@@ -35,45 +35,54 @@ def _meminfo_available() -> int | None:
     return None
 
 
-def _stat_value(path: str, key: str) -> int:
-    """``key``'s value in a cgroup ``memory.stat`` (0 if absent)."""
-    with open(path) as stat:
-        for line in stat:
-            name, _, value = line.partition(" ")
-            if name == key:
-                return int(value)
-    return 0
+_NO_LIMIT = 1 << 62
+"""cgroup v1 writes "no limit" as 2^63 - 4096 (v2: ``max``)."""
 
 
 def _cgroup_room(proc: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int | None:
-    """The room under this process's cgroup memory limit, None without one: the limit less
-    what is charged, page cache excepted (reclaimable; reading a large file fills it).
-    cgroup v2 (``memory.max``, ``memory.current``, ``file``) or v1 (``memory.limit_in_bytes``,
-    ``memory.usage_in_bytes``, ``total_cache``), read from ``proc`` and under ``root``."""
+    """The room under this process's memory cgroup and its ancestors' limits (read from
+    ``proc`` and under ``root``), None without a limit: cgroup v1 (``memory`` controller,
+    Docker and systemd on older hosts, this project's CI machine) or v2."""
     try:
         with open(proc) as cgroup:
             lines = [line.rstrip("\n").split(":", 2) for line in cgroup]
-        for hierarchy, controllers, path in lines:
-            if hierarchy == "0" and controllers == "":
-                base = os.path.join(root, path.lstrip("/"))
-                files = ("memory.max", "memory.current", "file")
-            elif "memory" in controllers.split(","):
-                base = os.path.join(root, "memory", path.lstrip("/"))
-                files = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_cache")
-            else:
-                continue
-            if not os.path.exists(os.path.join(base, files[0])):
-                continue
-            with open(os.path.join(base, files[0])) as limit_file:
-                text = limit_file.read().strip()
-            if text == "max" or int(text) >= 1 << 62:  # v1 writes "no limit" as a huge number
-                return None
-            with open(os.path.join(base, files[1])) as current:
-                used = int(current.read().strip())
-            return int(text) - used + _stat_value(os.path.join(base, "memory.stat"), files[2])
+        v1 = next((path for _, kinds, path in lines if "memory" in kinds.split(",")), None)
+        if v1 is not None:
+            return _room_under(os.path.join(root, "memory"), v1, V1_FILES)
+        v2 = next((path for level, kinds, path in lines if level == "0" and not kinds), None)
+        return None if v2 is None else _room_under(root, v2, V2_FILES)
     except (OSError, ValueError):
-        pass
-    return None
+        return None
+
+
+V1_FILES = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_cache")
+V2_FILES = ("memory.max", "memory.current", "file")
+"""A cgroup's limit, usage and (in ``memory.stat``) page cache."""
+
+
+def _room_under(mount: str, path: str, files: tuple[str, str, str]) -> int | None:
+    """The least room of the cgroup at ``path`` and of its ancestors with a limit: the limit
+    less the usage, page cache excepted (the usage counts the cache of every file read or
+    written, which the kernel reclaims before it kills, so a container sits near its
+    limit)."""
+    room, here = None, os.path.normpath(os.path.join(mount, path.strip("/")))
+    while here.startswith(mount):
+        try:
+            with open(os.path.join(here, files[0])) as limit:
+                text = limit.read().strip()
+        except OSError:  # the root has no limit file (v2)
+            text = "max"
+        if text != "max" and int(text) < _NO_LIMIT:
+            with open(os.path.join(here, files[1])) as usage:
+                used = int(usage.read().strip())
+            with open(os.path.join(here, "memory.stat")) as stat:
+                fields = dict(line.split()[:2] for line in stat if line.strip())
+            free = int(text) - used + int(fields.get(files[2], 0))
+            room = free if room is None else min(room, free)
+        if here == mount:
+            break
+        here = os.path.dirname(here)
+    return room
 
 
 def _address_room() -> int | None:

@@ -182,3 +182,33 @@ def test_check_reads_a_plain_csv_that_convert_reads(tmp_path: Path) -> None:
     assert code == 0 and "OK (csv, 3000000 rows" in err, err
     code, err = _run(tmp_path, "convert", str(csv), "-o", str(tmp_path / "o.parquet"))
     assert code == 0, err
+
+
+def _cgroup_files(where: Path, limit: str, usage: int, cache: int, v1: bool = False) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    (where / ("memory.limit_in_bytes" if v1 else "memory.max")).write_text(limit + "\n")
+    (where / ("memory.usage_in_bytes" if v1 else "memory.current")).write_text(f"{usage}\n")
+    (where / "memory.stat").write_text(
+        f"anon 1000\ncache 5\ntotal_cache {cache}\n" if v1 else f"anon 1000\nfile {cache}\n")
+
+
+def test_the_cgroup_room_counts_its_page_cache_and_its_ancestors(tmp_path: Path) -> None:
+    """A container's usage counts the page cache of every file it read or wrote, so it sits
+    near its limit: memory.max - memory.current alone refused a 12 M-row CSV at 1.3 M rows
+    in a 1.5 GB cgroup holding 1.3 GB of cache. A parent's lower limit binds too."""
+    from reflexforge.memory import V1_FILES, V2_FILES, _room_under
+
+    mount = tmp_path / "v2"
+    _cgroup_files(mount / "a", "4000000000", 3_900_000_000, 3_000_000_000)
+    _cgroup_files(mount / "a" / "b", "1500000000", 1_400_000_000, 1_300_000_000)
+    assert _room_under(str(mount), "/a/b", V2_FILES) == 1_400_000_000
+    _cgroup_files(mount / "a", "2000000000", 1_900_000_000, 0)
+    assert _room_under(str(mount), "/a/b", V2_FILES) == 100_000_000
+    _cgroup_files(mount / "a", "max", 1_900_000_000, 0)
+    _cgroup_files(mount / "a" / "b", "max", 1_400_000_000, 0)
+    assert _room_under(str(mount), "/a/b", V2_FILES) is None
+    v1 = tmp_path / "v1"
+    _cgroup_files(v1 / "c", "9223372036854771712", 10, 0, v1=True)  # v1's "no limit"
+    assert _room_under(str(v1), "/c", V1_FILES) is None
+    _cgroup_files(v1 / "c", "1500000000", 1_400_000_000, 1_300_000_000, v1=True)
+    assert _room_under(str(v1), "/c", V1_FILES) == 1_400_000_000
