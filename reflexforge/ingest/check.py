@@ -173,21 +173,27 @@ def _capture_columns(name: str, options: IngestOptions, adjust: Adjustments):
 
 def _parquet_columns(name: str, found: Findings):
     """The reader's own pass when every value is good (the usual case); else a pass that
-    counts every bad value."""
+    counts every bad value. gzip or zstd around the file: both read it decompressed."""
+    from reflexforge.ingest.parquet import plain_parquet
+
+    with plain_parquet(name, sniff.compression_of(name)) as plain:
+        return _parquet_file_columns(name, plain, found)
+
+
+def _parquet_file_columns(name: str, plain: str, found: Findings):
     import pyarrow.parquet as pq
 
     from reflexforge.ingest.parquet import _check_schema, _read
 
-    if sniff.compression_of(name) is None:
-        try:
-            trace = _read(name, name, "", IngestOptions(), Adjustments(), in_file_order=True)
-            found.keep_rtt(trace.rtt_samples[1])
-            return trace.ts_ns, trace.size, lambda i: f"row {i + 1}"
-        except ForgeError as exc:
-            if exc.code != E_CSV_VALUE:
-                raise
     try:
-        parquet = pq.ParquetFile(name)
+        trace = _read(name, plain, "", IngestOptions(), Adjustments(), in_file_order=True)
+        found.keep_rtt(trace.rtt_samples[1])
+        return trace.ts_ns, trace.size, lambda i: f"row {i + 1}"
+    except ForgeError as exc:
+        if exc.code != E_CSV_VALUE:
+            raise
+    try:
+        parquet = pq.ParquetFile(plain)
         columns = _check_schema(name, parquet.schema_arrow)
         batches = parquet.iter_batches(batch_size=1 << 20, columns=columns)
         return _columns(batches, found, lambda i: f"row {i + 1}")

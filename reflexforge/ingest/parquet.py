@@ -7,6 +7,7 @@ row number (first data row = row 1) in place of the line. Read one row group at 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -82,17 +83,26 @@ def read_parquet(name: str, kind: sniff.Kind, options: IngestOptions, also_hash,
                  adjust: Adjustments) -> Trace:
     """Read and validate a Parquet telemetry file (optionally gzip/zstd around it)."""
     sha1 = _sha1(name, also_hash)
-    if kind.compression is None:
-        return _read(name, name, sha1, options, adjust)
+    with plain_parquet(name, kind.compression) as plain:
+        return _read(name, plain, sha1, options, adjust)
+
+
+@contextlib.contextmanager
+def plain_parquet(name: str, compression: str | None):
+    """The path of the Parquet file itself: ``name``, or a temporary file of it
+    decompressed when gzip or zstd is around it (removed on exit)."""
+    if compression is None:
+        yield name
+        return
     with tempfile.TemporaryDirectory(prefix="reflex-parquet-") as scratch:
         plain = os.path.join(scratch, "telemetry.parquet")
         try:
             with sniff.open_file(name) as stream, open(plain, "wb") as out:
                 shutil.copyfileobj(stream, out, HASH_BLOCK)
         except sniff.decompress_errors() as exc:
-            raise ForgeError(E_CSV_ENCODING, f"corrupt {kind.compression} data ({exc})",
+            raise ForgeError(E_CSV_ENCODING, f"corrupt {compression} data ({exc})",
                              path=name) from None
-        return _read(name, plain, sha1, options, adjust)
+        yield plain
 
 
 def _read(name: str, source: str, sha1: str, options: IngestOptions,

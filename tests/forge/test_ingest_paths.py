@@ -178,3 +178,24 @@ def test_filter_and_rtt(tmp_path):
     at, values = both.rtt_samples
     assert at.shape[0] > 100 and bool((values >= 0).all()) and bool((np.diff(at) > 0).all())
     assert float(np.median(values)) < 1e6  # loopback: well under a millisecond
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_check_reads_a_compressed_parquet_file(tmp_path: Path, capsys, bad: bool) -> None:
+    """gzip around Parquet: every command reads it decompressed (spec/telemetry.md 5.1);
+    check opened the compressed bytes as Parquet ('magic bytes not found', unreadable)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    size = np.full(1000, 64, np.int64)
+    size[5] = 0 if bad else 64
+    plain = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"ts_ns": np.arange(1000, dtype=np.int64) * 1_000_000,
+                             "bytes": size}), plain)
+    packed = tmp_path / "t.parquet.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert main(["check", str(packed)]) == (1 if bad else 0)
+    out = capsys.readouterr().out
+    assert out.startswith(f"{packed}: {'1 problem' if bad else 'OK'} (parquet (gzip-compressed), "
+                          "1000 rows"), out
+    assert ("E_CSV_VALUE: 1; first at row 6:bytes" in out) == bad
