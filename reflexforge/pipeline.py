@@ -283,8 +283,8 @@ def reflex_from_segments(
     metadata = build_metadata(telemetry_sha1, opts, train_opts, report)
     if telemetry_files is not None and len(telemetry_files) > 1:
         metadata["telemetry_files"] = list(telemetry_files)
-    if len(packets) == given:
-        metadata["telemetry_packets"] = packets
+    if len(packets) == given and _fits({**metadata, "telemetry_packets": packets}):
+        metadata["telemetry_packets"] = packets  # not for hundreds of files: 41 B each
     reflex = runtime_reflex(final.lo, final.hi, final.trees, grid[winner].options(train_opts),
                             metadata)
     report.seconds["fit"] = t_fit - t_start
@@ -426,3 +426,11 @@ def selection_metadata(train_opts: TrainOptions, report: BuildReport) -> dict[st
     return {"candidates": candidates, "method": train_opts.select,
             "refit": report.refitted, "tolerance": SELECT_TOLERANCE,
             "winner": candidate_key(report.winner)}
+
+
+def _fits(metadata: dict) -> bool:
+    """The metadata fits in a .reflex (at most MAX_METADATA bytes, spec/NEM1.md 8)."""
+    from reflexfmt.limits import MAX_METADATA
+    from reflexfmt.metadata import emit
+
+    return len(emit(metadata)) <= MAX_METADATA
