@@ -409,7 +409,7 @@ def synthesize(
             raise ForgeError(E_USAGE, f"no packet in {duration_s:g} s at this rate: raise "
                              "--rate or --duration", path=path)
         if last - first < WINDOW_NS:  # no command reads it (E_TRACE_SHORT): nothing is left
-            raise ForgeError(E_TRACE_SHORT, f"the packets span {(last - first) / 1e9:.3g} s, "
+            raise ForgeError(E_TRACE_SHORT, f"the packets span {(last - first) / 1e6:.6g} ms, "
                              f"less than one {WINDOW_NS // 10**6} ms window: no command could "
                              "read the trace; raise --duration", path=path)
     duration_ns = int(round(duration_s * SECOND_NS))

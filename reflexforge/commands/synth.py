@@ -57,6 +57,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reflexforge.errors import ForgeError
     from reflexforge.progress import progress_bar
     from reflexforge.synth import check_args, pieces, synthesize
 
@@ -73,7 +74,12 @@ def run(args: argparse.Namespace) -> int:
         else contextlib.nullcontext()
     with progress_bar(total, "synth", progress_enabled(args)) as bar, scratch as directory:
         path = Path(directory) / "telemetry.csv" if to_stdout else Path(args.output)
-        stats = synthesize(path, args.profile, args.duration, args.seed, rate, progress=bar)
+        try:
+            stats = synthesize(path, args.profile, args.duration, args.seed, rate, progress=bar)
+        except ForgeError as exc:  # not the scratch file's name: the program's (spec 2)
+            if not to_stdout:
+                raise
+            raise ForgeError(exc.code, exc.message) from None
         if to_stdout:
             with open(path, "rb") as src:
                 shutil.copyfileobj(src, sys.stdout.buffer, 1 << 20)

@@ -157,6 +157,10 @@ def test_too_short_or_empty_run_is_usage_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "E_TRACE_SHORT" in err and "raise --duration" in err
     assert list(tmp_path.iterdir()) == []
+    # to stdout: the program is named, not the scratch file (and 199.9 ms is not "0.2 s")
+    assert main(["synth", "--duration", "0.2", "-o", "-", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("reflex-forge: E_TRACE_SHORT: the packets span ") and " ms, " in err
     assert main(["synth", "--duration", "0.25", "--profile", "poisson", "-o", str(out),
                  "-q"]) == 0
     assert main(["check", str(out)]) == 0
