@@ -152,11 +152,17 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
     if found.span_ns < WINDOW_NS:
         found.add(E_TRACE_SHORT, 1, [(0, f"the whole trace ({found.span_ns} ns, shorter than "
                                          f"one window of {WINDOW_NS} ns)")])
-    # The warnings of the trace as the options would adjust it, as the other commands see it.
+    # The warnings of the trace as the options would adjust it, as the other commands see it:
+    # reordered (a stable sort, as the readers' insertion sort) when rows step back.
+    seen = found_scan
+    if found_scan.within:
+        order = np.argsort(ts, kind="stable")
+        seen = scan(ts[order], wire[order], mtu=options.mtu, oversize=mode,
+                    zero_mtu=options.mtu, link_bps=link_bps)
     found.warnings = warnings_from(found.rows + adjust.rows_added, found.span_ns,
-                                   found_scan.total_bytes - adjust.bytes_clamped,
-                                   found_scan.zero_gaps, link_bps, queue_of(found_scan),
-                                   shape_of(found_scan, np.concatenate(found.rtt) if found.rtt
+                                   seen.total_bytes - adjust.bytes_clamped, seen.zero_gaps,
+                                   link_bps, queue_of(seen),
+                                   shape_of(seen, np.concatenate(found.rtt) if found.rtt
                                             else None))
     found.warnings += caplen_warning(adjust.caplen_records, adjust.caplen_offset)
     return found

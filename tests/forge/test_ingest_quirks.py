@@ -165,3 +165,19 @@ def test_check_counts_the_rows_a_split_capture_becomes(tmp_path, capsys):
     assert len((tmp_path / "t.csv").read_text().splitlines()) == 6001
     assert main(["check", str(capture), "--oversize", "clamp"]) == 0
     assert "OK (pcap, 3000 rows, 2.999 s)" in capsys.readouterr().out
+
+
+def test_check_warns_of_the_reordered_trace_as_the_commands_do(tmp_path, capsys):
+    """check computed the warnings' figures on the rows as stored; the commands see them
+    reordered (--reorder-window), so the largest gap said 65 s in check and 60 s elsewhere
+    (rows at 0, 55 s, 50 s, 115 s)."""
+    path = _csv(tmp_path, [(0, 100, None), (55 * 10**9, 100, None), (50 * 10**9, 100, None),
+                           (115 * 10**9, 100, None)])
+    assert main(["check", str(path), "--reorder-window", "10s"]) == 1
+    checked = [line.strip() for line in capsys.readouterr().out.splitlines()
+               if "W_SPARSE" in line]
+    assert main(["convert", str(path), "-o", str(tmp_path / "t.parquet"), "--reorder-window",
+                 "10s"]) == 0
+    read = [line.split(": ", 1)[1] for line in capsys.readouterr().err.splitlines()
+            if "W_SPARSE" in line]
+    assert len(checked) == 1 and checked == read and "the largest gap 60 s" in read[0]
