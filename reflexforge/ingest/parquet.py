@@ -22,6 +22,7 @@ from reflexforge.errors import (
     E_CSV_EMPTY,
     E_CSV_ENCODING,
     E_CSV_VALUE,
+    E_IO,
     ForgeError,
 )
 from reflexforge.ingest import sniff
@@ -98,11 +99,35 @@ def plain_parquet(name: str, compression: str | None):
         plain = os.path.join(scratch, "telemetry.parquet")
         try:
             with sniff.open_file(name) as stream, open(plain, "wb") as out:
-                shutil.copyfileobj(stream, out, HASH_BLOCK)
+                written = 0
+                while block := stream.read(HASH_BLOCK):
+                    out.write(block)
+                    written += len(block)
+                    if written % DISK_CHECK_BYTES < len(block):
+                        _check_disk(name, scratch, written)
         except sniff.decompress_errors() as exc:
             raise ForgeError(E_CSV_ENCODING, f"corrupt {compression} data ({exc})",
                              path=name) from None
+        except OSError as exc:  # the scratch directory's disk
+            raise ForgeError(E_IO, f"cannot decompress it into {os.path.dirname(scratch)} "
+                             f"({exc.strerror or exc}): decompress it where there is room, "
+                             "or set TMPDIR", path=name) from None
         yield plain
+
+
+DISK_CHECK_BYTES = 16 << 20
+"""``plain_parquet`` checks the free disk space each time this many bytes are written."""
+
+
+def _check_disk(name: str, scratch: str, written: int) -> None:
+    """E_IO when the decompressed copy takes more than half of the disk space it can have
+    (what it holds plus what is free): a small gzip file can expand a thousandfold."""
+    room = written + shutil.disk_usage(scratch).free
+    if written > room // 2:
+        raise ForgeError(E_IO, f"decompressing it has written {written / 1e6:.4g} MB to "
+                         f"{os.path.dirname(scratch)}, more than half of the disk space there "
+                         f"({room / 1e6:.4g} MB): is it a compressed run of repeated data? "
+                         "Decompress it where there is room, or set TMPDIR", path=name)
 
 
 def _read(name: str, source: str, sha1: str, options: IngestOptions,

@@ -212,3 +212,36 @@ def test_the_cgroup_room_counts_its_page_cache_and_its_ancestors(tmp_path: Path)
     assert _room_under(str(v1), "/c", V1_FILES) is None
     _cgroup_files(v1 / "c", "1500000000", 1_400_000_000, 1_300_000_000, v1=True)
     assert _room_under(str(v1), "/c", V1_FILES) == 1_400_000_000
+
+
+def test_a_gzip_parquet_file_that_would_fill_the_disk(tmp_path: Path) -> None:
+    """A gzip Parquet file is decompressed into TMPDIR first: 200 kB that expand to 134 MB
+    filled a 50 MB disk and said only 'E_IO: No space left on device'. It stops at half of
+    the space, naming the file and the directory; a disk that fills before then is the same
+    line with the system's reason. A real tmpfs in a private mount namespace (unshare)."""
+    n = 8 << 20
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(pa.table({"ts_ns": pa.array(np.zeros(n, np.int64)),
+                             "bytes": pa.array(np.full(n, 64, np.int64))}),
+                   plain, compression="none", use_dictionary=False)
+    bomb = tmp_path / "bomb.parquet.gz"
+    bomb.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=6))
+    plain.unlink()
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    forge = f"{sys.executable} -c 'import sys; from reflexforge.cli import main; " \
+        "sys.exit(main(sys.argv[1:]))'"
+    script = (f"mount -t tmpfs -o size=50m tmpfs {disk} && "
+              f"TMPDIR={disk} {forge} convert {bomb} -o {tmp_path / 'o.csv'}; echo rc=$?; "
+              f"head -c 45000000 /dev/zero > {disk}/full && "
+              f"TMPDIR={disk} {forge} convert {bomb} -o {tmp_path / 'o.csv'}; echo rc=$?; "
+              f"ls -A {disk}")
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True,
+                          text=True, timeout=300)
+    assert done.stdout.split() == ["rc=2", "rc=2", "full"], done.stdout + done.stderr
+    first, second = done.stderr.splitlines()
+    assert first.startswith(f"{bomb}: E_IO: decompressing it has written ") and \
+        f"MB to {disk}, more than half of the disk space there" in first, first
+    assert second == (f"{bomb}: E_IO: cannot decompress it into {disk} (No space left on "
+                      "device): decompress it where there is room, or set TMPDIR"), second
+    assert not (tmp_path / "o.csv").exists()
