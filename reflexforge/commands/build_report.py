@@ -77,7 +77,10 @@ def build_warnings(report, train_opts) -> list[str]:
         return []
     out = size_notes(report, train_opts)
     scored = [sc for _, _, sc in report.candidates if sc is not None]
-    if train_opts.select == "closed-loop" and len(report.candidates) == 1:
+    # one candidate that is not the static pair: the grid of --select off (no span to replay;
+    # --model static selects among the static pair alone, which is no skipped selection)
+    if train_opts.select == "closed-loop" and len(report.candidates) == 1 \
+            and report.candidates[0][0].model != "static":
         out.append(f"model selection did not run: no validation span to replay "
                    f"({report.validation_windows} of {report.windows} windows; a span needs "
                    f"a complete window after the training ones), so this is the "

@@ -219,3 +219,10 @@ def test_a_build_without_a_validation_span_says_selection_did_not_run(tmp_path, 
     assert main(["build", str(src), "-o", str(tmp_path / "m.reflex"), "-q", "--select",
                  "off"]) == 0
     assert "model selection did not run" not in capsys.readouterr().err
+    # --model static on a trace with a validation span: selection ran, among one candidate
+    # (it said "did not run: no validation span to replay (1200 of 5998 windows ...)")
+    synth = tmp_path / "t.csv"
+    assert main(["synth", "--duration", "20", "-o", str(synth), "-q"]) == 0
+    assert main(["build", str(synth), "-o", str(tmp_path / "s.reflex"), "-q", "--model",
+                 "static", "--workers", "1"]) == 0
+    assert "model selection did not run" not in capsys.readouterr().err
