@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                    training_set=str(staged["training-set.csv"]),
                    name=str(final["model.reflex"]))
         console.rule("3. inspect")
-        _inspect(model)
+        _inspect(model, final["model.reflex"])
         console.rule(f"4. shadow on a held-out trace (seed {args.seed + 1})")
         _synthesize(heldout, final["heldout.csv"], args.duration, args.seed + 1,
                     progress_enabled(args), console)
@@ -92,11 +92,16 @@ def _synthesize(path: Path, name: Path, duration: float, seed: int, progress: bo
         f"{stats.segments} segments")
 
 
-def _inspect(model: Path) -> None:
-    """Show the model with reflex-inspect, in-process."""
-    from reflexfmt.cli_inspect import main as inspect_main
+def _inspect(model: Path, name: Path) -> None:
+    """Show the model as reflex-inspect does, in-process, under its final ``name`` (it is
+    staged until the demo ends; the staging path was shown)."""
+    from rich.console import Console
 
-    inspect_main([str(model)])
+    from reflexfmt import loads
+    from reflexfmt.pretty import render
+
+    data = model.read_bytes()
+    render(Console(highlight=False), str(name), data, loads(data))
 
 
 def _shadow(staged: dict[str, Path], final: dict[str, Path], args: argparse.Namespace) -> int:
