@@ -14,12 +14,13 @@ from reflexforge.cli import main
 def test_short_demo_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    monkeypatch.chdir(tmp_path)  # short names: the inspection's panel title is not cut
     out = tmp_path / "demo"
-    code = main(["demo", "--out", str(out), "--duration", "6", "--workers", "1", "--quiet"])
+    code = main(["demo", "--out", "demo", "--duration", "6", "--workers", "1", "--quiet"])
     assert code == 1  # the shadow verdict: a 6 s trace is never promotable
     shown = capsys.readouterr().out
     # the inspection names the model where it ends up (it named the staging path)
-    assert str(out / "model.reflex") in shown and "reflex-tmp" not in shown
+    assert "─ demo/model.reflex ─" in shown and "reflex-tmp" not in shown
     for name in ("telemetry.csv", "training-set.csv", "model.reflex", "heldout.csv",
                  "report.json", "report.png"):
         assert (out / name).is_file(), name
