@@ -237,8 +237,8 @@ def _stream(
     read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True)
     parse_options = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True)
     convert_options = column_options(columns, pa.int64())
-    capacity = _initial_capacity(name)
-    guard = RowGuard(name, ROW_BYTES, EXPANDS if compression_of(name) is not None else "")
+    capacity = _initial_capacity(name, codec is not None)
+    guard = RowGuard(name, ROW_BYTES, EXPANDS if codec is not None else "")
     ts_all = np.empty(capacity, dtype=np.int64)
     size_all = np.empty(capacity, dtype=SIZE_DTYPE)
     rtt_at: list[np.ndarray] = []
@@ -335,15 +335,14 @@ def _release_free_memory() -> None:
         pass
 
 
-def _initial_capacity(name: str, row_bytes: int = ROW_BYTES) -> int:
+def _initial_capacity(name: str, compressed: bool, row_bytes: int = ROW_BYTES) -> int:
     """Rows of ``row_bytes`` to reserve up front (``reserve_rows``): the file size over 8
     bytes (typical rows are longer), 4x that compressed; untouched pages cost address space."""
     try:
         stored = os.path.getsize(name)
     except OSError:
         stored = 0
-    return reserve_rows(stored // 2 if compression_of(name) is not None else stored // 8 + 1024,
-                        row_bytes)
+    return reserve_rows(stored // 2 if compressed else stored // 8 + 1024, row_bytes)
 
 
 def _diagnose(

@@ -224,6 +224,7 @@ def _csv_columns(name: str, found: Findings):
 
     read = pacsv.ReadOptions(block_size=4 << 20, use_threads=True)
     lines = _line_numbers(name, header_line, len(header))
+    compressed = sniff.compression_of(name) is not None
     arrays = None
     for kind in (pa.int64(), pa.string()):  # integers first: fast when every value is one
         handler = {} if kind == pa.int64() else {"invalid_row_handler": invalid}
@@ -236,8 +237,8 @@ def _csv_columns(name: str, found: Findings):
                 scan = LetterScan(stream, header_letters(header))  # pyarrow takes 0x10 as 16
                 source = pa.PythonFile(scan, mode="r")
                 arrays = _columns(pacsv.open_csv(source, read, parse, convert), trial,
-                                  lambda i: f"line {lines(i)}", _initial_capacity(name, 16),
-                                  sniff.compression_of(name) is not None)
+                                  lambda i: f"line {lines(i)}",
+                                  _initial_capacity(name, compressed, 16), compressed)
             if not (kind == pa.int64() and scan.seen):
                 break
         except pa.ArrowInvalid as exc:

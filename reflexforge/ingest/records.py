@@ -130,11 +130,12 @@ class Rows:
         record longer than 65535 bytes."""
         wire = chunk.wire[:n]
         if self.split_mtu:
-            need = int(split_rows(wire[keep[:n]], self.mtu).sum())
+            kept = wire[keep[:n]]
+            need = int(split_rows(kept, self.mtu).sum())
+            added = need - kept.shape[0]
         else:
-            need = n
-        if self.n + need >= self.guard.next_check:  # the guard checks: the cure that applies
-            self.guard.cure = self._cure(need - int(np.count_nonzero(keep[:n])))
+            need, added = n, 0
+        self.guard.cure = self._cure(added)  # the advice that applies, should the guard stop
         self.guard.need(self.n + need, self.n)
         if self.n + need > self.ts.shape[0]:
             capacity = max(self.n + need, self.ts.shape[0] + self.ts.shape[0] // 2)
