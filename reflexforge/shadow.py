@@ -58,6 +58,7 @@ from reflexforge.oscillation import (
     switch_load,
 )
 from reflexforge.plotseries import window_p95_us
+from reflexforge.quantize import clamp
 from reflexforge.runtime import flatten
 from reflexforge.schedulecost import schedule_window_J
 from reflexforge.simulate import as_sizes
@@ -386,14 +387,14 @@ def one_pair(reflex) -> tuple[int, int] | None:
     runtime does, spec/NEM1.md 10), else None."""
     if any(len(tree) != 1 for tree in reflex.trees):
         return None
-    n, d_us = (min(max(tree[0].value, b.min), b.max)
+    n, d_us = (clamp(tree[0].value, b.min, b.max)
                for tree, b in zip(reflex.trees, reflex.bounds, strict=True))
     return int(n), int(d_us)
 
 
 def _check_reachable_outputs(reflex, model_path: str | None = None) -> None:
     """The simulator's integers stay exact only up to MAX_THRESHOLD packets per batch."""
-    top = max(min(max(node.value, reflex.bounds[0].min), reflex.bounds[0].max)
+    top = max(clamp(node.value, reflex.bounds[0].min, reflex.bounds[0].max)
               for node in reflex.trees[0] if node.is_leaf)
     if top > MAX_THRESHOLD:
         raise ForgeError(E_USAGE, f"the model can choose flush_threshold {top} (its bounds "
