@@ -24,11 +24,12 @@ SHARE = 0.5
 still have: every command needs more than the arrays (a build several times more)."""
 
 
-def _meminfo_available() -> int | None:
+def _kib_field(path: str, key: str) -> int | None:
+    """The ``key: N kB`` line of a /proc file, in bytes; None if it cannot be read."""
     try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
+        with open(path) as lines:
+            for line in lines:
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
@@ -90,20 +91,14 @@ def _address_room() -> int | None:
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft == resource.RLIM_INFINITY:
         return None
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmSize:"):
-                    return soft - int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return soft
+    return soft - (_kib_field("/proc/self/status", "VmSize") or 0)
 
 
 def room_bytes() -> int | None:
     """The memory this process can still have: the least of the machine's available memory,
     its cgroup's room and its address-space limit's; None where none can be read."""
-    known = [r for r in (_meminfo_available(), _cgroup_room(), _address_room()) if r is not None]
+    known = [r for r in (_kib_field("/proc/meminfo", "MemAvailable"), _cgroup_room(),
+                         _address_room()) if r is not None]
     return max(0, min(known)) if known else None
 
 
