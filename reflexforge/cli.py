@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import io
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -27,7 +29,7 @@ from reflexfmt.terminal import (
     sigterm_raises,
     stdout_closed,
 )
-from reflexforge.commands import COMMANDS
+from reflexforge.commands import COMMANDS, WITHOUT_NUMBA
 from reflexforge.errors import E_INSTALL, E_IO, E_MEMORY, E_USAGE, ForgeError
 
 PROG = "reflex-forge"
@@ -100,7 +102,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     When an output is the standard output (``-o /dev/stdout``, ``--report /dev/stdout``),
     what the command prints goes to the standard error, so the output stays clean."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(chosen_command(argv)).parse_args(argv)
+    command = chosen_command(argv)
+    if command is not None and command not in WITHOUT_NUMBA:
+        from reflexforge.memory import prepare_address_space
+
+        prepare_address_space()  # before a command module imports numpy
+    args = build_parser(command).parse_args(argv)
     if _stdout_is_an_output(args):
         with contextlib.redirect_stdout(sys.stderr):
             return int(args.func(args) or 0)
@@ -133,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Set but empty means unset (spec/telemetry.md section 3); numpy's f2py, which
             # numba and scipy import, would read an empty value with int() and fail.
             os.environ.pop("SOURCE_DATE_EPOCH", None)
+        # No linear algebra here, and the parallelism is processes: one BLAS thread, which
+        # also spares OpenBLAS's per-thread buffers (address space under ulimit -v).
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     except ForgeError as exc:
         _report(f"{PROG}: {exc}")
         return EXIT_USAGE
@@ -164,10 +174,14 @@ def _run_reporting(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         return stdout_closed()
     except MemoryError:  # outputs are staged or atomic: nothing is left
-        _report(f"{PROG}: {E_MEMORY}: not enough memory for this input on this machine (free "
-                f"memory, or split the input into shorter files)")
-        return EXIT_USAGE
+        return _out_of_memory()
+    except (RuntimeError, ImportError) as exc:
+        if not _SHORT_OF_MEMORY.search(str(exc)):
+            return _internal(exc)
+        return _out_of_memory()  # a thread or a library's mapping (under ulimit -v)
     except OSError as exc:
+        if exc.errno == errno.ENOMEM:
+            return _out_of_memory()
         where = exc.filename if exc.filename is not None else PROG
         reason = exc.strerror or str(exc) or type(exc).__name__
         _report(str(ForgeError(E_IO, reason, path=where)))
@@ -181,6 +195,17 @@ def _run_reporting(argv: Sequence[str] | None) -> int:
             _report(f"{name}: {exc}" if name else str(exc))
             return EXIT_USAGE
         return _internal(exc)
+
+
+_SHORT_OF_MEMORY = re.compile(r"can't start new thread|failed to map segment|"
+                              r"cannot allocate memory", re.IGNORECASE)
+"""How Python says that a thread, and the loader that a library, found no memory."""
+
+
+def _out_of_memory() -> int:
+    _report(f"{PROG}: {E_MEMORY}: not enough memory for this input on this machine (free "
+            f"memory, or split the input into shorter files)")
+    return EXIT_USAGE
 
 
 def _internal(exc: Exception) -> int:

@@ -11,14 +11,18 @@ out-of-memory kill (SIGKILL: no message) rather than in a MemoryError. Every rea
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import resource
+import sys
 
 from reflexforge.errors import E_MEMORY, ForgeError
 
 EXPANDS = (": a compressed file (gzip, zstd, Parquet) of repeated rows can expand a "
            "thousandfold; is this one?")
 """The hint of a reader of compressed formats."""
+M_ARENA_MAX = -8  # mallopt(3)
 SHARE = 0.5
 """A trace's arrays as read may take at most this share of the memory the process can
 still have: every command needs more than the arrays (a build several times more)."""
@@ -92,6 +96,41 @@ def _address_room() -> int | None:
     if soft == resource.RLIM_INFINITY:
         return None
     return soft - (_kib_field("/proc/self/status", "VmSize") or 0)
+
+
+START_ROOM = 1 << 30
+"""The address space a command must have left under ``ulimit -v`` when it starts
+(spec/telemetry.md 3)."""
+ARENAS = 2
+"""glibc malloc arenas under ``ulimit -v``: each reserves 64 MB of address space, and glibc
+allows up to 8 per core (``build`` needed 984 MB on 2 cores with the default, 673 MB so)."""
+
+
+def prepare_address_space() -> None:
+    """Under an address-space limit (``ulimit -v``): cap glibc's malloc arenas (in this
+    process, and through ``MALLOC_ARENA_MAX`` in the worker processes it starts); refuse with
+    ``E_MEMORY`` if the limit leaves less than START_ROOM; else load numba and the OpenBLAS
+    it uses now. OpenBLAS retries its start-up allocation forever when it fails (a hang, not
+    an error), and numba loads it at its first compile, by which time reading the input may
+    have used the room. Nothing happens without a limit."""
+    room = _address_room()
+    if room is None:
+        return
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        os.environ["MALLOC_ARENA_MAX"] = str(ARENAS)
+        with contextlib.suppress(OSError, AttributeError):  # not glibc: no such knob
+            ctypes.CDLL(None).mallopt(M_ARENA_MAX, ARENAS)
+    # pyarrow's jemalloc reserves about 1 GB of address space at a first CSV read; the
+    # system allocator reserves what it uses (read when pyarrow is imported, after this).
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    if "scipy.linalg.cython_blas" in sys.modules:
+        return  # loaded (a second command in this process): no start-up left to guard
+    if room < START_ROOM:
+        raise ForgeError(E_MEMORY, f"the address-space limit (ulimit -v) leaves {room >> 20} "
+                         f"MiB; the forge needs {START_ROOM >> 20} MiB to start (numba, LLVM, "
+                         f"OpenBLAS and pyarrow): raise the limit")
+    import numba  # noqa: F401
+    import scipy.linalg.cython_blas  # noqa: F401  (numba loads it at its first compile)
 
 
 def room_bytes() -> int | None:

@@ -18,3 +18,6 @@ COMMANDS: dict[str, str] = {
 }
 """The one-line summary of each command in `reflex-forge --help`, in this order; each
 command's register() gives its parser the same help."""
+
+WITHOUT_NUMBA = frozenset({"synth"})
+"""The commands that never load numba (so need no room for it under ``ulimit -v``)."""
