@@ -281,10 +281,13 @@ def reflex_from_segments(
         refitted=refitted,
     )
     metadata = build_metadata(telemetry_sha1, opts, train_opts, report)
-    if telemetry_files is not None and len(telemetry_files) > 1:
+    # Each list gives way when it would not fit (41 B a file): a build of hundreds of files
+    # (packets) or of some 1,500 (files) still writes its model; telemetry_hash stays.
+    if telemetry_files is not None and len(telemetry_files) > 1 and \
+            _fits({**metadata, "telemetry_files": list(telemetry_files)}):
         metadata["telemetry_files"] = list(telemetry_files)
     if len(packets) == given and _fits({**metadata, "telemetry_packets": packets}):
-        metadata["telemetry_packets"] = packets  # not for hundreds of files: 41 B each
+        metadata["telemetry_packets"] = packets
     reflex = runtime_reflex(final.lo, final.hi, final.trees, grid[winner].options(train_opts),
                             metadata)
     report.seconds["fit"] = t_fit - t_start

@@ -222,22 +222,25 @@ def test_a_converted_copy_of_the_training_trace_is_not_held_out(tmp_path, monkey
     assert not any("not held out" in n for n in found["other"]["notes"])
 
 
-def test_a_build_of_many_files_writes_its_model(tmp_path, capsys) -> None:
+@pytest.mark.parametrize("count", [760, 1600])
+def test_a_build_of_many_files_writes_its_model(tmp_path, capsys, count) -> None:
     """760 short files: telemetry_files (45 B each) fits the 65536 metadata bytes, with
     telemetry_packets too it did not (E_LIMIT after the whole build, at a staging path);
-    the packets' list is left out when it does not fit."""
+    the packets' list is left out when it does not fit. 1600 files: neither list fits (the
+    files' list failed the same way); telemetry_hash still covers them."""
     from reflexfmt import load
     from reflexforge.cli import main
 
     rng = np.random.default_rng(0)
     files = []
-    for k in range(760):
-        path = tmp_path / f"f{k:03d}.csv"
-        ts = np.cumsum(rng.integers(50_000, 150_000, 3000))
+    for k in range(count):
+        path = tmp_path / f"f{k:04d}.csv"
+        ts = np.cumsum(rng.integers(150_000, 450_000, 1000))
         path.write_text("ts_ns,bytes\n" + "".join(f"{t},1500\n" for t in ts))
         files.append(str(path))
     model = tmp_path / "m.reflex"
     code = main(["build", *files, "-o", str(model), "--model", "static", "--quiet"])
     assert code == 0, capsys.readouterr().err
     metadata = load(model).metadata
-    assert len(metadata["telemetry_files"]) == 760 and "telemetry_packets" not in metadata
+    assert "telemetry_packets" not in metadata and len(metadata["telemetry_hash"]) == 40
+    assert len(metadata.get("telemetry_files", ())) == (760 if count == 760 else 0)
