@@ -94,10 +94,7 @@ class StagedOutputs:
         for staged, _real, _asked in self._staged:
             with contextlib.suppress(OSError):
                 staged.unlink()
-            with contextlib.suppress(OSError):
-                for leftover in staged.parent.iterdir():  # a writer's own temporary file
-                    leftover.unlink()
-                staged.parent.rmdir()
+            _remove_staging_dir(staged.parent)
         self._staged.clear()
         for made in self._made_dirs:
             with contextlib.suppress(OSError):
@@ -127,6 +124,28 @@ class StagedOutputs:
             if where == staged or where.parent == staged.parent:
                 return asked
         return None
+
+
+def _remove_staging_dir(scratch: Path) -> None:
+    """Remove a staging directory and what a writer left in it (its own temporary file, or
+    the staging directory of a command run inside, as the demo's shadow). An empty one is
+    removed first without listing it: a run that failed for want of file descriptors
+    (``ulimit -n``) may still have none to spare for the listing."""
+    try:
+        scratch.rmdir()
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        for leftover in scratch.iterdir():
+            if leftover.is_dir() and not leftover.is_symlink():
+                _remove_staging_dir(leftover)
+            else:
+                leftover.unlink()
+    with contextlib.suppress(OSError):
+        scratch.rmdir()
 
 
 @contextlib.contextmanager
