@@ -22,7 +22,6 @@ from reflexforge.commands.options import (
     say,
 )
 from reflexforge.commands.training_options import add_training_options
-from reflexforge.errors import ForgeError
 
 TRAIN_SEED = 1
 DEMO_FILES = ("telemetry.csv", "training-set.csv", "model.reflex", "heldout.csv",
@@ -65,24 +64,20 @@ def run(args: argparse.Namespace) -> int:
         staged = {name: staging.path(path) for name, path in final.items()}
         telemetry, model, heldout = (staged[n] for n in ("telemetry.csv", "model.reflex",
                                                          "heldout.csv"))
-        try:
-            console.rule(f"1. synthesize {args.duration:g} s of mixed traffic (seed "
-                         f"{args.seed})")
-            _synthesize(telemetry, final["telemetry.csv"], args.duration, args.seed,
-                        progress_enabled(args), console)
-            console.rule("2. build: features, oracle labels, trees, int16, .reflex")
-            build_file(str(telemetry), str(model), args,
-                       training_set=str(staged["training-set.csv"]),
-                       name=str(final["model.reflex"]))
-            console.rule("3. inspect")
-            _inspect(model, final["model.reflex"])
-            console.rule(f"4. shadow on a held-out trace (seed {args.seed + 1})")
-            _synthesize(heldout, final["heldout.csv"], args.duration, args.seed + 1,
-                        progress_enabled(args), console)
-            code = _shadow(staged, final, args)
-        except ForgeError as exc:  # it names the file by its place in DIR, not its stage
-            exc.path = {str(staged[n]): str(final[n]) for n in final}.get(exc.path, exc.path)
-            raise
+        console.rule(f"1. synthesize {args.duration:g} s of mixed traffic (seed "
+                     f"{args.seed})")
+        _synthesize(telemetry, final["telemetry.csv"], args.duration, args.seed,
+                    progress_enabled(args), console)
+        console.rule("2. build: features, oracle labels, trees, int16, .reflex")
+        build_file(str(telemetry), str(model), args,
+                   training_set=str(staged["training-set.csv"]),
+                   name=str(final["model.reflex"]))
+        console.rule("3. inspect")
+        _inspect(model, final["model.reflex"])
+        console.rule(f"4. shadow on a held-out trace (seed {args.seed + 1})")
+        _synthesize(heldout, final["heldout.csv"], args.duration, args.seed + 1,
+                    progress_enabled(args), console)
+        code = _shadow(staged, final, args)
     say(console, f"report: {final['report.json']}, figure: {final['report.png']}")
     return code
 

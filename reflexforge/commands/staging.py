@@ -109,15 +109,17 @@ class StagedOutputs:
         if kind is None:
             self.commit()
             return
-        asked = self._asked(value)
+        if isinstance(value, ForgeError):  # a writer's own error names the file asked for
+            value.path = self._asked(value.path) or value.path
+        asked = self._asked(value.filename) if isinstance(value, OSError) else None
         self.discard()
-        if asked is not None and isinstance(value, OSError):  # name the file asked for
+        if asked is not None:  # name the file asked for
             raise ForgeError(E_IO, value.strerror or str(value), path=asked) from None
 
-    def _asked(self, error: BaseException | None) -> str | None:
-        """The target, as asked, of the staged file an OSError names, if it names one."""
-        filename = getattr(error, "filename", None)
-        if not isinstance(error, OSError) or not isinstance(filename, (str, bytes)):
+    def _asked(self, filename: object) -> str | None:
+        """The target, as asked, of the staged file ``filename`` (an error's), if it names
+        one: a file in a staging directory is shown by the target's name."""
+        if not isinstance(filename, (str, bytes, os.PathLike)):
             return None
         where = Path(os.fsdecode(filename))
         for staged, _real, asked in self._staged:

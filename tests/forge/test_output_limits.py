@@ -84,3 +84,12 @@ def test_staged_outputs_discarded_with_no_descriptor_left(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert list(tmp_path.iterdir()) == []
 
+
+def test_a_file_size_limit_names_the_report_as_asked(tmp_path: Path) -> None:
+    """``ulimit -f`` below the report's size: File too large (EFBIG; Python ignores
+    SIGXFSZ), named r.json, not its staging path (.r.json.*.reflex-tmp/r.json)."""
+    _inputs(tmp_path)
+    done = _limited(resource.RLIMIT_FSIZE, 1024, tmp_path, str(FORGE), *SHADOW)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "r.json: E_IO: File too large\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.reflex", "t.csv"]
