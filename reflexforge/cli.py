@@ -31,6 +31,12 @@ from reflexfmt.terminal import (
 )
 from reflexforge.commands import COMMANDS, WITHOUT_NUMBA
 from reflexforge.errors import E_INSTALL, E_IO, E_MEMORY, E_USAGE, ForgeError
+from reflexforge.openfiles import (
+    OUT_OF_FILES,
+    check_open_files,
+    out_of_files,
+    out_of_files_message,
+)
 
 PROG = "reflex-forge"
 
@@ -106,6 +112,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     if command is not None and command not in WITHOUT_NUMBA:
         from reflexforge.memory import prepare_address_space
 
+        check_open_files()
         prepare_address_space()  # before a command module imports numpy
     args = build_parser(command).parse_args(argv)
     if _stdout_is_an_output(args):
@@ -182,6 +189,8 @@ def _run_reporting(argv: Sequence[str] | None) -> int:
     except OSError as exc:
         if exc.errno == errno.ENOMEM:
             return _out_of_memory()
+        if exc.errno in OUT_OF_FILES:
+            return _out_of_files(exc)
         where = exc.filename if exc.filename is not None else PROG
         reason = exc.strerror or str(exc) or type(exc).__name__
         _report(str(ForgeError(E_IO, reason, path=where)))
@@ -208,8 +217,21 @@ def _out_of_memory() -> int:
     return EXIT_USAGE
 
 
+def _out_of_files(exc: BaseException) -> int | None:
+    """One E_IO line if ``exc`` comes of too many open files (``ulimit -n``), else None."""
+    code = out_of_files(exc)
+    if code is None:
+        return None
+    _report(f"{PROG}: {E_IO}: {out_of_files_message(code)}")
+    return EXIT_USAGE
+
+
 def _internal(exc: Exception) -> int:
-    """A bug: one E_INTERNAL line and exit 3, or the traceback with REFLEX_FORGE_DEBUG."""
+    """A bug: one E_INTERNAL line and exit 3, or the traceback with REFLEX_FORGE_DEBUG; but
+    an error that comes of too many open files (a library's, raised from EMFILE) is E_IO."""
+    shown = _out_of_files(exc)
+    if shown is not None:
+        return shown
     if os.environ.get("REFLEX_FORGE_DEBUG"):
         raise exc
     _report(
