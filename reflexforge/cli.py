@@ -29,7 +29,7 @@ from reflexfmt.terminal import (
     sigterm_raises,
     stdout_closed,
 )
-from reflexforge.commands import COMMANDS, WITHOUT_NUMBA
+from reflexforge.commands import COMMANDS, WITHOUT_KERNELS, WITHOUT_NUMBA
 from reflexforge.errors import E_INSTALL, E_IO, E_MEMORY, E_USAGE, ForgeError
 from reflexforge.openfiles import (
     OUT_OF_FILES,
@@ -114,6 +114,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 
         check_open_files()
         prepare_address_space()  # before a command module imports numpy
+    if command is not None and command not in WITHOUT_KERNELS:
+        import reflexforge.numbacache  # noqa: F401  (a kernel cache that cannot be saved)
     args = build_parser(command).parse_args(argv)
     if _stdout_is_an_output(args):
         with contextlib.redirect_stdout(sys.stderr):

@@ -19,6 +19,7 @@ from multiprocessing import get_context
 
 import numpy as np
 
+import reflexforge.numbacache  # noqa: F401  (workers: a cache that cannot be saved is fine)
 from reflexforge.errors import E_IO, E_USAGE, ForgeError
 from reflexforge.oracle_kernel import label_chunk
 from reflexforge.simulate import as_sizes

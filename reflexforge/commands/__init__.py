@@ -21,3 +21,7 @@ command's register() gives its parser the same help."""
 
 WITHOUT_NUMBA = frozenset({"synth"})
 """The commands that never load numba (so need no room for it under ``ulimit -v``)."""
+
+WITHOUT_KERNELS = WITHOUT_NUMBA | {"static"}
+"""The commands that compile no numba kernel (``static`` imports no numba unless asked to
+under ``ulimit -v``)."""
