@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -146,12 +147,7 @@ def _label_inline(ts, size, first, last, chunks, flush_cost_ns, link_bps, store,
 def _label_pool(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, check, *,
                 workers: int) -> None:
     """Worker processes (spawned, so safe beside threads) share the packets via mapped files."""
-    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    with tempfile.TemporaryDirectory(prefix="reflexforge-", dir=shm) as tmp:
-        ts_path = os.path.join(tmp, "ts.npy")
-        size_path = os.path.join(tmp, "size.npy")
-        np.save(ts_path, np.ascontiguousarray(ts, dtype=np.int64))
-        np.save(size_path, size)
+    with _shared_packets(ts, size) as (ts_path, size_path):
         context = get_context("spawn")
         with ProcessPoolExecutor(max_workers=pool_size(workers, len(chunks)), mp_context=context,
                                  initializer=_attach, initargs=(ts_path, size_path)) as pool:
@@ -176,6 +172,36 @@ def _label_pool(ts, size, first, last, chunks, flush_cost_ns, link_bps, store, c
                 # waiting for the rest of the message for good.
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
+
+
+@contextlib.contextmanager
+def _shared_packets(ts, size):
+    """The paths of the packet files the workers map: in /dev/shm, or in the temporary
+    directory when /dev/shm is missing or cannot hold them (a container's is 64 MB); E_IO,
+    with what to do, when neither can (a full disk, ``ulimit -f``)."""
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    reasons = []
+    for place in dict.fromkeys((shm, tempfile.gettempdir())):
+        try:
+            tmp = tempfile.mkdtemp(prefix="reflexforge-", dir=place)
+        except OSError as exc:
+            reasons.append(f"{place}: {exc.strerror or exc}")
+            continue
+        try:
+            paths = os.path.join(tmp, "ts.npy"), os.path.join(tmp, "size.npy")
+            try:
+                np.save(paths[0], np.ascontiguousarray(ts, dtype=np.int64))
+                np.save(paths[1], size)
+            except OSError as exc:  # numpy's short write has no errno: the disk or ulimit -f
+                reasons.append(f"{place}: {exc.strerror or 'short write'}")
+                continue
+            yield paths
+            return
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    raise ForgeError(E_IO, f"cannot write the packets the worker processes share "
+                     f"({'; '.join(reasons)}): free space there or raise the file-size limit "
+                     f"(ulimit -f), or use --workers 1")
 
 
 @contextlib.contextmanager
