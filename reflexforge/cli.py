@@ -114,9 +114,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 
         check_open_files()
         prepare_address_space()  # before a command module imports numpy
-    if command is not None and command not in WITHOUT_KERNELS:
+    args = build_parser(command).parse_args(argv)  # no kernel is imported: --help is quick
+    if command not in WITHOUT_KERNELS:
         import reflexforge.numbacache  # noqa: F401  (a kernel cache that cannot be saved)
-    args = build_parser(command).parse_args(argv)
     if _stdout_is_an_output(args):
         with contextlib.redirect_stdout(sys.stderr):
             return int(args.func(args) or 0)
