@@ -7,6 +7,7 @@ leaves too few (spec/telemetry.md 5, "An open-file limit")."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import resource
 
@@ -27,7 +28,14 @@ def open_file_limit() -> int | None:
 
 
 def check_open_files() -> None:
-    """E_IO if the open-file limit is below MIN_OPEN_FILES."""
+    """Raise a soft open-file limit below MIN_OPEN_FILES to it, as far as the hard limit
+    allows (a process may: ``ulimit -S -n 20`` under a larger hard limit); E_IO if the
+    limit is still below MIN_OPEN_FILES."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < MIN_OPEN_FILES:
+        wanted = MIN_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MIN_OPEN_FILES)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     limit = open_file_limit()
     if limit is not None and limit < MIN_OPEN_FILES:
         raise ForgeError(E_IO, f"the open-file limit (ulimit -n) is {limit}; the forge needs "

@@ -20,9 +20,12 @@ from reflexforge.openfiles import MIN_OPEN_FILES
 FORGE = Path(sys.executable).with_name("reflex-forge")
 
 
-def _limited(kind: int, limit: int, cwd: Path, *argv: str) -> subprocess.CompletedProcess:
+def _limited(kind: int, limit: int, cwd: Path, *argv: str,
+             hard: bool = True) -> subprocess.CompletedProcess:
+    """``argv`` under ``limit`` (soft and hard, as ``ulimit`` sets both; with ``hard``
+    False, the soft limit only, as ``ulimit -S``)."""
     def cap() -> None:
-        resource.setrlimit(kind, (limit, resource.getrlimit(kind)[1]))
+        resource.setrlimit(kind, (limit, limit if hard else resource.getrlimit(kind)[1]))
 
     return subprocess.run(list(argv), capture_output=True, text=True, cwd=cwd, timeout=120,
                           preexec_fn=cap, check=False)
@@ -107,6 +110,15 @@ def test_an_open_file_limit_too_small_to_start_is_one_line_at_once(tmp_path: Pat
     done = _limited(resource.RLIMIT_NOFILE, limit, tmp_path, str(FORGE), "synth",
                     "--duration", "1", "-o", "x.csv", "-q")
     assert done.returncode == 0, done.stderr
+
+
+def test_a_soft_open_file_limit_is_raised_as_the_hard_one_allows(tmp_path: Path) -> None:
+    """``ulimit -S -n 8`` under a larger hard limit: the command raises its soft limit to
+    64 and runs (it was refused)."""
+    _inputs(tmp_path)
+    done = _limited(resource.RLIMIT_NOFILE, 8, tmp_path, str(FORGE), *SHADOW, hard=False)
+    assert done.returncode in (0, 1), done.stderr
+    assert (tmp_path / "r.json").exists() and (tmp_path / "p.png").exists()
 
 
 def test_the_start_limit_is_enough(tmp_path: Path) -> None:
