@@ -187,7 +187,9 @@ def _run_reporting(argv: Sequence[str] | None) -> int:
     except (RuntimeError, ImportError) as exc:
         if not _SHORT_OF_MEMORY.search(str(exc)):
             return _internal(exc)
-        return _out_of_memory()  # a thread or a library's mapping (under ulimit -v)
+        if "can't start new thread" in str(exc):  # memory, or the process limit
+            return _out_of_memory(" or a process limit reached (ulimit -u)")
+        return _out_of_memory()  # a library's mapping (under ulimit -v)
     except OSError as exc:
         if exc.errno == errno.ENOMEM:
             return _out_of_memory()
@@ -213,9 +215,9 @@ _SHORT_OF_MEMORY = re.compile(r"can't start new thread|failed to map segment|"
 """How Python says that a thread, and the loader that a library, found no memory."""
 
 
-def _out_of_memory() -> int:
-    _report(f"{PROG}: {E_MEMORY}: not enough memory for this input on this machine (free "
-            f"memory, or split the input into shorter files)")
+def _out_of_memory(other: str = "") -> int:
+    _report(f"{PROG}: {E_MEMORY}: not enough memory for this input on this machine{other} "
+            f"(free memory, or split the input into shorter files)")
     return EXIT_USAGE
 
 

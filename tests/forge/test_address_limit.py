@@ -72,15 +72,18 @@ def test_the_start_room_is_enough_for_the_largest_command(tmp_path: Path) -> Non
 ])
 def test_running_short_of_memory_anywhere_is_e_memory(monkeypatch, capsys, failure) -> None:
     """How threads, the loader and system calls report no memory (under ``ulimit -v``) is the
-    line a MemoryError gives; any other RuntimeError stays a bug."""
+    line a MemoryError gives; any other RuntimeError stays a bug. A thread may also meet
+    the process limit (``ulimit -u``), which its line names."""
     def fail(argv):
         raise failure
 
     monkeypatch.setattr("reflexforge.cli.run", fail)
     assert main(["check", "x.csv"]) == 2
+    thread = " or a process limit reached (ulimit -u)" if isinstance(failure, RuntimeError) \
+        else ""
     assert capsys.readouterr().err == (
-        "reflex-forge: E_MEMORY: not enough memory for this input on this machine (free "
-        "memory, or split the input into shorter files)\n")
+        f"reflex-forge: E_MEMORY: not enough memory for this input on this machine{thread} "
+        "(free memory, or split the input into shorter files)\n")
 
 
 def test_another_runtime_error_is_still_a_bug(monkeypatch, capsys) -> None:
