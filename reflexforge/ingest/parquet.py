@@ -247,7 +247,8 @@ def _raise_bad(name: str, row: int, kind: int, ts, size, i: int, before: int, wi
 
 def _integers(name: str, table: pa.Table, column: str, rows: int) -> np.ndarray:
     """The column's values (no nulls; uint64 within int64), ranges checked by ``_take``."""
-    data = table.column(column).combine_chunks()
+    chunks = table.column(column)
+    data = chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()  # no copy
     if data.null_count:
         i = int(np.flatnonzero(~data.is_valid().to_numpy(zero_copy_only=False))[0])
         raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {column} is null; an integer is "
