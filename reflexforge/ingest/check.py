@@ -37,7 +37,7 @@ from reflexforge.ingest.plausibility import (
 )
 from reflexforge.ingest.quirks import Adjustments
 from reflexforge.ingest.read import refuse_capture_options
-from reflexforge.ingest.scan import PLACES, scan
+from reflexforge.ingest.scan import PLACES, Scanner, scan
 from reflexforge.memory import EXPANDS, RowGuard
 from reflexforge.trace import BYTES, BYTES_MAX, BYTES_MIN, RTT, TS, TS_MAX, TS_MIN
 
@@ -115,10 +115,15 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
             found.adjust.notes.append(note)
         capture = kind.container in sniff.CAPTURES
         refuse_capture_options(name, kind, options)
+        mode = options.oversize_for(capture)
+        window = options.window_for(capture)
+        scanning = {"window": window, "mtu": options.mtu, "oversize": mode,
+                    "zero_mtu": options.mtu, "link_bps": link_bps}
+        found_scan = None
         if capture:
             ts, wire, place = _capture_columns(name, options, found.adjust)
         elif kind.container == sniff.PARQUET:
-            ts, wire, place = _parquet_columns(name, found)
+            ts, wire, place, found_scan = _parquet_columns(name, found, scanning)
         else:
             ts, wire, place = _csv_columns(name, found)
     except ForgeError as exc:
@@ -129,10 +134,8 @@ def check_file(path: str | os.PathLike[str], options: IngestOptions | None = Non
         found.fatal = ForgeError(E_CSV_EMPTY, "no data rows" + (
             " (after --filter)" if options.bpf is not None else ""), path=name)
         return found
-    mode = options.oversize_for(capture)
-    window = options.window_for(capture)
-    found_scan = scan(ts, wire, window=window, mtu=options.mtu, oversize=mode,
-                      zero_mtu=options.mtu, link_bps=link_bps)
+    if found_scan is None:
+        found_scan = scan(ts, wire, **scanning)
     found.add(E_CSV_ORDER, found_scan.beyond,
               [(int(i), f"{place(int(i))} ({int(d)} ns back)")
                for i, d in found_scan.first_beyond if i >= 0])
@@ -177,24 +180,28 @@ def _capture_columns(name: str, options: IngestOptions, adjust: Adjustments):
     return ts, wire, lambda i: f"record {(i if record is None else int(record[i])) + 1}"
 
 
-def _parquet_columns(name: str, found: Findings):
-    """The reader's own pass when every value is good (the usual case); else a pass that
-    counts every bad value. gzip or zstd around the file: both read it decompressed."""
+def _parquet_columns(name: str, found: Findings, scanning: dict):
+    """The columns, place and scan (``scan``'s keywords ``scanning``) of a Parquet file. gzip
+    or zstd around it: read decompressed."""
     from reflexforge.ingest.parquet import plain_parquet
 
     with plain_parquet(name, sniff.compression_of(name)) as plain:
-        return _parquet_file_columns(name, plain, found)
+        return _parquet_file_columns(name, plain, found, scanning)
 
 
-def _parquet_file_columns(name: str, plain: str, found: Findings):
+def _parquet_file_columns(name: str, plain: str, found: Findings, scanning: dict):
+    """The reader's checks, its copy and the scan in one pass over each row group when every
+    value is good (the usual case); else a pass that counts every bad value, not yet scanned
+    (None)."""
     import pyarrow.parquet as pq
 
-    from reflexforge.ingest.parquet import _check_schema, _read
+    from reflexforge.ingest.parquet import _check_schema, scan_parquet
 
     try:
-        trace = _read(name, plain, "", IngestOptions(), Adjustments(), in_file_order=True)
-        found.keep_rtt(trace.rtt_samples[1])
-        return trace.ts_ns, trace.size, lambda i: f"row {i + 1}"
+        scanner = Scanner(**scanning)
+        ts, size, rtt = scan_parquet(name, plain, scanner)
+        found.keep_rtt(np.concatenate(rtt) if rtt else np.empty(0, np.int64))
+        return ts, size, lambda i: f"row {i + 1}", scanner.result()
     except ForgeError as exc:
         if exc.code != E_CSV_VALUE:
             raise
@@ -202,7 +209,7 @@ def _parquet_file_columns(name: str, plain: str, found: Findings):
         parquet = pq.ParquetFile(plain)
         columns = _check_schema(name, parquet.schema_arrow)
         batches = parquet.iter_batches(batch_size=1 << 20, columns=columns)
-        return _columns(batches, found, lambda i: f"row {i + 1}")
+        return (*_columns(batches, found, lambda i: f"row {i + 1}"), None)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise ForgeError(E_CSV_ENCODING, f"not a readable Parquet file ({exc})",
                          path=name) from None

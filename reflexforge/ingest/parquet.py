@@ -29,9 +29,12 @@ from reflexforge.ingest import sniff
 from reflexforge.ingest.hashing import open_hashed
 from reflexforge.ingest.options import IngestOptions
 from reflexforge.ingest.quirks import Adjustments, order_error
+from reflexforge.ingest.scan import Scanner
 from reflexforge.memory import EXPANDS, FIRST_CHECK_ROWS, RowGuard, reserve_rows
 from reflexforge.trace import (
     BYTES,
+    BYTES_MAX,
+    BYTES_MIN,
     OPTIONAL,
     REQUIRED,
     ROW_BYTES,
@@ -39,6 +42,7 @@ from reflexforge.trace import (
     SIZE_DTYPE,
     TS,
     TS_MAX,
+    TS_MIN,
     Trace,
     value_rules,
 )
@@ -130,58 +134,114 @@ def _check_disk(name: str, scratch: str, written: int) -> None:
                          "Decompress it where there is room, or set TMPDIR", path=name)
 
 
-def _read(name: str, source: str, sha1: str, options: IngestOptions,
-          adjust: Adjustments, in_file_order: bool = False) -> Trace:
-    """The trace of a plain Parquet file; ``in_file_order``: no order rule and no reordering
-    (for ``check``, which counts steps back itself)."""
+def _open(name: str, source: str) -> tuple[pq.ParquetFile, list[str]]:
+    """The file and the Telemetry v1 columns it has (E_CSV_ENCODING, E_CSV_COLUMN)."""
     try:
         parquet = pq.ParquetFile(source)
         schema = parquet.schema_arrow
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise ForgeError(E_CSV_ENCODING, f"not a readable Parquet file ({exc})",
                          path=name) from None
-    columns = _check_schema(name, schema)
-    # the footer is not trusted for an allocation
+    return parquet, _check_schema(name, schema)
+
+
+def _reserve(parquet: pq.ParquetFile) -> tuple[np.ndarray, np.ndarray]:
+    """The ts_ns and bytes arrays to read into, at first room for the footer's row count up
+    to FIRST_CAPACITY (the footer is not trusted for an allocation)."""
     capacity = reserve_rows(min(parquet.metadata.num_rows, FIRST_CAPACITY), ROW_BYTES)
-    ts_all = np.empty(capacity, dtype=np.int64)
-    size_all = np.empty(capacity, dtype=SIZE_DTYPE)
+    return np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=SIZE_DTYPE)
+
+
+def _groups(name: str, parquet: pq.ParquetFile, columns: list[str],
+            out: tuple[np.ndarray, np.ndarray]):
+    """(table, ts_ns, bytes) of each row group in turn, nulls and uint64 beyond int64 refused
+    (``_integers``); the memory guard asked before a group is decoded and after; the arrays
+    ``out`` (``_reserve``) grown in place to hold the group's rows too. The caller turns
+    Arrow errors into E_CSV_ENCODING."""
+    guard = RowGuard(name, ROW_BYTES, EXPANDS)
+    rows = 0
+    for group in range(parquet.num_row_groups):
+        # the footer's row count, never trusted for an allocation, may refuse one: a
+        # group is decoded whole (8 bytes a value) before its rows are checked
+        claimed = parquet.metadata.row_group(group).num_rows
+        guard.need(rows + claimed, rows)
+        if claimed >= FIRST_CHECK_ROWS:
+            guard.fits(claimed, rows, 8 * len(columns))
+        table = parquet.read_row_group(group, columns=columns)
+        n = table.num_rows
+        guard.need(rows + n, rows)
+        if rows + n > out[0].shape[0]:
+            capacity = max(rows + n, out[0].shape[0] * 2)
+            for array in out:
+                array.resize(capacity, refcheck=False)
+        yield table, _integers(name, table, TS, rows), _integers(name, table, BYTES, rows)
+        rows += n
+
+
+def _rtt_values(name: str, table: pa.Table, rows: int) -> np.ndarray:
+    """``_rtt``'s values alone (no row indices, no copy of the whole column)."""
+    data = _array(table, RTT)
+    valid, buffer = data.buffers()[:2]
+    if valid is None or data.offset % 8:
+        values = data.drop_null().to_numpy(zero_copy_only=False)
+    else:  # the validity bitmap read byte by byte: few samples, most bytes are 0
+        start, end = data.offset, data.offset + len(data)
+        raw = np.frombuffer(buffer, np.dtype(data.type.to_pandas_dtype()))[start:end]
+        values = np.empty(len(data) - data.null_count, raw.dtype)
+        values = values[: _valid(np.frombuffer(valid, np.uint8)[start // 8 :], raw, values)]
+    values = values.astype(np.int64)
+    if values.shape[0] and int(values.min()) < 0:
+        _rtt(name, table, rows)  # the error, placed
+    return values
+
+
+@njit(cache=True, nogil=True)
+def _valid(bits, values, out):
+    """values[i] with bit i of ``bits`` set (bit i % 8 of byte i // 8), in order, into out;
+    how many."""
+    k = 0
+    for j in range(min(bits.shape[0], (values.shape[0] + 7) // 8)):
+        if bits[j]:
+            for i in range(j * 8, min(j * 8 + 8, values.shape[0])):
+                if bits[j] >> (i - j * 8) & 1:
+                    out[k] = values[i]
+                    k += 1
+    return k
+
+
+def _rtt(name: str, table: pa.Table, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row indices, values) of the group's RTT samples (the group from row ``rows``);
+    E_CSV_VALUE at the first negative one."""
+    column = table.column(RTT).combine_chunks()  # few samples: compact them first
+    where = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
+    values = column.drop_null().to_numpy(zero_copy_only=False).astype(np.int64)
+    if values.shape[0] and int(values.min()) < 0:
+        i = int(where[np.flatnonzero(values < 0)[0]])
+        raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {_RULE[RTT]}, got "
+                         f"{int(values[values < 0][0])}", path=name, column=RTT)
+    return where + rows, values
+
+
+def _read(name: str, source: str, sha1: str, options: IngestOptions,
+          adjust: Adjustments) -> Trace:
+    """The trace of a plain Parquet file."""
+    parquet, columns = _open(name, source)
+    ts_all, size_all = out = _reserve(parquet)
     rtt_at: list[np.ndarray] = []
     rtt_val: list[np.ndarray] = []
-    window = TS_MAX if in_file_order else options.window_for(False)
-    adjust.window_ns = window
+    window = adjust.window_ns = options.window_for(False)
     rows = 0
     state = np.array([0, 0], dtype=np.int64)  # [latest ts_ns so far, any row yet]
-    guard = RowGuard(name, ROW_BYTES, EXPANDS)
     try:
-        for group in range(parquet.num_row_groups):
-            # the footer's row count, never trusted for an allocation, may refuse one: a
-            # group is decoded whole (8 bytes a value) before its rows are checked
-            claimed = parquet.metadata.row_group(group).num_rows
-            guard.need(rows + claimed, rows)
-            if claimed >= FIRST_CHECK_ROWS:
-                guard.fits(claimed, rows, 8 * len(columns))
-            table = parquet.read_row_group(group, columns=columns)
+        for table, ts, size in _groups(name, parquet, columns, out):
             n = table.num_rows
-            guard.need(rows + n, rows)
-            if rows + n > ts_all.shape[0]:
-                capacity = max(rows + n, ts_all.shape[0] * 2)
-                ts_all.resize(capacity, refcheck=False)
-                size_all.resize(capacity, refcheck=False)
-            ts = _integers(name, table, TS, rows)
-            size = _integers(name, table, BYTES, rows)
             before = int(state[0])
             bad, kind = _take(ts, size, ts_all, size_all, rows, window, state)
             if bad >= 0:
                 _raise_bad(name, rows + bad, kind, ts, size, bad, before, window)
             if RTT in columns:
-                column = table.column(RTT).combine_chunks()  # few samples: compact them first
-                where = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
-                values = column.drop_null().to_numpy(zero_copy_only=False).astype(np.int64)
-                if values.shape[0] and int(values.min()) < 0:
-                    i = int(where[np.flatnonzero(values < 0)[0]])
-                    raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {_RULE[RTT]}, got "
-                                     f"{int(values[values < 0][0])}", path=name, column=RTT)
-                rtt_at.append(where + rows)
+                at, values = _rtt(name, table, rows)
+                rtt_at.append(at)
                 rtt_val.append(values)
             rows += n
     except (pa.ArrowException, OSError) as exc:
@@ -195,12 +255,44 @@ def _read(name: str, source: str, sha1: str, options: IngestOptions,
         samples = (np.concatenate(rtt_at), np.concatenate(rtt_val))
     else:
         samples = (np.empty(0, np.int64), np.empty(0, np.int64))
-    if window and not in_file_order:
+    if window:
         from reflexforge.ingest.quirks import reorder
 
         samples = reorder(name, ts_all, size_all, samples, window, lambda i: f"row {i + 1}",
                           adjust)
     return Trace(ts_all, size_all, rtt_samples=samples, sha1=sha1, path=name)
+
+
+_VALID = (TS_MIN, TS_MAX, BYTES_MIN, BYTES_MAX)
+
+
+def scan_parquet(name: str, source: str, scanner: Scanner
+                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """``check``'s read of a plain Parquet file, in file order (no order rule, no reordering):
+    each row group's values checked as the reader does (E_CSV_VALUE at the first bad one),
+    copied and fed to ``scanner`` in one pass. Returns (ts_ns, bytes, the RTT sample values
+    of each group)."""
+    parquet, columns = _open(name, source)
+    ts_all, size_all = out = _reserve(parquet)
+    rtt: list[np.ndarray] = []
+    rows = 0
+    try:
+        for table, ts, size in _groups(name, parquet, columns, out):
+            bad = scanner.feed(ts, size, _VALID, out)
+            if bad >= 0:
+                kind = 0 if not TS_MIN <= int(ts[bad]) <= TS_MAX else 1
+                _raise_bad(name, rows + bad, kind, ts, size, bad, 0, TS_MAX)
+            if RTT in columns:
+                rtt.append(_rtt_values(name, table, rows))
+            rows += table.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise ForgeError(E_CSV_ENCODING, f"unreadable Parquet data after row {rows} ({exc})",
+                         path=name) from None
+    if rows == 0:
+        raise ForgeError(E_CSV_EMPTY, "no rows", path=name)
+    ts_all.resize(rows, refcheck=False)
+    size_all.resize(rows, refcheck=False)
+    return ts_all, size_all, rtt
 
 
 FIRST_CAPACITY = 1 << 24
@@ -245,10 +337,15 @@ def _raise_bad(name: str, row: int, kind: int, ts, size, i: int, before: int, wi
     raise order_error(name, f"row {row + 1}", int(ts[i]), max(top, before), window)
 
 
-def _integers(name: str, table: pa.Table, column: str, rows: int) -> np.ndarray:
-    """The column's values (no nulls; uint64 within int64), ranges checked by ``_take``."""
+def _array(table: pa.Table, column: str) -> pa.Array:
+    """The column as one array: a row group's one chunk as it is (combine_chunks copies)."""
     chunks = table.column(column)
-    data = chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()  # no copy
+    return chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()
+
+
+def _integers(name: str, table: pa.Table, column: str, rows: int) -> np.ndarray:
+    """The column's values (no nulls; uint64 within int64), ranges checked by the caller."""
+    data = _array(table, column)
     if data.null_count:
         i = int(np.flatnonzero(~data.is_valid().to_numpy(zero_copy_only=False))[0])
         raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {column} is null; an integer is "

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from reflexforge.config import STEP_NS, WINDOW_NS
 from reflexforge.ingest.options import CLAMP, ERROR, SPLIT
-from reflexforge.ingest.scan import LINK_WAIT_NS, PLACES, scan
+from reflexforge.ingest.scan import LINK_WAIT_NS, PLACES, Scanner, scan
 
 
 def _pieces(b: int, oversize: str, mtu: int) -> list[int]:
@@ -108,3 +108,34 @@ def test_years_of_silence_drain_the_link_without_overflow() -> None:
     for link_bps in (10**10, 10**15):
         found = scan(ts.astype(np.int64), size, link_bps=link_bps)
         assert found.link_packets == 0 and found.link_peak_ns == 0, found
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_the_pass_in_pieces_matches_one_pass(data) -> None:
+    """A reader feeds its row groups as decoded (``check`` of Parquet): the same figures."""
+    n = data.draw(st.integers(0, 40))
+    ts = np.array(data.draw(st.lists(st.integers(0, 10**9), min_size=n, max_size=n)), np.int64)
+    if data.draw(st.booleans()):
+        ts.sort()
+    size = np.array(data.draw(st.lists(st.integers(1, 70_000), min_size=n, max_size=n)),
+                    np.uint32)
+    keywords = {"window": data.draw(st.sampled_from([0, 10**6, 1 << 62])),
+                "mtu": data.draw(st.sampled_from([1500, 65535])),
+                "oversize": data.draw(st.sampled_from([ERROR, CLAMP, SPLIT])), "zero_mtu": 1500,
+                "link_bps": data.draw(st.sampled_from([10**6, 10**10]))}
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=4)))
+    scanner = Scanner(**keywords)
+    for start, end in zip([0, *cuts], [*cuts, n], strict=True):
+        assert scanner.feed(ts[start:end], size[start:end]) == -1
+    whole, pieces = scan(ts, size, **keywords), scanner.result()
+    for got, want in zip(pieces, whole, strict=True):
+        assert np.array_equal(got, want)
+
+
+def test_the_pass_stops_at_the_first_value_outside_the_bounds() -> None:
+    scanner = Scanner()
+    ts = np.array([5, 6, 7, 8], np.int64)
+    assert scanner.feed(ts[:2], np.array([1, 2], np.uint16), (0, 10, 1, 65535)) == -1
+    assert scanner.feed(ts[2:], np.array([2, 0], np.uint16), (0, 10, 1, 65535)) == 1
+    assert Scanner().feed(np.array([3, 11]), np.array([1, 1]), (0, 10, 1, 65535)) == 1
