@@ -122,3 +122,12 @@ def two_level_reflex(feature: int, threshold: int) -> Reflex:
     trees = ((Node.split(feature, threshold, 1, 2), Node.leaf(1), Node.leaf(64)),
              (Node.split(feature, threshold, 1, 2), Node.leaf(50), Node.leaf(1000)))
     return dataclasses.replace(base, trees=trees, q_scale=32767, confirm_steps=2, dwell_steps=3)
+
+
+def write_trace_csv(path) -> None:
+    """``make_trace(5, 15.0, 10_000)`` as a Telemetry v1 CSV with its rtt_ns column."""
+    ts, size, rtt = make_trace(5, 15.0, 10_000)
+    with open(path, "w") as handle:
+        handle.write("ts_ns,bytes,rtt_ns\n")
+        for t, b, r in zip(ts.tolist(), size.tolist(), rtt.tolist(), strict=True):
+            handle.write(f"{t},{b},{'' if r < 0 else r}\n")

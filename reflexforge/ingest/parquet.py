@@ -247,10 +247,7 @@ def _read(name: str, source: str, sha1: str, options: IngestOptions,
     except (pa.ArrowException, OSError) as exc:
         raise ForgeError(E_CSV_ENCODING, f"unreadable Parquet data after row {rows} ({exc})",
                          path=name) from None
-    if rows == 0:
-        raise ForgeError(E_CSV_EMPTY, "no rows", path=name)
-    ts_all.resize(rows, refcheck=False)
-    size_all.resize(rows, refcheck=False)
+    _trim(name, rows, ts_all, size_all)
     if rtt_at:
         samples = (np.concatenate(rtt_at), np.concatenate(rtt_val))
     else:
@@ -261,6 +258,14 @@ def _read(name: str, source: str, sha1: str, options: IngestOptions,
         samples = reorder(name, ts_all, size_all, samples, window, lambda i: f"row {i + 1}",
                           adjust)
     return Trace(ts_all, size_all, rtt_samples=samples, sha1=sha1, path=name)
+
+
+def _trim(name: str, rows: int, ts_all: np.ndarray, size_all: np.ndarray) -> None:
+    """The reserved arrays cut to the ``rows`` read; E_CSV_EMPTY if there are none."""
+    if rows == 0:
+        raise ForgeError(E_CSV_EMPTY, "no rows", path=name)
+    ts_all.resize(rows, refcheck=False)
+    size_all.resize(rows, refcheck=False)
 
 
 _VALID = (TS_MIN, TS_MAX, BYTES_MIN, BYTES_MAX)
@@ -288,10 +293,7 @@ def scan_parquet(name: str, source: str, scanner: Scanner
     except (pa.ArrowException, OSError) as exc:
         raise ForgeError(E_CSV_ENCODING, f"unreadable Parquet data after row {rows} ({exc})",
                          path=name) from None
-    if rows == 0:
-        raise ForgeError(E_CSV_EMPTY, "no rows", path=name)
-    ts_all.resize(rows, refcheck=False)
-    size_all.resize(rows, refcheck=False)
+    _trim(name, rows, ts_all, size_all)
     return ts_all, size_all, rtt
 
 

@@ -14,17 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from shadow_helpers import make_trace  # tests/shadow_helpers.py
+from shadow_helpers import write_trace_csv  # tests/shadow_helpers.py
 
 FORGE = Path(sys.executable).with_name("reflex-forge")
-
-
-def _write_csv(path: Path) -> None:
-    ts, size, rtt = make_trace(5, 15.0, 10_000)
-    with open(path, "w") as handle:
-        handle.write("ts_ns,bytes,rtt_ns\n")
-        for t, b, r in zip(ts.tolist(), size.tolist(), rtt.tolist(), strict=True):
-            handle.write(f"{t},{b},{'' if r < 0 else r}\n")
 
 
 def _under_file_size_limit(tmp_path: Path, limit: int, *argv: str):
@@ -39,7 +31,7 @@ def _under_file_size_limit(tmp_path: Path, limit: int, *argv: str):
 
 
 def test_a_kernel_cache_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
-    _write_csv(tmp_path / "t.csv")
+    write_trace_csv(tmp_path / "t.csv")
     done = _under_file_size_limit(tmp_path, 8 << 10, "check", "t.csv")
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
     assert done.stdout.startswith("t.csv: OK (csv, ")
@@ -72,7 +64,7 @@ def test_a_read_only_install_without_a_cache_directory_runs(tmp_path: Path) -> N
                         ignore=shutil.ignore_patterns("__pycache__"))
     home.mkdir()
     work.mkdir()
-    _write_csv(work / "t.csv")
+    write_trace_csv(work / "t.csv")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "XDG_"))}
     env.update(HOME=str(home), PYTHONPATH=str(code))
     for argv in (["check", "t.csv"], ["label", "t.csv", "-o", "ts.csv", "--workers", "2",

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from shadow_helpers import constant_reflex, make_trace  # tests/shadow_helpers.py
+from shadow_helpers import constant_reflex, write_trace_csv  # tests/shadow_helpers.py
 
 from reflexfmt import dump
 from reflexforge.cli import main
@@ -32,11 +32,7 @@ def _limited(kind: int, limit: int, cwd: Path, *argv: str,
 
 
 def _inputs(tmp_path: Path) -> None:
-    ts, size, rtt = make_trace(5, 15.0, 10_000)
-    with open(tmp_path / "t.csv", "w") as handle:
-        handle.write("ts_ns,bytes,rtt_ns\n")
-        for t, b, r in zip(ts.tolist(), size.tolist(), rtt.tolist(), strict=True):
-            handle.write(f"{t},{b},{'' if r < 0 else r}\n")
+    write_trace_csv(tmp_path / "t.csv")
     dump(constant_reflex(1, 50), tmp_path / "m.reflex")
 
 

@@ -13,18 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from shadow_helpers import make_trace  # tests/shadow_helpers.py
+from shadow_helpers import write_trace_csv  # tests/shadow_helpers.py
 
 FORGE = Path(sys.executable).with_name("reflex-forge")
 LABEL = ("label", "t.csv", "--workers", "2", "-q", "-o")
-
-
-def _write_csv(path: Path) -> None:
-    ts, size, rtt = make_trace(5, 15.0, 10_000)
-    with open(path, "w") as handle:
-        handle.write("ts_ns,bytes,rtt_ns\n")
-        for t, b, r in zip(ts.tolist(), size.tolist(), rtt.tolist(), strict=True):
-            handle.write(f"{t},{b},{'' if r < 0 else r}\n")
 
 
 def _small_shm_works() -> bool:
@@ -38,7 +30,7 @@ def _small_shm_works() -> bool:
 
 @pytest.mark.skipif(not _small_shm_works(), reason="no user and mount namespaces here")
 def test_a_full_dev_shm_falls_back_to_the_temporary_directory(tmp_path: Path) -> None:
-    _write_csv(tmp_path / "t.csv")
+    write_trace_csv(tmp_path / "t.csv")
     done = subprocess.run([str(FORGE), *LABEL, "one.csv"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
@@ -51,7 +43,7 @@ def test_a_full_dev_shm_falls_back_to_the_temporary_directory(tmp_path: Path) ->
 
 
 def test_no_room_for_the_shared_packets_is_one_line(tmp_path: Path) -> None:
-    _write_csv(tmp_path / "t.csv")
+    write_trace_csv(tmp_path / "t.csv")
 
     def cap() -> None:  # 1.2 MB of timestamps; the cache of compiled kernels is no error
         resource.setrlimit(resource.RLIMIT_FSIZE, (50 << 10, resource.RLIM_INFINITY))
