@@ -178,32 +178,16 @@ def _groups(name: str, parquet: pq.ParquetFile, columns: list[str],
         rows += n
 
 
-def _rtt_values(name: str, table: pa.Table, rows: int) -> np.ndarray:
-    """``_rtt``'s values alone (no row indices, no copy of the whole column)."""
-    data = _array(table, RTT)
-    valid, buffer = data.buffers()[:2]
-    if valid is None or data.offset % 8:
-        values = data.drop_null().to_numpy(zero_copy_only=False)
-    else:  # the validity bitmap read byte by byte: few samples, most bytes are 0
-        start, end = data.offset, data.offset + len(data)
-        raw = np.frombuffer(buffer, np.dtype(data.type.to_pandas_dtype()))[start:end]
-        values = np.empty(len(data) - data.null_count, raw.dtype)
-        values = values[: _valid(np.frombuffer(valid, np.uint8)[start // 8 :], raw, values)]
-    values = values.astype(np.int64)
-    if values.shape[0] and int(values.min()) < 0:
-        _rtt(name, table, rows)  # the error, placed
-    return values
-
-
 @njit(cache=True, nogil=True)
-def _valid(bits, values, out):
-    """values[i] with bit i of ``bits`` set (bit i % 8 of byte i // 8), in order, into out;
-    how many."""
+def _valid(bits, values, out_at, out):
+    """i and values[i] for each i with bit i of ``bits`` set (bit i % 8 of byte i // 8), in
+    order, into out_at and out; how many."""
     k = 0
     for j in range(min(bits.shape[0], (values.shape[0] + 7) // 8)):
         if bits[j]:
             for i in range(j * 8, min(j * 8 + 8, values.shape[0])):
                 if bits[j] >> (i - j * 8) & 1:
+                    out_at[k] = i
                     out[k] = values[i]
                     k += 1
     return k
@@ -211,10 +195,21 @@ def _valid(bits, values, out):
 
 def _rtt(name: str, table: pa.Table, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """(row indices, values) of the group's RTT samples (the group from row ``rows``);
-    E_CSV_VALUE at the first negative one."""
-    column = table.column(RTT).combine_chunks()  # few samples: compact them first
-    where = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
-    values = column.drop_null().to_numpy(zero_copy_only=False).astype(np.int64)
+    E_CSV_VALUE at the first negative one. The validity bitmap is read byte by byte (few
+    samples: most bytes are 0), without a copy of the column."""
+    data = _array(table, RTT)
+    valid, buffer = data.buffers()[:2]
+    if valid is None or data.offset % 8:
+        where = np.flatnonzero(data.is_valid().to_numpy(zero_copy_only=False))
+        values = data.drop_null().to_numpy(zero_copy_only=False)
+    else:
+        start, end = data.offset, data.offset + len(data)
+        raw = np.frombuffer(buffer, np.dtype(data.type.to_pandas_dtype()))[start:end]
+        where = np.empty(len(data) - data.null_count, np.int64)
+        values = np.empty(where.shape[0], raw.dtype)
+        k = _valid(np.frombuffer(valid, np.uint8)[start // 8:], raw, where, values)
+        where, values = where[:k], values[:k]
+    values = values.astype(np.int64)
     if values.shape[0] and int(values.min()) < 0:
         i = int(where[np.flatnonzero(values < 0)[0]])
         raise ForgeError(E_CSV_VALUE, f"row {rows + i + 1}: {_RULE[RTT]}, got "
@@ -288,7 +283,7 @@ def scan_parquet(name: str, source: str, scanner: Scanner
                 kind = 0 if not TS_MIN <= int(ts[bad]) <= TS_MAX else 1
                 _raise_bad(name, rows + bad, kind, ts, size, bad, 0, TS_MAX)
             if RTT in columns:
-                rtt.append(_rtt_values(name, table, rows))
+                rtt.append(_rtt(name, table, rows)[1])
             rows += table.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise ForgeError(E_CSV_ENCODING, f"unreadable Parquet data after row {rows} ({exc})",
