@@ -181,7 +181,7 @@ def _shared_packets(ts, size):
     with what to do, when neither can (a full disk, ``ulimit -f``)."""
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     reasons = []
-    for place in dict.fromkeys((shm, tempfile.gettempdir())):
+    for place in dict.fromkeys(p for p in (shm, tempfile.gettempdir()) if p is not None):
         try:
             tmp = tempfile.mkdtemp(prefix="reflexforge-", dir=place)
         except OSError as exc:

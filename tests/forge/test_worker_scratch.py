@@ -10,6 +10,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,20 @@ def test_no_room_for_the_shared_packets_is_one_line(tmp_path: Path) -> None:
                                 "-f), or use --workers 1\n")
     assert done.stderr.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+
+
+@pytest.mark.skipif(not _small_shm_works(), reason="no user and mount namespaces here")
+def test_without_a_writable_dev_shm_the_line_names_the_temporary_directory(
+        tmp_path: Path) -> None:
+    """/dev/shm read-only and no room in the temporary directory (``ulimit -f``): the reason
+    named the missing /dev/shm as 'None' and the temporary directory twice."""
+    write_trace_csv(tmp_path / "t.csv")
+    script = 'mount -t tmpfs -o ro none /dev/shm && ulimit -f 100 && exec "$0" "$@"'
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script, str(FORGE), *LABEL,
+                           "ts.csv"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    temp = tempfile.gettempdir()
+    assert done.stderr.startswith("reflex-forge: E_IO: cannot write the packets the worker "
+                                  f"processes share ({temp}: "), done.stderr
+    assert "None" not in done.stderr and done.stderr.count(f"{temp}:") == 1
