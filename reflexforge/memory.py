@@ -22,7 +22,6 @@ from reflexforge.errors import E_MEMORY, ForgeError
 EXPANDS = (": a compressed file (gzip, zstd, Parquet) of repeated rows can expand a "
            "thousandfold; is this one?")
 """The hint of a reader of compressed formats."""
-M_ARENA_MAX = -8  # mallopt(3)
 SHARE = 0.5
 """A trace's arrays as read may take at most this share of the memory the process can
 still have: every command needs more than the arrays (a build several times more)."""
@@ -104,6 +103,7 @@ START_ROOM = 1 << 30
 ARENAS = 2
 """glibc malloc arenas under ``ulimit -v``: each reserves 64 MB of address space, and glibc
 allows up to 8 per core (``build`` needed 984 MB on 2 cores with the default, 673 MB so)."""
+M_ARENA_MAX = -8  # the mallopt(3) parameter
 
 
 def prepare_address_space() -> None:

@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
         staged = {name: staging.path(path) for name, path in final.items()}
         telemetry, model, heldout = (staged[n] for n in ("telemetry.csv", "model.reflex",
                                                          "heldout.csv"))
-        console.rule(f"1. synthesize {args.duration:g} s of mixed traffic (seed "
-                     f"{args.seed})")
+        console.rule(f"1. synthesize {args.duration:g} s of mixed traffic (seed {args.seed})")
         _synthesize(telemetry, final["telemetry.csv"], args.duration, args.seed,
                     progress_enabled(args), console)
         console.rule("2. build: features, oracle labels, trees, int16, .reflex")

@@ -37,7 +37,6 @@ _FIGURES = 19
 _STATE = _FIGURES + 13
 
 
-
 class Scan(NamedTuple):
     """What one pass found; sizes, bytes and rows count each row as the rows ``--oversize``
     makes of it where said."""
