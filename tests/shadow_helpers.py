@@ -6,6 +6,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import resource
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -131,3 +135,18 @@ def write_trace_csv(path) -> None:
         handle.write("ts_ns,bytes,rtt_ns\n")
         for t, b, r in zip(ts.tolist(), size.tolist(), rtt.tolist(), strict=True):
             handle.write(f"{t},{b},{'' if r < 0 else r}\n")
+
+
+FORGE = Path(sys.executable).with_name("reflex-forge")
+
+
+def forge_limited(kind: int, limit: int, cwd, *argv: str, hard: bool = True,
+                  env: dict | None = None) -> subprocess.CompletedProcess:
+    """``reflex-forge argv`` in ``cwd`` under the resource limit ``kind`` at ``limit`` (soft
+    and hard, as ``ulimit`` sets both; with ``hard`` False the soft one only, as
+    ``ulimit -S``)."""
+    def cap() -> None:
+        resource.setrlimit(kind, (limit, limit if hard else resource.getrlimit(kind)[1]))
+
+    return subprocess.run([str(FORGE), *argv], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=120, preexec_fn=cap, check=False)

@@ -10,23 +10,17 @@ import errno
 import json
 import resource
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from shadow_helpers import forge_limited  # tests/shadow_helpers.py
 
 from reflexforge.cli import main
 from reflexforge.memory import START_ROOM
 
-FORGE = Path(sys.executable).with_name("reflex-forge")
-
 
 def _limited(limit: int, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
-
-    return subprocess.run([str(FORGE), *argv], capture_output=True, text=True, cwd=tmp_path,
-                          timeout=120, preexec_fn=cap, check=False)
+    return forge_limited(resource.RLIMIT_AS, limit, tmp_path, *argv, hard=False)
 
 
 @pytest.mark.parametrize("limit_mb", [300, 600])

@@ -10,24 +10,17 @@ import os
 import resource
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from shadow_helpers import write_trace_csv  # tests/shadow_helpers.py
-
-FORGE = Path(sys.executable).with_name("reflex-forge")
+from shadow_helpers import FORGE, forge_limited, write_trace_csv  # tests/shadow_helpers.py
 
 
 def _under_file_size_limit(tmp_path: Path, limit: int, *argv: str):
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
-
     cache = tmp_path / "numba-cache"
     cache.mkdir(exist_ok=True)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
-    return subprocess.run([str(FORGE), *argv], capture_output=True, text=True, cwd=tmp_path,
-                          env=env, timeout=120, preexec_fn=cap, check=False)
+    return forge_limited(resource.RLIMIT_FSIZE, limit, tmp_path, *argv, hard=False, env=env)
 
 
 def test_a_kernel_cache_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:

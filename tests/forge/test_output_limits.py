@@ -11,24 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from shadow_helpers import constant_reflex, write_trace_csv  # tests/shadow_helpers.py
+from shadow_helpers import (  # tests/shadow_helpers.py
+    constant_reflex,
+    forge_limited,
+    write_trace_csv,
+)
 
 from reflexfmt import dump
 from reflexforge.cli import main
 from reflexforge.openfiles import MIN_OPEN_FILES
-
-FORGE = Path(sys.executable).with_name("reflex-forge")
-
-
-def _limited(kind: int, limit: int, cwd: Path, *argv: str,
-             hard: bool = True) -> subprocess.CompletedProcess:
-    """``argv`` under ``limit`` (soft and hard, as ``ulimit`` sets both; with ``hard``
-    False, the soft limit only, as ``ulimit -S``)."""
-    def cap() -> None:
-        resource.setrlimit(kind, (limit, limit if hard else resource.getrlimit(kind)[1]))
-
-    return subprocess.run(list(argv), capture_output=True, text=True, cwd=cwd, timeout=120,
-                          preexec_fn=cap, check=False)
 
 
 def _inputs(tmp_path: Path) -> None:
@@ -97,13 +88,13 @@ def test_an_open_file_limit_too_small_to_start_is_one_line_at_once(tmp_path: Pat
     not open its numpy module) after pages of distributed's log. synth needs no more."""
     _inputs(tmp_path)
     for argv in (SHADOW, ("check", "t.csv"), ("static", "16,1ms", "-o", "s.reflex")):
-        done = _limited(resource.RLIMIT_NOFILE, limit, tmp_path, str(FORGE), *argv)
+        done = forge_limited(resource.RLIMIT_NOFILE, limit, tmp_path, *argv)
         assert (done.returncode, done.stderr) == (2, (
             f"reflex-forge: E_IO: the open-file limit (ulimit -n) is {limit}; the forge needs "
             f"{MIN_OPEN_FILES} to start (libraries, worker processes, a Dask connection): "
             f"raise the limit\n"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.reflex", "t.csv"]
-    done = _limited(resource.RLIMIT_NOFILE, limit, tmp_path, str(FORGE), "synth",
+    done = forge_limited(resource.RLIMIT_NOFILE, limit, tmp_path, "synth",
                     "--duration", "1", "-o", "x.csv", "-q")
     assert done.returncode == 0, done.stderr
 
@@ -112,17 +103,17 @@ def test_a_soft_open_file_limit_is_raised_as_the_hard_one_allows(tmp_path: Path)
     """``ulimit -S -n 8`` under a larger hard limit: the command raises its soft limit to
     64 and runs (it was refused)."""
     _inputs(tmp_path)
-    done = _limited(resource.RLIMIT_NOFILE, 8, tmp_path, str(FORGE), *SHADOW, hard=False)
+    done = forge_limited(resource.RLIMIT_NOFILE, 8, tmp_path, *SHADOW, hard=False)
     assert done.returncode in (0, 1), done.stderr
     assert (tmp_path / "r.json").exists() and (tmp_path / "p.png").exists()
 
 
 def test_the_start_limit_is_enough(tmp_path: Path) -> None:
     _inputs(tmp_path)
-    done = _limited(resource.RLIMIT_NOFILE, MIN_OPEN_FILES, tmp_path, str(FORGE), *SHADOW)
+    done = forge_limited(resource.RLIMIT_NOFILE, MIN_OPEN_FILES, tmp_path, *SHADOW)
     assert done.returncode in (0, 1), done.stderr
     assert (tmp_path / "r.json").exists() and (tmp_path / "p.png").exists()
-    done = _limited(resource.RLIMIT_NOFILE, MIN_OPEN_FILES, tmp_path, str(FORGE), "label",
+    done = forge_limited(resource.RLIMIT_NOFILE, MIN_OPEN_FILES, tmp_path, "label",
                     "t.csv", "-o", "ts.csv", "--workers", "4", "-q")
     assert done.returncode == 0, done.stderr
 
@@ -173,7 +164,7 @@ def test_a_file_size_limit_names_the_report_as_asked(tmp_path: Path) -> None:
     """``ulimit -f`` below the report's size: File too large (EFBIG; Python ignores
     SIGXFSZ), named r.json, not its staging path (.r.json.*.reflex-tmp/r.json)."""
     _inputs(tmp_path)
-    done = _limited(resource.RLIMIT_FSIZE, 1024, tmp_path, str(FORGE), *SHADOW)
+    done = forge_limited(resource.RLIMIT_FSIZE, 1024, tmp_path, *SHADOW)
     assert done.returncode == 2, done.stderr
     assert done.stderr == "r.json: E_IO: File too large\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.reflex", "t.csv"]
