@@ -7,8 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PROMOTION_MIN_DURATION_S = 600
-"""The seed's 10 minutes: a shorter trace can be shadowed (with --min-duration) but never
-promoted."""
+"""The seed's 10 minutes: a trace that does not cover them (to within
+DURATION_TOLERANCE_PERCENT) can be shadowed (with --min-duration) but never promoted."""
+DURATION_TOLERANCE_PERCENT = 1
+"""A trace covers D seconds (the 600 s a promotion needs, and ``--min-duration``) when its
+duration is at least D less this share of D: a recording of 10 minutes holds packets from a
+little after its start to a little before its end, so its duration, first to last packet
+in 100 ms steps, falls short of 600 s by the gaps before its first and after its last packet
+(spec/validation.md section 6)."""
 SILENCE_S = 10
 """A gap between two consecutive arrivals longer than this is silence, which does not count
 toward the PROMOTION_MIN_DURATION_S of traffic a promotion needs: 65 s of traffic and one
@@ -18,6 +24,19 @@ DELTA_P95_MAX_PERCENT = -10
 """Gate: ∆p95 <= -10%."""
 OSCILLATIONS_MAX_PER_30S = 1
 """Gate: at most one oscillation in any 30 s (300 steps)."""
+
+
+def covers(duration_ns: int, seconds: float) -> bool:
+    """Whether ``duration_ns`` of traffic covers ``seconds``, to within
+    DURATION_TOLERANCE_PERCENT of it (exact for whole ``seconds``: binary64 holds their
+    nanoseconds times 99 exactly up to 25 hours, and Python compares an int with a float
+    exactly)."""
+    return duration_ns * 100 >= seconds * 1e9 * (100 - DURATION_TOLERANCE_PERCENT)
+
+
+def covered_s(seconds: float) -> float:
+    """The least duration, in seconds, that covers ``seconds`` (for messages)."""
+    return seconds * (100 - DURATION_TOLERANCE_PERCENT) / 100
 
 
 def delta_p95_passes(p95_reflex_ns: int, p95_incumbent_ns: int,
@@ -119,11 +138,12 @@ def gate(p95_incumbent_ns: int, p95_open_ns: int, p95_closed_ns: int, oscillatio
         reasons.append(f"{oscillations_max} oscillations in a 30 s window{at} "
                        f"(at most {OSCILLATIONS_MAX_PER_30S} allowed)")
     if not promotable:
-        covers = (f"{duration_s - silent_s:.1f} s of traffic ({duration_s:.1f} s less "
+        traffic = (f"{duration_s - silent_s:.1f} s of traffic ({duration_s:.1f} s less "
                   f"{silent_s:.1f} s of silences over {SILENCE_S} s)" if silent_s
                   else f"{duration_s:.1f} s")
-        reasons.append(f"the trace covers {covers}, less than {PROMOTION_MIN_DURATION_S} s: "
-                       "not promotable")
+        reasons.append(f"the trace covers {traffic}, less than {PROMOTION_MIN_DURATION_S} s "
+                       f"(at least {covered_s(PROMOTION_MIN_DURATION_S):g} s with the "
+                       f"{DURATION_TOLERANCE_PERCENT} % tolerance): not promotable")
     gate_passed = all(v for k, v in checks.items() if k != "duration")
     return GateVerdict(checks=checks, reasons=reasons, gate_passed=gate_passed,
                        promoted=gate_passed and promotable)

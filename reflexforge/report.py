@@ -9,6 +9,7 @@ import os
 from reflexfmt.atomic import atomic_write_bytes
 from reflexforge.gate import (
     DELTA_P95_MAX_PERCENT,
+    DURATION_TOLERANCE_PERCENT,
     OSCILLATIONS_MAX_PER_30S,
     PROMOTION_MIN_DURATION_S,
 )
@@ -59,6 +60,7 @@ def report_dict(report: ShadowReport) -> dict:
             "oscillation_lookback_steps": report.lookback_steps,
             "oscillations_max_per_30s": OSCILLATIONS_MAX_PER_30S,
             "min_duration_s": PROMOTION_MIN_DURATION_S,
+            "min_duration_tolerance_percent": DURATION_TOLERANCE_PERCENT,
         },
         "vs_best_static": {
             "open_loop": open_loop["vs_best_static"],

@@ -40,9 +40,12 @@ from reflexforge.envelope import outside_notes, outside_training_range
 from reflexforge.errors import E_TRACE_SHORT, E_USAGE, ForgeError
 from reflexforge.features import window_starts
 from reflexforge.gate import (
+    DURATION_TOLERANCE_PERCENT,
     PROMOTION_MIN_DURATION_S,
     SILENCE_S,
     GateVerdict,
+    covered_s,
+    covers,
     delta_ratio,
     gap_closed,
     gate,
@@ -253,16 +256,17 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
             f"the trace spans {steps} steps of 100 ms ({duration_s:.1f} s), more than the "
             f"shadow replay's limit of {MAX_STEPS} steps ({MAX_STEPS * STEP_NS / 1e9:.0f} s)",
             path=getattr(trace, "path", None))
-    if steps * STEP_NS < min_duration_s * 1e9 or decision_count(ts) == 0:
+    if not covers(steps * STEP_NS, min_duration_s) or decision_count(ts) == 0:
         raise ForgeError(
             E_TRACE_SHORT,
             f"the trace covers {duration_s:.1f} s ({steps} steps of 100 ms), less than the "
-            f"{min_duration_s:g} s of --min-duration"
+            f"{min_duration_s:g} s of --min-duration (at least {covered_s(min_duration_s):g} s "
+            f"with the {DURATION_TOLERANCE_PERCENT} % tolerance)"
             + ("" if decision_count(ts) else " and less than one 200 ms window"),
             path=getattr(trace, "path", None))
     silent = silence_ns(ts)
     silent_s = silent / 1e9
-    promotable = steps * STEP_NS - silent >= PROMOTION_MIN_DURATION_S * 10**9
+    promotable = covers(steps * STEP_NS - silent, PROMOTION_MIN_DURATION_S)
     _check_reachable_outputs(reflex, model_path)
     flat = flatten(reflex)
     inc = opts.incumbent

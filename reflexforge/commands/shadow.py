@@ -36,6 +36,7 @@ from reflexforge.commands.paths import check_distinct_paths, check_output_path
 from reflexforge.commands.staging import StagedOutputs
 from reflexforge.config import GATE_STATIC_POINTS
 from reflexforge.errors import E_IO, E_USAGE, ForgeError
+from reflexforge.gate import DURATION_TOLERANCE_PERCENT, PROMOTION_MIN_DURATION_S, covered_s
 
 EXIT_PROMOTED = 0
 EXIT_NOT_PROMOTED = 1
@@ -66,10 +67,11 @@ def add_shadow_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the PNG figure (load, policy, p95 over time) to PATH")
     parser.add_argument("--promote-to", default=None, metavar="DIR",
                         help="when promoted, copy the model and its report into DIR atomically")
-    parser.add_argument("--min-duration", type=non_negative_float, default=600.0,
-                        metavar="SECONDS",
-                        help="shortest trace accepted (default 600); a trace shorter than "
-                        "600 s is never promotable")
+    parser.add_argument("--min-duration", type=non_negative_float,
+                        default=float(PROMOTION_MIN_DURATION_S), metavar="SECONDS",
+                        help=f"shortest trace accepted, to within {DURATION_TOLERANCE_PERCENT} "
+                        f"%% (default {PROMOTION_MIN_DURATION_S}); a trace shorter than "
+                        f"{covered_s(PROMOTION_MIN_DURATION_S):g} s is never promotable")
     parser.add_argument("--gate-j", choices=("on", "off"), default="on",
                         help="on (default): the reflex's mean J must not exceed the "
                         "incumbent's in either loop; off: the guide's gate alone (∆p95 and "

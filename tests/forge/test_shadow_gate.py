@@ -117,6 +117,42 @@ def test_trace_shorter_than_min_duration_is_an_error() -> None:
     assert err.value.code == E_TRACE_SHORT
 
 
+def test_duration_covers_to_within_one_percent() -> None:
+    """600 s are covered from 594 s on (the 1 % tolerance), to the nanosecond; an absurd
+    --min-duration is never covered (no overflow)."""
+    from reflexforge.gate import covered_s, covers
+
+    assert covers(594 * 10**9, 600) and covers(600 * 10**9, 600)
+    assert not covers(594 * 10**9 - 1, 600)
+    assert covers(9_900_000_000, 10) and not covers(9_899_999_999, 10)
+    assert covers(0, 0) and not covers(10**12, 1e300)
+    assert covered_s(600) == 594
+
+
+@pytest.mark.parametrize(("seconds", "promotable"), [(594.2, True), (593.7, False)])
+def test_a_ten_minute_recording_a_little_short_is_promotable(seconds: float,
+                                                             promotable: bool) -> None:
+    """A recording of 10 minutes whose first and last packets fall a little inside them
+    (594.2 s: 5943 steps) covers 600 s; 593.7 s (5938 steps) is below 594 s and is not, and
+    with the default --min-duration it is E_TRACE_SHORT, whose line gives the 594 s."""
+    from reflexforge.errors import E_TRACE_SHORT, ForgeError
+
+    ts, size, rtt = make_trace(5, seconds, 50, bursty=False)
+    trace = as_trace(ts, size, rtt)
+    report = run_shadow(constant_reflex(16, 1000), trace, ForgeOptions(), min_duration_s=1,
+                        gate_j=False, workers=1)
+    assert report.duration_s < 600 and report.promotable is promotable
+    if promotable:
+        assert run_shadow(constant_reflex(16, 1000), trace, ForgeOptions(), gate_j=False,
+                          workers=1).promotable
+        return
+    assert any("less than 600 s (at least 594 s with the 1 % tolerance)" in r
+               for r in report.verdict.reasons)
+    with pytest.raises(ForgeError) as err:
+        run_shadow(constant_reflex(16, 1000), trace, ForgeOptions(), workers=1)
+    assert err.value.code == E_TRACE_SHORT and "at least 594 s" in str(err.value)
+
+
 def test_silence_does_not_count_toward_the_ten_minutes() -> None:
     """65 s of traffic and one packet 536 s later cover 601 s, but not 600 s of traffic:
     never promotable (a tester promoted a reflex so). A 600 s trace whose gaps are at most
