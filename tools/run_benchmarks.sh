@@ -3,7 +3,7 @@
 # bench_onnx.py needs the benchmark-only extra (onnx, skl2onnx), installed here on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -c "import onnx, skl2onnx" 2>/dev/null || python -m pip install -q -e '.[dev,bench]'
+python -c "import onnx, skl2onnx" 2>/dev/null || python -m pip install -q -c constraints.txt -e '.[dev,bench]'
 python benchmarks/bench_format.py
 python benchmarks/bench_onnx.py
 python benchmarks/bench_startup.py
