@@ -256,14 +256,14 @@ def run_shadow(reflex, trace: Trace, opts: ForgeOptions, min_duration_s: float =
             f"the trace spans {steps} steps of 100 ms ({duration_s:.1f} s), more than the "
             f"shadow replay's limit of {MAX_STEPS} steps ({MAX_STEPS * STEP_NS / 1e9:.0f} s)",
             path=getattr(trace, "path", None))
-    if not covers(steps * STEP_NS, min_duration_s) or decision_count(ts) == 0:
-        raise ForgeError(
-            E_TRACE_SHORT,
-            f"the trace covers {duration_s:.1f} s ({steps} steps of 100 ms), less than the "
-            f"{min_duration_s:g} s of --min-duration (at least {covered_s(min_duration_s):g} s "
-            f"with the {DURATION_TOLERANCE_PERCENT} % tolerance)"
-            + ("" if decision_count(ts) else " and less than one 200 ms window"),
-            path=getattr(trace, "path", None))
+    short = [] if covers(steps * STEP_NS, min_duration_s) else [
+        f"less than the {min_duration_s:g} s of --min-duration (at least "
+        f"{covered_s(min_duration_s):g} s with the {DURATION_TOLERANCE_PERCENT} % tolerance)"]
+    if decision_count(ts) == 0:
+        short.append("less than one 200 ms window")
+    if short:
+        raise ForgeError(E_TRACE_SHORT, f"the trace covers {duration_s:.1f} s ({steps} steps of "
+                         f"100 ms), {' and '.join(short)}", path=getattr(trace, "path", None))
     silent = silence_ns(ts)
     silent_s = silent / 1e9
     promotable = covers(steps * STEP_NS - silent, PROMOTION_MIN_DURATION_S)
