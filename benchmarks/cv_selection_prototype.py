@@ -24,18 +24,14 @@ Usage: python benchmarks/cv_selection_prototype.py [--profiles diurnal mixed ...
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
+from burstiness_prototype import day, gap, in_force, quantize  # beside this script
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from burstiness_prototype import day, gap, in_force, quantize  # noqa: E402
-
-from reflexforge.config import PAIRS  # noqa: E402
-from reflexforge.horizon import horizon_costs  # noqa: E402
-from reflexforge.policytree import collapse, fit_policy_tree, leaves, predict  # noqa: E402
-from reflexforge.train import FEATURE_SETS  # noqa: E402
+from reflexforge.config import PAIRS
+from reflexforge.horizon import horizon_costs
+from reflexforge.policytree import collapse, fit_policy_tree, leaves, predict
+from reflexforge.train import FEATURE_SETS
 
 LOAD = FEATURE_SETS["load"]
 MIN_LEAVES = (20, 100)
